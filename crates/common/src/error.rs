@@ -1,0 +1,40 @@
+//! The small set of error kinds that cross layer boundaries.
+//!
+//! Every crate keeps its own typed errors; each of them can say which [`ErrorKind`] it is so the
+//! API can map kinds to HTTP statuses in exactly one place, and the CLI to exit codes.
+
+/// What sort of failure an error is, independent of where it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The named object does not exist (HTTP 404).
+    NotFound,
+    /// The request clashes with the current state, e.g. a name in use (HTTP 409).
+    Conflict,
+    /// The caller sent something malformed (HTTP 400).
+    InvalidArgument,
+    /// The operation is not permitted (HTTP 403).
+    Forbidden,
+    /// Stored data failed verification, e.g. a blob whose digest does not match.
+    Corrupted,
+    /// Anything else: I/O failures and bugs (HTTP 500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The HTTP status Docker uses for this kind of failure.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::InvalidArgument => 400,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::Corrupted | ErrorKind::Internal => 500,
+        }
+    }
+}
+
+/// Implemented by every crate's error type so the surfaces can classify it.
+pub trait HasKind {
+    /// The kind of this error.
+    fn kind(&self) -> ErrorKind;
+}

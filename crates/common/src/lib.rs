@@ -1,0 +1,14 @@
+//! Layer 0 of Berth: the vocabulary every other crate shares.
+//!
+//! Identifiers, content digests, image references and the error kinds live here so that the
+//! CLI, the daemon and the stores agree on what `busybox`, `sha256:ab12…` or "not found" mean
+//! without depending on each other. Nothing here performs I/O.
+
+pub mod digest;
+pub mod error;
+pub mod id;
+pub mod reference;
+
+pub use digest::{Digest, DigestError, Sha256Writer};
+pub use error::ErrorKind;
+pub use reference::{Reference, ReferenceError};
