@@ -1,1 +1,21 @@
-//! placeholder
+//! Layer 1 of Berth: bytes on disk.
+//!
+//! * [`content`]: the content-addressed blob store. Every blob is written to a temp file while it
+//!   is hashed, verified against the digest it claims, fsynced and renamed into place, so a blob
+//!   under `blobs/sha256/<hex>` always holds exactly the bytes its name says.
+//! * [`snapshot`]: unpacked layer stacks keyed by chain ID, with an overlayfs snapshotter and a
+//!   copy-based fallback behind one trait.
+//! * [`unpack`]: applying a layer tar safely (no write ever lands outside the snapshot) with OCI
+//!   whiteouts, from gzip, zstd or plain tar.
+//! * [`atomic`]: small crash-safe file writes used for every piece of state.
+//!
+//! This crate knows nothing of images, manifests or Docker; it stores bytes and directories.
+
+pub mod atomic;
+pub mod content;
+pub mod error;
+pub mod snapshot;
+pub mod unpack;
+
+pub use content::ContentStore;
+pub use error::StorageError;

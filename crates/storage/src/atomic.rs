@@ -1,0 +1,65 @@
+//! Crash-safe small-file writes: write a temp file beside the target, fsync it, rename it over
+//! the target, fsync the directory. A reader (or a daemon restarted after `kill -9`) sees either
+//! the old content or the new, never a torn file.
+
+use crate::error::{Result, StorageError};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+/// Atomically replaces `path` with `data`.
+pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.map_err(|e| StorageError::io(path, e))
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| StorageError::io(path, std::io::Error::other(e)))?;
+    write_file(path, &data)
+}
+
+/// Reads JSON written by [`write_json`]; `Ok(None)` when the file does not exist.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    match fs::read(path) {
+        Ok(data) => serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|e| StorageError::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, e))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::io(path, e)),
+    }
+}
+
+/// fsyncs a directory so a rename inside it is durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_content_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("state.json");
+        write_json(&p, &vec![1, 2]).unwrap();
+        write_json(&p, &vec![3]).unwrap();
+        assert_eq!(read_json::<Vec<i32>>(&p).unwrap(), Some(vec![3]));
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+        assert_eq!(read_json::<Vec<i32>>(&d.path().join("none")).unwrap(), None);
+    }
+}

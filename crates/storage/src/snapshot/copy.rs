@@ -1,0 +1,1 @@
+//! Copy-based snapshotter (work in progress by the storage helper).

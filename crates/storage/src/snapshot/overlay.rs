@@ -1,0 +1,1 @@
+//! Overlay snapshotter (work in progress by the storage helper).
