@@ -1,1 +1,126 @@
-//! placeholder
+//! Layer 3 of Berth: the objects the daemon owns, and the rules that bind them.
+//!
+//! The [`Engine`] is opened once per root dir by `berth daemon`. It takes the root's lock (so two
+//! daemons can never write the same state), opens the content store, the snapshotter and the
+//! image store, and cleans up what a killed predecessor left half-done. The API layer calls one
+//! engine method per request; the engine knows nothing of HTTP.
+//!
+//! Today the engine holds images; containers, volumes and networks join it in later issues.
+
+mod error;
+mod lock;
+mod system;
+
+pub use error::EngineError;
+pub use lock::RootLock;
+
+use berth_image::ImageStore;
+use berth_storage::snapshot::Snapshotter;
+use berth_storage::snapshot::copy::CopySnapshotter;
+use berth_storage::snapshot::overlay::OverlaySnapshotter;
+use berth_storage::ContentStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Which snapshotter unpacks layers and assembles root file systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotterKind {
+    /// overlayfs: fast, shares layers, needs a file system overlayfs accepts as upper dir.
+    #[default]
+    Overlay,
+    /// Full copies: slower and larger, works on any file system.
+    Copy,
+}
+
+impl std::str::FromStr for SnapshotterKind {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "overlay2" | "overlay" | "overlayfs" => Ok(SnapshotterKind::Overlay),
+            "copy" | "vfs" => Ok(SnapshotterKind::Copy),
+            other => Err(EngineError::InvalidArgument(format!(
+                "unknown snapshotter {other:?}: expected overlay2 or copy"
+            ))),
+        }
+    }
+}
+
+/// How to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The root dir that holds all state.
+    pub root: PathBuf,
+    /// Layer storage driver.
+    pub snapshotter: SnapshotterKind,
+}
+
+/// The daemon's state: stores and (later) live objects.
+pub struct Engine {
+    root: PathBuf,
+    _lock: RootLock,
+    snapshotter: Arc<dyn Snapshotter>,
+    images: ImageStore,
+    daemon_id: String,
+    started: SystemTime,
+}
+
+impl Engine {
+    /// Locks `config.root` and opens every store under it, repairing what a crash left behind:
+    /// unfinished blob writes are dropped and blobs or snapshots no image references are
+    /// collected, so a `kill -9` during a load leaves a store on which the load can be repeated.
+    pub fn open(config: &EngineConfig) -> Result<Engine, EngineError> {
+        let root = config.root.clone();
+        std::fs::create_dir_all(&root).map_err(|e| EngineError::io(&root, e))?;
+        let lock = RootLock::acquire(&root)?;
+        let content = Arc::new(ContentStore::open(&root.join("content"))?);
+        let snapshotter: Arc<dyn Snapshotter> = match config.snapshotter {
+            SnapshotterKind::Overlay => Arc::new(OverlaySnapshotter::new(&root.join("overlay2"))?),
+            SnapshotterKind::Copy => Arc::new(CopySnapshotter::new(&root.join("copy"))?),
+        };
+        let images = ImageStore::open(&root.join("images"), content, snapshotter.clone())?;
+        let reclaimed = images.gc()?;
+        if reclaimed > 0 {
+            tracing::info!(bytes = reclaimed, "removed unreferenced blobs and snapshots");
+        }
+        let daemon_id = daemon_id(&root)?;
+        Ok(Engine { root, _lock: lock, snapshotter, images, daemon_id, started: SystemTime::now() })
+    }
+
+    /// The root dir.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The image store.
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    /// The snapshotter in use.
+    pub fn snapshotter(&self) -> &Arc<dyn Snapshotter> {
+        &self.snapshotter
+    }
+
+    /// Stable identity of this root dir (shown as `ID` by `docker info`).
+    pub fn daemon_id(&self) -> &str {
+        &self.daemon_id
+    }
+
+    /// When this engine was opened.
+    pub fn started(&self) -> SystemTime {
+        self.started
+    }
+}
+
+fn daemon_id(root: &Path) -> Result<String, EngineError> {
+    let path = root.join("engine-id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        _ => {
+            let id = berth_common::id::random_id();
+            berth_storage::atomic::write_file(&path, id.as_bytes())?;
+            Ok(id)
+        }
+    }
+}

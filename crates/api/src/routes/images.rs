@@ -1,0 +1,178 @@
+//! Image section: list, inspect, history, tag, delete, prune, load, save and import.
+//!
+//! Image names may contain slashes (`ghcr.io/org/app:1`), so `/images/{name}/json` cannot be a
+//! plain route pattern; [`by_name`] takes the rest of the path and splits off the action.
+
+use crate::AppState;
+use crate::error::{ApiError, blocking};
+use crate::query::Query;
+use crate::stream::json_message_stream;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_api_types::progress::JsonMessage;
+use berth_common::Reference;
+use berth_image::ImportOptions;
+use futures_util::TryStreamExt;
+use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
+
+/// Routes of this section.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/images/json", get(list))
+        .route("/images/load", post(load))
+        .route("/images/get", get(save_many))
+        .route("/images/create", post(create))
+        .route("/images/prune", post(prune))
+        .route("/images/{*rest}", get(by_name).post(by_name).delete(by_name))
+}
+
+async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
+    let filters = q.filters()?;
+    let all = q.bool("all");
+    let images = blocking(move || Ok(engine.images().list(&filters, all)?)).await?;
+    Ok(Json(images).into_response())
+}
+
+/// `/images/{name}/json|history|get|tag` and `DELETE /images/{name}`.
+async fn by_name(
+    State(engine): State<AppState>,
+    method: Method,
+    Path(rest): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let action = rest.rsplit_once('/').filter(|(_, a)| matches!(*a, "json" | "history" | "get" | "tag"));
+    match (method, action) {
+        (Method::GET, Some((name, "json"))) => {
+            let name = name.to_string();
+            Ok(Json(blocking(move || Ok(engine.images().inspect(&name)?)).await?).into_response())
+        }
+        (Method::GET, Some((name, "history"))) => {
+            let name = name.to_string();
+            Ok(Json(blocking(move || Ok(engine.images().history(&name)?)).await?).into_response())
+        }
+        (Method::GET, Some((name, "get"))) => save(engine, vec![name.to_string()]).await,
+        (Method::POST, Some((name, "tag"))) => {
+            let name = name.to_string();
+            let repo = q.get_nonempty("repo").ok_or_else(|| ApiError::bad_request("repository name must have at least one component"))?;
+            let target = Reference::with_repo_and_tag(repo, q.get_nonempty("tag"))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            blocking(move || Ok(engine.images().tag(&name, &target)?)).await?;
+            Ok(StatusCode::CREATED.into_response())
+        }
+        (Method::DELETE, _) => {
+            let (force, noprune) = (q.bool("force"), q.bool("noprune"));
+            let items = blocking(move || Ok(engine.images().remove(&rest, force, noprune, &|_| None)?)).await?;
+            Ok(Json(items).into_response())
+        }
+        (method, _) => Err(ApiError::new(
+            berth_common::ErrorKind::NotFound,
+            format!("page not found: {method} /images/{rest}"),
+        )),
+    }
+}
+
+async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
+    let filters = q.filters()?;
+    // Docker prunes only dangling images unless the client sends dangling=false (`prune -a`).
+    let dangling_only = !filters.get("dangling").iter().any(|v| v == "false" || v == "0");
+    let report = blocking(move || Ok(engine.images().prune(dangling_only, &filters, &|_| None)?)).await?;
+    Ok(Json(report).into_response())
+}
+
+/// `POST /images/load`: the body is an archive; answers a JSON progress stream.
+async fn load(State(engine): State<AppState>, q: Query, body: Body) -> Response {
+    let quiet = q.bool("quiet");
+    let reader = SyncIoBridge::new(StreamReader::new(body.into_data_stream().map_err(std::io::Error::other)));
+    let (tx, resp) = json_message_stream();
+    tokio::task::spawn_blocking(move || {
+        let mut progress = |m: JsonMessage| {
+            if !(quiet && m.progress_detail.is_some()) {
+                tx.send(m);
+            }
+        };
+        if let Err(e) = engine.images().load(reader, &mut progress) {
+            tracing::warn!(error = %e, "image load failed");
+            tx.send(JsonMessage::error(e.to_string()));
+        }
+    });
+    resp
+}
+
+async fn save_many(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
+    save(engine, q.get_all("names")).await
+}
+
+/// Streams a `docker save` archive. Names are resolved first so a missing image is a proper
+/// 404; a failure after streaming began (a corrupted blob) aborts the connection so the client
+/// never mistakes a truncated archive for a complete one.
+async fn save(engine: AppState, names: Vec<String>) -> Result<Response, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no image names given"));
+    }
+    let (e, n) = (engine.clone(), names.clone());
+    blocking(move || {
+        for name in &n {
+            e.images().resolve(name)?;
+        }
+        Ok(())
+    })
+    .await?;
+    let (writer, reader) = tokio::io::duplex(1 << 20);
+    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<String>();
+    let mut sink = SyncIoBridge::new(writer);
+    tokio::task::spawn_blocking(move || {
+        let res = engine.images().save(&names, &mut sink).map_err(|e| e.to_string());
+        let res = res.and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| e.to_string()));
+        if let Err(msg) = res {
+            tracing::warn!(error = %msg, "image save failed");
+            let _ = err_tx.send(msg);
+        }
+    });
+    let failure = futures_util::stream::once(async move {
+        match err_rx.await {
+            Ok(msg) => Err(std::io::Error::other(msg)),
+            Err(_) => Ok(bytes::Bytes::new()),
+        }
+    });
+    let body = futures_util::StreamExt::chain(ReaderStream::with_capacity(reader, 1 << 20), failure);
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    Ok(resp)
+}
+
+/// `POST /images/create`: `fromSrc=-` imports the body as a root file system; `fromImage`
+/// (pull) needs the registry client of a later issue.
+async fn create(State(engine): State<AppState>, q: Query, body: Body) -> Result<Response, ApiError> {
+    if let Some(image) = q.get_nonempty("fromImage") {
+        return Err(ApiError::new(
+            berth_common::ErrorKind::NotFound,
+            format!("pull access denied for {image}: this Berth daemon has no registry access; load or import the image instead"),
+        ));
+    }
+    match q.get_nonempty("fromSrc") {
+        Some("-") => {}
+        Some(src) => return Err(ApiError::bad_request(format!("importing from {src:?} is not supported: send the archive in the request body (fromSrc=-)"))),
+        None => return Err(ApiError::bad_request("either fromImage or fromSrc must be given")),
+    }
+    let reference = match q.get_nonempty("repo") {
+        Some(repo) => Some(Reference::with_repo_and_tag(repo, q.get_nonempty("tag")).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        None => None,
+    };
+    let opts = ImportOptions {
+        reference,
+        message: q.get("message").unwrap_or("").to_string(),
+        changes: q.get_all("changes"),
+        ..Default::default()
+    };
+    let reader = SyncIoBridge::new(StreamReader::new(body.into_data_stream().map_err(std::io::Error::other)));
+    let (tx, resp) = json_message_stream();
+    tokio::task::spawn_blocking(move || match engine.images().import(reader, opts) {
+        Ok(id) => tx.send(JsonMessage::status(id.to_string())),
+        Err(e) => tx.send(JsonMessage::error(e.to_string())),
+    });
+    Ok(resp)
+}

@@ -1,0 +1,12 @@
+//! One module per section of Docker's Engine API reference.
+
+pub mod images;
+pub mod system;
+
+use crate::error::ApiError;
+use axum::http::{Method, Uri};
+
+/// Unknown endpoints: a 404 that names what was asked for, never a panic or an empty body.
+pub async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(berth_common::ErrorKind::NotFound, format!("page not found: {method} {}", uri.path()))
+}

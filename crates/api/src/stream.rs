@@ -1,0 +1,35 @@
+//! Streaming response bodies: JSON progress messages and raw archives produced by blocking
+//! engine work, sent as they are made so memory does not grow with the data.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use berth_api_types::progress::JsonMessage;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// A sender for progress messages, usable from blocking threads.
+#[derive(Clone)]
+pub struct ProgressSender(mpsc::Sender<JsonMessage>);
+
+impl ProgressSender {
+    /// Sends one message; a client that went away is ignored (the work finishes anyway).
+    pub fn send(&self, msg: JsonMessage) {
+        let _ = self.0.blocking_send(msg);
+    }
+}
+
+/// A `200 application/json` response whose body is the JSON-lines stream fed by the sender.
+pub fn json_message_stream() -> (ProgressSender, Response) {
+    let (tx, rx) = mpsc::channel::<JsonMessage>(64);
+    let body = ReceiverStream::new(rx).map(|m| {
+        let mut line = serde_json::to_vec(&m).unwrap_or_default();
+        line.extend_from_slice(b"\r\n");
+        Ok::<_, std::convert::Infallible>(Bytes::from(line))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    (ProgressSender(tx), resp)
+}

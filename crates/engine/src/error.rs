@@ -1,0 +1,54 @@
+//! The engine's error type: every failure the API can report, each with an [`ErrorKind`].
+
+use berth_common::ErrorKind;
+use berth_common::error::HasKind;
+use std::path::PathBuf;
+
+/// Errors of engine operations.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Another daemon holds the root dir.
+    #[error("root dir {root} is in use by another berth daemon{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    RootLocked {
+        /// The contested root dir.
+        root: PathBuf,
+        /// The holder's pid when known.
+        pid: Option<u32>,
+    },
+    /// Bad input detected by the engine itself.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// From the image store.
+    #[error(transparent)]
+    Image(#[from] berth_image::ImageError),
+    /// From the storage layer.
+    #[error(transparent)]
+    Storage(#[from] berth_storage::StorageError),
+    /// A file system failure, with its path.
+    #[error("{path}: {source}")]
+    Io {
+        /// What was being accessed.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl EngineError {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EngineError::Io { path: path.into(), source }
+    }
+}
+
+impl HasKind for EngineError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::RootLocked { .. } => ErrorKind::Conflict,
+            EngineError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            EngineError::Image(e) => e.kind(),
+            EngineError::Storage(e) => e.kind(),
+            EngineError::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian packages Berth's demo and tests need, skipping what is already there.
+# usage: scripts/install-deps.sh [demo|test]
+set -eu
+want="busybox-static"
+if [ "${1:-test}" = test ]; then
+  # skopeo reads back archives `berth save` writes; podman writes archives `berth load` reads.
+  want="$want skopeo podman"
+fi
+missing=""
+for p in $want; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq $missing
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: Berth needs Rust >= 1.90 (install it with rustup)" >&2
+  exit 1
+fi

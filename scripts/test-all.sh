@@ -1,0 +1,9 @@
+#!/bin/sh
+# Sets up and runs every check and test: formatting, clippy, unit and end-to-end tests.
+# End-to-end tests need root (namespaces, overlay mounts); each uses its own temp root dir.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh test
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace 2>&1

@@ -1,0 +1,104 @@
+//! `berth daemon`: lock the root, open the engine, serve the API on a unix socket, and stop
+//! cleanly on SIGTERM or SIGINT (finish in-flight requests, remove the socket).
+
+use anyhow::{Context, Result, bail};
+use berth_engine::{Engine, EngineConfig};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// What `berth daemon` was asked to do.
+pub struct DaemonOptions {
+    /// State root dir.
+    pub root: PathBuf,
+    /// `unix:///path/to.sock`.
+    pub host: String,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub log_level: String,
+    /// `overlay2` or `copy`.
+    pub snapshotter: String,
+}
+
+/// Runs the daemon to completion; returns the process exit code.
+pub fn run(opts: DaemonOptions) -> i32 {
+    init_tracing(&opts.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth daemon: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(serve(opts)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("berth daemon: {e:#}");
+            1
+        }
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The socket path of a `unix://` host string.
+fn socket_path(host: &str) -> Result<PathBuf> {
+    match host.strip_prefix("unix://") {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        Some(_) => bail!("invalid host {host:?}: empty socket path"),
+        None if host.starts_with('/') => Ok(PathBuf::from(host)),
+        None => bail!("invalid host {host:?}: only unix:///path sockets are supported"),
+    }
+}
+
+async fn serve(opts: DaemonOptions) -> Result<()> {
+    let sock = socket_path(&opts.host)?;
+    let config = EngineConfig {
+        root: opts.root.clone(),
+        snapshotter: opts.snapshotter.parse().context("--snapshotter")?,
+    };
+    // Opening the engine takes the root lock first, so the stale-socket removal below can never
+    // pull the socket from under another live daemon on the same root.
+    let engine = tokio::task::spawn_blocking(move || Engine::open(&config)).await??;
+    let listener = bind(&sock)?;
+    tracing::info!(root = %opts.root.display(), socket = %sock.display(), driver = engine.snapshotter().name(), "berth daemon ready");
+    let shutdown = async {
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+    };
+    let res = berth_api::serve(listener, Arc::new(engine), shutdown).await;
+    let _ = std::fs::remove_file(&sock);
+    tracing::info!("berth daemon stopped");
+    res.context("serving the API")
+}
+
+fn bind(sock: &Path) -> Result<tokio::net::UnixListener> {
+    if let Some(dir) = sock.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if sock.exists() {
+        // Probe before removing: a live socket here belongs to a daemon on another root.
+        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
+            bail!("{} is already served by another daemon", sock.display());
+        }
+        std::fs::remove_file(sock).with_context(|| format!("removing stale socket {}", sock.display()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(sock).with_context(|| format!("binding {}", sock.display()))?;
+    std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod {}", sock.display()))?;
+    Ok(listener)
+}

@@ -1,0 +1,253 @@
+//! Shared harness for end-to-end tests: a `berth daemon` on a throw-away root dir and socket,
+//! the CLI pointed at it, a raw HTTP client for the API, and the busybox rootfs tarball.
+//!
+//! Everything a test makes lives under its own temp dir and is removed when the [`Daemon`] is
+//! dropped, also when the test fails (drop runs during unwinding).
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Path of the `berth` binary under test.
+pub fn berth_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+/// A running daemon with its own root dir and socket.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub extra_args: Vec<String>,
+}
+
+impl Daemon {
+    /// Starts a daemon on a fresh root and waits until it answers.
+    pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// Same, with extra `berth daemon` flags.
+    pub fn start_with(extra: &[&str]) -> Daemon {
+        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("tempdir");
+        let mut d = Daemon { dir, child: None, extra_args: extra.iter().map(|s| s.to_string()).collect() };
+        d.spawn();
+        d
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("berth.sock")
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// (Re)starts the daemon process on the same root.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .expect("log file");
+        let child = Command::new(berth_bin())
+            .arg("daemon")
+            .arg("--root")
+            .arg(self.root())
+            .arg("--host")
+            .arg(self.host())
+            .args(&self.extra_args)
+            .env("BERTH_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("daemon exited early with {status}: {}", self.log());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("daemon did not come up: {}", self.log());
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Sends `signal` and waits for the process to exit; returns its status.
+    pub fn stop_with(&mut self, signal: i32) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        // SAFETY-free: kill(1) via the libc-free command keeps the harness dependency-light.
+        let _ = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
+        child.wait().expect("wait daemon")
+    }
+
+    /// Runs `berth ARGS` against this daemon.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_cmd(args).output().expect("run berth")
+    }
+
+    /// A `berth ARGS` command against this daemon, for callers that need stdin or env.
+    pub fn berth_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.args(args).env("BERTH_HOST", self.host()).env("BERTH_ROOT", self.root()).stdin(Stdio::null());
+        c
+    }
+
+    /// Runs berth and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs berth and asserts failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            !out.status.success(),
+            "berth {args:?} unexpectedly succeeded:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Raw HTTP against the socket.
+    pub fn http(&self, method: &str, path: &str, body: &[u8]) -> http::Response {
+        http::request(&self.socket(), method, path, &[], body)
+    }
+
+    /// Imports the busybox rootfs as `name`, returns the image id.
+    pub fn import_busybox(&self, name: &str) -> String {
+        let tar = busybox_tar();
+        self.ok(&["import", "--change", "CMD [\"sh\"]", tar.to_str().expect("utf8"), name]).trim().to_string()
+    }
+
+    /// Every file under `root/content/blobs`, to compare store states.
+    pub fn blobs(&self) -> Vec<String> {
+        list_files(&self.root().join("content/blobs"))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    _ if Instant::now() > deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+        unmount_under(self.dir.path());
+        if std::thread::panicking() {
+            eprintln!("--- daemon log ---\n{}", self.log());
+        }
+    }
+}
+
+/// Unmounts anything still mounted below `dir` (deepest first) so the temp dir can be removed.
+pub fn unmount_under(dir: &Path) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let prefix = dir.to_string_lossy().to_string();
+    let mut targets: Vec<&str> =
+        mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+    targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    for t in targets {
+        let _ = Command::new("umount").arg("-l").arg(t).status();
+    }
+}
+
+/// Sorted relative paths of the regular files under `dir`.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap_or(&p).display().to_string());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The busybox rootfs tarball, built once per test binary by `scripts/busybox-rootfs.sh`.
+pub fn busybox_tar() -> PathBuf {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("berth-busybox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let out = dir.join("rootfs.tar");
+        let status = Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/busybox-rootfs.sh"))
+            .arg(&out)
+            .status()
+            .expect("run busybox-rootfs.sh");
+        assert!(status.success(), "busybox-rootfs.sh failed: apt-get install -y busybox-static");
+        out
+    })
+    .clone()
+}
+
+/// The `docker` client, when installed (tests that need it skip otherwise).
+pub fn docker_bin() -> Option<PathBuf> {
+    ["/usr/local/bin/docker", "/usr/bin/docker"].iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Reads a whole file.
+pub fn read(path: &Path) -> Vec<u8> {
+    let mut v = Vec::new();
+    std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut v)).expect("read file");
+    v
+}
+
+/// stdout of an output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr of an output as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
