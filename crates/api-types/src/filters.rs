@@ -24,14 +24,26 @@ impl Filters {
         if json.trim().is_empty() {
             return Ok(Filters { map });
         }
-        let v: Value = serde_json::from_str(json).map_err(|e| FilterError(format!("{json}: {e}")))?;
+        let v: Value =
+            serde_json::from_str(json).map_err(|e| FilterError(format!("{json}: {e}")))?;
         let Value::Object(obj) = v else {
             return Err(FilterError(format!("{json}: expected a JSON object")));
         };
         for (k, v) in obj {
             let values: Vec<String> = match v {
-                Value::Object(m) => m.into_iter().filter(|(_, on)| on.as_bool() != Some(false)).map(|(s, _)| s).collect(),
-                Value::Array(a) => a.into_iter().map(|x| x.as_str().map(str::to_string).ok_or_else(|| FilterError(format!("{k}: values must be strings")))).collect::<Result<_, _>>()?,
+                Value::Object(m) => m
+                    .into_iter()
+                    .filter(|(_, on)| on.as_bool() != Some(false))
+                    .map(|(s, _)| s)
+                    .collect(),
+                Value::Array(a) => a
+                    .into_iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| FilterError(format!("{k}: values must be strings")))
+                    })
+                    .collect::<Result<_, _>>()?,
                 other => return Err(FilterError(format!("{k}: unexpected value {other}"))),
             };
             map.insert(k, values);
@@ -43,7 +55,9 @@ impl Filters {
     pub fn from_cli(args: &[String]) -> Result<Filters, FilterError> {
         let mut f = Filters::default();
         for a in args {
-            let (k, v) = a.split_once('=').ok_or_else(|| FilterError(format!("bad format of filter (expected name=value): {a}")))?;
+            let (k, v) = a.split_once('=').ok_or_else(|| {
+                FilterError(format!("bad format of filter (expected name=value): {a}"))
+            })?;
             f.add(k.trim().to_lowercase(), v.to_string());
         }
         Ok(f)
@@ -82,7 +96,12 @@ impl Filters {
         let obj: serde_json::Map<String, Value> = self
             .map
             .iter()
-            .map(|(k, vs)| (k.clone(), Value::Object(vs.iter().map(|v| (v.clone(), Value::Bool(true))).collect())))
+            .map(|(k, vs)| {
+                (
+                    k.clone(),
+                    Value::Object(vs.iter().map(|v| (v.clone(), Value::Bool(true))).collect()),
+                )
+            })
             .collect();
         Value::Object(obj).to_string()
     }
@@ -122,7 +141,12 @@ mod tests {
         assert!(Filters::parse("{").is_err());
         assert!(Filters::from_cli(&["nokey".into()]).is_err());
         let f = Filters::parse(r#"{"bogus":["x"]}"#).unwrap();
-        assert!(f.check_names(&["label"]).unwrap_err().to_string().contains("bogus"));
+        assert!(
+            f.check_names(&["label"])
+                .unwrap_err()
+                .to_string()
+                .contains("bogus")
+        );
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub struct JsonMessage {
 impl JsonMessage {
     /// A `stream` message.
     pub fn stream(text: impl Into<String>) -> Self {
-        JsonMessage { stream: Some(text.into()), ..Default::default() }
+        JsonMessage {
+            stream: Some(text.into()),
+            ..Default::default()
+        }
     }
 
     /// A status line about one item with byte progress.
@@ -64,19 +67,29 @@ impl JsonMessage {
         JsonMessage {
             status: Some(status.to_string()),
             id: Some(id.to_string()),
-            progress_detail: Some(ProgressDetail { current: Some(current), total }),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current),
+                total,
+            }),
             ..Default::default()
         }
     }
 
     /// A status line.
     pub fn status(status: impl Into<String>) -> Self {
-        JsonMessage { status: Some(status.into()), ..Default::default() }
+        JsonMessage {
+            status: Some(status.into()),
+            ..Default::default()
+        }
     }
 
     /// The terminal error message.
     pub fn error(message: impl Into<String>) -> Self {
         let message = message.into();
-        JsonMessage { error: Some(message.clone()), error_detail: Some(ErrorDetail { message }), ..Default::default() }
+        JsonMessage {
+            error: Some(message.clone()),
+            error_detail: Some(ErrorDetail { message }),
+            ..Default::default()
+        }
     }
 }

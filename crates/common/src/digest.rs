@@ -28,13 +28,21 @@ pub enum DigestError {
 impl Digest {
     /// Digest of a byte slice.
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest { hex: hex::encode(Sha256::digest(bytes)) }
+        Digest {
+            hex: hex::encode(Sha256::digest(bytes)),
+        }
     }
 
     /// Builds a digest from 64 lowercase hex digits (no `sha256:` prefix).
     pub fn from_hex(hex: &str) -> Result<Digest, DigestError> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            Ok(Digest { hex: hex.to_string() })
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Digest {
+                hex: hex.to_string(),
+            })
         } else {
             Err(DigestError::Malformed(hex.to_string()))
         }
@@ -86,7 +94,9 @@ impl FromStr for Digest {
     type Err = DigestError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once(':') {
-            Some(("sha256", hex)) => Digest::from_hex(hex).map_err(|_| DigestError::Malformed(s.into())),
+            Some(("sha256", hex)) => {
+                Digest::from_hex(hex).map_err(|_| DigestError::Malformed(s.into()))
+            }
             Some((alg, _)) => Err(DigestError::UnsupportedAlgorithm(alg.to_string())),
             None => Err(DigestError::Malformed(s.to_string())),
         }
@@ -117,7 +127,11 @@ pub struct Sha256Writer<W> {
 impl<W> Sha256Writer<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        Sha256Writer { inner, hasher: Sha256::new(), written: 0 }
+        Sha256Writer {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -165,9 +179,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        assert!(matches!("md5:abc".parse::<Digest>(), Err(DigestError::UnsupportedAlgorithm(_))));
+        assert!(matches!(
+            "md5:abc".parse::<Digest>(),
+            Err(DigestError::UnsupportedAlgorithm(_))
+        ));
         assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!(format!("sha256:{}", EMPTY.to_uppercase()).parse::<Digest>().is_err());
+        assert!(
+            format!("sha256:{}", EMPTY.to_uppercase())
+                .parse::<Digest>()
+                .is_err()
+        );
         assert!(EMPTY.parse::<Digest>().is_err());
     }
 

@@ -12,7 +12,11 @@ pub fn short_id(id: &str) -> &str {
 /// True when `s` could be a (possibly shortened) hex id a user typed, such as `3f57d9401f8d`.
 pub fn looks_like_id_prefix(s: &str) -> bool {
     let hex = s.strip_prefix("sha256:").unwrap_or(s);
-    !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    !hex.is_empty()
+        && hex.len() <= 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// A fresh random 64-hex-digit id, for objects that are not content addressed (containers).
@@ -25,7 +29,10 @@ pub fn random_id() -> String {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
         .is_err()
     {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         seed[..16].copy_from_slice(&nanos.to_le_bytes());
         seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
     }

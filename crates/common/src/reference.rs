@@ -51,10 +51,14 @@ impl Reference {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(tag) = tag {
-            if !valid_tag(tag) {
-                return Err(if tag.contains(':') { bad() } else { ReferenceError::InvalidTag(tag.to_string()) });
-            }
+        if let Some(tag) = tag
+            && !valid_tag(tag)
+        {
+            return Err(if tag.contains(':') {
+                bad()
+            } else {
+                ReferenceError::InvalidTag(tag.to_string())
+            });
         }
         let (domain, path) = split_domain(name);
         if path.is_empty() || domain.is_empty() {
@@ -74,7 +78,12 @@ impl Reference {
         } else {
             path.to_string()
         };
-        Ok(Reference { domain: domain.to_string(), path, tag: tag.map(str::to_string), digest })
+        Ok(Reference {
+            domain: domain.to_string(),
+            path,
+            tag: tag.map(str::to_string),
+            digest,
+        })
     }
 
     /// Parses and adds the `latest` tag when neither tag nor digest is given, as `docker pull` does.
@@ -127,7 +136,11 @@ impl Reference {
     /// Repository name as Docker prints it: `busybox`, `user/app`, `ghcr.io/org/app`.
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix("library/").filter(|p| !p.contains('/')).unwrap_or(&self.path).to_string()
+            self.path
+                .strip_prefix("library/")
+                .filter(|p| !p.contains('/'))
+                .unwrap_or(&self.path)
+                .to_string()
         } else {
             self.name()
         }
@@ -140,12 +153,19 @@ impl Reference {
 
     /// Same reference without its digest (for tag bookkeeping).
     pub fn without_digest(&self) -> Reference {
-        Reference { digest: None, ..self.clone() }
+        Reference {
+            digest: None,
+            ..self.clone()
+        }
     }
 
     /// Same repository with the given digest and no tag.
     pub fn with_digest(&self, digest: Digest) -> Reference {
-        Reference { tag: None, digest: Some(digest), ..self.clone() }
+        Reference {
+            tag: None,
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 
     fn render(&self, name: &str) -> String {
@@ -219,7 +239,8 @@ pub fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-')
+        && b.iter()
+            .all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-')
 }
 
 impl fmt::Display for Reference {
@@ -270,8 +291,14 @@ mod tests {
 
     #[test]
     fn bad_references_are_refused() {
-        assert!(matches!(Reference::parse("UPPER:case"), Err(ReferenceError::NotLowercase(_))));
-        assert!(matches!(Reference::parse("a:b:c"), Err(ReferenceError::InvalidFormat(_))));
+        assert!(matches!(
+            Reference::parse("UPPER:case"),
+            Err(ReferenceError::NotLowercase(_))
+        ));
+        assert!(matches!(
+            Reference::parse("a:b:c"),
+            Err(ReferenceError::InvalidFormat(_))
+        ));
         assert!(Reference::parse("").is_err());
         assert!(Reference::parse("a b").is_err());
         assert!(Reference::parse("app:-bad").is_err());

@@ -1,0 +1,129 @@
+//! Errors of the cgroup layer.
+//!
+//! Every variant that touches the file system carries the path (and, for writes, the value) so a
+//! failure reads like `writing 16777216 to /sys/fs/cgroup/memory/berth/x/memory.limit_in_bytes:
+//! Device or resource busy` without the caller having to add context.
+
+use berth_common::{ErrorKind, error::HasKind};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong detecting, planning or driving cgroups.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Neither a cgroup v1 controller hierarchy nor a cgroup2 file system is mounted.
+    #[error("no cgroup file system found in {path}")]
+    NoCgroups {
+        /// The mount table that was read.
+        path: PathBuf,
+    },
+    /// Reading a file or directory failed.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Writing a control file failed.
+    #[error("writing {value} to {path}: {source}")]
+    Write {
+        /// What was written.
+        value: String,
+        /// The control file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Creating a cgroup directory failed.
+    #[error("creating {path}: {source}")]
+    Create {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Removing a cgroup directory failed (after retrying while tasks exit).
+    #[error("removing {path}: {source}")]
+    Remove {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A control file held something this crate does not understand.
+    #[error("unexpected content in {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The resources ask for a controller the host does not offer to this group.
+    #[error("cgroup controller {controller} is not available: {detail}")]
+    ControllerUnavailable {
+        /// The controller's name (`memory`, `cpu`, ...).
+        controller: String,
+        /// Why, e.g. which mount or `cgroup.controllers` file lacks it.
+        detail: String,
+    },
+    /// A cgroup path was absolute, empty or tried to escape the hierarchy.
+    #[error("invalid cgroup path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The requested limits contradict each other (Docker's wording where it has one).
+    #[error("{0}")]
+    InvalidResources(String),
+    /// `load` found no such group.
+    #[error("cgroup {path} does not exist")]
+    NotFound {
+        /// The directory that was expected.
+        path: PathBuf,
+    },
+    /// A state change (freeze, thaw, kill) did not complete in time.
+    #[error("timed out after {waited:?} waiting for {what} in {path}")]
+    Timeout {
+        /// The state that was awaited.
+        what: &'static str,
+        /// The cgroup directory.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// Sending a signal to a member of the group failed for a reason other than it being gone.
+    #[error("sending SIGKILL to pid {pid}: {source}")]
+    Signal {
+        /// The process.
+        pid: u32,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidPath { .. } | Error::InvalidResources(_) => ErrorKind::InvalidArgument,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::ControllerUnavailable { .. } => ErrorKind::InvalidArgument,
+            Error::Write { source, .. } | Error::Create { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                ErrorKind::Forbidden
+            }
+            Error::Remove { source, .. }
+                if source.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) =>
+            {
+                ErrorKind::Conflict
+            }
+            _ => ErrorKind::Internal,
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The executor: creating a container's group in every hierarchy it needs, applying a plan,
+//! moving processes in, and removing the group again.
+//!
+//! A [`Cgroup`] is just a [`CgroupRoot`] plus a relative path such as `berth/<id>`, so it can be
+//! re-opened with [`Cgroup::load`] after the daemon restarts; no state lives in memory.
+//!
+//! On v1 hosts the group is created in every mounted controller hierarchy. The core ones
+//! (memory, cpu, cpuacct, cpuset, pids, freezer) must work; the rest (devices, blkio, net_cls,
+//! ...) are best-effort, because a container that cannot be put in, say, `net_prio` is still
+//! useful, while one outside `memory` would escape its limits. Hybrid hosts additionally get the
+//! group in their cgroup2 mount, best-effort, which gives them `cgroup.kill`.
+
+use crate::controller::Controller;
+use crate::detect::{CgroupRoot, Layout};
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::plan::{self, Facts, Write};
+use crate::resources::Resources;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long [`Cgroup::destroy`] keeps retrying `rmdir` while the last tasks finish exiting
+/// (`EBUSY`).
+pub const DESTROY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// v1 hierarchies in the order in which to look for a group's member list: `pids` and
+/// `freezer` first because those are the ones kill and freeze act on.
+const PROCS_ORDER: [Controller; 6] = [
+    Controller::Pids,
+    Controller::Freezer,
+    Controller::Memory,
+    Controller::Cpu,
+    Controller::Cpuacct,
+    Controller::Cpuset,
+];
+
+/// One container's cgroup, in every hierarchy the host uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    pub(crate) root: CgroupRoot,
+    pub(crate) path: String,
+}
+
+impl Cgroup {
+    /// Creates the group `path` (relative to each hierarchy's mount point, e.g. `berth/<id>`)
+    /// and applies `resources`. An existing group is reused, as runc does, so a retried create
+    /// after a crash does not fail. Missing parents (`berth`) are created and, being shared by
+    /// all containers, never removed. If anything fails, the group itself is removed again.
+    pub fn create(root: &CgroupRoot, path: &str, resources: &Resources) -> Result<Cgroup> {
+        validate_path(path)?;
+        resources.validate()?;
+        let cgroup = Cgroup {
+            root: root.clone(),
+            path: path.to_string(),
+        };
+        let result = if root.layout().is_v1() {
+            cgroup.create_v1()
+        } else {
+            cgroup.create_v2()
+        }
+        .and_then(|()| cgroup.update(resources));
+        if let Err(err) = result {
+            if let Err(cleanup) = cgroup.destroy() {
+                tracing::warn!(path, error = %cleanup, "removing a half-created cgroup failed");
+            }
+            return Err(err);
+        }
+        tracing::debug!(path, layout = ?root.layout(), "cgroup created");
+        Ok(cgroup)
+    }
+
+    /// Re-opens an existing group, e.g. when the daemon restarts and finds running containers.
+    pub fn load(root: &CgroupRoot, path: &str) -> Result<Cgroup> {
+        validate_path(path)?;
+        let cgroup = Cgroup {
+            root: root.clone(),
+            path: path.to_string(),
+        };
+        let dir = cgroup.procs_dir()?;
+        if !dir.is_dir() {
+            return Err(Error::NotFound { path: dir });
+        }
+        Ok(cgroup)
+    }
+
+    /// The group's path relative to each hierarchy.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The mounts this group lives in.
+    pub fn root(&self) -> &CgroupRoot {
+        &self.root
+    }
+
+    /// The group's directory in the cgroup2 hierarchy (v2 hosts, and hybrid ones best-effort).
+    pub fn unified_dir(&self) -> Option<PathBuf> {
+        self.root.unified_mount().map(|m| m.join(&self.path))
+    }
+
+    /// The group's directory in a v1 controller's hierarchy, when that controller is mounted.
+    pub fn v1_dir(&self, controller: Controller) -> Option<PathBuf> {
+        self.root.v1_mount(controller).map(|m| m.join(&self.path))
+    }
+
+    /// Every directory of this group, one per hierarchy.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self
+            .root
+            .v1_hierarchies()
+            .into_iter()
+            .map(|(m, _)| m.join(&self.path))
+            .collect();
+        dirs.extend(self.unified_dir());
+        dirs
+    }
+
+    /// Whether this group is driven through the cgroup2 hierarchy.
+    pub(crate) fn is_v2(&self) -> bool {
+        self.root.layout() == Layout::Unified
+    }
+
+    /// The directory whose `cgroup.procs` lists the group's members.
+    pub(crate) fn procs_dir(&self) -> Result<PathBuf> {
+        if self.is_v2() {
+            return self
+                .unified_dir()
+                .ok_or_else(|| unavailable(Controller::Pids, "no cgroup2"));
+        }
+        PROCS_ORDER
+            .iter()
+            .find_map(|c| self.v1_dir(*c))
+            .or_else(|| self.dirs().into_iter().next())
+            .ok_or_else(|| unavailable(Controller::Pids, "no cgroup hierarchy is mounted"))
+    }
+
+    /// Moves process `pid` (all its threads) into the group in every hierarchy.
+    pub fn add_process(&self, pid: u32) -> Result<()> {
+        let value = pid.to_string();
+        for (mount, controllers) in self.root.v1_hierarchies() {
+            let file = mount.join(&self.path).join("cgroup.procs");
+            if let Err(err) = fsio::write(&file, &value) {
+                if controllers.iter().any(|c| c.is_core()) {
+                    return Err(err);
+                }
+                tracing::warn!(error = %err, "not joining an optional cgroup hierarchy");
+            }
+        }
+        if let Some(dir) = self.unified_dir() {
+            let result = fsio::write(&dir.join("cgroup.procs"), &value);
+            match result {
+                Err(err) if self.is_v2() => return Err(err),
+                Err(err) => tracing::warn!(error = %err, "not joining the hybrid cgroup2 group"),
+                Ok(()) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The pids of every process in the group.
+    pub fn pids(&self) -> Result<Vec<u32>> {
+        fsio::read_pids(&self.procs_dir()?.join("cgroup.procs"))
+    }
+
+    /// Applies new limits to the live group (`docker update`); fields left `None` keep their
+    /// current values.
+    pub fn update(&self, resources: &Resources) -> Result<()> {
+        let writes = plan::plan(self.root.layout(), &self.path, resources, &self.facts())?;
+        self.check_controllers(&writes)?;
+        self.execute(&writes)
+    }
+
+    /// Removes the group from every hierarchy, sub-groups first. Groups that are already gone
+    /// are not an error; `EBUSY` (tasks still exiting) is retried for [`DESTROY_TIMEOUT`]. The
+    /// caller kills the members first ([`Cgroup::kill_all`]).
+    pub fn destroy(&self) -> Result<()> {
+        let mut first_error = None;
+        for dir in self.dirs() {
+            if let Err(err) = remove_tree(&dir) {
+                tracing::warn!(error = %err, "removing cgroup directory");
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// v1: a directory in every mounted hierarchy, then cpuset's inherited masks.
+    fn create_v1(&self) -> Result<()> {
+        for (mount, controllers) in self.root.v1_hierarchies() {
+            let dir = mount.join(&self.path);
+            if let Err(source) = std::fs::create_dir_all(&dir) {
+                let err = Error::Create { path: dir, source };
+                if controllers.iter().any(|c| c.is_core()) {
+                    return Err(err);
+                }
+                tracing::warn!(error = %err, "skipping an optional cgroup hierarchy");
+                continue;
+            }
+            if controllers.contains(&Controller::Cpuset) {
+                init_cpuset(&mount, &self.path)?;
+            }
+        }
+        if let Some(dir) = self.unified_dir()
+            && let Err(source) = std::fs::create_dir_all(&dir)
+        {
+            let err = Error::Create { path: dir, source };
+            tracing::warn!(error = %err, "not creating the hybrid cgroup2 group");
+        }
+        Ok(())
+    }
+
+    /// v2: one directory, with the wanted controllers enabled in every ancestor on the way.
+    fn create_v2(&self) -> Result<()> {
+        let Some(mount) = self.root.unified_mount() else {
+            return Err(unavailable(Controller::Memory, "no cgroup2 mount"));
+        };
+        let mut dir = mount.to_path_buf();
+        for component in self.path.split('/') {
+            enable_controllers(&dir)?;
+            dir.push(component);
+            match std::fs::create_dir(&dir) {
+                Err(source) if source.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::Create { path: dir, source });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what the planner needs to know about the live group.
+    fn facts(&self) -> Facts {
+        let mut facts = Facts::default();
+        if let Some(dir) = self.v1_dir(Controller::Memory) {
+            facts.swap_accounting = dir.join("memory.memsw.limit_in_bytes").exists();
+            facts.memory_limit = fsio::read_u64(&dir.join("memory.limit_in_bytes"))
+                .ok()
+                .flatten();
+        }
+        if self.is_v2()
+            && let Some(dir) = self.unified_dir()
+            && let Ok(text) = fsio::read(&dir.join("cpu.max"))
+        {
+            facts.cpu_quota = text.split_whitespace().next().and_then(|q| q.parse().ok());
+        }
+        facts
+    }
+
+    /// Fails with [`Error::ControllerUnavailable`] before writing anything if a plan needs a
+    /// controller the group does not have, rather than half-applying it.
+    fn check_controllers(&self, writes: &[Write]) -> Result<()> {
+        let needed = plan::controllers(writes);
+        if needed.is_empty() {
+            return Ok(());
+        }
+        if self.is_v2() {
+            let file = self
+                .unified_dir()
+                .unwrap_or_default()
+                .join("cgroup.controllers");
+            let text = fsio::read(&file)?;
+            let offered: Vec<&str> = text.split_whitespace().collect();
+            for controller in needed {
+                if !offered.contains(&controller.name()) {
+                    let detail = format!("not listed in {}", file.display());
+                    return Err(unavailable(controller, &detail));
+                }
+            }
+        } else {
+            for controller in needed {
+                if self.root.v1_mount(controller).is_none() {
+                    return Err(unavailable(controller, "no v1 hierarchy for it is mounted"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a planned write goes.
+    fn file_for(&self, write: &Write) -> Result<PathBuf> {
+        let mount = if self.is_v2() {
+            self.root.unified_mount()
+        } else {
+            self.root.v1_mount(write.controller)
+        };
+        let mount = mount.ok_or_else(|| unavailable(write.controller, "not mounted"))?;
+        Ok(mount.join(&write.path_relative).join(&write.file))
+    }
+
+    /// Performs the writes in order. A write refused with `EINVAL` is retried once after all
+    /// the others, which resolves ordering constraints the planner could not see (see
+    /// [`crate::plan_v1`]); a second refusal is reported.
+    fn execute(&self, writes: &[Write]) -> Result<()> {
+        let mut deferred = Vec::new();
+        for write in writes {
+            let file = self.file_for(write)?;
+            match fsio::write(&file, &write.value) {
+                Ok(()) => {}
+                Err(Error::Write { source, .. })
+                    if source.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) =>
+                {
+                    deferred.push((file, write));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        for (file, write) in deferred {
+            fsio::write(&file, &write.value)?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses paths that are empty, absolute, or step outside the hierarchy, since they are joined
+/// onto mount points of file systems the kernel trusts us with.
+fn validate_path(path: &str) -> Result<()> {
+    let invalid = |reason| {
+        Err(Error::InvalidPath {
+            path: path.to_string(),
+            reason,
+        })
+    };
+    if path.is_empty() {
+        return invalid("it is empty");
+    }
+    if path.starts_with('/') {
+        return invalid("it must be relative to the hierarchy");
+    }
+    if path.contains(['\0', '\n']) {
+        return invalid("it contains a NUL or newline");
+    }
+    if path
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return invalid("it has an empty, '.' or '..' component");
+    }
+    Ok(())
+}
+
+/// The error for a controller a request needs but the host does not provide.
+fn unavailable(controller: Controller, detail: &str) -> Error {
+    Error::ControllerUnavailable {
+        controller: controller.name().to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// Fills empty `cpuset.cpus`/`cpuset.mems` from the parent, level by level from the mount point
+/// down: a new v1 cpuset group starts with empty masks and the kernel refuses to attach tasks to
+/// it (`ENOSPC`) until they are set. runc does the same.
+fn init_cpuset(mount: &Path, path: &str) -> Result<()> {
+    let mut parent = mount.to_path_buf();
+    for component in path.split('/') {
+        let dir = parent.join(component);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let own = fsio::read(&dir.join(file))?;
+            if own.trim().is_empty() {
+                let inherited = fsio::read(&parent.join(file))?;
+                fsio::write(&dir.join(file), inherited.trim())?;
+            }
+        }
+        parent = dir;
+    }
+    Ok(())
+}
+
+/// Enables the controllers Berth wants in `dir`'s `cgroup.subtree_control`, so they appear in
+/// its children. Best-effort per controller: a host may offer a controller yet refuse to
+/// delegate it (e.g. a threaded subtree), and only the controllers a plan needs are checked, in
+/// [`Cgroup::update`].
+fn enable_controllers(dir: &Path) -> Result<()> {
+    let offered = fsio::read(&dir.join("cgroup.controllers"))?;
+    let subtree = dir.join("cgroup.subtree_control");
+    let enabled = fsio::read(&subtree)?;
+    let wanted: Vec<String> = Controller::V2_ENABLE
+        .iter()
+        .map(|c| c.name())
+        .filter(|name| offered.split_whitespace().any(|o| o == *name))
+        .filter(|name| !enabled.split_whitespace().any(|e| e == *name))
+        .map(|name| format!("+{name}"))
+        .collect();
+    if wanted.is_empty() || fsio::write(&subtree, &wanted.join(" ")).is_ok() {
+        return Ok(());
+    }
+    // The kernel applies all or nothing; retry one by one to enable what it will allow.
+    for one in wanted {
+        if let Err(err) = fsio::write(&subtree, &one) {
+            tracing::warn!(error = %err, "cgroup controller not enabled");
+        }
+    }
+    Ok(())
+}
+
+/// Removes a group directory and any sub-groups (created by a container with its own cgroup
+/// namespace), deepest first. Regular files are never removed: on cgroupfs they vanish with
+/// their directory, and anything else means the root is not a cgroup file system.
+fn remove_tree(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Read {
+                path: dir.into(),
+                source,
+            });
+        }
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Read {
+            path: dir.into(),
+            source,
+        })?;
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
+            remove_tree(&entry.path())?;
+        }
+    }
+    let mut last_busy = None;
+    let removed = fsio::poll(DESTROY_TIMEOUT, || match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) => {
+            last_busy = Some(e);
+            Ok(false)
+        }
+        Err(source) => Err(Error::Remove {
+            path: dir.into(),
+            source,
+        }),
+    })?;
+    match (removed, last_busy) {
+        (false, Some(source)) => Err(Error::Remove {
+            path: dir.into(),
+            source,
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_validated() {
+        validate_path("berth/abc").unwrap();
+        validate_path("x").unwrap();
+        for bad in [
+            "",
+            "/berth/x",
+            "berth/../x",
+            "berth//x",
+            "berth/x/",
+            "./x",
+            "a\nb",
+        ] {
+            let err = validate_path(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidPath { .. }), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn load_of_a_missing_group_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = CgroupRoot::unified(dir.path());
+        let err = Cgroup::load(&root, "berth/none").unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
+        use berth_common::error::HasKind;
+        assert_eq!(err.kind(), berth_common::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn remove_tree_tolerates_missing_and_removes_nested_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        remove_tree(&dir.path().join("absent")).unwrap();
+        let group = dir.path().join("g");
+        std::fs::create_dir_all(group.join("sub/deeper")).unwrap();
+        remove_tree(&group).unwrap();
+        assert!(!group.exists());
+    }
+}
