@@ -35,9 +35,12 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 /// Reads JSON written by [`write_json`]; `Ok(None)` when the file does not exist.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match fs::read(path) {
-        Ok(data) => serde_json::from_slice(&data)
-            .map(Some)
-            .map_err(|e| StorageError::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, e))),
+        Ok(data) => serde_json::from_slice(&data).map(Some).map_err(|e| {
+            StorageError::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StorageError::io(path, e)),
     }

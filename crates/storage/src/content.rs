@@ -35,7 +35,10 @@ impl ContentStore {
             fs::remove_dir_all(&ingest).map_err(|e| StorageError::io(&ingest, e))?;
         }
         fs::create_dir_all(&ingest).map_err(|e| StorageError::io(&ingest, e))?;
-        Ok(ContentStore { root: root.to_path_buf(), counter: AtomicU64::new(0) })
+        Ok(ContentStore {
+            root: root.to_path_buf(),
+            counter: AtomicU64::new(0),
+        })
     }
 
     /// Where a blob lives (whether or not it exists).
@@ -53,7 +56,9 @@ impl ContentStore {
         let p = self.blob_path(digest);
         match fs::metadata(&p) {
             Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StorageError::BlobNotFound(digest.clone())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StorageError::BlobNotFound(digest.clone()))
+            }
             Err(e) => Err(StorageError::io(p, e)),
         }
     }
@@ -61,7 +66,10 @@ impl ContentStore {
     /// Starts writing a blob whose digest is learnt (or checked) at the end.
     pub fn ingest(&self) -> Result<Ingest> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let path = self.root.join("ingest").join(format!("{}-{n}", std::process::id()));
+        let path = self
+            .root
+            .join("ingest")
+            .join(format!("{}-{n}", std::process::id()));
         let file = File::create(&path).map_err(|e| StorageError::io(&path, e))?;
         Ok(Ingest {
             writer: Some(Sha256Writer::new(BufWriter::with_capacity(COPY_BUF, file))),
@@ -94,8 +102,15 @@ impl ContentStore {
     pub fn open_blob(&self, digest: &Digest) -> Result<VerifyingReader> {
         let p = self.blob_path(digest);
         match File::open(&p) {
-            Ok(file) => Ok(VerifyingReader { file, hasher: Sha256::new(), expected: digest.clone(), done: false }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StorageError::BlobNotFound(digest.clone())),
+            Ok(file) => Ok(VerifyingReader {
+                file,
+                hasher: Sha256::new(),
+                expected: digest.clone(),
+                done: false,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StorageError::BlobNotFound(digest.clone()))
+            }
             Err(e) => Err(StorageError::io(p, e)),
         }
     }
@@ -104,7 +119,8 @@ impl ContentStore {
     pub fn read(&self, digest: &Digest) -> Result<Vec<u8>> {
         let mut r = self.open_blob(digest)?;
         let mut buf = Vec::new();
-        r.read_to_end(&mut buf).map_err(|e| unwrap_io(e, self.blob_path(digest)))?;
+        r.read_to_end(&mut buf)
+            .map_err(|e| unwrap_io(e, self.blob_path(digest)))?;
         Ok(buf)
     }
 
@@ -131,7 +147,11 @@ impl ContentStore {
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| StorageError::io(&dir, e))? {
             let entry = entry.map_err(|e| StorageError::io(&dir, e))?;
-            if let Some(d) = entry.file_name().to_str().and_then(|n| Digest::from_hex(n).ok()) {
+            if let Some(d) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
                 out.push(d);
             }
         }
@@ -194,23 +214,37 @@ impl Ingest {
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<Committed> {
         let writer = self.writer.take().expect("commit consumes the ingest");
         let (buf, digest, size) = writer.finish();
-        let file = buf.into_inner().map_err(|e| StorageError::io(&self.path, e.into_error()))?;
-        if let Some(expected) = expected {
-            if *expected != digest {
-                let _ = fs::remove_file(&self.path);
-                return Err(StorageError::DigestMismatch { expected: expected.clone(), actual: digest });
-            }
+        let file = buf
+            .into_inner()
+            .map_err(|e| StorageError::io(&self.path, e.into_error()))?;
+        if let Some(expected) = expected
+            && *expected != digest
+        {
+            let _ = fs::remove_file(&self.path);
+            return Err(StorageError::DigestMismatch {
+                expected: expected.clone(),
+                actual: digest,
+            });
         }
         let target = self.blobs.join(digest.hex());
         if target.is_file() {
             let _ = fs::remove_file(&self.path);
-            return Ok(Committed { digest, size, created: false });
+            return Ok(Committed {
+                digest,
+                size,
+                created: false,
+            });
         }
-        file.sync_all().map_err(|e| StorageError::io(&self.path, e))?;
+        file.sync_all()
+            .map_err(|e| StorageError::io(&self.path, e))?;
         drop(file);
         fs::rename(&self.path, &target).map_err(|e| StorageError::io(&target, e))?;
         sync_dir(&self.blobs).map_err(|e| StorageError::io(&self.blobs, e))?;
-        Ok(Committed { digest, size, created: true })
+        Ok(Committed {
+            digest,
+            size,
+            created: true,
+        })
     }
 }
 
@@ -248,7 +282,10 @@ impl Read for VerifyingReader {
             self.done = true;
             let actual = hex::encode(self.hasher.clone().finalize());
             if actual != self.expected.hex() {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, StorageError::Corrupted(self.expected.clone())));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    StorageError::Corrupted(self.expected.clone()),
+                ));
             }
         }
         Ok(n)
@@ -293,7 +330,10 @@ mod tests {
         let c = s.write_bytes(b"hello").unwrap();
         fs::write(s.blob_path(&c.digest), b"jello").unwrap();
         assert!(matches!(s.read(&c.digest), Err(StorageError::Corrupted(_))));
-        assert!(matches!(s.verify(&c.digest), Err(StorageError::Corrupted(_))));
+        assert!(matches!(
+            s.verify(&c.digest),
+            Err(StorageError::Corrupted(_))
+        ));
     }
 
     #[test]
@@ -312,6 +352,9 @@ mod tests {
     #[test]
     fn missing_blob_is_not_found() {
         let (_d, s) = store();
-        assert!(matches!(s.read(&Digest::of(b"x")), Err(StorageError::BlobNotFound(_))));
+        assert!(matches!(
+            s.read(&Digest::of(b"x")),
+            Err(StorageError::BlobNotFound(_))
+        ));
     }
 }

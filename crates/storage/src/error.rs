@@ -34,6 +34,9 @@ pub enum StorageError {
         /// Computed diff ID.
         actual: Digest,
     },
+    /// A writable layer key that is not a single plain path component.
+    #[error("invalid writable layer key {0:?}")]
+    InvalidKey(String),
     /// An I/O failure, with the path it concerned.
     #[error("{path}: {source}")]
     Io {
@@ -47,18 +50,24 @@ pub enum StorageError {
 impl StorageError {
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StorageError::Io { path: path.into(), source }
+        StorageError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
 impl HasKind for StorageError {
     fn kind(&self) -> ErrorKind {
         match self {
-            StorageError::DigestMismatch { .. } | StorageError::InvalidLayer(_) | StorageError::DiffIdMismatch { .. } => {
-                ErrorKind::InvalidArgument
-            }
+            StorageError::DigestMismatch { .. }
+            | StorageError::InvalidLayer(_)
+            | StorageError::InvalidKey(_)
+            | StorageError::DiffIdMismatch { .. } => ErrorKind::InvalidArgument,
             StorageError::Corrupted(_) => ErrorKind::Corrupted,
-            StorageError::BlobNotFound(_) | StorageError::SnapshotNotFound(_) => ErrorKind::NotFound,
+            StorageError::BlobNotFound(_) | StorageError::SnapshotNotFound(_) => {
+                ErrorKind::NotFound
+            }
             StorageError::Io { .. } => ErrorKind::Internal,
         }
     }

@@ -57,7 +57,12 @@ pub trait Snapshotter: Send + Sync + std::fmt::Debug {
     /// snapshot `parent`, checking that its uncompressed digest equals `diff_id`. Atomic: on any
     /// error (bad tar, escaping path, digest mismatch) nothing new is left on disk. Idempotent:
     /// an existing snapshot is returned as is (`created: false`) without reading `layer`.
-    fn apply_layer(&self, parent: Option<&Digest>, diff_id: &Digest, layer: &mut dyn Read) -> Result<AppliedLayer>;
+    fn apply_layer(
+        &self,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        layer: &mut dyn Read,
+    ) -> Result<AppliedLayer>;
 
     /// Deletes one snapshot (not its parents). Missing snapshots are not an error.
     fn remove(&self, chain_id: &Digest) -> Result<()>;
