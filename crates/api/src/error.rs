@@ -20,8 +20,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError { status, message: message.into() }
+        let status =
+            StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     /// A 400 for malformed requests.
@@ -59,7 +63,13 @@ impl From<berth_api_types::filters::FilterError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorResponse { message: self.message })).into_response()
+        (
+            self.status,
+            Json(ErrorResponse {
+                message: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -69,5 +79,7 @@ where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
 }

@@ -39,8 +39,12 @@ pub async fn serve(
     engine: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = tower::util::MapRequestLayer::new(version::strip_prefix::<Request>).layer(router(engine));
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = tower::util::MapRequestLayer::new(version::strip_prefix::<axum::body::Body>)
+        .layer(router(engine));
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

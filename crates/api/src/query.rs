@@ -14,12 +14,19 @@ pub struct Query(Vec<(String, String)>);
 impl Query {
     /// Parses a raw query string.
     pub fn parse(raw: &str) -> Query {
-        Query(form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
+        Query(
+            form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// First value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// First non-empty value of `key`.
@@ -29,14 +36,21 @@ impl Query {
 
     /// Every value of `key`.
     pub fn get_all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Docker's boolean rule: absent, empty, `0`, `no`, `false`, `none` are false.
     pub fn bool(&self, key: &str) -> bool {
         match self.get(key) {
             None => false,
-            Some(v) => !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "no" | "false" | "none"),
+            Some(v) => !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "" | "0" | "no" | "false" | "none"
+            ),
         }
     }
 
@@ -59,7 +73,8 @@ mod tests {
 
     #[test]
     fn repeated_keys_and_go_booleans() {
-        let q = Query::parse("changes=CMD+%5B%22sh%22%5D&changes=ENV+A%3D1&all=1&force=False&noprune=");
+        let q =
+            Query::parse("changes=CMD+%5B%22sh%22%5D&changes=ENV+A%3D1&all=1&force=False&noprune=");
         assert_eq!(q.get_all("changes"), vec!["CMD [\"sh\"]", "ENV A=1"]);
         assert!(q.bool("all"));
         assert!(!q.bool("force"));

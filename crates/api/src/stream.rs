@@ -30,6 +30,9 @@ pub fn json_message_stream() -> (ProgressSender, Response) {
         Ok::<_, std::convert::Infallible>(Bytes::from(line))
     });
     let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     (ProgressSender(tx), resp)
 }

@@ -23,10 +23,14 @@ fn parse(v: &str) -> Option<(u32, u32)> {
 /// Rewrites `/vX.Y/rest` to `/rest`, or to the refusal route when X.Y is unsupported.
 pub fn strip_prefix<B>(mut req: Request<B>) -> Request<B> {
     let path = req.uri().path();
-    let Some(rest) = path.strip_prefix("/v") else { return req };
+    let Some(rest) = path.strip_prefix("/v") else {
+        return req;
+    };
     let (ver, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let Some(v) = parse(ver) else { return req };
-    let new_path = if v < parse(MIN_API_VERSION).unwrap_or((1, 41)) || v > parse(API_VERSION).unwrap_or((1, 50)) {
+    let new_path = if v < parse(MIN_API_VERSION).unwrap_or((1, 41))
+        || v > parse(API_VERSION).unwrap_or((1, 50))
+    {
         format!("{BAD_VERSION_ROUTE}/{ver}")
     } else if tail.is_empty() {
         "/".to_string()
@@ -54,7 +58,9 @@ pub fn routes() -> Router<AppState> {
 
 async fn refuse(Path(version): Path<String>) -> ApiError {
     let message = if parse(&version) > parse(API_VERSION) {
-        format!("client version {version} is too new. Maximum supported API version is {API_VERSION}")
+        format!(
+            "client version {version} is too new. Maximum supported API version is {API_VERSION}"
+        )
     } else {
         format!(
             "client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
@@ -82,7 +88,13 @@ mod tests {
 
     #[test]
     fn unsupported_versions_are_refused() {
-        assert_eq!(rewrite("/v1.99/info"), "/__berth/unsupported-api-version/1.99");
-        assert_eq!(rewrite("/v1.24/info"), "/__berth/unsupported-api-version/1.24");
+        assert_eq!(
+            rewrite("/v1.99/info"),
+            "/__berth/unsupported-api-version/1.99"
+        );
+        assert_eq!(
+            rewrite("/v1.24/info"),
+            "/__berth/unsupported-api-version/1.24"
+        );
     }
 }

@@ -15,10 +15,10 @@ pub use error::EngineError;
 pub use lock::RootLock;
 
 use berth_image::ImageStore;
+use berth_storage::ContentStore;
 use berth_storage::snapshot::Snapshotter;
 use berth_storage::snapshot::copy::CopySnapshotter;
 use berth_storage::snapshot::overlay::OverlaySnapshotter;
-use berth_storage::ContentStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -81,10 +81,20 @@ impl Engine {
         let images = ImageStore::open(&root.join("images"), content, snapshotter.clone())?;
         let reclaimed = images.gc()?;
         if reclaimed > 0 {
-            tracing::info!(bytes = reclaimed, "removed unreferenced blobs and snapshots");
+            tracing::info!(
+                bytes = reclaimed,
+                "removed unreferenced blobs and snapshots"
+            );
         }
         let daemon_id = daemon_id(&root)?;
-        Ok(Engine { root, _lock: lock, snapshotter, images, daemon_id, started: SystemTime::now() })
+        Ok(Engine {
+            root,
+            _lock: lock,
+            snapshotter,
+            images,
+            daemon_id,
+            started: SystemTime::now(),
+        })
     }
 
     /// The root dir.

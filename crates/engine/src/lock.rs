@@ -29,7 +29,10 @@ impl RootLock {
         if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
             let mut text = String::new();
             let _ = file.read_to_string(&mut text);
-            return Err(EngineError::RootLocked { root: root.to_path_buf(), pid: text.trim().parse().ok() });
+            return Err(EngineError::RootLocked {
+                root: root.to_path_buf(),
+                pid: text.trim().parse().ok(),
+            });
         }
         let write_pid = |f: &mut File| -> std::io::Result<()> {
             f.set_len(0)?;
@@ -50,8 +53,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let first = RootLock::acquire(d.path()).unwrap();
         let err = RootLock::acquire(d.path()).unwrap_err();
-        assert!(err.to_string().contains("in use by another berth daemon"), "{err}");
-        assert!(err.to_string().contains(&std::process::id().to_string()), "{err}");
+        assert!(
+            err.to_string().contains("in use by another berth daemon"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
         drop(first);
         RootLock::acquire(d.path()).unwrap();
     }

@@ -17,9 +17,14 @@ impl Engine {
         details.insert("MinAPIVersion".into(), json!(MIN_API_VERSION));
         details.insert("Os".into(), json!("linux"));
         details.insert("Arch".into(), json!(go_arch()));
-        details.insert("KernelVersion".into(), json!(uname.release().to_string_lossy()));
+        details.insert(
+            "KernelVersion".into(),
+            json!(uname.release().to_string_lossy()),
+        );
         SystemVersion {
-            platform: Platform { name: format!("Berth Engine {ENGINE_VERSION}") },
+            platform: Platform {
+                name: format!("Berth Engine {ENGINE_VERSION}"),
+            },
             components: vec![Component {
                 name: "Engine".into(),
                 version: ENGINE_VERSION.into(),
@@ -50,7 +55,9 @@ impl Engine {
             driver_status: vec![["Backing Filesystem".into(), backing_fs(self.root())]],
             docker_root_dir: self.root().display().to_string(),
             mem_total: mem_total(),
-            ncpu: std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1),
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get() as i64)
+                .unwrap_or(1),
             operating_system: os_pretty_name(),
             os_type: "linux".into(),
             architecture: uname.machine().to_string_lossy().into_owned(),
@@ -62,8 +69,12 @@ impl Engine {
             logging_driver: "json-file".into(),
             default_runtime: "berth".into(),
             security_options: vec!["name=seccomp,profile=builtin".into()],
-            n_fd: std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(0),
-            n_goroutines: std::fs::read_dir("/proc/self/task").map(|d| d.count() as i64).unwrap_or(0),
+            n_fd: std::fs::read_dir("/proc/self/fd")
+                .map(|d| d.count() as i64)
+                .unwrap_or(0),
+            n_goroutines: std::fs::read_dir("/proc/self/task")
+                .map(|d| d.count() as i64)
+                .unwrap_or(0),
             system_time: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
@@ -110,7 +121,11 @@ fn os_pretty_name() -> String {
 
 /// `2` on a unified hierarchy, `1` on legacy or hybrid hosts (where the core controllers are v1).
 fn cgroup_version() -> &'static str {
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" }
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
 }
 
 fn backing_fs(root: &std::path::Path) -> String {

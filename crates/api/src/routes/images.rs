@@ -27,7 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route("/images/get", get(save_many))
         .route("/images/create", post(create))
         .route("/images/prune", post(prune))
-        .route("/images/{*rest}", get(by_name).post(by_name).delete(by_name))
+        .route(
+            "/images/{*rest}",
+            get(by_name).post(by_name).delete(by_name),
+        )
 }
 
 async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
@@ -44,7 +47,9 @@ async fn by_name(
     Path(rest): Path<String>,
     q: Query,
 ) -> Result<Response, ApiError> {
-    let action = rest.rsplit_once('/').filter(|(_, a)| matches!(*a, "json" | "history" | "get" | "tag"));
+    let action = rest
+        .rsplit_once('/')
+        .filter(|(_, a)| matches!(*a, "json" | "history" | "get" | "tag"));
     match (method, action) {
         (Method::GET, Some((name, "json"))) => {
             let name = name.to_string();
@@ -57,7 +62,9 @@ async fn by_name(
         (Method::GET, Some((name, "get"))) => save(engine, vec![name.to_string()]).await,
         (Method::POST, Some((name, "tag"))) => {
             let name = name.to_string();
-            let repo = q.get_nonempty("repo").ok_or_else(|| ApiError::bad_request("repository name must have at least one component"))?;
+            let repo = q.get_nonempty("repo").ok_or_else(|| {
+                ApiError::bad_request("repository name must have at least one component")
+            })?;
             let target = Reference::with_repo_and_tag(repo, q.get_nonempty("tag"))
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             blocking(move || Ok(engine.images().tag(&name, &target)?)).await?;
@@ -65,7 +72,9 @@ async fn by_name(
         }
         (Method::DELETE, _) => {
             let (force, noprune) = (q.bool("force"), q.bool("noprune"));
-            let items = blocking(move || Ok(engine.images().remove(&rest, force, noprune, &|_| None)?)).await?;
+            let items =
+                blocking(move || Ok(engine.images().remove(&rest, force, noprune, &|_| None)?))
+                    .await?;
             Ok(Json(items).into_response())
         }
         (method, _) => Err(ApiError::new(
@@ -78,15 +87,21 @@ async fn by_name(
 async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
     // Docker prunes only dangling images unless the client sends dangling=false (`prune -a`).
-    let dangling_only = !filters.get("dangling").iter().any(|v| v == "false" || v == "0");
-    let report = blocking(move || Ok(engine.images().prune(dangling_only, &filters, &|_| None)?)).await?;
+    let dangling_only = !filters
+        .get("dangling")
+        .iter()
+        .any(|v| v == "false" || v == "0");
+    let report =
+        blocking(move || Ok(engine.images().prune(dangling_only, &filters, &|_| None)?)).await?;
     Ok(Json(report).into_response())
 }
 
 /// `POST /images/load`: the body is an archive; answers a JSON progress stream.
 async fn load(State(engine): State<AppState>, q: Query, body: Body) -> Response {
     let quiet = q.bool("quiet");
-    let reader = SyncIoBridge::new(StreamReader::new(body.into_data_stream().map_err(std::io::Error::other)));
+    let reader = SyncIoBridge::new(StreamReader::new(
+        body.into_data_stream().map_err(std::io::Error::other),
+    ));
     let (tx, resp) = json_message_stream();
     tokio::task::spawn_blocking(move || {
         let mut progress = |m: JsonMessage| {
@@ -125,7 +140,10 @@ async fn save(engine: AppState, names: Vec<String>) -> Result<Response, ApiError
     let (err_tx, err_rx) = tokio::sync::oneshot::channel::<String>();
     let mut sink = SyncIoBridge::new(writer);
     tokio::task::spawn_blocking(move || {
-        let res = engine.images().save(&names, &mut sink).map_err(|e| e.to_string());
+        let res = engine
+            .images()
+            .save(&names, &mut sink)
+            .map_err(|e| e.to_string());
         let res = res.and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| e.to_string()));
         if let Err(msg) = res {
             tracing::warn!(error = %msg, "image save failed");
@@ -138,28 +156,49 @@ async fn save(engine: AppState, names: Vec<String>) -> Result<Response, ApiError
             Err(_) => Ok(bytes::Bytes::new()),
         }
     });
-    let body = futures_util::StreamExt::chain(ReaderStream::with_capacity(reader, 1 << 20), failure);
+    let body =
+        futures_util::StreamExt::chain(ReaderStream::with_capacity(reader, 1 << 20), failure);
     let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
     Ok(resp)
 }
 
 /// `POST /images/create`: `fromSrc=-` imports the body as a root file system; `fromImage`
 /// (pull) needs the registry client of a later issue.
-async fn create(State(engine): State<AppState>, q: Query, body: Body) -> Result<Response, ApiError> {
+async fn create(
+    State(engine): State<AppState>,
+    q: Query,
+    body: Body,
+) -> Result<Response, ApiError> {
     if let Some(image) = q.get_nonempty("fromImage") {
         return Err(ApiError::new(
             berth_common::ErrorKind::NotFound,
-            format!("pull access denied for {image}: this Berth daemon has no registry access; load or import the image instead"),
+            format!(
+                "pull access denied for {image}: this Berth daemon has no registry access; load or import the image instead"
+            ),
         ));
     }
     match q.get_nonempty("fromSrc") {
         Some("-") => {}
-        Some(src) => return Err(ApiError::bad_request(format!("importing from {src:?} is not supported: send the archive in the request body (fromSrc=-)"))),
-        None => return Err(ApiError::bad_request("either fromImage or fromSrc must be given")),
+        Some(src) => {
+            return Err(ApiError::bad_request(format!(
+                "importing from {src:?} is not supported: send the archive in the request body (fromSrc=-)"
+            )));
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "either fromImage or fromSrc must be given",
+            ));
+        }
     }
     let reference = match q.get_nonempty("repo") {
-        Some(repo) => Some(Reference::with_repo_and_tag(repo, q.get_nonempty("tag")).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        Some(repo) => Some(
+            Reference::with_repo_and_tag(repo, q.get_nonempty("tag"))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
         None => None,
     };
     let opts = ImportOptions {
@@ -168,7 +207,9 @@ async fn create(State(engine): State<AppState>, q: Query, body: Body) -> Result<
         changes: q.get_all("changes"),
         ..Default::default()
     };
-    let reader = SyncIoBridge::new(StreamReader::new(body.into_data_stream().map_err(std::io::Error::other)));
+    let reader = SyncIoBridge::new(StreamReader::new(
+        body.into_data_stream().map_err(std::io::Error::other),
+    ));
     let (tx, resp) = json_message_stream();
     tokio::task::spawn_blocking(move || match engine.images().import(reader, opts) {
         Ok(id) => tx.send(JsonMessage::status(id.to_string())),

@@ -8,5 +8,8 @@ use axum::http::{Method, Uri};
 
 /// Unknown endpoints: a 404 that names what was asked for, never a panic or an empty body.
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(berth_common::ErrorKind::NotFound, format!("page not found: {method} {}", uri.path()))
+    ApiError::new(
+        berth_common::ErrorKind::NotFound,
+        format!("page not found: {method} {}", uri.path()),
+    )
 }

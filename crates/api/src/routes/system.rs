@@ -24,9 +24,15 @@ async fn ping(method: Method) -> impl IntoResponse {
     h.insert("OSType", HeaderValue::from_static("linux"));
     h.insert("Builder-Version", HeaderValue::from_static("1"));
     h.insert("Swarm", HeaderValue::from_static("inactive"));
-    h.insert("Cache-Control", HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        "Cache-Control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert("Pragma", HeaderValue::from_static("no-cache"));
-    h.insert("Content-Type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(
+        "Content-Type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     let body = if method == Method::HEAD { "" } else { "OK" };
     (h, body)
 }
