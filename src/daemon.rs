@@ -48,7 +48,10 @@ pub fn run(opts: DaemonOptions) -> i32 {
 fn init_tracing(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The socket path of a `unix://` host string.
@@ -95,9 +98,11 @@ fn bind(sock: &Path) -> Result<tokio::net::UnixListener> {
         if std::os::unix::net::UnixStream::connect(sock).is_ok() {
             bail!("{} is already served by another daemon", sock.display());
         }
-        std::fs::remove_file(sock).with_context(|| format!("removing stale socket {}", sock.display()))?;
+        std::fs::remove_file(sock)
+            .with_context(|| format!("removing stale socket {}", sock.display()))?;
     }
-    let listener = tokio::net::UnixListener::bind(sock).with_context(|| format!("binding {}", sock.display()))?;
+    let listener = tokio::net::UnixListener::bind(sock)
+        .with_context(|| format!("binding {}", sock.display()))?;
     std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("chmod {}", sock.display()))?;
     Ok(listener)

@@ -41,7 +41,12 @@ fn unsupported_versions_are_refused_with_docker_wording() {
     let d = Daemon::start();
     let r = d.http("GET", "/v1.99/version", b"");
     assert_eq!(r.status, 400);
-    assert!(r.json()["message"].as_str().unwrap().contains("client version 1.99 is too new"));
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("client version 1.99 is too new")
+    );
     let r = d.http("GET", "/v1.12/version", b"");
     assert_eq!(r.status, 400);
     assert!(r.json()["message"].as_str().unwrap().contains("too old"));
@@ -53,7 +58,10 @@ fn unknown_endpoints_are_404_naming_the_endpoint() {
     let r = d.http("POST", "/v1.50/no/such/thing", b"");
     assert_eq!(r.status, 404);
     let msg = r.json()["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("POST") && msg.contains("/no/such/thing"), "{msg}");
+    assert!(
+        msg.contains("POST") && msg.contains("/no/such/thing"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -66,7 +74,11 @@ fn missing_images_and_bad_input_get_docker_statuses() {
     assert_eq!(r.status, 404);
     let r = d.http("GET", "/images/json?filters=%7Bnot-json", b"");
     assert_eq!(r.status, 400, "{}", r.text());
-    let r = d.http("GET", "/images/json?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D", b"");
+    let r = d.http(
+        "GET",
+        "/images/json?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+        b"",
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("bogus"));
 }
@@ -89,7 +101,13 @@ fn import_list_inspect_history_tag_delete_over_http() {
     assert!(list[0]["Size"].as_i64().unwrap() > 500_000);
 
     // Every way of naming it resolves: full name, short name, id, short id.
-    for name in ["busybox", "busybox:latest", "docker.io/library/busybox:latest", &id, &id[7..19]] {
+    for name in [
+        "busybox",
+        "busybox:latest",
+        "docker.io/library/busybox:latest",
+        &id,
+        &id[7..19],
+    ] {
         let r = d.http("GET", &format!("/images/{name}/json"), b"");
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         let j = r.json();
@@ -101,7 +119,11 @@ fn import_list_inspect_history_tag_delete_over_http() {
     let h = d.http("GET", "/images/busybox/history", b"").json();
     assert_eq!(h[0]["Id"], id);
 
-    let r = d.http("POST", "/images/busybox/tag?repo=localhost%3A5000%2Fmine&tag=v1", b"");
+    let r = d.http(
+        "POST",
+        "/images/busybox/tag?repo=localhost%3A5000%2Fmine&tag=v1",
+        b"",
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let r = d.http("GET", "/images/localhost:5000/mine:v1/json", b"");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -118,22 +140,42 @@ fn import_list_inspect_history_tag_delete_over_http() {
     let r = d.http("DELETE", "/images/busybox", b"");
     assert_eq!(r.status, 200);
     assert!(r.text().contains(&id), "{}", r.text());
-    assert_eq!(d.http("GET", "/images/json", b"").json().as_array().unwrap().len(), 0);
+    assert_eq!(
+        d.http("GET", "/images/json", b"")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
 fn filters_select_images() {
     let d = Daemon::start();
     let tar = read(&busybox_tar());
-    for (repo, change) in [("one", "LABEL%20team%3Dred"), ("two", "LABEL%20team%3Dblue")] {
-        let r = d.http("POST", &format!("/images/create?fromSrc=-&repo={repo}&changes={change}"), &tar);
+    for (repo, change) in [
+        ("one", "LABEL%20team%3Dred"),
+        ("two", "LABEL%20team%3Dblue"),
+    ] {
+        let r = d.http(
+            "POST",
+            &format!("/images/create?fromSrc=-&repo={repo}&changes={change}"),
+            &tar,
+        );
         assert!(!r.text().contains("error"), "{}", r.text());
     }
     let q = |f: &str| -> Vec<String> {
         let enc: String = f.bytes().map(|b| format!("%{b:02X}")).collect();
         let r = d.http("GET", &format!("/images/json?filters={enc}"), b"");
         assert_eq!(r.status, 200, "{}", r.text());
-        r.json().as_array().unwrap().iter().flat_map(|i| i["RepoTags"].as_array().unwrap().clone()).map(|t| t.as_str().unwrap().to_string()).collect()
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["RepoTags"].as_array().unwrap().clone())
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(q(r#"{"label":["team=red"]}"#), vec!["one:latest"]);
     assert_eq!(q(r#"{"reference":{"two":true}}"#), vec!["two:latest"]);

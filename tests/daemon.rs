@@ -12,7 +12,10 @@ fn a_second_daemon_on_the_same_root_fails_clearly() {
         .args(["daemon", "--root"])
         .arg(d.root())
         .arg("--host")
-        .arg(format!("unix://{}", d.dir.path().join("other.sock").display()))
+        .arg(format!(
+            "unix://{}",
+            d.dir.path().join("other.sock").display()
+        ))
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -44,11 +44,21 @@ fn layer(name: &str) -> u8 {
 /// Workspace crate → its berth-* dependencies (all kinds), from `cargo metadata`.
 fn workspace_graph() -> BTreeMap<String, Vec<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let mut graph = BTreeMap::new();
     for pkg in meta["packages"].as_array().expect("packages") {
@@ -69,19 +79,30 @@ fn workspace_graph() -> BTreeMap<String, Vec<String>> {
 #[test]
 fn crates_depend_only_downward() {
     let graph = workspace_graph();
-    assert!(graph.len() >= 5, "expected the workspace crates, got {graph:?}");
+    assert!(
+        graph.len() >= 5,
+        "expected the workspace crates, got {graph:?}"
+    );
     let mut violations = Vec::new();
     for (krate, deps) in &graph {
         for dep in deps {
             if layer(dep) > layer(krate) {
-                violations.push(format!("{krate} (layer {}) depends on {dep} (layer {})", layer(krate), layer(dep)));
+                violations.push(format!(
+                    "{krate} (layer {}) depends on {dep} (layer {})",
+                    layer(krate),
+                    layer(dep)
+                ));
             }
             if FORBIDDEN.contains(&(krate.as_str(), dep.as_str())) {
                 violations.push(format!("{krate} must not depend on {dep}"));
             }
         }
     }
-    assert!(violations.is_empty(), "layering violations:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "layering violations:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]

@@ -33,8 +33,15 @@ impl Daemon {
 
     /// Same, with extra `berth daemon` flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
-        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("tempdir");
-        let mut d = Daemon { dir, child: None, extra_args: extra.iter().map(|s| s.to_string()).collect() };
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("tempdir");
+        let mut d = Daemon {
+            dir,
+            child: None,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
         d.spawn();
         d
     }
@@ -81,10 +88,10 @@ impl Daemon {
             if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
                 return;
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("daemon exited early with {status}: {}", self.log());
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("daemon exited early with {status}: {}", self.log());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -99,8 +106,11 @@ impl Daemon {
     /// Sends `signal` and waits for the process to exit; returns its status.
     pub fn stop_with(&mut self, signal: i32) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("daemon running");
-        // SAFETY-free: kill(1) via the libc-free command keeps the harness dependency-light.
-        let _ = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
+        // kill(1) keeps the harness free of libc bindings.
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status();
         child.wait().expect("wait daemon")
     }
 
@@ -112,7 +122,10 @@ impl Daemon {
     /// A `berth ARGS` command against this daemon, for callers that need stdin or env.
     pub fn berth_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(berth_bin());
-        c.args(args).env("BERTH_HOST", self.host()).env("BERTH_ROOT", self.root()).stdin(Stdio::null());
+        c.args(args)
+            .env("BERTH_HOST", self.host())
+            .env("BERTH_ROOT", self.root())
+            .stdin(Stdio::null());
         c
     }
 
@@ -148,7 +161,15 @@ impl Daemon {
     /// Imports the busybox rootfs as `name`, returns the image id.
     pub fn import_busybox(&self, name: &str) -> String {
         let tar = busybox_tar();
-        self.ok(&["import", "--change", "CMD [\"sh\"]", tar.to_str().expect("utf8"), name]).trim().to_string()
+        self.ok(&[
+            "import",
+            "--change",
+            "CMD [\"sh\"]",
+            tar.to_str().expect("utf8"),
+            name,
+        ])
+        .trim()
+        .to_string()
     }
 
     /// Every file under `root/content/blobs`, to compare store states.
@@ -160,7 +181,10 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 match child.try_wait() {
@@ -183,10 +207,15 @@ impl Drop for Daemon {
 
 /// Unmounts anything still mounted below `dir` (deepest first) so the temp dir can be removed.
 pub fn unmount_under(dir: &Path) {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
     let prefix = dir.to_string_lossy().to_string();
-    let mut targets: Vec<&str> =
-        mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+    let mut targets: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
     targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
     for t in targets {
         let _ = Command::new("umount").arg("-l").arg(t).status();
@@ -197,7 +226,9 @@ pub fn unmount_under(dir: &Path) {
 pub fn list_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -224,7 +255,10 @@ pub fn busybox_tar() -> PathBuf {
             .arg(&out)
             .status()
             .expect("run busybox-rootfs.sh");
-        assert!(status.success(), "busybox-rootfs.sh failed: apt-get install -y busybox-static");
+        assert!(
+            status.success(),
+            "busybox-rootfs.sh failed: apt-get install -y busybox-static"
+        );
         out
     })
     .clone()
@@ -232,13 +266,18 @@ pub fn busybox_tar() -> PathBuf {
 
 /// The `docker` client, when installed (tests that need it skip otherwise).
 pub fn docker_bin() -> Option<PathBuf> {
-    ["/usr/local/bin/docker", "/usr/bin/docker"].iter().map(PathBuf::from).find(|p| p.exists())
+    ["/usr/local/bin/docker", "/usr/bin/docker"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 /// Reads a whole file.
 pub fn read(path: &Path) -> Vec<u8> {
     let mut v = Vec::new();
-    std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut v)).expect("read file");
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut v))
+        .expect("read file");
     v
 }
 

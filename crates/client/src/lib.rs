@@ -1,1 +1,25 @@
-//! placeholder
+//! Layer 4 of Berth: a typed client of the Docker Engine API over a unix socket.
+//!
+//! The CLI (and later compose) speak to the daemon only through this crate, so the wire details
+//! (versioned paths, Docker's `{"message":...}` error bodies, JSON progress streams, streamed
+//! uploads) live in one place. It talks to any Docker-compatible daemon, not only Berth's.
+//!
+//! Layout: [`transport`] sends one HTTP/1.1 request per connection; [`body`] builds streamed
+//! request bodies; [`stream`] decodes JSON-lines responses; [`system`] and [`images`] are the
+//! typed endpoint wrappers; [`error`] holds [`ClientError`].
+
+pub mod body;
+pub mod error;
+pub mod images;
+pub mod stream;
+pub mod system;
+pub mod transport;
+
+pub use body::Body;
+pub use error::{ClientError, Result};
+pub use stream::{ByteReader, JsonStream, JsonStreamDecoder};
+pub use transport::Client;
+
+/// Re-exported so callers can name methods and inspect responses of [`Client::request`]
+/// without depending on hyper themselves.
+pub use hyper::{Method, Response, StatusCode, body::Incoming};

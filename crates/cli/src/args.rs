@@ -1,0 +1,413 @@
+//! The command line, declared with clap. Names, flags and defaults copy Docker's so scripts and
+//! habits carry over; only the global options differ (`--root` exists because the CLI can start
+//! its own daemon).
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Default daemon socket.
+pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+/// Default state root.
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";
+
+/// `berth [OPTIONS] COMMAND`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A Docker-compatible container engine in one binary",
+    disable_version_flag = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Daemon socket to connect to (`unix:///path/to.sock`)
+    #[arg(short = 'H', long = "host", env = "BERTH_HOST", value_name = "HOST")]
+    pub host: Option<String>,
+    /// State root of the daemon the CLI starts when none is running
+    #[arg(long, env = "BERTH_ROOT", default_value = DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    pub version: Option<bool>,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the Berth version information
+    Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Return low-level information on Berth objects
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Run the daemon
+    Daemon(DaemonArgs),
+}
+
+/// `berth image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(ImageInspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove", alias = "rmi")]
+    Rm(RmiArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+}
+
+/// Options of `berth daemon`; handed to the binary's daemon entry point.
+#[derive(Debug, Clone, Args)]
+pub struct DaemonArgs {
+    /// Root directory of persistent state
+    #[arg(long, env = "BERTH_ROOT", default_value = DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Socket to listen on
+    #[arg(long, env = "BERTH_HOST", default_value = DEFAULT_HOST, value_name = "HOST")]
+    pub host: String,
+    /// Log level: error, warn, info, debug or trace
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// Snapshotter for unpacked images
+    #[arg(long, default_value = "overlay2", value_parser = ["overlay2", "copy"])]
+    pub snapshotter: String,
+}
+
+/// `version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Format output using a custom template ('json' for JSON)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+/// `info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Format output using a custom template ('json' for JSON)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+/// Checks a `--filter` value's shape at parse time, as Docker does.
+fn filter_arg(s: &str) -> Result<String, String> {
+    if s.contains('=') {
+        Ok(s.to_string())
+    } else {
+        Err("bad format of filter (expected name=value)".to_string())
+    }
+}
+
+/// `images` / `image ls`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_parser = filter_arg)]
+    pub filter: Vec<String>,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json' or a template)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Only images matching this reference
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// `image inspect`.
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    /// Format output using a custom template ('json' for JSON)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Images to inspect
+    #[arg(required = true, value_name = "IMAGE")]
+    pub names: Vec<String>,
+}
+
+/// Top-level `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template ('json' for JSON)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Only inspect objects of this type
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Objects to inspect
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub names: Vec<String>,
+}
+
+/// `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json' or a template)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format
+    #[arg(
+        short = 'H',
+        long,
+        default_value = "true",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+    )]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Existing image
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    /// New reference
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+/// `rmi` / `image rm`.
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long)]
+    pub no_prune: bool,
+    /// Images to remove
+    #[arg(required = true, value_name = "IMAGE")]
+    pub names: Vec<String>,
+}
+
+/// `image prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_parser = filter_arg)]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Tarball to import, or `-` for STDIN
+    #[arg(value_name = "file|-")]
+    pub source: String,
+    /// Name for the new image
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// `save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Images to save
+    #[arg(required = true, value_name = "IMAGE")]
+    pub names: Vec<String>,
+}
+
+/// `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long)]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn image_ls_with_filters() {
+        let cli = parse(&[
+            "image",
+            "ls",
+            "-a",
+            "--filter",
+            "dangling=true",
+            "-f",
+            "label=a=b",
+        ]);
+        let Command::Image(ImageCommand::Ls(a)) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert!(a.all);
+        assert_eq!(a.filter, ["dangling=true", "label=a=b"]);
+        let cli = parse(&["image", "list", "-q", "busybox"]);
+        let Command::Image(ImageCommand::Ls(a)) = cli.command else {
+            panic!()
+        };
+        assert!(a.quiet);
+        assert_eq!(a.reference.as_deref(), Some("busybox"));
+    }
+
+    #[test]
+    fn bad_filters_are_usage_errors() {
+        assert!(Cli::try_parse_from(["berth", "images", "--filter", "bogus"]).is_err());
+    }
+
+    #[test]
+    fn history_human_flag() {
+        let Command::History(h) = parse(&["history", "busybox"]).command else {
+            panic!()
+        };
+        assert!(h.human);
+        let Command::History(h) = parse(&["history", "--human=false", "busybox"]).command else {
+            panic!()
+        };
+        assert!(!h.human);
+        let Command::History(h) = parse(&["history", "-H", "busybox"]).command else {
+            panic!()
+        };
+        assert!(h.human);
+    }
+
+    #[test]
+    fn global_host_and_rmi_aliases() {
+        let cli = parse(&[
+            "-H",
+            "unix:///tmp/x.sock",
+            "image",
+            "remove",
+            "-f",
+            "a",
+            "b",
+        ]);
+        assert_eq!(cli.host.as_deref(), Some("unix:///tmp/x.sock"));
+        let Command::Image(ImageCommand::Rm(r)) = cli.command else {
+            panic!()
+        };
+        assert!(r.force);
+        assert_eq!(r.names, ["a", "b"]);
+    }
+
+    #[test]
+    fn import_changes_repeat() {
+        let cli = parse(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            "--change",
+            "ENV A=1",
+            "-m",
+            "hi",
+            "-",
+            "foo:1",
+        ]);
+        let Command::Import(i) = cli.command else {
+            panic!()
+        };
+        assert_eq!(i.change, ["CMD [\"sh\"]", "ENV A=1"]);
+        assert_eq!(i.message.as_deref(), Some("hi"));
+        assert_eq!(i.source, "-");
+        assert_eq!(i.reference.as_deref(), Some("foo:1"));
+    }
+
+    #[test]
+    fn daemon_args() {
+        let Command::Daemon(d) = parse(&[
+            "daemon",
+            "--root",
+            "/tmp/r",
+            "--host",
+            "unix:///tmp/r/s.sock",
+        ])
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(d.root, PathBuf::from("/tmp/r"));
+        assert_eq!(d.snapshotter, "overlay2");
+        assert_eq!(d.log_level, "info");
+        assert!(Cli::try_parse_from(["berth", "daemon", "--snapshotter", "zfs"]).is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

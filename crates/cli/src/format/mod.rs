@@ -1,0 +1,69 @@
+//! Output formatting shared by the commands: Docker's units, Go templates, tables, and the row
+//! models (`images`, `history`) whose field names are the ones Docker's templates use.
+
+pub mod history;
+pub mod images;
+pub mod table;
+pub mod template;
+pub mod units;
+
+/// Seconds since the Unix epoch now; rows take it as a parameter so tests can fix the clock.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Go's `time.Time.String()` of a Unix time in UTC: `2024-01-02 15:04:05 +0000 UTC`.
+pub fn go_time_string(unix: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] +0000 UTC"
+    );
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// RFC 3339 in UTC, as Go's `time.RFC3339` layout prints it: `2024-01-02T15:04:05Z`.
+pub fn rfc3339(unix: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// Docker's `formatter.Ellipsis`: cuts to `max` characters, the last one being `…`.
+pub fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_like_go() {
+        assert_eq!(
+            go_time_string(1_700_000_000),
+            "2023-11-14 22:13:20 +0000 UTC"
+        );
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn ellipsis_cuts() {
+        assert_eq!(ellipsis("abcdef", 4), "abc…");
+        assert_eq!(ellipsis("abc", 4), "abc");
+    }
+}

@@ -1,0 +1,121 @@
+//! The unmodified `docker` CLI (v28 on these machines) against `berth daemon`. Skips only when
+//! the docker client binary is absent.
+
+mod common;
+
+use common::{Daemon, busybox_tar, docker_bin, stderr, stdout};
+use std::process::{Command, Output};
+
+fn docker(d: &Daemon, args: &[&str]) -> Option<Output> {
+    let bin = docker_bin()?;
+    let config = d.dir.path().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    Some(
+        Command::new(bin)
+            .args(args)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", &config)
+            .env_remove("DOCKER_API_VERSION")
+            .output()
+            .expect("run docker"),
+    )
+}
+
+fn ok(d: &Daemon, args: &[&str]) -> Option<String> {
+    let out = docker(d, args)?;
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    Some(stdout(&out))
+}
+
+#[test]
+fn docker_cli_manages_images_on_berth() {
+    let d = Daemon::start();
+    let Some(v) = ok(
+        &d,
+        &[
+            "version",
+            "--format",
+            "{{.Server.APIVersion}} {{.Server.Os}}",
+        ],
+    ) else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    assert_eq!(v.trim(), "1.50 linux");
+    let info = ok(&d, &["info", "--format", "{{.OSType}} {{.DockerRootDir}}"]).unwrap();
+    assert_eq!(info.trim(), format!("linux {}", d.root().display()));
+    let full_info = ok(&d, &["info"]).unwrap();
+    assert!(full_info.contains("Server"), "{full_info}");
+
+    let tar = busybox_tar();
+    let id = ok(
+        &d,
+        &[
+            "import",
+            "--change",
+            "CMD [\"sh\"]",
+            "-m",
+            "via docker",
+            tar.to_str().unwrap(),
+            "busybox:latest",
+        ],
+    )
+    .unwrap();
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let images = ok(&d, &["images"]).unwrap();
+    assert!(
+        images.contains("busybox") && images.contains("latest"),
+        "{images}"
+    );
+    let cmd = ok(
+        &d,
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Config.Cmd}} {{.Comment}}",
+            "busybox",
+        ],
+    )
+    .unwrap();
+    assert_eq!(cmd.trim(), "[sh] via docker");
+
+    ok(&d, &["tag", "busybox", "example.com/team/bb:v2"]).unwrap();
+    let tagged = ok(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]).unwrap();
+    assert!(tagged.contains("example.com/team/bb:v2"), "{tagged}");
+
+    let archive = d.dir.path().join("docker-saved.tar");
+    ok(
+        &d,
+        &["save", "-o", archive.to_str().unwrap(), "busybox:latest"],
+    )
+    .unwrap();
+    assert!(std::fs::metadata(&archive).unwrap().len() > 500_000);
+
+    let untag = ok(&d, &["rmi", "example.com/team/bb:v2"]).unwrap();
+    assert!(
+        untag.contains("Untagged: example.com/team/bb:v2"),
+        "{untag}"
+    );
+    let del = ok(&d, &["rmi", "busybox"]).unwrap();
+    assert!(del.contains("Deleted:"), "{del}");
+    assert_eq!(ok(&d, &["images", "-q"]).unwrap().trim(), "");
+
+    let loaded = ok(&d, &["load", "-i", archive.to_str().unwrap()]).unwrap();
+    assert!(loaded.contains("Loaded image: busybox:latest"), "{loaded}");
+    let again = ok(&d, &["images", "-q", "--no-trunc"]).unwrap();
+    assert_eq!(again.trim(), id.trim());
+
+    let out = docker(&d, &["image", "inspect", "nope"]).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).to_lowercase().contains("no such image"),
+        "{}",
+        stderr(&out)
+    );
+}
