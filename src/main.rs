@@ -7,7 +7,7 @@ mod daemon;
 fn main() {
     let code = berth_cli::main_with(|args| {
         daemon::run(daemon::DaemonOptions {
-            root: args.root.into(),
+            root: args.root,
             host: args.host,
             log_level: args.log_level,
             snapshotter: args.snapshotter,
