@@ -7,8 +7,8 @@ mod daemon;
 fn main() {
     let code = berth_cli::main_with(|args| {
         daemon::run(daemon::DaemonOptions {
+            host: args.host_or_default(),
             root: args.root,
-            host: args.host,
             log_level: args.log_level,
             snapshotter: args.snapshotter,
         })

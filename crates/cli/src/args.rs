@@ -11,6 +11,17 @@ pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 /// Default state root.
 pub const DEFAULT_ROOT: &str = "/var/lib/berth";
 
+/// The socket a daemon on `root` listens on when no host is given: the system socket for the
+/// default root, `<root>/berth.sock` for any other, so two roots never fight over one socket
+/// and a CLI given only `--root` finds (or starts) the daemon of that root.
+pub fn default_host_for(root: &std::path::Path) -> String {
+    if root == std::path::Path::new(DEFAULT_ROOT) {
+        DEFAULT_HOST.to_string()
+    } else {
+        format!("unix://{}", root.join("berth.sock").display())
+    }
+}
+
 /// `berth [OPTIONS] COMMAND`.
 #[derive(Debug, Parser)]
 #[command(
@@ -96,15 +107,25 @@ pub struct DaemonArgs {
     /// Root directory of persistent state
     #[arg(long, env = "BERTH_ROOT", default_value = DEFAULT_ROOT, value_name = "DIR")]
     pub root: PathBuf,
-    /// Socket to listen on
-    #[arg(long, env = "BERTH_HOST", default_value = DEFAULT_HOST, value_name = "HOST")]
-    pub host: String,
+    /// Socket to listen on [default: unix:///run/berth/berth.sock, or ROOT/berth.sock when
+    /// --root is not the default]
+    #[arg(long, env = "BERTH_HOST", value_name = "HOST")]
+    pub host: Option<String>,
     /// Log level: error, warn, info, debug or trace
     #[arg(long, default_value = "info")]
     pub log_level: String,
     /// Snapshotter for unpacked images
     #[arg(long, default_value = "overlay2", value_parser = ["overlay2", "copy"])]
     pub snapshotter: String,
+}
+
+impl DaemonArgs {
+    /// The socket to serve: `--host`, or the root's default.
+    pub fn host_or_default(&self) -> String {
+        self.host
+            .clone()
+            .unwrap_or_else(|| default_host_for(&self.root))
+    }
 }
 
 /// `version`.

@@ -6,7 +6,7 @@ pub mod inspect;
 pub mod system;
 pub mod transfer;
 
-use crate::args::{Cli, Command, DEFAULT_HOST, ImageCommand};
+use crate::args::{Cli, Command, ImageCommand};
 use crate::autostart::Target;
 use anyhow::Result;
 
@@ -14,7 +14,9 @@ use anyhow::Result;
 pub async fn run(cli: Cli) -> Result<()> {
     let target = Target {
         explicit: cli.host.is_some(),
-        host: cli.host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        host: cli
+            .host
+            .unwrap_or_else(|| crate::args::default_host_for(&cli.root)),
         root: cli.root,
     };
     match cli.command {
