@@ -10,6 +10,9 @@ use berth_common::Reference;
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
+/// Copy buffer for archives.
+const COPY_BUF: usize = 1 << 20;
+
 /// An upload body from a file, or from stdin for `-`/no file.
 async fn source_body(path: Option<&Path>) -> Result<Body> {
     match path {
@@ -42,7 +45,10 @@ pub async fn save(target: &Target, args: SaveArgs) -> Result<()> {
         bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
     }
     let client = target.connect().await?;
-    let mut archive = client.images_save(&args.names).await?;
+    // Large buffers on both sides: with tokio's default 8 KiB copies, every chunk is a
+    // blocking-pool round trip for the file write and the CLI, not the daemon, sets the pace.
+    let mut archive =
+        tokio::io::BufReader::with_capacity(COPY_BUF, client.images_save(&args.names).await?);
     match &args.output {
         Some(path) => {
             // Write next to the destination and rename, so a failed save never leaves a
@@ -52,10 +58,11 @@ pub async fn save(target: &Target, args: SaveArgs) -> Result<()> {
                 let mut f = tokio::fs::File::create(&tmp)
                     .await
                     .with_context(|| format!("failed to save image: create {}", tmp.display()))?;
-                tokio::io::copy(&mut archive, &mut f)
+                let mut out = tokio::io::BufWriter::with_capacity(COPY_BUF, &mut f);
+                tokio::io::copy_buf(&mut archive, &mut out)
                     .await
                     .context("failed to save image")?;
-                f.sync_all().await?;
+                out.flush().await?;
                 tokio::fs::rename(&tmp, path).await.with_context(|| {
                     format!("failed to save image: rename to {}", path.display())
                 })?;
@@ -68,8 +75,8 @@ pub async fn save(target: &Target, args: SaveArgs) -> Result<()> {
             result
         }
         None => {
-            let mut out = tokio::io::stdout();
-            match tokio::io::copy(&mut archive, &mut out).await {
+            let mut out = tokio::io::BufWriter::with_capacity(COPY_BUF, tokio::io::stdout());
+            match tokio::io::copy_buf(&mut archive, &mut out).await {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
                 other => other.map(|_| ()).context("failed to save image"),
             }?;
