@@ -1,10 +1,15 @@
 //! The `berth` binary: a thin dispatcher. Everything a user types goes to the CLI crate, which
 //! only speaks the API; `berth daemon` is handed back here because only the binary may link
-//! the engine and the API server together.
+//! the engine and the API server together, and `berth oci …` (hidden, runc-compatible) goes
+//! straight to the runtime without touching the async world: start-up latency is its figure.
 
 mod daemon;
 
 fn main() {
+    let rest: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if rest.first().is_some_and(|a| a == "oci") {
+        std::process::exit(berth_runtime::oci_main(rest.into_iter().skip(1).collect()));
+    }
     let code = berth_cli::main_with(|args| {
         daemon::run(daemon::DaemonOptions {
             host: args.host_or_default(),

@@ -5,10 +5,15 @@
 //! `api/swagger.yaml` exactly (PascalCase mostly); fields Berth has no value for are still sent
 //! with Docker's zero values because real clients (the `docker` CLI, the Python SDK) expect them.
 
+pub mod container;
+pub mod exec;
 pub mod filters;
 pub mod image;
+mod nullable;
 pub mod progress;
+pub mod shorthand;
 pub mod system;
+pub mod volume;
 
 pub use filters::Filters;
 

@@ -9,6 +9,7 @@
 
 mod error;
 mod lock;
+pub mod spec;
 mod system;
 
 pub use error::EngineError;

@@ -1,0 +1,728 @@
+//! The container lifecycle over the state directory: create, start, run, state, kill, delete,
+//! pause, resume, ps and exec.
+//!
+//! Every operation re-reads `state.json` and derives the status from the live system, so any
+//! process (the CLI, a shim, the daemon after a restart) can drive any container. `create`
+//! builds bottom-up and tears down what it made if a later step fails: state dir, cgroup, then
+//! the process (whose mount namespace takes every mount with it).
+
+use crate::caps::CapSets;
+use crate::error::{Error, Result};
+use crate::mounts::Prepared;
+use crate::namespaces::Namespaces;
+use crate::plan::{self, Facts};
+use crate::process::{self, CArray, Gate, Init, Spawned};
+use crate::spec::{Bundle, OCI_VERSION};
+use crate::state::{self, EXEC_FIFO, Record, State, Status};
+use crate::user::Identity;
+use crate::{hooks, rlimits, seccomp};
+use berth_cgroups::{Cgroup, CgroupRoot, Resources};
+use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, Process, Spec};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Options shared by `create` and `run`.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// The state root (`--root`).
+    pub root: PathBuf,
+    /// Where to send the pty master when `process.terminal` is set.
+    pub console_socket: Option<PathBuf>,
+    /// A file to write the init's pid into.
+    pub pid_file: Option<PathBuf>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            root: PathBuf::from(state::DEFAULT_ROOT),
+            console_socket: None,
+            pid_file: None,
+        }
+    }
+}
+
+/// Options of `exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Where to send the pty master when the process asks for a terminal.
+    pub console_socket: Option<PathBuf>,
+    /// A file to write the new process's pid into.
+    pub pid_file: Option<PathBuf>,
+    /// Return once the process runs instead of waiting for it.
+    pub detach: bool,
+}
+
+/// Removes what a failed `create` made, unless disarmed.
+struct Cleanup {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill_all();
+            if let Err(err) = cg.destroy() {
+                tracing::warn!(error = %err, "removing the cgroup of a failed create");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The cgroup path of a spec: `linux.cgroupsPath` without its leading `/`, or `berth/<id>`.
+pub fn cgroup_path(spec: &Spec, id: &str) -> Result<String> {
+    let given = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    match given {
+        None => Ok(format!("berth/{id}")),
+        Some(p) if p.contains(':') => Err(Error::config(
+            "linux.cgroupsPath",
+            format!("{p:?}: systemd slice syntax is not supported"),
+        )),
+        Some(p) => {
+            let trimmed = p.trim_start_matches('/').to_string();
+            if trimmed.is_empty() {
+                Ok(format!("berth/{id}"))
+            } else {
+                Ok(trimmed)
+            }
+        }
+    }
+}
+
+/// `linux.resources` in berth-cgroups' terms.
+pub fn resources(linux: Option<&Linux>) -> Resources {
+    let mut r = Resources::default();
+    let Some(res) = linux.and_then(|l| l.resources().as_ref()) else {
+        return r;
+    };
+    if let Some(m) = res.memory() {
+        r.memory = m.limit();
+        r.memory_swap = m.swap();
+        r.memory_reservation = m.reservation();
+    }
+    if let Some(c) = res.cpu() {
+        r.cpu_shares = c.shares();
+        r.cpu_quota = c.quota();
+        r.cpu_period = c.period();
+        r.cpuset_cpus = c.cpus().clone();
+        r.cpuset_mems = c.mems().clone();
+    }
+    if let Some(p) = res.pids() {
+        r.pids_limit = Some(p.limit());
+    }
+    r
+}
+
+/// The container's group directories for the `/sys/fs/cgroup` mount.
+fn cgroup_dirs(root: &CgroupRoot, path: &str) -> Vec<(String, PathBuf)> {
+    if !root.layout().is_v1() {
+        return root
+            .unified_mount()
+            .map(|m| vec![(String::new(), m.join(path))])
+            .unwrap_or_default();
+    }
+    let mut dirs: Vec<(String, PathBuf)> = root
+        .v1_hierarchies()
+        .into_iter()
+        .chain(root.unified_mount().map(|m| (m.to_path_buf(), Vec::new())))
+        .filter_map(|(mount, _)| {
+            let name = mount.file_name()?.to_string_lossy().into_owned();
+            let dir = mount.join(path);
+            dir.is_dir().then_some((name, dir))
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+fn cstring(s: impl AsRef<[u8]>) -> CString {
+    let bytes = s.as_ref();
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    CString::new(&bytes[..end]).unwrap_or_default()
+}
+
+/// The process-level part of an [`Init`], shared by `create` and `exec`.
+fn process_init(
+    process: &Process,
+    linux: Option<&Linux>,
+    ns: Namespaces,
+    console_socket: Option<&Path>,
+) -> Result<Init> {
+    let args = process.args().clone().unwrap_or_default();
+    let env = process.env().clone().unwrap_or_default();
+    let console = if process.terminal().unwrap_or(false) {
+        let path = console_socket.ok_or_else(|| {
+            Error::config("process.terminal", "a terminal needs --console-socket")
+        })?;
+        Some(crate::console::connect(path)?)
+    } else {
+        None
+    };
+    let user = process.user();
+    Ok(Init {
+        ns,
+        oom_score_adj: process.oom_score_adj().map(|v| cstring(v.to_string())),
+        rlimits: rlimits::prepare(process.rlimits().as_deref().unwrap_or_default()),
+        caps: process.capabilities().as_ref().map(CapSets::from_spec),
+        no_new_privs: process.no_new_privileges().unwrap_or(false),
+        seccomp: linux
+            .and_then(|l| l.seccomp().as_ref())
+            .map(seccomp::compile)
+            .transpose()?,
+        identity: Identity {
+            uid: user.uid(),
+            gid: user.gid(),
+            groups: user.additional_gids().clone().unwrap_or_default(),
+        },
+        umask: user.umask(),
+        cwd: cstring(process.cwd().as_os_str().as_bytes()),
+        exec_candidates: process::exec_candidates(
+            args.first().map(String::as_str).unwrap_or(""),
+            &env,
+        ),
+        argv: CArray::new(&args),
+        envp: CArray::new(&env),
+        console,
+        console_size: process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16)),
+        ..Init::default()
+    })
+}
+
+/// A created container: its record, and (when this process made it) the spawned init.
+struct Created {
+    record: Record,
+    spawned: Spawned,
+    init: Init,
+}
+
+fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -> Result<Created> {
+    let dir = state::dir(&opts.root, id)?;
+    let bundle = Bundle::load(bundle_dir)?;
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref();
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config("process", "missing"))?;
+    let cg_path = cgroup_path(spec, id)?;
+    let resources = resources(linux);
+    resources.validate()?;
+    let namespaces: Vec<LinuxNamespace> = linux
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    // Everything judged from the document is settled; now make things, undoing on failure.
+    std::fs::create_dir_all(&opts.root).map_err(|e| Error::io("creating", &opts.root, e))?;
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(id.to_string()));
+        }
+        Err(e) => return Err(Error::io("creating", &dir, e)),
+    }
+    let mut cleanup = Cleanup {
+        dir: Some(dir.clone()),
+        cgroup: None,
+    };
+    let cg_root = CgroupRoot::detect()?;
+    let cgroup = Cgroup::create(&cg_root, &cg_path, &resources)?;
+    cleanup.cgroup = Some(cgroup.clone());
+
+    let facts = Facts {
+        bundle: bundle.dir.clone(),
+        cgroup_dirs: cgroup_dirs(&cg_root, &cg_path),
+    };
+    let mount_plan = plan::plan(spec, &facts).map_err(|e| Error::config("mounts", e))?;
+    let ns = Namespaces::from_spec(&namespaces)?;
+    let new_user = ns.new_user();
+    let joined_user = ns.join.iter().any(|j| j.flag == libc::CLONE_NEWUSER);
+    let mut init = process_init(process, linux, ns, opts.console_socket.as_deref())?;
+    init.user_ns_root = new_user || joined_user;
+    init.hostname = spec
+        .hostname()
+        .as_ref()
+        .filter(|h| !h.is_empty())
+        .map(cstring);
+    init.domainname = spec
+        .domainname()
+        .as_ref()
+        .filter(|h| !h.is_empty())
+        .map(cstring);
+    init.mounts = Some(Prepared::new(&bundle.rootfs, &mount_plan));
+    init.sysctls = linux
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            (
+                cstring(format!("/proc/sys/{}", k.replace('.', "/"))),
+                cstring(v),
+            )
+        })
+        .collect();
+    let create_runtime = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_runtime().clone())
+        .unwrap_or_default();
+    init.hooks_sync = !create_runtime.is_empty();
+    if gate {
+        let fifo = dir.join(EXEC_FIFO);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .map_err(|e| Error::io("creating", &fifo, e.into()))?;
+        let dirfd: OwnedFd = std::fs::File::open(&dir)
+            .map_err(|e| Error::io("opening", &dir, e))?
+            .into();
+        init.gate = Some(Gate {
+            dir: dirfd,
+            name: cstring(EXEC_FIFO),
+        });
+    }
+
+    let mut record = Record {
+        state: State {
+            oci_version: OCI_VERSION.to_string(),
+            id: id.to_string(),
+            pid: 0,
+            status: Status::Creating,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: state::now_rfc3339(),
+            owner: String::new(),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        },
+        cgroup_path: cg_path,
+        start_time: 0,
+        poststop: spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().clone())
+            .unwrap_or_default(),
+        namespaces: namespaces
+            .iter()
+            .map(|n| {
+                let path = n.path().as_ref().map(|p| p.to_string_lossy().into_owned());
+                (n.typ().to_string(), path.unwrap_or_default())
+            })
+            .collect(),
+    };
+    let uid_maps = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid_maps = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    let mut on_created = |pid: i32| -> Result<()> {
+        if new_user {
+            crate::user::write_id_maps(pid, &uid_maps, &gid_maps)?;
+        }
+        Ok(())
+    };
+    let mut on_setup = |pid: i32| -> Result<()> { Ok(cgroup.add_process(pid as u32)?) };
+    let hook_state = record.state.clone();
+    let mut on_hooks = |pid: i32| -> Result<()> {
+        let mut s = hook_state.clone();
+        s.pid = pid;
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        hooks::run("createRuntime", &create_runtime, &json)
+    };
+    let callbacks = process::Callbacks {
+        created: &mut on_created,
+        setup: &mut on_setup,
+        hooks: &mut on_hooks,
+    };
+    let spawned = process::spawn(&init, callbacks)?;
+    record.state.pid = spawned.pid;
+    record.start_time = state::proc_stat(spawned.pid).map(|(t, _)| t).unwrap_or(0);
+    record.state.status = if gate {
+        Status::Created
+    } else {
+        Status::Running
+    };
+    let saved = state::save(&dir, &record).and_then(|()| match &opts.pid_file {
+        Some(path) => {
+            std::fs::write(path, spawned.pid.to_string()).map_err(|e| Error::io("writing", path, e))
+        }
+        None => Ok(()),
+    });
+    if let Err(err) = saved {
+        process::kill_and_reap(spawned.pid);
+        return Err(err);
+    }
+    cleanup.dir = None;
+    cleanup.cgroup = None;
+    Ok(Created {
+        record,
+        spawned,
+        init,
+    })
+}
+
+/// `create`: sets the container up and leaves its init waiting for [`start`]. Returns the
+/// state (status `created`).
+pub fn create(id: &str, bundle: &Path, opts: &CreateOptions) -> Result<State> {
+    let created = create_inner(id, bundle, opts, true)?;
+    Ok(created.record.state)
+}
+
+/// `run`: create and start at once, without the FIFO round trip. With `detach` it returns 0
+/// as soon as the process runs; otherwise it waits, deletes the container and returns the
+/// exit code (128 + signal for a killed process, as a shell reports it).
+pub fn run(id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Result<i32> {
+    let created = create_inner(id, bundle, opts, false)?;
+    if let Err(err) = created.spawned.wait_exec(&created.init) {
+        process::reap(created.spawned.pid);
+        let _ = delete(&opts.root, id, true);
+        return Err(err);
+    }
+    let poststart = poststart_hooks(&created.record);
+    if let Err(err) = poststart.and_then(|hooks| run_hooks("poststart", &hooks, &created)) {
+        let _ = delete(&opts.root, id, true);
+        return Err(err);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let status = process::reap(created.spawned.pid);
+    delete(&opts.root, id, true)?;
+    Ok(process::exit_code(status))
+}
+
+fn poststart_hooks(record: &Record) -> Result<Vec<oci_spec::runtime::Hook>> {
+    let config = record.state.bundle.join("config.json");
+    let Ok(text) = std::fs::read_to_string(&config) else {
+        return Ok(Vec::new());
+    };
+    let spec = crate::spec::parse(&text)?;
+    Ok(spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().clone())
+        .unwrap_or_default())
+}
+
+fn run_hooks(kind: &'static str, list: &[oci_spec::runtime::Hook], c: &Created) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut s = c.record.state.clone();
+    s.status = Status::Running;
+    hooks::run(kind, list, &serde_json::to_string(&s).unwrap_or_default())
+}
+
+/// Waits for the container's init to exit. When this process is its parent (it called
+/// `create` or a detached `run` itself, as a shim does) the exit code is returned; otherwise
+/// the status is polled until `stopped` and the code is unknown (`None`).
+pub fn wait(root: &Path, id: &str) -> Result<Option<i32>> {
+    let record = state::load(root, id)?;
+    let pid = record.state.pid;
+    let ours = state::proc_stat(pid).is_some_and(|(start, _)| start == record.start_time);
+    if pid > 0 && ours {
+        let raw = process::reap(pid);
+        if raw != -1 {
+            return Ok(Some(process::exit_code(raw)));
+        }
+    }
+    while status(root, &record) != Status::Stopped {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(None)
+}
+
+/// The live status of a recorded container (see the module docs of [`crate::state`]).
+pub fn status(root: &Path, record: &Record) -> Status {
+    let pid = record.state.pid;
+    if pid <= 0 {
+        return Status::Stopped;
+    }
+    match state::proc_stat(pid) {
+        Some((start, st)) if start == record.start_time && st != 'Z' && st != 'X' => {}
+        Some((start, _)) if start == record.start_time => {
+            // Our own exited child: reap it so it does not linger as a zombie.
+            // SAFETY: non-blocking wait on a specific pid with a valid out-pointer.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+            return Status::Stopped;
+        }
+        _ => return Status::Stopped,
+    }
+    let dir = root.join(&record.state.id);
+    if dir.join(EXEC_FIFO).exists() {
+        return Status::Created;
+    }
+    if let Ok(cg) = load_cgroup(record)
+        && cg.is_frozen().unwrap_or(false)
+    {
+        return Status::Paused;
+    }
+    Status::Running
+}
+
+fn load_cgroup(record: &Record) -> Result<Cgroup> {
+    Ok(Cgroup::load(&CgroupRoot::detect()?, &record.cgroup_path)?)
+}
+
+/// `state`: the public state with the live status (pid 0 once stopped, as runc prints).
+pub fn state(root: &Path, id: &str) -> Result<State> {
+    let record = state::load(root, id)?;
+    let status = status(root, &record);
+    let mut s = record.state;
+    s.status = status;
+    if status == Status::Stopped {
+        s.pid = 0;
+    }
+    Ok(s)
+}
+
+/// `start`: releases a created container's init into the user's program.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let record = state::load(root, id)?;
+    match status(root, &record) {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::State(
+                "cannot start a container that has stopped".into(),
+            ));
+        }
+        _ => {
+            return Err(Error::State(
+                "cannot start an already running container".into(),
+            ));
+        }
+    }
+    let fifo = root.join(id).join(EXEC_FIFO);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| Error::io("opening", &fifo, e))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 50) };
+        if n > 0 && pfd.revents & libc::POLLIN != 0 {
+            let mut b = [0u8; 1];
+            // SAFETY: reading one byte into a local buffer.
+            unsafe { libc::read(file.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+            break;
+        }
+        if status(root, &record) == Status::Stopped {
+            let _ = std::fs::remove_file(&fifo);
+            return Err(Error::State(
+                "cannot start a container that has stopped".into(),
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Init(
+                "timed out waiting for the init to take the start".into(),
+            ));
+        }
+    }
+    std::fs::remove_file(&fifo).map_err(|e| Error::io("removing", &fifo, e))?;
+    let poststart = poststart_hooks(&record)?;
+    if !poststart.is_empty() {
+        let mut s = record.state.clone();
+        s.status = Status::Running;
+        hooks::run(
+            "poststart",
+            &poststart,
+            &serde_json::to_string(&s).unwrap_or_default(),
+        )?;
+    }
+    Ok(())
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+/// `kill`: sends `signal` to the init, or with `all` to every process of the container.
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
+    let record = state::load(root, id)?;
+    if status(root, &record) == Status::Stopped {
+        return Err(Error::State("container not running".into()));
+    }
+    let pids = if all {
+        load_cgroup(&record)?
+            .pids()?
+            .into_iter()
+            .map(|p| p as i32)
+            .collect()
+    } else {
+        vec![record.state.pid]
+    };
+    for pid in pids {
+        // SAFETY: sending a signal to a pid; errors are checked.
+        if unsafe { libc::kill(pid, signal) } < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::ESRCH) {
+                return Err(Error::Sys {
+                    step: format!("sending signal {signal} to {pid}"),
+                    source: err,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `delete`: removes a stopped (or created) container: its processes, cgroup and state.
+/// A running or paused one needs `force`, which kills it first. Runs the `poststop` hooks.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let record = state::load(root, id)?;
+    let st = status(root, &record);
+    match st {
+        Status::Stopped | Status::Created => {}
+        _ if force => {}
+        other => {
+            return Err(Error::State(format!(
+                "cannot delete container {id} that is not stopped: {other}"
+            )));
+        }
+    }
+    let cgroup = load_cgroup(&record).ok();
+    if st != Status::Stopped {
+        if let Some(cg) = &cgroup {
+            let _ = cg.thaw();
+            let _ = cg.kill_all();
+        }
+        // SAFETY: signalling the recorded init (verified by start time in `status`).
+        unsafe { libc::kill(record.state.pid, libc::SIGKILL) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while status(root, &record) != Status::Stopped && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    if let Some(cg) = cgroup {
+        let _ = cg.kill_all();
+        cg.destroy()?;
+    }
+    if !record.poststop.is_empty() {
+        let mut s = record.state.clone();
+        s.status = Status::Stopped;
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        if let Err(err) = hooks::run("poststop", &record.poststop, &json) {
+            tracing::warn!(error = %err, "poststop hook failed");
+        }
+    }
+    let dir = state::dir(root, id)?;
+    std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))
+}
+
+/// `pause`: freezes every process of a running container.
+pub fn pause(root: &Path, id: &str) -> Result<()> {
+    let record = state::load(root, id)?;
+    match status(root, &record) {
+        Status::Running => Ok(load_cgroup(&record)?.freeze()?),
+        other => Err(Error::State(format!("container not running: {other}"))),
+    }
+}
+
+/// `resume`: thaws a paused container.
+pub fn resume(root: &Path, id: &str) -> Result<()> {
+    let record = state::load(root, id)?;
+    match status(root, &record) {
+        Status::Paused => Ok(load_cgroup(&record)?.thaw()?),
+        _ => Err(Error::State("container not paused".into())),
+    }
+}
+
+/// `ps`: the host pids of every process in the container.
+pub fn ps(root: &Path, id: &str) -> Result<Vec<u32>> {
+    let record = state::load(root, id)?;
+    if status(root, &record) == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    Ok(load_cgroup(&record)?.pids()?)
+}
+
+/// `exec`: runs `process` inside a running container: joins its namespaces (pid around the
+/// `clone`, the others in the child, user first) and its cgroup, then applies the process's own
+/// capabilities, user and the container's seccomp filter. Returns the exit code, or 0 at once
+/// with `detach`.
+pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32> {
+    let record = state::load(root, id)?;
+    match status(root, &record) {
+        Status::Running | Status::Created => {}
+        other => {
+            return Err(Error::State(format!("cannot exec in a {other} container")));
+        }
+    }
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::config(
+            "process.args",
+            "must name the program to run",
+        ));
+    }
+    let pid = record.state.pid;
+    let list: Vec<LinuxNamespace> = record
+        .namespaces
+        .iter()
+        .filter_map(|(typ, path)| {
+            let t = LinuxNamespaceType::try_from(typ.as_str()).ok()?;
+            let path = if path.is_empty() {
+                format!("/proc/{pid}/ns/{t}")
+            } else {
+                path.clone()
+            };
+            let mut ns = LinuxNamespace::default();
+            ns.set_typ(t);
+            ns.set_path(Some(PathBuf::from(path)));
+            Some(ns)
+        })
+        .collect();
+    let ns = Namespaces::from_spec(&list)?;
+    // The container's seccomp profile applies to exec'd processes too.
+    let config = record.state.bundle.join("config.json");
+    let spec = std::fs::read_to_string(&config)
+        .ok()
+        .map(|t| crate::spec::parse(&t))
+        .transpose()?;
+    let linux = spec.as_ref().and_then(|s| s.linux().as_ref());
+    let mut init = process_init(process, linux, ns, opts.console_socket.as_deref())?;
+    init.user_ns_root = false;
+    let cgroup = load_cgroup(&record).ok();
+    let mut on_setup = |child: i32| -> Result<()> {
+        if let Some(cg) = &cgroup {
+            cg.add_process(child as u32)?;
+        }
+        Ok(())
+    };
+    let callbacks = process::Callbacks {
+        created: &mut |_| Ok(()),
+        setup: &mut on_setup,
+        hooks: &mut |_| Ok(()),
+    };
+    let spawned = process::spawn(&init, callbacks)?;
+    if let Err(err) = spawned.wait_exec(&init) {
+        process::reap(spawned.pid);
+        return Err(err);
+    }
+    if let Some(path) = &opts.pid_file {
+        std::fs::write(path, spawned.pid.to_string()).map_err(|e| Error::io("writing", path, e))?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    Ok(process::exit_code(process::reap(spawned.pid)))
+}

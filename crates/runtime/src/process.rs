@@ -1,0 +1,779 @@
+//! One `clone` into the container's init, and everything that process does before `execve`.
+//!
+//! The parent prepares an [`Init`] (every path, argument and filter as ready-made C data),
+//! makes a `SOCK_SEQPACKET` pair and calls `clone` once with all the `CLONE_NEW*` flags: the
+//! child is already PID 1 of its namespaces, with no intermediate process and no re-exec of the
+//! binary. The two sides then speak a tiny fixed-size protocol ([`Msg`]):
+//!
+//! 1. parent → child `GO` once it has written the id maps;
+//! 2. parent → child `JOINED` once the child is in its cgroup. Moving a task into a v1 cgroup
+//!    waits for an RCU grace period (several milliseconds, the biggest single cost of a start),
+//!    so the parent does it while the child mounts; the child waits for `JOINED` only before
+//!    it reports ready, so no user code ever runs outside the cgroup;
+//! 3. child → parent `HOOKS` (only when `createRuntime` hooks exist), answered with `GO`;
+//! 4. child → parent `READY` when set-up is complete, or `ERROR(step, index, errno)`;
+//! 5. for `run`/`exec`, EOF when `execve` succeeds (the socket is close-on-exec) or an `ERROR`.
+//!
+//! The child never allocates or takes a lock that another thread of the parent might hold; its
+//! errors are numbers that the parent turns into messages with [`Init::describe`].
+
+use crate::caps::CapSets;
+use crate::error::{Error, Result};
+use crate::mounts::{self, Prepared};
+use crate::namespaces::{Namespaces, PidJoin};
+use crate::rlimits::{self, Rlimit};
+use crate::seccomp::{self, Filter};
+use crate::sys;
+use crate::user::Identity;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The message kinds of the sync protocol.
+mod kind {
+    pub const GO: u32 = 1;
+    pub const HOOKS: u32 = 2;
+    pub const READY: u32 = 3;
+    pub const ERROR: u32 = 4;
+    pub const JOINED: u32 = 5;
+}
+
+/// The steps of the child, for error reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+enum Step {
+    Sync = 1,
+    Setns,
+    UserRoot,
+    Hostname,
+    Domainname,
+    Rootfs,
+    OomScore,
+    Pivot,
+    Sysctl,
+    Mounts2,
+    Console,
+    Rlimit,
+    Bounding,
+    NoNewPrivs,
+    Seccomp,
+    User,
+    Caps,
+    Cwd,
+    Gate,
+    Exec,
+}
+
+const STEPS: [Step; 20] = [
+    Step::Sync,
+    Step::Setns,
+    Step::UserRoot,
+    Step::Hostname,
+    Step::Domainname,
+    Step::Rootfs,
+    Step::OomScore,
+    Step::Pivot,
+    Step::Sysctl,
+    Step::Mounts2,
+    Step::Console,
+    Step::Rlimit,
+    Step::Bounding,
+    Step::NoNewPrivs,
+    Step::Seccomp,
+    Step::User,
+    Step::Caps,
+    Step::Cwd,
+    Step::Gate,
+    Step::Exec,
+];
+
+/// One protocol message: 16 bytes, sent atomically on the seqpacket socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Msg {
+    kind: u32,
+    step: u32,
+    index: u32,
+    errno: i32,
+}
+
+impl Msg {
+    fn bytes(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[0..4].copy_from_slice(&self.kind.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.step.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.index.to_ne_bytes());
+        b[12..16].copy_from_slice(&self.errno.to_ne_bytes());
+        b
+    }
+
+    fn parse(b: &[u8; 16]) -> Msg {
+        let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        Msg {
+            kind: u32::from_ne_bytes(word(0)),
+            step: u32::from_ne_bytes(word(4)),
+            index: u32::from_ne_bytes(word(8)),
+            errno: i32::from_ne_bytes(word(12)),
+        }
+    }
+
+    fn send(&self, fd: RawFd) -> io::Result<()> {
+        let b = self.bytes();
+        // SAFETY: sending a local 16-byte buffer.
+        let n = unsafe { libc::send(fd, b.as_ptr().cast(), b.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Receives one message; `None` on EOF.
+    fn recv(fd: RawFd) -> io::Result<Option<Msg>> {
+        let mut b = [0u8; 16];
+        loop {
+            // SAFETY: receiving into a local 16-byte buffer.
+            let n = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), b.len(), 0) };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            return Ok(Some(Msg::parse(&b)));
+        }
+    }
+}
+
+/// A NULL-terminated array of C strings (`argv`, `envp`) built in the parent.
+#[derive(Debug, Default)]
+pub struct CArray {
+    strings: Vec<CString>,
+    ptrs: Vec<*const libc::c_char>,
+}
+
+impl CArray {
+    /// Builds the array; strings with NUL bytes are cut at the NUL.
+    pub fn new<S: AsRef<str>>(items: &[S]) -> CArray {
+        let strings: Vec<CString> = items
+            .iter()
+            .map(|s| {
+                let bytes = s.as_ref().as_bytes();
+                let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+                CString::new(&bytes[..end]).unwrap_or_default()
+            })
+            .collect();
+        let mut ptrs: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        CArray { strings, ptrs }
+    }
+
+    fn as_ptr(&self) -> *const *const libc::c_char {
+        self.ptrs.as_ptr()
+    }
+
+    /// The first string (the program).
+    pub fn first(&self) -> Option<&CStr> {
+        self.strings.first().map(|s| s.as_c_str())
+    }
+}
+
+/// Where the created init waits for `start`: the exec FIFO, opened by name under a directory
+/// fd taken before `pivot_root` (the state dir is on the host, outside the container's root).
+#[derive(Debug)]
+pub struct Gate {
+    /// The state directory.
+    pub dir: OwnedFd,
+    /// The FIFO's name in it.
+    pub name: CString,
+}
+
+/// Everything the container's init needs, prepared in the parent.
+#[derive(Debug, Default)]
+pub struct Init {
+    /// Namespaces to create and join.
+    pub ns: Namespaces,
+    /// Become uid/gid 0 of a (new or joined) user namespace before anything else.
+    pub user_ns_root: bool,
+    /// `hostname`.
+    pub hostname: Option<CString>,
+    /// `domainname`.
+    pub domainname: Option<CString>,
+    /// The rootfs set-up; `None` for `exec` (which enters the container's mount namespace).
+    pub mounts: Option<Prepared>,
+    /// Whether the parent has `createRuntime` hooks to run before `pivot_root`.
+    pub hooks_sync: bool,
+    /// `/proc/sys/...` files and values, written after `pivot_root`.
+    pub sysctls: Vec<(CString, CString)>,
+    /// `oomScoreAdj` as text.
+    pub oom_score_adj: Option<CString>,
+    /// Limits.
+    pub rlimits: Vec<Rlimit>,
+    /// Capabilities; `None` leaves them as inherited.
+    pub caps: Option<CapSets>,
+    /// `noNewPrivileges`.
+    pub no_new_privs: bool,
+    /// The compiled seccomp filter.
+    pub seccomp: Option<Filter>,
+    /// User and groups.
+    pub identity: Identity,
+    /// `umask`.
+    pub umask: Option<u32>,
+    /// Working directory.
+    pub cwd: CString,
+    /// Arguments.
+    pub argv: CArray,
+    /// Environment.
+    pub envp: CArray,
+    /// Paths to try for `argv[0]`, `$PATH` already applied.
+    pub exec_candidates: Vec<CString>,
+    /// The console socket, when `process.terminal` is set.
+    pub console: Option<OwnedFd>,
+    /// Terminal size as (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+    /// The start gate (`create`); `None` starts at once (`run`, `exec`).
+    pub gate: Option<Gate>,
+}
+
+/// A container process that completed its set-up.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid on the host.
+    pub pid: i32,
+    /// The parent's end of the sync socket, for [`Spawned::wait_exec`].
+    sock: OwnedFd,
+}
+
+impl Spawned {
+    /// Waits until the process has called `execve` (EOF) or reports why it could not.
+    pub fn wait_exec(&self, init: &Init) -> Result<()> {
+        match Msg::recv(self.sock.as_raw_fd()) {
+            Ok(None) => Ok(()),
+            Ok(Some(msg)) if msg.kind == kind::ERROR => Err(init.describe(msg)),
+            Ok(Some(_)) => Err(Error::Init("unexpected message after ready".into())),
+            Err(e) => Err(Error::Sys {
+                step: "reading from the container's init".into(),
+                source: e,
+            }),
+        }
+    }
+}
+
+/// Candidate paths for `program` as `execvp` would try them, from the process's `PATH`.
+pub fn exec_candidates(program: &str, env: &[String]) -> Vec<CString> {
+    if program.contains('/') {
+        return CString::new(program).into_iter().collect();
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':')
+        .map(|dir| if dir.is_empty() { "." } else { dir })
+        .filter_map(|dir| CString::new(format!("{dir}/{program}")).ok())
+        .collect()
+}
+
+impl Init {
+    /// Turns a child's error report into an [`Error`].
+    fn describe(&self, msg: Msg) -> Error {
+        let source = io::Error::from_raw_os_error(msg.errno);
+        let i = msg.index as usize;
+        let step = STEPS.iter().find(|s| **s as u32 == msg.step).copied();
+        let text = match step {
+            Some(Step::Sync) => "waiting for the parent".into(),
+            Some(Step::Setns) => match self.ns.join.get(i) {
+                Some(j) => format!("joining namespace {}", j.path),
+                None => "unsharing namespaces".into(),
+            },
+            Some(Step::UserRoot) => "becoming root in the user namespace".into(),
+            Some(Step::Hostname) => "setting the hostname".into(),
+            Some(Step::Domainname) => "setting the domainname".into(),
+            Some(Step::Rootfs) | Some(Step::Mounts2) => match &self.mounts {
+                Some(m) => m.describe(failure_from(msg.index)),
+                None => "mounting".into(),
+            },
+            Some(Step::OomScore) => "writing oom_score_adj".into(),
+            Some(Step::Pivot) => "pivot_root into the rootfs".into(),
+            Some(Step::Sysctl) => format!(
+                "writing sysctl {}",
+                self.sysctls
+                    .get(i)
+                    .map(|(k, _)| k.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            Some(Step::Console) => "setting up the terminal".into(),
+            Some(Step::Rlimit) => format!("setting rlimit {i}"),
+            Some(Step::Bounding) => "dropping the capability bounding set".into(),
+            Some(Step::NoNewPrivs) => "setting no_new_privs".into(),
+            Some(Step::Seccomp) => "loading the seccomp filter".into(),
+            Some(Step::User) => format!(
+                "switching to uid {} gid {}",
+                self.identity.uid, self.identity.gid
+            ),
+            Some(Step::Caps) => "setting capabilities".into(),
+            Some(Step::Cwd) => format!("changing to the working directory {:?}", self.cwd),
+            Some(Step::Gate) => "waiting for start".into(),
+            Some(Step::Exec) => {
+                let prog = self
+                    .argv
+                    .first()
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Error::Sys {
+                    step: format!("exec {prog:?}"),
+                    source,
+                };
+            }
+            None => format!("step {}", msg.step),
+        };
+        Error::Sys { step: text, source }
+    }
+}
+
+/// Mount failures travel as one number: phase in the high byte, index below.
+fn failure_code(f: mounts::Failure) -> u32 {
+    use mounts::Failure::*;
+    match f {
+        Propagation => 0,
+        RootBind => 1,
+        RootReadonly => 2,
+        Op(i) => 1 << 24 | i as u32,
+        Mask(i) => 2 << 24 | i as u32,
+        Readonly(i) => 3 << 24 | i as u32,
+    }
+}
+
+fn failure_from(code: u32) -> mounts::Failure {
+    use mounts::Failure::*;
+    let i = (code & 0xff_ffff) as usize;
+    match (code >> 24, code) {
+        (0, 0) => Propagation,
+        (0, 1) => RootBind,
+        (0, _) => RootReadonly,
+        (1, _) => Op(i),
+        (2, _) => Mask(i),
+        _ => Readonly(i),
+    }
+}
+
+/// The parent's parts of a spawn, called with the child's pid.
+pub struct Callbacks<'a> {
+    /// Right after `clone`, before the child may proceed (write id maps).
+    pub created: &'a mut dyn FnMut(i32) -> Result<()>,
+    /// While the child sets up; it will not finish before this returns (join the cgroup).
+    pub setup: &'a mut dyn FnMut(i32) -> Result<()>,
+    /// When the child asks for the `createRuntime` hooks.
+    pub hooks: &'a mut dyn FnMut(i32) -> Result<()>,
+}
+
+/// Creates the container process, driving it through [`Callbacks`]. On any failure the child
+/// is killed and reaped before the error is returned.
+pub fn spawn(init: &Init, callbacks: Callbacks<'_>) -> Result<Spawned> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    sys::check(rc).map_err(|e| Error::Sys {
+        step: "creating the sync socket".into(),
+        source: e,
+    })?;
+    // SAFETY: socketpair returned two fresh fds that nothing else owns.
+    let (parent_sock, child_sock) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+
+    let pid_join = init.ns.pid.as_ref().map(PidJoin::enter).transpose()?;
+    let flags = init.ns.clone_flags | libc::SIGCHLD;
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack): the child gets a copy of the
+    // address space and continues here with 0. It only runs `child_main`, which makes raw
+    // syscalls on data prepared above and never returns.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        sys::close(parent_sock.as_raw_fd());
+        child_main(init, child_sock.as_raw_fd());
+    }
+    drop(pid_join);
+    drop(child_sock);
+    if pid < 0 {
+        return Err(Error::last_os("clone"));
+    }
+    let pid = pid as i32;
+    let spawned = Spawned {
+        pid,
+        sock: parent_sock,
+    };
+    let result = drive(init, &spawned, callbacks);
+    if let Err(err) = result {
+        kill_and_reap(pid);
+        return Err(err);
+    }
+    Ok(spawned)
+}
+
+fn drive(init: &Init, spawned: &Spawned, callbacks: Callbacks<'_>) -> Result<()> {
+    let fd = spawned.sock.as_raw_fd();
+    let go = Msg {
+        kind: kind::GO,
+        step: 0,
+        index: 0,
+        errno: 0,
+    };
+    let joined = Msg {
+        kind: kind::JOINED,
+        ..go
+    };
+    let io_err = |e: io::Error| Error::Sys {
+        step: "talking to the container's init".into(),
+        source: e,
+    };
+    (callbacks.created)(spawned.pid)?;
+    // A failed send means the child already gave up: its report (or EOF) is read below.
+    let _ = go.send(fd);
+    (callbacks.setup)(spawned.pid)?;
+    let _ = joined.send(fd);
+    let on_hooks = callbacks.hooks;
+    loop {
+        match Msg::recv(fd).map_err(io_err)? {
+            None => {
+                let status = reap(spawned.pid);
+                return Err(Error::Init(format!(
+                    "exited during set-up ({})",
+                    describe_status(status)
+                )));
+            }
+            Some(msg) if msg.kind == kind::HOOKS => {
+                on_hooks(spawned.pid)?;
+                go.send(fd).map_err(io_err)?;
+            }
+            Some(msg) if msg.kind == kind::READY => return Ok(()),
+            Some(msg) if msg.kind == kind::ERROR => {
+                reap(spawned.pid);
+                return Err(init.describe(msg));
+            }
+            Some(msg) => return Err(Error::Init(format!("unexpected message {msg:?}"))),
+        }
+    }
+}
+
+/// SIGKILLs and reaps a child.
+pub fn kill_and_reap(pid: i32) {
+    // SAFETY: signalling and waiting for our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    reap(pid);
+}
+
+/// Waits for child `pid` and returns its raw wait status (`-1` if it was not our child).
+pub fn reap(pid: i32) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return if rc < 0 { -1 } else { status };
+    }
+}
+
+/// The shell convention for a wait status: the exit code, or 128 + the signal.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+fn describe_status(status: i32) -> String {
+    if status == -1 {
+        "status unknown".into()
+    } else if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exit status {}", libc::WEXITSTATUS(status))
+    }
+}
+
+/// The child's side. Never returns.
+fn child_main(init: &Init, sock: RawFd) -> ! {
+    let err = match child_setup(init, sock) {
+        Ok(()) => (Step::Exec, 0, exec(init)),
+        Err(e) => e,
+    };
+    let (step, index, error) = err;
+    let errno = error.raw_os_error().unwrap_or(libc::EIO);
+    let msg = Msg {
+        kind: kind::ERROR,
+        step: step as u32,
+        index,
+        errno,
+    };
+    if msg.send(sock).is_err() {
+        // Nobody may be listening (a `create`d container's parent has exited): say it on stderr.
+        let mut buf = [0u8; 12];
+        let _ = sys::write_all(2, b"berth: container init failed at step ");
+        let _ = sys::write_all(2, sys::fmt_i32(step as i32, &mut buf));
+        let _ = sys::write_all(2, b", errno ");
+        let _ = sys::write_all(2, sys::fmt_i32(errno, &mut buf));
+        let _ = sys::write_all(2, b"\n");
+    }
+    let code = match (step, errno) {
+        (Step::Exec, libc::ENOENT) => 127,
+        (Step::Exec, _) => 126,
+        _ => 1,
+    };
+    // SAFETY: leaving the child without running the parent's atexit handlers or destructors.
+    unsafe { libc::_exit(code) }
+}
+
+type ChildResult = std::result::Result<(), (Step, u32, io::Error)>;
+
+fn at(step: Step) -> impl Fn(io::Error) -> (Step, u32, io::Error) {
+    move |e| (step, 0, e)
+}
+
+/// Waits for a message of kind `want`, noting a `JOINED` that arrives first.
+fn wait_for(sock: RawFd, want: u32, joined: &mut bool) -> ChildResult {
+    loop {
+        match Msg::recv(sock) {
+            Ok(Some(m)) if m.kind == want => {
+                if want == kind::JOINED {
+                    *joined = true;
+                }
+                return Ok(());
+            }
+            Ok(Some(m)) if m.kind == kind::JOINED => *joined = true,
+            Ok(_) => return Err((Step::Sync, 0, io::Error::from_raw_os_error(libc::EPIPE))),
+            Err(e) => return Err((Step::Sync, 0, e)),
+        }
+    }
+}
+
+fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
+    let mut joined = false;
+    wait_for(sock, kind::GO, &mut joined)?;
+    init.ns
+        .enter()
+        .map_err(|(i, e)| (Step::Setns, i as u32, e))?;
+    if init.user_ns_root {
+        // SAFETY: raw credential syscalls (see user.rs for why not libc's wrappers).
+        unsafe {
+            for rc in [
+                libc::syscall(libc::SYS_setresgid, 0, 0, 0),
+                libc::syscall(libc::SYS_setresuid, 0, 0, 0),
+            ] {
+                if rc < 0 {
+                    return Err((Step::UserRoot, 0, io::Error::last_os_error()));
+                }
+            }
+        }
+    }
+    if let Some(name) = &init.hostname {
+        // SAFETY: NUL-terminated buffer of the given length.
+        let rc = unsafe { libc::sethostname(name.as_ptr(), name.as_bytes().len()) };
+        sys::check(rc).map_err(at(Step::Hostname))?;
+    }
+    if let Some(name) = &init.domainname {
+        // SAFETY: NUL-terminated buffer of the given length.
+        let rc = unsafe { libc::setdomainname(name.as_ptr(), name.as_bytes().len()) };
+        sys::check(rc).map_err(at(Step::Domainname))?;
+    }
+    if let Some(value) = &init.oom_score_adj {
+        write_file(c"/proc/self/oom_score_adj", value).map_err(at(Step::OomScore))?;
+    }
+    if let Some(mounts) = &init.mounts {
+        let root = mounts
+            .setup_rootfs()
+            .map_err(|(f, e)| (Step::Rootfs, failure_code(f), e))?;
+        if init.hooks_sync {
+            let hooks = Msg {
+                kind: kind::HOOKS,
+                step: 0,
+                index: 0,
+                errno: 0,
+            };
+            hooks.send(sock).map_err(at(Step::Sync))?;
+            wait_for(sock, kind::GO, &mut joined)?;
+        }
+        crate::pivot::pivot(root).map_err(at(Step::Pivot))?;
+        sys::close(root);
+        for (i, (path, value)) in init.sysctls.iter().enumerate() {
+            write_file(path, value).map_err(|e| (Step::Sysctl, i as u32, e))?;
+        }
+        mounts
+            .finish()
+            .map_err(|(f, e)| (Step::Mounts2, failure_code(f), e))?;
+    }
+    if let Some(console) = &init.console {
+        crate::console::setup_pty(console.as_raw_fd(), init.console_size)
+            .map_err(at(Step::Console))?;
+        sys::close(console.as_raw_fd());
+    }
+    rlimits::apply(&init.rlimits).map_err(|(i, e)| (Step::Rlimit, i as u32, e))?;
+    if let Some(caps) = &init.caps {
+        caps.drop_bounding().map_err(at(Step::Bounding))?;
+    }
+    if init.no_new_privs {
+        // SAFETY: prctl with integer arguments.
+        let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        sys::check(rc).map_err(at(Step::NoNewPrivs))?;
+    }
+    if !init.no_new_privs
+        && let Some(filter) = &init.seccomp
+    {
+        seccomp::install(filter).map_err(at(Step::Seccomp))?;
+    }
+    init.identity.switch().map_err(at(Step::User))?;
+    if let Some(caps) = &init.caps {
+        caps.apply().map_err(at(Step::Caps))?;
+    }
+    if let Some(mask) = init.umask {
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(mask as libc::mode_t) };
+    }
+    // SAFETY: NUL-terminated path.
+    sys::check(unsafe { libc::chdir(init.cwd.as_ptr()) }).map_err(at(Step::Cwd))?;
+    reset_signals();
+    if !joined {
+        wait_for(sock, kind::JOINED, &mut joined)?;
+    }
+    let ready = Msg {
+        kind: kind::READY,
+        step: 0,
+        index: 0,
+        errno: 0,
+    };
+    ready.send(sock).map_err(at(Step::Sync))?;
+    if let Some(gate) = &init.gate {
+        // SAFETY: opening a FIFO by name under a directory fd we own; blocks until `start`.
+        let fd = unsafe {
+            libc::openat(
+                gate.dir.as_raw_fd(),
+                gate.name.as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            )
+        };
+        let fd = sys::check(fd).map_err(at(Step::Gate))?;
+        sys::write_all(fd, b"0").map_err(at(Step::Gate))?;
+        sys::close(fd);
+        sys::close(gate.dir.as_raw_fd());
+    }
+    if init.no_new_privs
+        && let Some(filter) = &init.seccomp
+    {
+        seccomp::install(filter).map_err(at(Step::Seccomp))?;
+    }
+    Ok(())
+}
+
+/// Tries each candidate like `execvp`; returns the most telling error.
+fn exec(init: &Init) -> io::Error {
+    let mut last = io::Error::from_raw_os_error(libc::ENOENT);
+    for path in &init.exec_candidates {
+        // SAFETY: NULL-terminated arrays of NUL-terminated strings owned by `init`.
+        unsafe { libc::execve(path.as_ptr(), init.argv.as_ptr(), init.envp.as_ptr()) };
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
+            Some(libc::EACCES) => last = err,
+            _ => return err,
+        }
+    }
+    last
+}
+
+/// Unblocks all signals and restores default dispositions the parent may have changed (Rust
+/// ignores SIGPIPE, which `execve` would otherwise pass on).
+fn reset_signals() {
+    // SAFETY: an empty sigset and SIG_DFL dispositions; no pointers kept.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in [
+            libc::SIGPIPE,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+        ] {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}
+
+fn write_file(path: &CStr, value: &CStr) -> io::Result<()> {
+    // SAFETY: NUL-terminated path; the fd is closed below.
+    let fd = sys::check(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+    let result = sys::write_all(fd, value.to_bytes());
+    sys::close(fd);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msg_roundtrip() {
+        let m = Msg {
+            kind: kind::ERROR,
+            step: Step::Pivot as u32,
+            index: 7,
+            errno: libc::EINVAL,
+        };
+        assert_eq!(Msg::parse(&m.bytes()), m);
+    }
+
+    #[test]
+    fn failure_codes_roundtrip() {
+        use mounts::Failure::*;
+        for f in [
+            Propagation,
+            RootBind,
+            RootReadonly,
+            Op(0),
+            Op(12),
+            Mask(3),
+            Readonly(4),
+        ] {
+            assert_eq!(failure_from(failure_code(f)), f);
+        }
+    }
+
+    #[test]
+    fn candidates() {
+        let env = vec!["PATH=/a:/b".to_string()];
+        let c = exec_candidates("sh", &env);
+        assert_eq!(
+            c,
+            [
+                CString::new("/a/sh").unwrap(),
+                CString::new("/b/sh").unwrap()
+            ]
+        );
+        assert_eq!(exec_candidates("/bin/x", &env).len(), 1);
+        assert_eq!(exit_code(3 << 8), 3);
+        assert_eq!(exit_code(libc::SIGKILL), 137);
+    }
+}
