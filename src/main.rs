@@ -2,6 +2,8 @@
 //! only speaks the API; `berth daemon` is handed back here because only the binary may link
 //! the engine and the API server together, and `berth oci …` (hidden, runc-compatible) goes
 //! straight to the runtime without touching the async world: start-up latency is its figure.
+//! `berth shim …` (hidden) is the per-container supervisor the daemon starts; it too stays
+//! synchronous and single-threaded so each one costs little memory.
 
 mod daemon;
 
@@ -9,6 +11,9 @@ fn main() {
     let rest: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if rest.first().is_some_and(|a| a == "oci") {
         std::process::exit(berth_runtime::oci_main(rest.into_iter().skip(1).collect()));
+    }
+    if rest.first().is_some_and(|a| a == "shim") {
+        std::process::exit(berth_shim::shim_main(rest.into_iter().skip(1).collect()));
     }
     let code = berth_cli::main_with(|args| {
         daemon::run(daemon::DaemonOptions {

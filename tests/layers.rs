@@ -13,9 +13,11 @@ const LAYERS: &[(&str, u8)] = &[
     ("berth-runtime", 1),
     ("berth-net", 1),
     ("berth-storage", 1),
+    ("berth-shim-proto", 1),
     ("berth-image", 2),
     ("berth-registry", 2),
     ("berth-build", 2),
+    ("berth-shim", 2),
     ("berth-engine", 3),
     ("berth-api", 4),
     ("berth-client", 4),
@@ -31,6 +33,10 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("berth-cli", "berth-engine"),
     ("berth-cli", "berth-api"),
     ("berth-compose", "berth-engine"),
+    // The engine talks to containers only through shims, never the runtime itself.
+    ("berth-engine", "berth-runtime"),
+    ("berth-engine", "berth-shim"),
+    ("berth-engine", "berth-cgroups"),
 ];
 
 fn layer(name: &str) -> u8 {

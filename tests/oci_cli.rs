@@ -40,6 +40,7 @@ fn bundle(dir: &Path, args: &[&str]) -> std::path::PathBuf {
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     spec["process"]["args"] = serde_json::json!(args);
     spec["process"]["terminal"] = serde_json::json!(false);
+    spec["root"]["readonly"] = serde_json::json!(false);
     std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
     b
 }
@@ -111,5 +112,56 @@ fn create_state_start_kill_delete() {
     assert!(
         !mounts.contains(b.to_str().unwrap()),
         "a mount of the bundle leaked into the host"
+    );
+}
+
+#[test]
+fn foreground_run_forwards_signals_to_the_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let ready = "/tmp/ready";
+    let script = format!("trap 'exit 7' TERM; touch {ready}; while true; do sleep 0.05; done");
+    let b = bundle(dir.path(), &["sh", "-c", &script]);
+    let id = format!("berth-e2e-sig-{}", std::process::id());
+    let mut child = Command::new(berth_bin())
+        .arg("oci")
+        .arg("--root")
+        .arg(&state)
+        .args(["run", "--bundle", b.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the trap is installed (the file appears in the container's /tmp).
+    let marker = b.join("rootfs/tmp/ready");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !marker.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(marker.exists(), "container never became ready");
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "SIGTERM was not forwarded: {status}"
+    );
+}
+
+#[test]
+fn the_shim_is_part_of_the_binary() {
+    let out = Command::new(berth_bin())
+        .args(["shim", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = stdout(&out);
+    assert!(
+        help.contains("--bundle") && help.contains("--state-dir"),
+        "{help}"
     );
 }

@@ -401,7 +401,7 @@ pub fn run(id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Resul
     if detach {
         return Ok(0);
     }
-    let status = process::reap(created.spawned.pid);
+    let status = process::reap_forwarding_signals(created.spawned.pid);
     delete(&opts.root, id, true)?;
     Ok(process::exit_code(status))
 }
