@@ -42,6 +42,27 @@ pub struct Config {
     pub stdin: bool,
 }
 
+/// `berth shim --help`: the daemon is the only intended caller, but a person debugging a
+/// container should not have to read the source to learn the flags.
+pub const USAGE: &str = "\
+Usage: berth shim --id ID --bundle DIR --state-dir DIR [OPTIONS]
+
+Supervises one container: creates it with the built-in runtime, holds its stdio or pty, writes
+its logs and exit status, and serves a control socket at STATE-DIR/shim.sock.
+
+Options:
+  --id ID                 container id
+  --bundle DIR            OCI bundle (config.json and a mounted rootfs)
+  --state-dir DIR         where shim.sock, shim.pid and exit.json live
+  --runtime-root DIR      runtime state root
+  --log-path FILE         json-file log [default: STATE-DIR/container.log]
+  --log-driver DRIVER     json-file or none [default: json-file]
+  --log-max-size BYTES    rotate the log at this size [default: 10 MB]
+  --log-max-files N       log files kept in all [default: 3]
+  --stdin                 keep the container's stdin open for attach
+  -h, --help              print this help
+";
+
 /// Parses the arguments after `shim` (`--flag value` or `--flag=value`).
 pub fn parse(args: Vec<OsString>) -> Result<Config> {
     let mut id = None;

@@ -41,6 +41,10 @@ use std::ffi::OsString;
 /// a normal life, 1 when the container could not be created — the reason is then in
 /// `<state-dir>/create-error` — and 2 for bad arguments).
 pub fn shim_main(args: Vec<OsString>) -> i32 {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{}", args::USAGE);
+        return 0;
+    }
     let cfg = match args::parse(args) {
         Ok(cfg) => cfg,
         Err(err) => {
