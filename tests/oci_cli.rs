@@ -165,3 +165,56 @@ fn the_shim_is_part_of_the_binary() {
         "{help}"
     );
 }
+
+#[test]
+fn hooks_run_on_the_host_and_pid_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(dir.path(), &["sh", "-c", "exit 0"]);
+    // Each hook appends its name and the state JSON it was given on stdin to a host file.
+    let record = dir.path().join("hooks.log");
+    let hook = |name: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("printf '{name} ' >> {r}; cat >> {r}; echo >> {r}", r = record.display())]
+        })
+    };
+    let path = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["hooks"] = serde_json::json!({
+        "createRuntime": [hook("createRuntime")],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")],
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let id = format!("berth-e2e-hooks-{}", std::process::id());
+    let pid_file = dir.path().join("init.pid");
+    let out = oci(
+        &state,
+        &[
+            "run",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ],
+    );
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let log = std::fs::read_to_string(&record).unwrap();
+    let order: Vec<&str> = log.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(order, ["createRuntime", "poststart", "poststop"], "{log}");
+    for line in log.lines() {
+        let state_json = line.split_once(' ').unwrap().1;
+        let s: serde_json::Value =
+            serde_json::from_str(state_json).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(s["id"], id.as_str(), "{line}");
+    }
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid > 1, "pid file holds {pid}");
+}
