@@ -59,8 +59,10 @@ pub struct ImageSummary {
     /// Parent image id (empty for images not built locally).
     pub parent_id: String,
     /// `name:tag` references.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_tags: Vec<String>,
     /// `name@sha256:` references.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_digests: Vec<String>,
     /// Creation time, Unix seconds.
     pub created: i64,
@@ -69,6 +71,7 @@ pub struct ImageSummary {
     /// Bytes shared with other images (-1: not computed).
     pub shared_size: i64,
     /// Labels from the image config.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub labels: BTreeMap<String, String>,
     /// Containers using the image (-1: not computed).
     pub containers: i64,
@@ -81,6 +84,7 @@ pub struct GraphDriver {
     /// Snapshotter name: `overlay2` or `copy`.
     pub name: String,
     /// Driver details (lower dirs and so on).
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub data: BTreeMap<String, String>,
 }
 
@@ -92,7 +96,7 @@ pub struct RootFs {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Uncompressed layer digests, bottom first.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub layers: Vec<String>,
 }
 
@@ -112,8 +116,10 @@ pub struct ImageInspect {
     /// `sha256:` config digest.
     pub id: String,
     /// `name:tag` references.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_tags: Vec<String>,
     /// `name@sha256:` references.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub repo_digests: Vec<String>,
     /// Parent image id, usually empty.
     pub parent: String,
@@ -156,6 +162,7 @@ pub struct HistoryItem {
     /// The instruction that made this step.
     pub created_by: String,
     /// Tags of the image at this step.
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub tags: Vec<String>,
     /// Bytes this step added.
     pub size: i64,
@@ -183,4 +190,24 @@ pub struct ImagePruneResponse {
     pub images_deleted: Option<Vec<ImageDeleteItem>>,
     /// Bytes freed.
     pub space_reclaimed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_lists_and_maps_from_real_daemons_decode_as_empty() {
+        let s: ImageSummary = serde_json::from_str(
+            r#"{"Id":"sha256:x","ParentId":"","RepoTags":null,"RepoDigests":null,"Created":1,
+                "Size":2,"SharedSize":-1,"Labels":null,"Containers":-1}"#,
+        )
+        .unwrap();
+        assert!(s.repo_tags.is_empty() && s.repo_digests.is_empty() && s.labels.is_empty());
+        let h: HistoryItem = serde_json::from_str(
+            r#"{"Id":"<missing>","Created":1,"CreatedBy":"","Tags":null,"Size":0,"Comment":""}"#,
+        )
+        .unwrap();
+        assert!(h.tags.is_empty());
+    }
 }
