@@ -4,8 +4,9 @@
 set -eu
 want="busybox-static"
 if [ "${1:-test}" = test ]; then
-  # skopeo reads back archives `berth save` writes; podman writes archives `berth load` reads.
-  want="$want skopeo podman"
+  # skopeo reads back archives `berth save` writes; podman and dockerd (docker.io) write archives
+  # `berth load` reads and read the ones Berth writes.
+  want="$want skopeo podman docker.io"
 fi
 missing=""
 for p in $want; do
