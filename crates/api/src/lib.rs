@@ -28,6 +28,7 @@ pub fn router(engine: AppState) -> Router {
     Router::new()
         .merge(routes::system::routes())
         .merge(routes::images::routes())
+        .merge(routes::volumes::routes())
         .merge(version::routes())
         .fallback(routes::not_found)
         .with_state(engine)

@@ -14,6 +14,7 @@ pub mod images;
 pub mod stream;
 pub mod system;
 pub mod transport;
+pub mod volumes;
 
 pub use body::Body;
 pub use error::{ClientError, Result};

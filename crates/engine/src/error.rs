@@ -18,6 +18,12 @@ pub enum EngineError {
     /// Bad input detected by the engine itself.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The named object does not exist (message in Docker's wording).
+    #[error("{0}")]
+    NotFound(String),
+    /// The operation conflicts with the object's state (for example a volume in use).
+    #[error("{0}")]
+    Conflict(String),
     /// From the image store.
     #[error(transparent)]
     Image(#[from] berth_image::ImageError),
@@ -49,6 +55,8 @@ impl HasKind for EngineError {
         match self {
             EngineError::RootLocked { .. } => ErrorKind::Conflict,
             EngineError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            EngineError::NotFound(_) => ErrorKind::NotFound,
+            EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Image(e) => e.kind(),
             EngineError::Storage(e) => e.kind(),
             EngineError::Io { .. } => ErrorKind::Internal,

@@ -5,15 +5,17 @@
 //! image store, and cleans up what a killed predecessor left half-done. The API layer calls one
 //! engine method per request; the engine knows nothing of HTTP.
 //!
-//! Today the engine holds images; containers, volumes and networks join it in later issues.
+//! Today the engine holds images and volumes; containers and networks join it in later issues.
 
 mod error;
 mod lock;
 pub mod spec;
 mod system;
+pub mod volumes;
 
 pub use error::EngineError;
 pub use lock::RootLock;
+pub use volumes::VolumeStore;
 
 use berth_image::ImageStore;
 use berth_storage::ContentStore;
@@ -62,6 +64,7 @@ pub struct Engine {
     _lock: RootLock,
     snapshotter: Arc<dyn Snapshotter>,
     images: ImageStore,
+    volumes: VolumeStore,
     daemon_id: String,
     started: SystemTime,
 }
@@ -87,12 +90,14 @@ impl Engine {
                 "removed unreferenced blobs and snapshots"
             );
         }
+        let volumes = VolumeStore::open(&root.join("volumes"))?;
         let daemon_id = daemon_id(&root)?;
         Ok(Engine {
             root,
             _lock: lock,
             snapshotter,
             images,
+            volumes,
             daemon_id,
             started: SystemTime::now(),
         })
@@ -106,6 +111,11 @@ impl Engine {
     /// The image store.
     pub fn images(&self) -> &ImageStore {
         &self.images
+    }
+
+    /// The volume store.
+    pub fn volumes(&self) -> &VolumeStore {
+        &self.volumes
     }
 
     /// The snapshotter in use.

@@ -2,6 +2,7 @@
 
 pub mod images;
 pub mod system;
+pub mod volumes;
 
 use crate::error::ApiError;
 use axum::http::{Method, Uri};

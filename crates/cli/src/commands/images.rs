@@ -125,7 +125,7 @@ pub fn prune_report(items: &[ImageDeleteItem], reclaimed: u64) -> String {
 }
 
 /// Docker's confirmation prompt; true on `y`/`Y`.
-fn confirm(warning: &str) -> Result<bool> {
+pub(crate) fn confirm(warning: &str) -> Result<bool> {
     output::print(&format!(
         "{warning}\nAre you sure you want to continue? [y/N] "
     ))?;

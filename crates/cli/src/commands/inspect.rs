@@ -41,7 +41,11 @@ pub fn render(objects: &[serde_json::Value], format: Option<&str>) -> Result<Str
 }
 
 /// Prints what was found, then fails with the collected errors, if any.
-fn finish(found: &[serde_json::Value], format: Option<&str>, errors: Vec<String>) -> Result<()> {
+pub(crate) fn finish(
+    found: &[serde_json::Value],
+    format: Option<&str>,
+    errors: Vec<String>,
+) -> Result<()> {
     // Docker prints the (possibly empty) array even when nothing was found.
     if !found.is_empty() || format.is_none() {
         output::print(&render(found, format)?)?;

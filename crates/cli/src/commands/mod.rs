@@ -5,8 +5,9 @@ pub mod images;
 pub mod inspect;
 pub mod system;
 pub mod transfer;
+pub mod volumes;
 
-use crate::args::{Cli, Command, ImageCommand};
+use crate::args::{Cli, Command, ImageCommand, VolumeCommand};
 use crate::autostart::Target;
 use anyhow::Result;
 
@@ -40,6 +41,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
             transfer::load(&target, a).await
         }
+        Command::Volume(VolumeCommand::Create(a)) => volumes::create(&target, a).await,
+        Command::Volume(VolumeCommand::Ls(a)) => volumes::list(&target, a).await,
+        Command::Volume(VolumeCommand::Inspect(a)) => volumes::inspect(&target, a).await,
+        Command::Volume(VolumeCommand::Rm(a)) => volumes::remove(&target, a).await,
+        Command::Volume(VolumeCommand::Prune(a)) => volumes::prune(&target, a).await,
         Command::Daemon(_) => anyhow::bail!("the daemon is started by the berth binary itself"),
     }
 }
