@@ -6,6 +6,7 @@
 //! with Docker's zero values because real clients (the `docker` CLI, the Python SDK) expect them.
 
 pub mod container;
+pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod image;

@@ -27,6 +27,7 @@ pub type AppState = Arc<Engine>;
 pub fn router(engine: AppState) -> Router {
     Router::new()
         .merge(routes::system::routes())
+        .merge(routes::events::routes())
         .merge(routes::images::routes())
         .merge(routes::volumes::routes())
         .merge(version::routes())

@@ -75,6 +75,8 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Run the daemon
     Daemon(DaemonArgs),
 }
@@ -125,6 +127,23 @@ pub struct VolumeLsArgs {
     /// Only display volume names
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// `events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Show all events created since timestamp (unix seconds, RFC 3339 or a duration like 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_parser = filter_arg)]
+    pub filter: Vec<String>,
+    /// Format output using a custom template ('json' or a Go template)
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 /// `volume inspect`.

@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod error;
+pub mod events;
 pub mod images;
 pub mod stream;
 pub mod system;

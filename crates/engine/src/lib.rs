@@ -8,12 +8,15 @@
 //! Today the engine holds images and volumes; containers and networks join it in later issues.
 
 mod error;
+pub mod events;
 mod lock;
+mod ops;
 pub mod spec;
 mod system;
 pub mod volumes;
 
 pub use error::EngineError;
+pub use events::EventBus;
 pub use lock::RootLock;
 pub use volumes::VolumeStore;
 
@@ -65,6 +68,7 @@ pub struct Engine {
     snapshotter: Arc<dyn Snapshotter>,
     images: ImageStore,
     volumes: VolumeStore,
+    events: EventBus,
     daemon_id: String,
     started: SystemTime,
 }
@@ -98,6 +102,7 @@ impl Engine {
             snapshotter,
             images,
             volumes,
+            events: EventBus::default(),
             daemon_id,
             started: SystemTime::now(),
         })
@@ -116,6 +121,12 @@ impl Engine {
     /// The volume store.
     pub fn volumes(&self) -> &VolumeStore {
         &self.volumes
+    }
+
+    /// The event bus: image and volume operations made through the engine's wrappers
+    /// (`image_import`, `volume_create`, …) publish here; `GET /events` subscribes.
+    pub fn events(&self) -> &EventBus {
+        &self.events
     }
 
     /// The snapshotter in use.

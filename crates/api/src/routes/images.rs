@@ -67,13 +67,13 @@ async fn by_name(
             })?;
             let target = Reference::with_repo_and_tag(repo, q.get_nonempty("tag"))
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            blocking(move || Ok(engine.images().tag(&name, &target)?)).await?;
+            blocking(move || Ok(engine.image_tag(&name, &target)?)).await?;
             Ok(StatusCode::CREATED.into_response())
         }
         (Method::DELETE, _) => {
             let (force, noprune) = (q.bool("force"), q.bool("noprune"));
             let items =
-                blocking(move || Ok(engine.images().remove(&rest, force, noprune, &|_| None)?))
+                blocking(move || Ok(engine.image_remove(&rest, force, noprune, &|_| None)?))
                     .await?;
             Ok(Json(items).into_response())
         }
@@ -92,7 +92,7 @@ async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, Api
         .iter()
         .any(|v| v == "false" || v == "0");
     let report =
-        blocking(move || Ok(engine.images().prune(dangling_only, &filters, &|_| None)?)).await?;
+        blocking(move || Ok(engine.images_prune(dangling_only, &filters, &|_| None)?)).await?;
     Ok(Json(report).into_response())
 }
 
@@ -109,7 +109,7 @@ async fn load(State(engine): State<AppState>, q: Query, body: Body) -> Response 
                 tx.send(m);
             }
         };
-        if let Err(e) = engine.images().load(reader, &mut progress) {
+        if let Err(e) = engine.image_load(reader, &mut progress) {
             tracing::warn!(error = %e, "image load failed");
             tx.send(JsonMessage::error(e.to_string()));
         }
@@ -141,8 +141,7 @@ async fn save(engine: AppState, names: Vec<String>) -> Result<Response, ApiError
     let mut sink = SyncIoBridge::new(writer);
     tokio::task::spawn_blocking(move || {
         let res = engine
-            .images()
-            .save(&names, &mut sink)
+            .image_save(&names, &mut sink)
             .map_err(|e| e.to_string());
         let res = res.and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| e.to_string()));
         if let Err(msg) = res {
@@ -211,7 +210,7 @@ async fn create(
         body.into_data_stream().map_err(std::io::Error::other),
     ));
     let (tx, resp) = json_message_stream();
-    tokio::task::spawn_blocking(move || match engine.images().import(reader, opts) {
+    tokio::task::spawn_blocking(move || match engine.image_import(reader, opts) {
         Ok(id) => tx.send(JsonMessage::status(id.to_string())),
         Err(e) => tx.send(JsonMessage::error(e.to_string())),
     });

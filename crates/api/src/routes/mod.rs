@@ -1,5 +1,6 @@
 //! One module per section of Docker's Engine API reference.
 
+pub mod events;
 pub mod images;
 pub mod system;
 pub mod volumes;

@@ -42,7 +42,7 @@ async fn create(State(engine): State<AppState>, body: Bytes) -> Result<Response,
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
-    let volume = blocking(move || Ok(engine.volumes().create(&opts)?)).await?;
+    let volume = blocking(move || Ok(engine.volume_create(&opts)?)).await?;
     Ok((StatusCode::CREATED, Json(volume)).into_response())
 }
 
@@ -59,12 +59,12 @@ async fn remove(
     q: Query,
 ) -> Result<Response, ApiError> {
     let force = q.bool("force");
-    blocking(move || Ok(engine.volumes().remove(&name, force, &|_| false)?)).await?;
+    blocking(move || Ok(engine.volume_remove(&name, force, &|_| false)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
-    let report = blocking(move || Ok(engine.volumes().prune(&filters, &|_| false)?)).await?;
+    let report = blocking(move || Ok(engine.volumes_prune(&filters, &|_| false)?)).await?;
     Ok(Json(report).into_response())
 }

@@ -1,6 +1,7 @@
 //! One module per group of commands; each command decodes its flags, makes its API calls
 //! through the client and prints Docker's output.
 
+pub mod events;
 pub mod images;
 pub mod inspect;
 pub mod system;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Volume(VolumeCommand::Inspect(a)) => volumes::inspect(&target, a).await,
         Command::Volume(VolumeCommand::Rm(a)) => volumes::remove(&target, a).await,
         Command::Volume(VolumeCommand::Prune(a)) => volumes::prune(&target, a).await,
+        Command::Events(a) => events::run(&target, a).await,
         Command::Daemon(_) => anyhow::bail!("the daemon is started by the berth binary itself"),
     }
 }
