@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh test
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The e2e harness keeps one busybox tarball per test process; remove them whatever happens.
+trap 'rm -rf "${TMPDIR:-/tmp}"/berth-busybox-*' EXIT
 cargo test --workspace 2>&1

@@ -7,6 +7,16 @@ use common::{berth_bin, busybox_tar, stderr, stdout};
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Force-deletes the container when the test ends, also when it fails half way, so no
+/// container, cgroup or mount outlives the test.
+struct Cleanup<'a>(&'a Path, String);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = oci(self.0, &["delete", "--force", &self.1]);
+    }
+}
+
 fn oci(state: &Path, args: &[&str]) -> Output {
     Command::new(berth_bin())
         .arg("oci")
@@ -51,6 +61,7 @@ fn run_propagates_exit_codes_and_sees_its_own_pid_namespace() {
     let state = dir.path().join("state");
     let b = bundle(dir.path(), &["sh", "-c", "test $$ = 1 && exit 3"]);
     let id = format!("berth-e2e-run-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
     let out = oci(&state, &["run", "--bundle", b.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
     // `run` deletes the container when it exits, like runc.
@@ -64,6 +75,7 @@ fn create_state_start_kill_delete() {
     let state = dir.path().join("state");
     let b = bundle(dir.path(), &["sleep", "30"]);
     let id = format!("berth-e2e-life-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
     // The container inherits create's stdio (as with runc), so give it files, not pipes the
     // harness would wait on until the container exits.
     let log = dir.path().join("create.log");
@@ -123,6 +135,7 @@ fn foreground_run_forwards_signals_to_the_container() {
     let script = format!("trap 'exit 7' TERM; touch {ready}; while true; do sleep 0.05; done");
     let b = bundle(dir.path(), &["sh", "-c", &script]);
     let id = format!("berth-e2e-sig-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
     let mut child = Command::new(berth_bin())
         .arg("oci")
         .arg("--root")
@@ -189,6 +202,7 @@ fn hooks_run_on_the_host_and_pid_file_is_written() {
     });
     std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
     let id = format!("berth-e2e-hooks-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
     let pid_file = dir.path().join("init.pid");
     let out = oci(
         &state,

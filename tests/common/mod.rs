@@ -243,13 +243,18 @@ pub fn list_files(dir: &Path) -> Vec<String> {
     out
 }
 
-/// The busybox rootfs tarball, built once per test binary by `scripts/busybox-rootfs.sh`.
+/// The busybox rootfs tarball, built by `scripts/busybox-rootfs.sh` into a temp dir that lives
+/// as long as the test process and is removed with it (see [`TarDir`]).
 pub fn busybox_tar() -> PathBuf {
-    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    static TAR: OnceLock<TarDir> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("berth-busybox-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let out = dir.join("rootfs.tar");
+        sweep_stale_tar_dirs();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-busybox-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::write(dir.path().join("owner"), std::process::id().to_string()).expect("owner");
+        let out = dir.path().join("rootfs.tar");
         let status = Command::new("sh")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/busybox-rootfs.sh"))
             .arg(&out)
@@ -259,9 +264,36 @@ pub fn busybox_tar() -> PathBuf {
             status.success(),
             "busybox-rootfs.sh failed: apt-get install -y busybox-static"
         );
-        out
+        TarDir { path: dir.keep() }
     })
-    .clone()
+    .path
+    .join("rootfs.tar")
+}
+
+/// Owns the tarball's directory. Statics are never dropped, so each test process first sweeps
+/// the directories of test processes that are gone, and `scripts/test-all.sh` sweeps the last
+/// one after `cargo test`: at most one such directory exists per running test binary.
+pub struct TarDir {
+    path: PathBuf,
+}
+
+/// Removes `berth-busybox-*` dirs left by test processes that no longer exist.
+fn sweep_stale_tar_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("berth-busybox-") {
+            continue;
+        }
+        let owner = std::fs::read_to_string(e.path().join("owner")).unwrap_or_default();
+        let alive =
+            !owner.trim().is_empty() && Path::new(&format!("/proc/{}", owner.trim())).exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// The `docker` client, when installed (tests that need it skip otherwise).
