@@ -179,6 +179,8 @@ impl Cgroup {
             if let Err(err) = remove_tree(&dir) {
                 tracing::warn!(error = %err, "removing cgroup directory");
                 first_error.get_or_insert(err);
+            } else {
+                remove_empty_parents(&dir, self.path.matches('/').count());
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -188,7 +190,7 @@ impl Cgroup {
     fn create_v1(&self) -> Result<()> {
         for (mount, controllers) in self.root.v1_hierarchies() {
             let dir = mount.join(&self.path);
-            if let Err(source) = std::fs::create_dir_all(&dir) {
+            if let Err(source) = create_dir_retrying(&dir) {
                 let err = Error::Create { path: dir, source };
                 if controllers.iter().any(|c| c.is_core()) {
                     return Err(err);
@@ -201,7 +203,7 @@ impl Cgroup {
             }
         }
         if let Some(dir) = self.unified_dir()
-            && let Err(source) = std::fs::create_dir_all(&dir)
+            && let Err(source) = create_dir_retrying(&dir)
         {
             let err = Error::Create { path: dir, source };
             tracing::warn!(error = %err, "not creating the hybrid cgroup2 group");
@@ -395,6 +397,30 @@ fn enable_controllers(dir: &Path) -> Result<()> {
 /// Removes a group directory and any sub-groups (created by a container with its own cgroup
 /// namespace), deepest first. Regular files are never removed: on cgroupfs they vanish with
 /// their directory, and anything else means the root is not a cgroup file system.
+/// Removes up to `levels` parent groups of `dir` (such as the shared `berth` group) when they
+/// have become empty, so the host is left as it was when the last container goes. Best-effort
+/// by design: a parent still holding another container's group refuses with `EBUSY` or
+/// `ENOTEMPTY`, and a creator racing with this removal retries (see `create_dir_retrying`).
+fn remove_empty_parents(dir: &Path, levels: usize) {
+    let mut current = dir.parent();
+    for _ in 0..levels {
+        let Some(parent) = current else { return };
+        if std::fs::remove_dir(parent).is_err() {
+            return;
+        }
+        current = parent.parent();
+    }
+}
+
+/// `create_dir_all` that tolerates a parent group being removed by [`remove_empty_parents`]
+/// of another container between creating the parent and the child.
+fn create_dir_retrying(dir: &Path) -> std::io::Result<()> {
+    match std::fs::create_dir_all(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir),
+        other => other,
+    }
+}
+
 fn remove_tree(dir: &Path) -> Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
