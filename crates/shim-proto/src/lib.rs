@@ -12,7 +12,7 @@
 //!   the daemon needs without a live shim ([`client::wait_ready`], [`client::read_exit`]);
 //! * [`stdcopy`]: Docker's 8-byte multiplex framing, encoder and incremental decoder;
 //! * [`logs`]: reading Docker's json-file logs across rotated files, and following them;
-//! * [`timefmt`]: RFC 3339 timestamps with nanoseconds, without a date-time dependency.
+//! * [`timefmt`]: RFC 3339 timestamps with nanoseconds as Docker writes them in logs and state.
 //!
 //! ## The state directory
 //!
