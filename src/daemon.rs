@@ -25,7 +25,8 @@ pub fn run(opts: DaemonOptions) -> i32 {
     init_tracing(&opts.log_level);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(64)
+        // Waits, attaches and `logs -f` each hold a blocking thread while they last.
+        .max_blocking_threads(512)
         .enable_all()
         .build()
     {
@@ -35,15 +36,21 @@ pub fn run(opts: DaemonOptions) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(serve(opts)) {
+    let code = match rt.block_on(serve(opts)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("berth daemon: {e:#}");
             1
         }
-    }
+    };
+    // Blocking threads still parked in a container wait must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
 }
+
+/// How long long-running requests may go on after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn init_tracing(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
@@ -69,21 +76,38 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     let config = EngineConfig {
         root: opts.root.clone(),
         snapshotter: opts.snapshotter.parse().context("--snapshotter")?,
+        containers: berth_engine::containers::Settings::detect(),
     };
     // Opening the engine takes the root lock first, so the stale-socket removal below can never
     // pull the socket from under another live daemon on the same root.
     let engine = tokio::task::spawn_blocking(move || Engine::open(&config)).await??;
     let listener = bind(&sock)?;
     tracing::info!(root = %opts.root.display(), socket = %sock.display(), driver = engine.snapshotter().name(), "berth daemon ready");
-    let shutdown = async {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
         let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         }
+        let _ = stop_tx.send(true);
     };
-    let res = berth_api::serve(listener, Arc::new(engine), shutdown).await;
+    let engine = Arc::new(engine);
+    let restoring = engine.clone();
+    tokio::task::spawn_blocking(move || restoring.restore_containers());
+    // Finished requests end cleanly; long ones (attached clients, `wait`, `logs -f`) get a
+    // grace period, then the daemon exits anyway. Containers keep running either way.
+    let mut stopping = stop_rx;
+    let grace = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        tracing::warn!("long-running requests still open: closing them");
+    };
+    let res = tokio::select! {
+        r = berth_api::serve(listener, engine, shutdown) => r,
+        () = grace => Ok(()),
+    };
     let _ = std::fs::remove_file(&sock);
     tracing::info!("berth daemon stopped");
     res.context("serving the API")

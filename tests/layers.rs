@@ -8,6 +8,7 @@ use std::process::Command;
 
 const LAYERS: &[(&str, u8)] = &[
     ("berth-common", 0),
+    ("berth-profile", 0),
     ("berth-api-types", 0),
     ("berth-cgroups", 1),
     ("berth-runtime", 1),

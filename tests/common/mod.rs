@@ -178,8 +178,74 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Force-removes every container through the API (the real clean-up path: processes,
+    /// cgroups, mounts), then kills whatever a broken daemon left: shims and container inits
+    /// recorded under the root, and their cgroup directories.
+    pub fn remove_all_containers(&self) {
+        if self.child.is_some() && self.socket().exists() {
+            let list = self.http("GET", "/containers/json?all=1", b"");
+            if list.status == 200
+                && let Some(rows) = list.json().as_array()
+            {
+                for row in rows {
+                    if let Some(id) = row["Id"].as_str() {
+                        let _ = self.http("DELETE", &format!("/containers/{id}?force=1&v=1"), b"");
+                    }
+                }
+            }
+        }
+        kill_leftovers(&self.root());
+    }
+}
+
+/// Kills shims and container processes recorded under `root` and removes their cgroups.
+pub fn kill_leftovers(root: &Path) {
+    if let Ok(rd) = std::fs::read_dir(root.join("shims")) {
+        for e in rd.flatten() {
+            if let Ok(pid) = std::fs::read_to_string(e.path().join("shim.pid")) {
+                let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+            }
+        }
+    }
+    let Ok(rd) = std::fs::read_dir(root.join("containers")) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let id = e.file_name().to_string_lossy().to_string();
+        let rec: serde_json::Value = std::fs::read(e.path().join("container.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if let Some(pid) = rec["state"]["pid"].as_i64().filter(|p| *p > 0) {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+        remove_cgroup_dirs(&id);
+    }
+}
+
+/// Removes `berth/<id>` under every cgroup hierarchy (and `berth/` if it became empty).
+pub fn remove_cgroup_dirs(id: &str) {
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    dirs.push(PathBuf::from("/sys/fs/cgroup"));
+    for h in dirs {
+        let dir = h.join("berth").join(id);
+        for _ in 0..50 {
+            if !dir.exists() || std::fs::remove_dir(&dir).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_dir(h.join("berth"));
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
+        self.remove_all_containers();
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .arg("-TERM")

@@ -6,13 +6,16 @@
 //! docker-py sends `None` for whatever it did not set); output types write Docker's zero values
 //! where clients index a field without checking for it.
 
+mod archive;
 mod config;
 mod host_config;
 mod inspect;
 mod ops;
+mod stats;
 mod summary;
 
 pub use crate::nullable::Empty;
+pub use archive::{ContainerPathStat, MODE_DIR, MODE_SYMLINK, PATH_STAT_HEADER};
 pub use config::{
     ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, EndpointIpamConfig,
     EndpointSettings, HealthConfig, NetworkingConfig,
@@ -28,6 +31,10 @@ pub use inspect::{
 pub use ops::{
     ContainerChange, ContainerPruneResponse, ContainerTopResponse, ContainerUpdateRequest,
     ContainerUpdateResponse, ContainerWaitResponse, WaitError,
+};
+pub use stats::{
+    BlkioStatEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
+    PidsStats, ThrottlingData,
 };
 pub use summary::{ContainerSummary, Port, SummaryHostConfig, SummaryNetworkSettings};
 

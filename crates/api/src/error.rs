@@ -63,6 +63,10 @@ impl From<berth_api_types::filters::FilterError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status == StatusCode::NOT_MODIFIED {
+            // A 304 carries no body.
+            return self.status.into_response();
+        }
         (
             self.status,
             Json(ErrorResponse {

@@ -7,6 +7,7 @@
 //! [`version`] strips it before routing and refuses versions outside the supported range.
 
 pub mod error;
+pub mod hijack;
 pub mod query;
 pub mod routes;
 pub mod stream;
@@ -30,6 +31,8 @@ pub fn router(engine: AppState) -> Router {
         .merge(routes::events::routes())
         .merge(routes::images::routes())
         .merge(routes::volumes::routes())
+        .merge(routes::containers::routes())
+        .merge(routes::exec::routes())
         .merge(version::routes())
         .fallback(routes::not_found)
         .with_state(engine)

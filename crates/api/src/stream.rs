@@ -36,3 +36,36 @@ pub fn json_message_stream() -> (ProgressSender, Response) {
     );
     (ProgressSender(tx), resp)
 }
+
+/// A `200 application/x-tar` response whose body `produce` writes on a blocking thread. A
+/// failure after streaming began aborts the connection, so a client never mistakes a truncated
+/// archive for a complete one.
+pub fn blocking_archive<F>(produce: F) -> Response
+where
+    F: FnOnce(&mut dyn std::io::Write) -> Result<(), String> + Send + 'static,
+{
+    let (writer, reader) = tokio::io::duplex(1 << 20);
+    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<String>();
+    let mut sink = tokio_util::io::SyncIoBridge::new(writer);
+    tokio::task::spawn_blocking(move || {
+        let res = produce(&mut sink)
+            .and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| e.to_string()));
+        if let Err(msg) = res {
+            tracing::warn!(error = %msg, "archive stream failed");
+            let _ = err_tx.send(msg);
+        }
+    });
+    let failure = futures_util::stream::once(async move {
+        match err_rx.await {
+            Ok(msg) => Err(std::io::Error::other(msg)),
+            Err(_) => Ok(Bytes::new()),
+        }
+    });
+    let body = tokio_util::io::ReaderStream::with_capacity(reader, 1 << 20).chain(failure);
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    resp
+}

@@ -6,6 +6,9 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod container;
+pub use container::*;
+
 /// Default daemon socket.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 /// Default state root.
@@ -75,6 +78,57 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Get real time events from the server
     Events(EventsArgs),
     /// Run the daemon

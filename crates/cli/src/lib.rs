@@ -7,7 +7,9 @@
 //! engine.
 //!
 //! Exit codes follow Docker: 0 on success, 1 when a command fails (daemon errors included),
-//! 125 for command-line usage errors.
+//! 125 for command-line usage errors; commands that run a process (`run`, `start -a`, `exec`,
+//! `wait`-like flows) return [`StatusError`] to exit with the process's code, or with 125/126/127
+//! when `run` fails before the process runs.
 
 pub mod args;
 pub mod autostart;
@@ -15,6 +17,7 @@ pub mod commands;
 pub mod format;
 pub mod output;
 pub mod progress;
+pub mod stdio;
 
 pub use args::DaemonArgs;
 
@@ -25,6 +28,38 @@ use clap::error::ErrorKind;
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit code of a command line that does not parse (Docker's value).
 pub const EXIT_USAGE: i32 = 125;
+
+/// A failure with a specific exit status, like the docker CLI's `cli.StatusError`: the message
+/// (if not empty) is printed to stderr and the process exits with `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusError {
+    /// The exit status.
+    pub code: i32,
+    /// What to print; empty for a container's own non-zero exit, which prints nothing.
+    pub message: String,
+}
+
+impl StatusError {
+    /// An exit with `code` and nothing printed.
+    pub fn silent(code: i32) -> StatusError {
+        StatusError {
+            code,
+            message: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for StatusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.message.is_empty() {
+            write!(f, "exit status {}", self.code)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl std::error::Error for StatusError {}
 
 /// Parses the process arguments and runs the command; `run_daemon` is called for
 /// `berth daemon`. Returns the exit code.
@@ -63,9 +98,18 @@ where
             return EXIT_FAILURE;
         }
     };
-    match rt.block_on(commands::run(cli)) {
+    let result = rt.block_on(commands::run(cli));
+    // Tasks still waiting (a stdin read, a signal forwarder) must not hold the exit up.
+    rt.shutdown_background();
+    match result {
         Ok(()) => 0,
         Err(e) => {
+            if let Some(s) = e.downcast_ref::<StatusError>() {
+                if !s.message.is_empty() {
+                    eprintln!("{}", s.message);
+                }
+                return s.code;
+            }
             eprintln!("{}", error_text(&e));
             EXIT_FAILURE
         }

@@ -112,6 +112,26 @@ impl Client {
         Ok(byte_reader(resp.into_body()))
     }
 
+    /// `POST /images/create?fromImage=&tag=`: pulls an image; returns the progress stream
+    /// (a failed pull ends with an `error` message rather than an error status).
+    pub async fn image_pull(
+        &self,
+        from_image: &str,
+        tag: Option<&str>,
+        platform: Option<&str>,
+    ) -> Result<JsonStream<JsonMessage>> {
+        let mut q = vec![("fromImage", from_image)];
+        if let Some(t) = tag {
+            q.push(("tag", t));
+        }
+        if let Some(p) = platform {
+            q.push(("platform", p));
+        }
+        let path = format!("/images/create{}", query(q));
+        let resp = self.send(Method::POST, &path, Body::empty()).await?;
+        Ok(json_stream(resp.into_body()))
+    }
+
     /// `POST /images/create?fromSrc=-`: imports a root file system tarball as a new image.
     /// `repo` may carry a tag itself (`app:1`), as Docker's client sends it; `changes` are
     /// Dockerfile instructions (`CMD ["sh"]`) applied to the config, passed through verbatim.

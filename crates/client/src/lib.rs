@@ -5,20 +5,30 @@
 //! uploads) live in one place. It talks to any Docker-compatible daemon, not only Berth's.
 //!
 //! Layout: [`transport`] sends one HTTP/1.1 request per connection; [`body`] builds streamed
-//! request bodies; [`stream`] decodes JSON-lines responses; [`system`] and [`images`] are the
-//! typed endpoint wrappers; [`error`] holds [`ClientError`].
+//! request bodies; [`stream`] decodes JSON-lines responses; [`hijack`] upgrades a connection
+//! into the raw bidirectional stream of attach and exec, whose output [`stdcopy`] demultiplexes;
+//! [`system`], [`images`], [`containers`], [`exec`], [`volumes`] and [`events`] are the typed
+//! endpoint wrappers; [`error`] holds [`ClientError`].
 
 pub mod body;
+pub mod containers;
 pub mod error;
 pub mod events;
+pub mod exec;
+pub mod hijack;
 pub mod images;
+pub mod stdcopy;
 pub mod stream;
 pub mod system;
 pub mod transport;
 pub mod volumes;
 
 pub use body::Body;
+pub use containers::{
+    AttachOptions, CommitOptions, ListOptions, LogsOptions, OutputStream, WaitCondition, WaitHandle,
+};
 pub use error::{ClientError, Result};
+pub use hijack::{HijackReader, HijackWriter, HijackedStream};
 pub use stream::{ByteReader, JsonStream, JsonStreamDecoder};
 pub use transport::Client;
 

@@ -59,6 +59,18 @@ impl Client {
         path_and_query: &str,
         body: Body,
     ) -> Result<Response<Incoming>> {
+        self.request_with_headers(method, path_and_query, body, &[])
+            .await
+    }
+
+    /// [`Client::request`] with extra request headers (the `Upgrade` pair of attach and exec).
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Body,
+        headers: &[(header::HeaderName, &str)],
+    ) -> Result<Response<Incoming>> {
         let uri = format!("/v{API_VERSION}{path_and_query}");
         let mut builder = Request::builder()
             .method(method)
@@ -70,6 +82,9 @@ impl Client {
             );
         if let Some(ct) = body.content_type {
             builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        for (name, value) in headers {
+            builder = builder.header(name, *value);
         }
         let req = builder
             .body(body.inner)
@@ -84,7 +99,7 @@ impl Client {
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         // The connection is driven by its own task so the caller can stream the response body
-        // at its own pace; upgrades are kept for attach/exec later.
+        // at its own pace; upgrades are kept for attach and exec (see `hijack`).
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
         });
@@ -99,6 +114,15 @@ impl Client {
         body: Body,
     ) -> Result<Response<Incoming>> {
         let resp = self.request(method, path_and_query, body).await?;
+        Client::check(resp, path_and_query).await
+    }
+
+    /// Turns an error status into [`ClientError::Api`] (reading the error body), passing any
+    /// other response through.
+    pub(crate) async fn check(
+        resp: Response<Incoming>,
+        path_and_query: &str,
+    ) -> Result<Response<Incoming>> {
         if resp.status().is_client_error() || resp.status().is_server_error() {
             let status = resp.status();
             let bytes = resp.into_body().collect().await?.to_bytes();

@@ -16,6 +16,9 @@ pub enum ErrorKind {
     Forbidden,
     /// Stored data failed verification, e.g. a blob whose digest does not match.
     Corrupted,
+    /// The object is already in the requested state, e.g. starting a running container
+    /// (HTTP 304, no body).
+    NotModified,
     /// Anything else: I/O failures and bugs (HTTP 500).
     Internal,
 }
@@ -28,6 +31,7 @@ impl ErrorKind {
             ErrorKind::Conflict => 409,
             ErrorKind::InvalidArgument => 400,
             ErrorKind::Forbidden => 403,
+            ErrorKind::NotModified => 304,
             ErrorKind::Corrupted | ErrorKind::Internal => 500,
         }
     }

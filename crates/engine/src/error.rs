@@ -24,6 +24,18 @@ pub enum EngineError {
     /// The operation conflicts with the object's state (for example a volume in use).
     #[error("{0}")]
     Conflict(String),
+    /// The container could not be started (the runtime's or shim's message).
+    #[error("{0}")]
+    StartFailed(String),
+    /// A request Docker answers with 304: the container is already in the wanted state.
+    #[error("{0}")]
+    NotModified(String),
+    /// The OCI spec could not be built from the container's configuration.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    /// A shim call failed.
+    #[error(transparent)]
+    Shim(#[from] berth_shim_proto::ClientError),
     /// From the image store.
     #[error(transparent)]
     Image(#[from] berth_image::ImageError),
@@ -57,6 +69,10 @@ impl HasKind for EngineError {
             EngineError::InvalidArgument(_) => ErrorKind::InvalidArgument,
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
+            EngineError::StartFailed(_) => ErrorKind::InvalidArgument,
+            EngineError::NotModified(_) => ErrorKind::NotModified,
+            EngineError::Spec(_) => ErrorKind::InvalidArgument,
+            EngineError::Shim(e) => e.kind(),
             EngineError::Image(e) => e.kind(),
             EngineError::Storage(e) => e.kind(),
             EngineError::Io { .. } => ErrorKind::Internal,

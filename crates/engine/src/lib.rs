@@ -5,8 +5,10 @@
 //! image store, and cleans up what a killed predecessor left half-done. The API layer calls one
 //! engine method per request; the engine knows nothing of HTTP.
 //!
-//! Today the engine holds images and volumes; containers and networks join it in later issues.
+//! The engine holds images, volumes and containers; networks join it in a later issue.
 
+mod container_ops;
+pub mod containers;
 mod error;
 pub mod events;
 mod lock;
@@ -15,6 +17,8 @@ pub mod spec;
 mod system;
 pub mod volumes;
 
+pub use container_ops::CommitRequest;
+pub use containers::Containers;
 pub use error::EngineError;
 pub use events::EventBus;
 pub use lock::RootLock;
@@ -59,6 +63,8 @@ pub struct EngineConfig {
     pub root: PathBuf,
     /// Layer storage driver.
     pub snapshotter: SnapshotterKind,
+    /// How containers are run (shim executable, cgroup parent).
+    pub containers: containers::Settings,
 }
 
 /// The daemon's state: stores and (later) live objects.
@@ -67,8 +73,9 @@ pub struct Engine {
     _lock: RootLock,
     snapshotter: Arc<dyn Snapshotter>,
     images: ImageStore,
-    volumes: VolumeStore,
-    events: EventBus,
+    volumes: Arc<VolumeStore>,
+    events: Arc<EventBus>,
+    containers: Arc<Containers>,
     daemon_id: String,
     started: SystemTime,
 }
@@ -94,7 +101,15 @@ impl Engine {
                 "removed unreferenced blobs and snapshots"
             );
         }
-        let volumes = VolumeStore::open(&root.join("volumes"))?;
+        let volumes = Arc::new(VolumeStore::open(&root.join("volumes"))?);
+        let events = Arc::new(EventBus::default());
+        let containers = Containers::open(
+            &root,
+            snapshotter.clone(),
+            volumes.clone(),
+            events.clone(),
+            config.containers.clone(),
+        )?;
         let daemon_id = daemon_id(&root)?;
         Ok(Engine {
             root,
@@ -102,7 +117,8 @@ impl Engine {
             snapshotter,
             images,
             volumes,
-            events: EventBus::default(),
+            events,
+            containers,
             daemon_id,
             started: SystemTime::now(),
         })
@@ -121,6 +137,17 @@ impl Engine {
     /// The volume store.
     pub fn volumes(&self) -> &VolumeStore {
         &self.volumes
+    }
+
+    /// The containers.
+    pub fn containers(&self) -> &Arc<Containers> {
+        &self.containers
+    }
+
+    /// Re-attaches to running containers and starts those whose restart policy asks for it;
+    /// the daemon calls it once, after it serves (starting may take a while).
+    pub fn restore_containers(&self) {
+        self.containers.restore();
     }
 
     /// The event bus: image and volume operations made through the engine's wrappers

@@ -113,7 +113,7 @@ impl ImageStore {
     }
 
     /// Stores the tarball byte for byte and returns it with its diff ID.
-    fn store_tarball(
+    pub(crate) fn store_tarball(
         &self,
         mut input: impl Read,
     ) -> Result<(berth_storage::content::Committed, berth_common::Digest)> {

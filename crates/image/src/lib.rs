@@ -10,7 +10,7 @@
 //! * [`config_changes`]: `--change` Dockerfile instructions applied to a config;
 //! * [`error`]: [`ImageError`] and its [`berth_common::ErrorKind`]s;
 //! * `records`, `resolve`, `store`: bookkeeping, name resolution and the store itself;
-//! * `import`, `archive` + `load`, `save`, `query`, `remove`: the operations.
+//! * `import`, `commit`, `archive` + `load`, `save`, `query`, `remove`: the operations.
 
 pub mod config_changes;
 pub mod error;
@@ -18,6 +18,7 @@ pub mod oci;
 
 mod archive;
 mod build;
+mod commit;
 mod import;
 mod load;
 mod query;
@@ -31,6 +32,7 @@ mod timefmt;
 #[cfg(test)]
 mod tests;
 
+pub use commit::CommitOptions;
 pub use error::{ImageError, Result};
 pub use import::ImportOptions;
 pub use load::LoadedImage;

@@ -1539,3 +1539,227 @@ fn loads_the_platform_present_in_a_multi_platform_archive() {
     assert_eq!(loaded[0].id, Digest::of(&c));
     assert_eq!(h.tags("multi:1"), ["multi:1"]);
 }
+
+// ---------------------------------------------------------------- commit
+
+/// Commit options for `parent` with everything else empty.
+fn commit_opts<'a>(parent: &Digest, layer: &'a mut dyn Read) -> crate::CommitOptions<'a> {
+    crate::CommitOptions {
+        parent: parent.clone(),
+        layer,
+        reference: None,
+        comment: String::new(),
+        author: String::new(),
+        changes: Vec::new(),
+        config: None,
+        created_by: String::new(),
+    }
+}
+
+#[test]
+fn commit_stacks_a_layer_on_the_parent() {
+    let h = harness();
+    let base_tar = layer(&[("etc/a", "1")]);
+    let base = h.import(&base_tar, Some("base"), &[r#"CMD ["old"]"#, "ENV BASE=1"]);
+    let base_before = h.store.inspect("base").unwrap();
+    let diff = tar_of(vec![file("etc/committed", "hello"), file("etc/.wh.a", "")]);
+
+    let mut reader = &diff[..];
+    let opts = crate::CommitOptions {
+        reference: Some(Reference::parse("mine").unwrap()),
+        comment: "a message".into(),
+        author: "Jane <jane@example.com>".into(),
+        changes: vec![r#"CMD ["sh"]"#.into(), "ENV A=1".into()],
+        created_by: "/bin/sh -c touch /etc/committed".into(),
+        ..commit_opts(&base, &mut reader)
+    };
+    let id = h.store.commit(opts).unwrap();
+
+    let inspect = h.store.inspect("mine:latest").unwrap();
+    assert_eq!(inspect.id, id.to_string());
+    assert_eq!(inspect.repo_tags, ["mine:latest"]);
+    assert_eq!(inspect.author, "Jane <jane@example.com>");
+    assert_eq!(inspect.comment, "a message");
+    assert_eq!(
+        inspect.root_fs.layers,
+        [
+            Digest::of(&base_tar).to_string(),
+            Digest::of(&diff).to_string()
+        ]
+    );
+    assert_eq!(inspect.config.cmd.clone().unwrap(), ["sh"]);
+    assert_eq!(inspect.config.env.clone().unwrap(), ["BASE=1", "A=1"]);
+    assert_eq!((inspect.os.as_str(), inspect.architecture.as_str()), {
+        (base_before.os.as_str(), base_before.architecture.as_str())
+    });
+    assert_eq!(inspect.size, 1 + 5);
+    let history = h.store.history("mine").unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].id, id.to_string());
+    assert_eq!(history[0].created_by, "/bin/sh -c touch /etc/committed");
+    assert_eq!(history[0].comment, "a message");
+    assert_eq!(history[1].comment, "Imported from -");
+
+    // The layer is stored as given (uncompressed) and unpacked on top of the parent's chain.
+    assert!(h.content.contains(&Digest::of(&diff)));
+    let chain = h.store.layers(&id).unwrap();
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain[0], h.store.layers(&base).unwrap()[0]);
+    assert!(chain.iter().all(|c| h.snap.exists(c)));
+    let config = h.store.image_config(&id).unwrap();
+    assert_eq!(config.rootfs.diff_ids.len(), 2);
+    assert_eq!(config.author.as_deref(), Some("Jane <jane@example.com>"));
+    assert_eq!(
+        config.history[1].author.as_deref(),
+        config.author.as_deref()
+    );
+    assert_eq!(h.reopen().inspect("mine").unwrap(), inspect);
+
+    // A given run config replaces the parent's; empty texts record nothing.
+    let mut reader = &diff[..];
+    let opts = crate::CommitOptions {
+        config: Some(berth_api_types::image::ImageConfig {
+            env: Some(vec!["X=1".into()]),
+            ..Default::default()
+        }),
+        ..commit_opts(&base, &mut reader)
+    };
+    let plain = h.store.commit(opts).unwrap();
+    let inspect = h.store.inspect(&plain.to_string()).unwrap();
+    assert_eq!(inspect.config.env.clone().unwrap(), ["X=1"]);
+    assert_eq!(inspect.config.cmd, None);
+    assert_eq!(
+        (inspect.author.as_str(), inspect.comment.as_str()),
+        ("", "")
+    );
+    assert!(inspect.repo_tags.is_empty());
+    assert_eq!(
+        h.store.layers(&plain).unwrap(),
+        chain,
+        "same parent, same diff"
+    );
+
+    // Removing the committed images keeps the parent whole.
+    h.store
+        .remove("mine", false, false, &no_containers)
+        .unwrap();
+    h.store
+        .remove(&plain.to_string(), false, false, &no_containers)
+        .unwrap();
+    assert_eq!(h.store.inspect("base").unwrap(), base_before);
+    assert_eq!(h.snap.list().unwrap(), h.store.layers(&base).unwrap());
+    assert!(h.content.contains(&Digest::of(&base_tar)));
+    assert!(!h.content.contains(&Digest::of(&diff)));
+    assert_eq!(h.store.count(), 1);
+}
+
+#[test]
+fn commit_of_an_overlay_diff_unpacks_into_a_real_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = Arc::new(ContentStore::open(&dir.path().join("content")).unwrap());
+    let snap: Arc<dyn Snapshotter> = Arc::new(
+        berth_storage::snapshot::copy::CopySnapshotter::new(&dir.path().join("copy")).unwrap(),
+    );
+    let store = ImageStore::open(&dir.path().join("images"), content, snap.clone()).unwrap();
+    let base = store
+        .import(
+            layer(&[("etc/a", "1"), ("etc/b", "2")]).as_slice(),
+            ImportOptions::default(),
+        )
+        .unwrap();
+
+    // A container's upper dir: a new file, and (as root) the deletion of a base file.
+    let upper = dir.path().join("upper");
+    std::fs::create_dir_all(upper.join("etc")).unwrap();
+    std::fs::write(upper.join("etc/committed"), "hello").unwrap();
+    let root = rustix::process::geteuid().is_root();
+    if root {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            upper.join("etc/a"),
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::empty(),
+            0,
+        )
+        .unwrap();
+    }
+    let mut diff = Vec::new();
+    berth_storage::diff::write_overlay_diff(&upper, &mut diff).unwrap();
+
+    let mut reader = &diff[..];
+    let id = store.commit(commit_opts(&base, &mut reader)).unwrap();
+    let chain = store.layers(&id).unwrap();
+    assert_eq!(chain.len(), 2);
+    assert!(chain.iter().all(|c| snap.exists(c)));
+    let RootfsMount::Directory(tree) = snap.prepare("ctr", chain.last()).unwrap() else {
+        panic!("the copy snapshotter prepares directories");
+    };
+    assert_eq!(
+        std::fs::read_to_string(tree.join("etc/committed")).unwrap(),
+        "hello"
+    );
+    assert_eq!(std::fs::read_to_string(tree.join("etc/b")).unwrap(), "2");
+    assert_eq!(tree.join("etc/a").exists(), !root);
+    snap.remove_writable("ctr").unwrap();
+}
+
+#[test]
+fn bad_commits_are_refused_and_leave_no_trace() {
+    let (h, l1) = populated();
+    let base = h.store.resolve("existing").unwrap();
+    let before = h.observe();
+
+    /// A reader that must not be read.
+    struct Untouchable;
+    impl Read for Untouchable {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            panic!("the layer was read before the request was validated");
+        }
+    }
+    let err = h
+        .store
+        .commit(crate::CommitOptions {
+            changes: vec!["RUN make".into()],
+            ..commit_opts(&base, &mut Untouchable)
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    let err = h
+        .store
+        .commit(commit_opts(&Digest::of(b"nope"), &mut Untouchable))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = h
+        .store
+        .commit(crate::CommitOptions {
+            reference: Some(Reference::parse(&format!("x@{}", Digest::of(b"x"))).unwrap()),
+            ..commit_opts(&base, &mut Untouchable)
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert_eq!(h.observe(), before);
+
+    let mut truncated = layer(&[("etc/b", "2".repeat(5000).as_str())]);
+    truncated.truncate(1500);
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+    for bad in [&b"not a tar"[..], &garbage, &truncated, &l1[..700]] {
+        let mut reader = bad;
+        let err = h
+            .store
+            .commit(crate::CommitOptions {
+                reference: Some(Reference::parse("broken").unwrap()),
+                ..commit_opts(&base, &mut reader)
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(
+            err.to_string().starts_with("layer committed layer:"),
+            "{err}"
+        );
+        assert_eq!(
+            h.observe(),
+            before,
+            "store changed by a failed commit ({err})"
+        );
+    }
+}

@@ -100,6 +100,10 @@ pub fn cgroup_path(spec: &Spec, id: &str) -> Result<String> {
     }
 }
 
+/// Annotation asking for Berth's built-in init (`docker run --init`): the container's PID 1
+/// stays the runtime's own code, reaping orphans and forwarding signals to the program.
+pub const INIT_ANNOTATION: &str = "berth.init";
+
 /// `linux.resources` in berth-cgroups' terms.
 pub fn resources(linux: Option<&Linux>) -> Resources {
     let mut r = Resources::default();
@@ -279,6 +283,11 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         .and_then(|h| h.create_runtime().clone())
         .unwrap_or_default();
     init.hooks_sync = !create_runtime.is_empty();
+    init.reaper = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == "true");
     if gate {
         let fifo = dir.join(EXEC_FIFO);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))

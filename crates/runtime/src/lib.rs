@@ -29,7 +29,8 @@ pub mod namespaces;
 pub mod pivot;
 pub mod plan;
 pub mod process;
-pub mod profile;
+/// Docker's default hardening, shared with the engine through its own crate.
+pub use berth_profile as profile;
 pub mod resolve;
 pub mod rlimits;
 pub mod seccomp;

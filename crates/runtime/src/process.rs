@@ -236,6 +236,9 @@ pub struct Init {
     pub console_size: Option<(u16, u16)>,
     /// The start gate (`create`); `None` starts at once (`run`, `exec`).
     pub gate: Option<Gate>,
+    /// Stay as PID 1 and run the program as its child: reap orphans and forward signals
+    /// (`docker run --init`), without putting any binary into the container.
+    pub reaper: bool,
 }
 
 /// A container process that completed its set-up.
@@ -323,9 +326,19 @@ impl Init {
                     .first()
                     .map(|c| c.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                return Error::Sys {
-                    step: format!("exec {prog:?}"),
-                    source,
+                // Docker's wording, which clients match to pick exit codes 127 and 126.
+                return match source.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) if prog.contains('/') => Error::Init(
+                        format!("exec: {prog:?}: stat {prog}: no such file or directory"),
+                    ),
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => Error::Init(format!(
+                        "exec: {prog:?}: executable file not found in $PATH"
+                    )),
+                    Some(libc::EACCES) => Error::Init(format!("exec: {prog:?}: permission denied")),
+                    _ => Error::Sys {
+                        step: format!("exec {prog:?}"),
+                        source,
+                    },
                 };
             }
             None => format!("step {}", msg.step),
@@ -573,6 +586,7 @@ fn describe_status(status: i32) -> String {
 /// The child's side. Never returns.
 fn child_main(init: &Init, sock: RawFd) -> ! {
     let err = match child_setup(init, sock) {
+        Ok(()) if init.reaper => become_reaper(init, sock),
         Ok(()) => (Step::Exec, 0, exec(init)),
         Err(e) => e,
     };
@@ -710,6 +724,9 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
     // SAFETY: NUL-terminated path.
     sys::check(unsafe { libc::chdir(init.cwd.as_ptr()) }).map_err(at(Step::Cwd))?;
     reset_signals();
+    // Look the program up now, while create (or exec) still waits: a missing binary is then
+    // an error of that call, as with runc and Docker, not a container that dies at start.
+    executable_check(init).map_err(at(Step::Exec))?;
     if !joined {
         wait_for(sock, kind::JOINED, &mut joined)?;
     }
@@ -740,6 +757,124 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
         seccomp::install(filter).map_err(at(Step::Seccomp))?;
     }
     Ok(())
+}
+
+/// `--init`: forks; the child execs the program (its failure is reported like a plain exec's),
+/// this process stays PID 1 of the container. Returns only if the fork fails.
+fn become_reaper(init: &Init, sock: RawFd) -> (Step, u32, io::Error) {
+    // SAFETY: the container's init is single-threaded; the child only execs or reports.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return (Step::Exec, 0, io::Error::last_os_error());
+    }
+    if child == 0 {
+        return (Step::Exec, 0, exec(init));
+    }
+    // The parent's copy of the sync socket must go, or the runtime never sees the exec.
+    sys::close(sock);
+    rename_self(b"berth-init");
+    reap_as_init(child)
+}
+
+/// Makes `ps` in the container show `name` for PID 1 instead of the supervisor's command
+/// line (which names host paths): the command-line memory is overwritten in place (the kernel
+/// reads `/proc/PID/cmdline` from it) and the thread name set.
+fn rename_self(name: &[u8]) {
+    let mut stat = [0u8; 1024];
+    // SAFETY: NUL-terminated path; the fd is closed below.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: reading into a local buffer of the given size.
+    let n = unsafe { libc::read(fd, stat.as_mut_ptr().cast(), stat.len()) };
+    sys::close(fd);
+    if n <= 0 {
+        return;
+    }
+    let text = &stat[..n as usize];
+    let Some(close) = text.iter().rposition(|b| *b == b')') else {
+        return;
+    };
+    // Fields after the command name start at field 3; arg_start and arg_end are 48 and 49.
+    let mut fields = text[close + 1..]
+        .split(|b| *b == b' ')
+        .filter(|f| !f.is_empty());
+    let field =
+        |f: Option<&[u8]>| -> Option<usize> { std::str::from_utf8(f?).ok()?.trim().parse().ok() };
+    let start = field(fields.nth(45));
+    let end = field(fields.next());
+    if let (Some(start), Some(end)) = (start, end)
+        && end > start
+    {
+        let len = end - start;
+        // SAFETY: [arg_start, arg_end) is this process's own argument memory, mapped and
+        // writable (the initial stack); nothing else reads it after start-up.
+        unsafe {
+            let p = start as *mut u8;
+            std::ptr::write_bytes(p, 0, len);
+            std::ptr::copy_nonoverlapping(name.as_ptr(), p, name.len().min(len - 1));
+        }
+    }
+    let mut comm = [0u8; 16];
+    comm[..name.len().min(15)].copy_from_slice(&name[..name.len().min(15)]);
+    // SAFETY: a NUL-terminated 16-byte buffer.
+    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
+}
+
+/// PID 1's loop: all signals taken synchronously; SIGCHLD reaps every child (orphans
+/// included), anything else goes to the program. Exits with the program's status (128 + the
+/// signal if it was killed), which ends the container.
+fn reap_as_init(child: i32) -> ! {
+    // SAFETY: sigset_t is plain data, initialised by sigfillset; pointers are valid.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe {
+        libc::sigfillset(&mut set);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    loop {
+        // SAFETY: `set` is initialised; the info pointer may be null.
+        let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        if sig == libc::SIGCHLD {
+            loop {
+                let mut status = 0;
+                // SAFETY: `status` is a valid out-pointer.
+                let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+                if pid <= 0 {
+                    break;
+                }
+                if pid == child {
+                    // SAFETY: leaving without running destructors of the copied parent.
+                    unsafe { libc::_exit(exit_code(status)) };
+                }
+            }
+        } else if sig > 0 {
+            // SAFETY: plain kill(2) of our child.
+            unsafe { libc::kill(child, sig) };
+        }
+    }
+}
+
+/// Whether some exec candidate exists and is executable by the process's user.
+fn executable_check(init: &Init) -> io::Result<()> {
+    let mut last = io::Error::from_raw_os_error(libc::ENOENT);
+    for path in &init.exec_candidates {
+        // SAFETY: NUL-terminated path; access(2) only inspects it.
+        if unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EACCES) {
+            last = err;
+        }
+    }
+    Err(last)
 }
 
 /// Tries each candidate like `execvp`; returns the most telling error.

@@ -534,3 +534,30 @@ mod tests {
         assert!(err.to_string().contains("syscalls[0].action"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod default_profile_tests {
+    use super::{Lookup, compile, lookup};
+    use crate::profile::seccomp::{ALLOWED, BY_CAPABILITY, default_profile};
+
+    /// The shared allow-list names only syscalls this compiler knows, and compiles.
+    #[test]
+    fn every_profile_name_is_a_syscall() {
+        for name in ALLOWED
+            .iter()
+            .chain(BY_CAPABILITY.iter().flat_map(|(_, n)| n.iter()))
+        {
+            assert_ne!(lookup(name), Lookup::Unknown, "{name}");
+        }
+        compile(&default_profile(&[])).unwrap();
+        compile(&default_profile(&["CAP_SYS_ADMIN", "SYS_PTRACE"])).unwrap();
+    }
+
+    #[test]
+    fn default_spec_validates() {
+        let spec = crate::profile::default_spec(&["sh".into()]);
+        let json = serde_json::to_string(&spec).unwrap();
+        let back = crate::spec::parse(&json).unwrap();
+        crate::spec::validate(&back).unwrap();
+    }
+}

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The OCI runtime-spec version this runtime writes into state and generated specs.
-pub const OCI_VERSION: &str = "1.2.0";
+pub use berth_profile::OCI_VERSION;
 
 /// A bundle ready to run: its directory, parsed configuration and absolute rootfs path.
 #[derive(Debug, Clone)]

@@ -484,7 +484,10 @@ fn failure_half_way_removes_everything() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let f = Fixture::new(&["/no/such/program"], |_| {});
     let err = f.run().unwrap_err().to_string();
-    assert!(err.contains("exec \"/no/such/program\""), "{err}");
+    assert!(
+        err.contains("exec: \"/no/such/program\": stat /no/such/program: no such file"),
+        "{err}"
+    );
     f.assert_gone();
 }
 

@@ -243,6 +243,11 @@ impl ShimClient {
         }
     }
 
+    /// Applies new resource limits (OCI `linux.resources` JSON) to the running container.
+    pub fn update(&self, resources: serde_json::Value) -> Result<()> {
+        self.expect_ok(&Request::Update { resources })
+    }
+
     /// Attaches: returns the connection, on which output arrives (stdcopy-framed if asked) and
     /// to which stdin bytes may be written; `shutdown(Write)` ends stdin. The shim closes it
     /// after the container exits and its output is sent.

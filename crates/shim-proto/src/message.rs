@@ -45,6 +45,12 @@ pub enum Request {
     },
     /// Cgroup usage figures; answered with [`Response::Stats`].
     Stats,
+    /// New resource limits for the running container (`docker update`), as OCI
+    /// `linux.resources` JSON.
+    Update {
+        /// The limits.
+        resources: serde_json::Value,
+    },
     /// Stream the container's output (and feed its stdin) over this connection.
     Attach(AttachRequest),
     /// Run a process in the container and stream it like [`Request::Attach`].
@@ -206,12 +212,13 @@ mod kind_wire {
     use berth_common::ErrorKind;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    const NAMES: [(ErrorKind, &str); 6] = [
+    const NAMES: [(ErrorKind, &str); 7] = [
         (ErrorKind::NotFound, "not_found"),
         (ErrorKind::Conflict, "conflict"),
         (ErrorKind::InvalidArgument, "invalid_argument"),
         (ErrorKind::Forbidden, "forbidden"),
         (ErrorKind::Corrupted, "corrupted"),
+        (ErrorKind::NotModified, "not_modified"),
         (ErrorKind::Internal, "internal"),
     ];
 

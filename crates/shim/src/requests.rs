@@ -69,6 +69,7 @@ impl Shim {
                 exec_id,
             } => self.resize(height, width, exec_id),
             Request::Stats => self.stats(),
+            Request::Update { resources } => self.update(resources),
             Request::Attach(req) => Ok(self.attach(req)),
             Request::Exec(req) => self.exec(req),
             Request::ExecWait { exec_id } => {
@@ -249,6 +250,22 @@ impl Shim {
             cpu_usage_ns: s.cpu_usage_ns,
             pids: s.pids_current,
         })))
+    }
+
+    fn update(&mut self, resources: serde_json::Value) -> Result<Reply> {
+        if self.status == ContainerStatus::Stopped {
+            return Err(self.not_running());
+        }
+        let cg = self
+            .cgroup
+            .as_ref()
+            .ok_or_else(|| ShimError::Conflict("the container's cgroup is unavailable".into()))?;
+        let linux: oci_spec::runtime::LinuxResources = serde_json::from_value(resources)
+            .map_err(|e| ShimError::Invalid(format!("resources: {e}")))?;
+        let mut l = oci_spec::runtime::Linux::default();
+        l.set_resources(Some(linux));
+        cg.update(&container::resources(Some(&l)))?;
+        Ok(Reply::Now(Response::Ok))
     }
 
     fn attach(&mut self, req: AttachRequest) -> Reply {

@@ -37,6 +37,9 @@ pub enum StorageError {
     /// A writable layer key that is not a single plain path component.
     #[error("invalid writable layer key {0:?}")]
     InvalidKey(String),
+    /// Writing a layer archive to its destination failed (a diff being streamed out).
+    #[error("writing the layer archive: {0}")]
+    ArchiveWrite(#[source] std::io::Error),
     /// An I/O failure, with the path it concerned.
     #[error("{path}: {source}")]
     Io {
@@ -68,7 +71,7 @@ impl HasKind for StorageError {
             StorageError::BlobNotFound(_) | StorageError::SnapshotNotFound(_) => {
                 ErrorKind::NotFound
             }
-            StorageError::Io { .. } => ErrorKind::Internal,
+            StorageError::Io { .. } | StorageError::ArchiveWrite(_) => ErrorKind::Internal,
         }
     }
 }

@@ -5,6 +5,8 @@
 //!   under `blobs/sha256/<hex>` always holds exactly the bytes its name says.
 //! * [`snapshot`]: unpacked layer stacks keyed by chain ID, with an overlayfs snapshotter and a
 //!   copy-based fallback behind one trait.
+//! * [`diff`]: the reverse of unpacking: an overlayfs upper directory (a container's changes)
+//!   written out as a layer tar with OCI whiteouts, for `docker commit`.
 //! * [`unpack`]: applying a layer tar safely (no write ever lands outside the snapshot) with OCI
 //!   whiteouts, from gzip, zstd or plain tar.
 //! * [`atomic`]: small crash-safe file writes used for every piece of state.
@@ -13,6 +15,7 @@
 
 pub mod atomic;
 pub mod content;
+pub mod diff;
 pub mod error;
 pub mod snapshot;
 pub mod unpack;

@@ -9,7 +9,7 @@ use crate::query::Query;
 use crate::stream::json_message_stream;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use berth_api_types::progress::JsonMessage;
 use berth_common::Reference;
 use berth_image::ImportOptions;
 use futures_util::TryStreamExt;
-use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 /// Routes of this section.
 pub fn routes() -> Router<AppState> {
@@ -72,9 +72,11 @@ async fn by_name(
         }
         (Method::DELETE, _) => {
             let (force, noprune) = (q.bool("force"), q.bool("noprune"));
-            let items =
-                blocking(move || Ok(engine.image_remove(&rest, force, noprune, &|_| None)?))
-                    .await?;
+            let items = blocking(move || {
+                let users = engine.clone();
+                Ok(engine.image_remove(&rest, force, noprune, &|id| users.image_user(id))?)
+            })
+            .await?;
             Ok(Json(items).into_response())
         }
         (method, _) => Err(ApiError::new(
@@ -91,8 +93,11 @@ async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, Api
         .get("dangling")
         .iter()
         .any(|v| v == "false" || v == "0");
-    let report =
-        blocking(move || Ok(engine.images_prune(dangling_only, &filters, &|_| None)?)).await?;
+    let report = blocking(move || {
+        let users = engine.clone();
+        Ok(engine.images_prune(dangling_only, &filters, &|id| users.image_user(id))?)
+    })
+    .await?;
     Ok(Json(report).into_response())
 }
 
@@ -136,33 +141,9 @@ async fn save(engine: AppState, names: Vec<String>) -> Result<Response, ApiError
         Ok(())
     })
     .await?;
-    let (writer, reader) = tokio::io::duplex(1 << 20);
-    let (err_tx, err_rx) = tokio::sync::oneshot::channel::<String>();
-    let mut sink = SyncIoBridge::new(writer);
-    tokio::task::spawn_blocking(move || {
-        let res = engine
-            .image_save(&names, &mut sink)
-            .map_err(|e| e.to_string());
-        let res = res.and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| e.to_string()));
-        if let Err(msg) = res {
-            tracing::warn!(error = %msg, "image save failed");
-            let _ = err_tx.send(msg);
-        }
-    });
-    let failure = futures_util::stream::once(async move {
-        match err_rx.await {
-            Ok(msg) => Err(std::io::Error::other(msg)),
-            Err(_) => Ok(bytes::Bytes::new()),
-        }
-    });
-    let body =
-        futures_util::StreamExt::chain(ReaderStream::with_capacity(reader, 1 << 20), failure);
-    let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    Ok(resp)
+    Ok(crate::stream::blocking_archive(move |sink| {
+        engine.image_save(&names, sink).map_err(|e| e.to_string())
+    }))
 }
 
 /// `POST /images/create`: `fromSrc=-` imports the body as a root file system; `fromImage`

@@ -1,6 +1,8 @@
 //! One module per section of Docker's Engine API reference.
 
+pub mod containers;
 pub mod events;
+pub mod exec;
 pub mod images;
 pub mod system;
 pub mod volumes;

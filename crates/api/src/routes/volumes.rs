@@ -59,12 +59,20 @@ async fn remove(
     q: Query,
 ) -> Result<Response, ApiError> {
     let force = q.bool("force");
-    blocking(move || Ok(engine.volume_remove(&name, force, &|_| false)?)).await?;
+    blocking(move || {
+        let users = engine.clone();
+        Ok(engine.volume_remove(&name, force, &|n| users.volume_in_use(n))?)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
-    let report = blocking(move || Ok(engine.volumes_prune(&filters, &|_| false)?)).await?;
+    let report = blocking(move || {
+        let users = engine.clone();
+        Ok(engine.volumes_prune(&filters, &|n| users.volume_in_use(n))?)
+    })
+    .await?;
     Ok(Json(report).into_response())
 }

@@ -1,4 +1,4 @@
-//! `image inspect` and the top-level `inspect`.
+//! `image inspect` and the top-level `inspect` (containers and images).
 //!
 //! Without `--format` the daemon's JSON is printed as an array with 4-space indentation, in the
 //! daemon's key order; with a template each object is rendered on its own line. Objects that
@@ -72,25 +72,42 @@ pub async fn image(target: &Target, args: ImageInspectArgs) -> Result<()> {
     finish(&found, args.format.as_deref(), errors)
 }
 
-/// Top-level `inspect`: images are the only objects so far; an unknown name is reported as
-/// Docker reports it (`Error: No such object: x`).
+/// Top-level `inspect`: like Docker, containers are tried first, then images (or only the
+/// `--type` given); an unknown name is reported as Docker reports it
+/// (`Error: No such object: x`).
 pub async fn any(target: &Target, args: InspectArgs) -> Result<()> {
-    if let Some(kind) = args.kind.as_deref()
-        && kind != "image"
-    {
-        bail!("{kind:?} is not a valid value for --type");
-    }
+    let kinds: &[&str] = match args.kind.as_deref() {
+        None | Some("") => &["container", "image"],
+        Some("container") => &["container"],
+        Some("image") => &["image"],
+        Some(kind) => bail!("{kind:?} is not a valid value for --type"),
+    };
     let client = target.connect().await?;
     let mut found = Vec::new();
     let mut errors = Vec::new();
-    for name in &args.names {
-        match client.image_inspect_raw(name).await {
-            Ok(v) => found.push(v),
-            Err(e) if e.is_not_found() && args.kind.is_none() => {
-                errors.push(format!("Error: No such object: {name}"))
+    'names: for name in &args.names {
+        let mut last = None;
+        for kind in kinds {
+            let r = match *kind {
+                "container" => client.container_inspect_raw(name, args.size).await,
+                _ => client.image_inspect_raw(name).await,
+            };
+            match r {
+                Ok(v) => {
+                    found.push(v);
+                    continue 'names;
+                }
+                Err(e) if e.is_not_found() => last = Some(e),
+                Err(e @ ClientError::Api { .. }) => {
+                    errors.push(e.to_string());
+                    continue 'names;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e @ ClientError::Api { .. }) => errors.push(e.to_string()),
-            Err(e) => return Err(e.into()),
+        }
+        match (args.kind.is_none(), last) {
+            (false, Some(e)) => errors.push(e.to_string()),
+            _ => errors.push(format!("Error: No such object: {name}")),
         }
     }
     finish(&found, args.format.as_deref(), errors)

@@ -1,14 +1,19 @@
 //! One module per group of commands; each command decodes its flags, makes its API calls
 //! through the client and prints Docker's output.
 
+pub mod containers;
+pub mod cp;
+pub mod create;
 pub mod events;
 pub mod images;
 pub mod inspect;
+pub mod run;
+pub mod stats;
 pub mod system;
 pub mod transfer;
 pub mod volumes;
 
-use crate::args::{Cli, Command, ImageCommand, VolumeCommand};
+use crate::args::{Cli, Command, ContainerCommand, ImageCommand, VolumeCommand};
 use crate::autostart::Target;
 use anyhow::Result;
 
@@ -48,6 +53,61 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Volume(VolumeCommand::Rm(a)) => volumes::remove(&target, a).await,
         Command::Volume(VolumeCommand::Prune(a)) => volumes::prune(&target, a).await,
         Command::Events(a) => events::run(&target, a).await,
+        Command::Container(c) => container(&target, c).await,
+        Command::Run(a) => run::run(&target, a).await,
+        Command::Create(a) => run::create(&target, a).await,
+        Command::Start(a) => run::start(&target, a).await,
+        Command::Attach(a) => run::attach(&target, a).await,
+        Command::Exec(a) => run::exec(&target, a).await,
+        Command::Ps(a) => containers::ps(&target, a).await,
+        Command::Stop(a) => containers::stop(&target, a).await,
+        Command::Kill(a) => containers::kill(&target, a).await,
+        Command::Restart(a) => containers::restart(&target, a).await,
+        Command::Rm(a) => containers::rm(&target, a).await,
+        Command::Logs(a) => containers::logs(&target, a).await,
+        Command::Wait(a) => containers::wait(&target, a).await,
+        Command::Top(a) => containers::top(&target, a).await,
+        Command::Stats(a) => stats::run(&target, a).await,
+        Command::Cp(a) => cp::run(&target, a).await,
+        Command::Diff(a) => containers::diff(&target, a).await,
+        Command::Commit(a) => containers::commit(&target, a).await,
+        Command::Export(a) => containers::export(&target, a).await,
+        Command::Rename(a) => containers::rename(&target, a).await,
+        Command::Pause(a) => containers::pause(&target, a).await,
+        Command::Unpause(a) => containers::unpause(&target, a).await,
+        Command::Port(a) => containers::port(&target, a).await,
+        Command::Update(a) => containers::update(&target, a).await,
         Command::Daemon(_) => anyhow::bail!("the daemon is started by the berth binary itself"),
+    }
+}
+
+/// `container <sub>`: the same commands under the management group.
+async fn container(target: &Target, c: ContainerCommand) -> Result<()> {
+    match c {
+        ContainerCommand::Attach(a) => run::attach(target, a).await,
+        ContainerCommand::Commit(a) => containers::commit(target, a).await,
+        ContainerCommand::Cp(a) => cp::run(target, a).await,
+        ContainerCommand::Create(a) => run::create(target, a).await,
+        ContainerCommand::Diff(a) => containers::diff(target, a).await,
+        ContainerCommand::Exec(a) => run::exec(target, a).await,
+        ContainerCommand::Export(a) => containers::export(target, a).await,
+        ContainerCommand::Inspect(a) => containers::inspect(target, a).await,
+        ContainerCommand::Kill(a) => containers::kill(target, a).await,
+        ContainerCommand::Logs(a) => containers::logs(target, a).await,
+        ContainerCommand::Ls(a) => containers::ps(target, a).await,
+        ContainerCommand::Pause(a) => containers::pause(target, a).await,
+        ContainerCommand::Port(a) => containers::port(target, a).await,
+        ContainerCommand::Prune(a) => containers::prune(target, a).await,
+        ContainerCommand::Rename(a) => containers::rename(target, a).await,
+        ContainerCommand::Restart(a) => containers::restart(target, a).await,
+        ContainerCommand::Rm(a) => containers::rm(target, a).await,
+        ContainerCommand::Run(a) => run::run(target, a).await,
+        ContainerCommand::Start(a) => run::start(target, a).await,
+        ContainerCommand::Stats(a) => stats::run(target, a).await,
+        ContainerCommand::Stop(a) => containers::stop(target, a).await,
+        ContainerCommand::Top(a) => containers::top(target, a).await,
+        ContainerCommand::Unpause(a) => containers::unpause(target, a).await,
+        ContainerCommand::Update(a) => containers::update(target, a).await,
+        ContainerCommand::Wait(a) => containers::wait(target, a).await,
     }
 }

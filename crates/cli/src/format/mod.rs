@@ -1,6 +1,7 @@
 //! Output formatting shared by the commands: Docker's units, Go templates, tables, and the row
-//! models (`images`, `history`) whose field names are the ones Docker's templates use.
+//! models (`images`, `history`, `containers`) whose field names are the ones Docker's templates use.
 
+pub mod containers;
 pub mod history;
 pub mod images;
 pub mod table;

@@ -64,6 +64,9 @@ pub struct Hardening {
     pub masked_paths: Vec<String>,
     /// Paths made read-only (`/proc/sys`…).
     pub readonly_paths: Vec<String>,
+    /// Capabilities the daemon itself holds; "all" (`--privileged`, `--cap-add ALL`) means
+    /// these. Empty: no limit.
+    pub host_capabilities: Vec<String>,
 }
 
 /// Everything [`build`] needs, gathered (and any I/O done) by the engine.
@@ -129,12 +132,16 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     )?;
     let env = environment(&config.env, &hostname, config.tty, &user.home);
     let security = parse_security_opts(&host.security_opt)?;
-    let caps = capabilities(
+    let mut caps = capabilities(
         &input.hardening.default_capabilities,
         &host.cap_add,
         &host.cap_drop,
         host.privileged,
     )?;
+    let wants_all = host.privileged || host.cap_add.iter().any(|c| c.eq_ignore_ascii_case("ALL"));
+    if wants_all && !input.hardening.host_capabilities.is_empty() {
+        caps.retain(|c| input.hardening.host_capabilities.contains(c));
+    }
     if !(-1000..=1000).contains(&host.oom_score_adj) {
         return Err(SpecError::Resources(format!(
             "Invalid value {}, range for oom score adj is [-1000, 1000]",

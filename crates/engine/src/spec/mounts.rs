@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What a user mount is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum MountKind {
     /// A host path (`-v /host:/ctr`, `--mount type=bind`).
     #[default]
@@ -21,8 +21,9 @@ pub enum MountKind {
 }
 
 /// A user mount after the engine resolved it: volumes created and located, bind sources
-/// checked. [`super::build`] only turns it into OCI mount options.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// checked. [`super::build`] only turns it into OCI mount options. Serialisable because the
+/// engine keeps it in the container's record and builds the spec anew at every start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedMount {
     /// Bind, volume or tmpfs.
     pub kind: MountKind,

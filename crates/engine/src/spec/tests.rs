@@ -33,9 +33,37 @@ fn input() -> SpecInput {
             seccomp: Some(LinuxSeccomp::default()),
             masked_paths: vec!["/proc/kcore".into()],
             readonly_paths: vec!["/proc/sys".into()],
+            host_capabilities: Vec::new(),
         },
         ..Default::default()
     }
+}
+
+#[test]
+fn privileged_gets_only_what_the_host_has() {
+    let mut i = with(
+        ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        },
+        HostConfig {
+            privileged: true,
+            ..Default::default()
+        },
+    );
+    i.hardening.host_capabilities = vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()];
+    let spec = build(&i).unwrap();
+    let bounding = spec
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .as_ref()
+        .unwrap()
+        .bounding()
+        .clone()
+        .unwrap();
+    assert_eq!(bounding.len(), 2);
 }
 
 fn with(config: ContainerConfig, host: HostConfig) -> SpecInput {

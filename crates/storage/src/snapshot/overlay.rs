@@ -7,7 +7,7 @@
 //! `lowerdir=a:b:c` option string puts on deep stacks; kernels without it get the classic
 //! `mount(2)`.
 //!
-//! This file also holds [`Store`], the on-disk layout and crash-safe bookkeeping both
+//! This file also holds `Store`, the on-disk layout and crash-safe bookkeeping both
 //! snapshotters share, so they differ only in how a snapshot is seeded and mounted.
 
 use super::{AppliedLayer, RootfsMount, Snapshotter};

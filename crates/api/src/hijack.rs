@@ -1,0 +1,280 @@
+//! Hijacked connections: `POST /containers/{id}/attach` and `POST /exec/{id}/start` turn the
+//! HTTP connection into a raw two-way byte stream, as Docker's clients expect.
+//!
+//! The client asks with `Connection: Upgrade` and `Upgrade: tcp`; the answer is `101 UPGRADED`
+//! with the stream's content type, and after it the connection carries the container's output
+//! (stdcopy-framed unless the container has a TTY) one way and its stdin the other. The shim
+//! already speaks exactly that on its attach/exec sockets, so this module only pipes bytes:
+//! output until the shim closes it (the process ended), input until the client half-closes
+//! (then stdin is closed) or types the detach keys (then the connection ends, the process
+//! keeps running).
+
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The default detach sequence: ctrl-p, ctrl-q.
+pub const DEFAULT_DETACH_KEYS: &[u8] = &[0x10, 0x11];
+
+/// What to pipe once the connection is upgraded.
+pub struct Pipe {
+    /// The shim's stream.
+    pub stream: std::os::unix::net::UnixStream,
+    /// Forward the client's bytes to the process's stdin.
+    pub stdin: bool,
+    /// Detach sequence, checked only on TTY streams (binary stdin could contain it).
+    pub detach_keys: Option<Vec<u8>>,
+    /// Called once the stream has ended, before the connection closes (exec uses it to
+    /// collect the exit code so an inspect right after sees it).
+    pub on_end: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// Whether the client asked for an upgrade.
+pub fn wants_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("tcp"))
+}
+
+/// Answers `101` and, once the client has the answer, runs `make` (which may block, e.g. until
+/// a container starts) and pipes what it returns.
+pub fn upgrade<F, Fut>(mut req: Request, tty: bool, make: F) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Pipe, ApiError>> + Send + 'static,
+{
+    if !wants_upgrade(&req) {
+        return Err(ApiError::bad_request(
+            "this endpoint needs a hijacked connection: send `Connection: Upgrade` and `Upgrade: tcp`",
+        ));
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
+            }
+        };
+        let mut client = TokioIo::new(upgraded);
+        let pipe = match make().await {
+            Ok(p) => p,
+            Err(e) => {
+                // The status line is gone; tell the client in the stream, framed as stdout
+                // when the stream is multiplexed (as Docker does).
+                let text = format!("{}\r\n", e.message);
+                let mut bytes = Vec::new();
+                if tty {
+                    bytes.extend_from_slice(text.as_bytes());
+                } else {
+                    berth_shim_proto::stdcopy::encode(
+                        berth_shim_proto::stdcopy::StdStream::Stdout,
+                        text.as_bytes(),
+                        &mut bytes,
+                    );
+                }
+                let _ = client.write_all(&bytes).await;
+                let _ = client.shutdown().await;
+                return;
+            }
+        };
+        if let Err(e) = run_pipe(&mut client, pipe).await {
+            tracing::debug!(error = %e, "hijacked stream ended with an error");
+        }
+        let _ = client.shutdown().await;
+    });
+    let content_type = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    Ok(resp)
+}
+
+async fn run_pipe<C>(client: &mut C, pipe: Pipe) -> std::io::Result<()>
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    pipe.stream.set_nonblocking(true)?;
+    let shim = tokio::net::UnixStream::from_std(pipe.stream)?;
+    let (mut shim_r, mut shim_w) = shim.into_split();
+    let (mut client_r, mut client_w) = tokio::io::split(client);
+    let detach = pipe.detach_keys.clone();
+    let stdin = pipe.stdin;
+    let input = async move {
+        if !stdin {
+            // Still read, so a client closing its side is noticed; discard what comes.
+            let mut sink = [0u8; 1024];
+            while client_r
+                .read(&mut sink)
+                .await
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {}
+            return InputEnd::Eof;
+        }
+        let mut buf = [0u8; 8192];
+        let mut matched = 0usize;
+        loop {
+            let n = match client_r.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = shim_w.shutdown().await;
+                    return InputEnd::Eof;
+                }
+                Ok(n) => n,
+            };
+            let mut data = &buf[..n];
+            if let Some(keys) = &detach {
+                // Bytes that may start the detach sequence are held back until it is decided.
+                let mut out = Vec::with_capacity(n);
+                for &b in data {
+                    if b == keys[matched] {
+                        matched += 1;
+                        if matched == keys.len() {
+                            // What came before the sequence still goes to the process.
+                            let _ = shim_w.write_all(&out).await;
+                            return InputEnd::Detached;
+                        }
+                    } else {
+                        out.extend_from_slice(&keys[..matched]);
+                        matched = 0;
+                        if b == keys[0] {
+                            matched = 1;
+                        } else {
+                            out.push(b);
+                        }
+                    }
+                }
+                if shim_w.write_all(&out).await.is_err() {
+                    return InputEnd::Eof;
+                }
+                data = &[];
+            }
+            if !data.is_empty() && shim_w.write_all(data).await.is_err() {
+                return InputEnd::Eof;
+            }
+        }
+    };
+    let output = async {
+        let r = tokio::io::copy(&mut shim_r, &mut client_w).await;
+        let _ = client_w.flush().await;
+        r
+    };
+    tokio::pin!(input);
+    tokio::pin!(output);
+    // The output ending (process gone) ends the session; the input ending only ends stdin,
+    // unless it was the detach sequence.
+    let mut input_done = false;
+    loop {
+        tokio::select! {
+            r = &mut output => {
+                r?;
+                break;
+            }
+            end = &mut input, if !input_done => {
+                input_done = true;
+                if end == InputEnd::Detached {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(f) = pipe.on_end {
+        let _ = tokio::task::spawn_blocking(f).await;
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum InputEnd {
+    Eof,
+    Detached,
+}
+
+/// Parses Docker's `detachKeys` (`ctrl-p,ctrl-q`, `a,ctrl-@`); empty means the default.
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, ApiError> {
+    if spec.is_empty() {
+        return Ok(DEFAULT_DETACH_KEYS.to_vec());
+    }
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let bad = || ApiError::bad_request(format!("Invalid detach keys ({spec}) provided"));
+        if let Some(c) = part.strip_prefix("ctrl-") {
+            let b = match c.as_bytes() {
+                [b'@'] => 0,
+                [c @ b'a'..=b'z'] => c - b'a' + 1,
+                [b'['] => 27,
+                [b'\\'] => 28,
+                [b']'] => 29,
+                [b'^'] => 30,
+                [b'_'] => 31,
+                _ => return Err(bad()),
+            };
+            out.push(b);
+        } else if part.len() == 1 {
+            out.push(part.as_bytes()[0]);
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys() {
+        assert_eq!(parse_detach_keys("").unwrap(), vec![0x10, 0x11]);
+        assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), vec![1, b'x']);
+        assert!(parse_detach_keys("ctrl-1").is_err());
+        assert!(parse_detach_keys("abc").is_err());
+    }
+
+    #[tokio::test]
+    async fn pipe_forwards_both_ways_and_detaches() {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (mut client, mut server_side) = tokio::io::duplex(1024);
+        let task = tokio::spawn(async move {
+            run_pipe(
+                &mut server_side,
+                Pipe {
+                    stream: theirs,
+                    stdin: true,
+                    detach_keys: Some(vec![0x10, 0x11]),
+                    on_end: None,
+                },
+            )
+            .await
+        });
+        let mut shim = ours;
+        use std::io::{Read, Write};
+        shim.write_all(b"out").unwrap();
+        let mut got = [0u8; 3];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"out");
+        client.write_all(b"a\x10b\x10\x11ignored").await.unwrap();
+        task.await.unwrap().unwrap();
+        let mut input = Vec::new();
+        shim.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let n = shim.read(&mut buf).unwrap();
+        input.extend_from_slice(&buf[..n]);
+        assert_eq!(input, b"a\x10b");
+    }
+}

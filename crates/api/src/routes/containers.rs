@@ -1,0 +1,631 @@
+//! Container section: create, start, stop, kill, restart, remove, wait, list, inspect, attach,
+//! logs, resize, pause, unpause, rename, top, stats, update, changes, prune.
+
+use crate::AppState;
+use crate::error::{ApiError, blocking};
+use crate::hijack::{self, Pipe};
+use crate::query::Query;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use berth_api_types::container::{
+    ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest,
+    ContainerUpdateResponse, ContainerWaitResponse, WaitError,
+};
+use berth_engine::EngineError;
+use berth_engine::containers::query::ListOptions;
+use berth_engine::containers::{WaitCondition, changes};
+use berth_shim_proto::AttachRequest;
+use berth_shim_proto::logs::{LogStream, ReadOptions, Reader};
+use berth_shim_proto::stdcopy::{self, StdStream};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Routes of this section.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/create", post(create))
+        .route("/commit", post(commit))
+        .route("/containers/json", get(list))
+        .route("/containers/prune", post(prune))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/top", get(top))
+        .route("/containers/{id}/stats", get(stats))
+        .route("/containers/{id}/update", post(update))
+        .route("/containers/{id}/changes", get(diff))
+        .route("/containers/{id}/export", get(export))
+        .route(
+            "/containers/{id}/archive",
+            get(archive_get).head(archive_head).put(archive_put),
+        )
+        .route("/containers/{id}", delete(remove))
+}
+
+/// Decodes a JSON body with Docker's 400 on malformed input; an empty body is the default.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned + Default>(
+    body: &Bytes,
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+async fn create(
+    State(engine): State<AppState>,
+    q: Query,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ContainerCreateRequest = json_body(&body)?;
+    let name = q.get("name").map(str::to_string);
+    let rec = blocking(move || Ok(engine.container_create(name.as_deref(), request)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ContainerCreateResponse {
+            id: rec.id,
+            warnings: Vec::new(),
+        }),
+    )
+        .into_response())
+}
+
+async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
+    let opts = ListOptions {
+        all: q.bool("all"),
+        limit: q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0),
+        size: q.bool("size"),
+        filters: q.filters()?,
+    };
+    let rows = blocking(move || Ok(engine.containers().list(&opts)?)).await?;
+    Ok(Json(rows).into_response())
+}
+
+async fn inspect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let size = q.bool("size");
+    let r = blocking(move || Ok(engine.containers().inspect(&id, size)?)).await?;
+    Ok(Json(r).into_response())
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn start(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    blocking(move || Ok(engine.containers().start(&id)?)).await?;
+    Ok(no_content())
+}
+
+fn timeout(q: &Query) -> Result<Option<i64>, ApiError> {
+    q.get_nonempty("t")
+        .or_else(|| q.get_nonempty("timeout"))
+        .map(|t| {
+            t.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeout {t:?}")))
+        })
+        .transpose()
+}
+
+async fn stop(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let t = timeout(&q)?;
+    let signal = q.get_nonempty("signal").map(str::to_string);
+    blocking(move || Ok(engine.containers().stop(&id, t, signal.as_deref())?)).await?;
+    Ok(no_content())
+}
+
+async fn restart(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let t = timeout(&q)?;
+    let signal = q.get_nonempty("signal").map(str::to_string);
+    blocking(move || Ok(engine.containers().restart(&id, t, signal.as_deref())?)).await?;
+    Ok(no_content())
+}
+
+async fn kill(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let signal = q.get_nonempty("signal").map(str::to_string);
+    blocking(move || Ok(engine.containers().kill(&id, signal.as_deref())?)).await?;
+    Ok(no_content())
+}
+
+async fn remove(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let (force, volumes) = (q.bool("force"), q.bool("v"));
+    if q.bool("link") {
+        return Err(ApiError::bad_request("links are not supported"));
+    }
+    blocking(move || Ok(engine.containers().remove(&id, force, volumes)?)).await?;
+    Ok(no_content())
+}
+
+/// `POST /containers/{id}/wait`: the status line goes out at once (clients register the wait
+/// before they start the container), the body when the condition holds.
+async fn wait(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let condition: WaitCondition = q
+        .get("condition")
+        .unwrap_or("")
+        .parse()
+        .map_err(|e: EngineError| ApiError::bad_request(e.to_string()))?;
+    // Fail fast (404) for an unknown container, before the 200 is committed.
+    {
+        let (engine, id) = (engine.clone(), id.clone());
+        blocking(move || {
+            engine
+                .containers()
+                .store()
+                .get(&id)
+                .map(|_| ())
+                .or_else(|e| {
+                    if engine.containers().recently_removed(&id).is_some() {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })?;
+            Ok(())
+        })
+        .await?;
+    }
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    tokio::task::spawn_blocking(move || {
+        let body = match engine.containers().wait(&id, condition) {
+            Ok(r) => ContainerWaitResponse {
+                status_code: r.status_code,
+                error: r.error.map(|message| WaitError { message }),
+            },
+            Err(e) => ContainerWaitResponse {
+                status_code: -1,
+                error: Some(WaitError {
+                    message: e.to_string(),
+                }),
+            },
+        };
+        let mut line = serde_json::to_vec(&body).unwrap_or_default();
+        line.push(b'\n');
+        let _ = tx.blocking_send(Ok(Bytes::from(line)));
+    });
+    let mut resp = Response::new(Body::from_stream(ReceiverStream::new(rx)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+async fn attach(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let tty = {
+        let (engine, id) = (engine.clone(), id.clone());
+        blocking(move || Ok(engine.containers().tty(&id)?)).await?
+    };
+    let detach_keys = hijack::parse_detach_keys(q.get("detachKeys").unwrap_or(""))?;
+    let attach = AttachRequest {
+        stdin: q.bool("stdin"),
+        stdout: q.bool("stdout"),
+        stderr: q.bool("stderr"),
+        stdcopy: !tty,
+        stdin_once: false,
+    };
+    hijack::upgrade(req, tty, move || async move {
+        let stdin = attach.stdin;
+        let stream = blocking(move || Ok(engine.containers().attach(&id, attach)?)).await?;
+        Ok(Pipe {
+            stream,
+            stdin,
+            detach_keys: tty.then_some(detach_keys),
+            on_end: None,
+        })
+    })
+}
+
+/// Parses `since`/`until` of logs: Unix seconds with optional fraction, or RFC 3339.
+fn log_time(q: &Query, key: &str) -> Result<Option<i128>, ApiError> {
+    match q.get_nonempty(key) {
+        None | Some("0") => Ok(None),
+        Some(v) => berth_engine::events::parse_event_time(v)
+            .map(|n| Some(i128::from(n)))
+            .map_err(|e| ApiError::bad_request(e.to_string())),
+    }
+}
+
+async fn logs(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let (stdout, stderr) = (q.bool("stdout"), q.bool("stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let follow = q.bool("follow");
+    let timestamps = q.bool("timestamps");
+    let tail = match q.get_nonempty("tail") {
+        None | Some("all") => None,
+        Some(t) => Some(
+            t.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid tail {t:?}")))?,
+        ),
+    };
+    let opts = ReadOptions {
+        since: log_time(&q, "since")?,
+        until: log_time(&q, "until")?,
+        tail,
+    };
+    let source = {
+        let (engine, id) = (engine.clone(), id.clone());
+        blocking(move || Ok(engine.containers().log_source(&id)?)).await?
+    };
+    if !source.enabled {
+        return Err(ApiError::bad_request(
+            "configured logging driver does not support reading",
+        ));
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    tokio::task::spawn_blocking(move || {
+        let encode = |e: &berth_shim_proto::logs::Entry| -> Option<Bytes> {
+            let wanted = match e.stream {
+                LogStream::Stdout => stdout,
+                LogStream::Stderr => stderr,
+            };
+            if !wanted {
+                return None;
+            }
+            let mut text = Vec::new();
+            if timestamps {
+                text.extend_from_slice(e.time.as_bytes());
+                text.push(b' ');
+            }
+            text.extend_from_slice(e.log.as_bytes());
+            if source.tty {
+                return Some(Bytes::from(text));
+            }
+            let kind = match e.stream {
+                LogStream::Stdout => StdStream::Stdout,
+                LogStream::Stderr => StdStream::Stderr,
+            };
+            let mut framed = Vec::with_capacity(text.len() + 8);
+            stdcopy::encode(kind, &text, &mut framed);
+            Some(Bytes::from(framed))
+        };
+        let mut reader = match Reader::open(&source.path, opts) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "opening the log");
+                return;
+            }
+        };
+        for entry in reader.by_ref() {
+            match entry {
+                Ok(e) => {
+                    if let Some(b) = encode(&e)
+                        && tx.blocking_send(b).is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+        if !follow {
+            return;
+        }
+        let mut follower = reader.into_follower();
+        loop {
+            let running = engine.containers().is_running(&id);
+            let got = match follower.wait(Duration::from_millis(250), Duration::from_millis(25)) {
+                Ok(g) => g,
+                Err(_) => return,
+            };
+            for e in &got {
+                if let Some(b) = encode(e)
+                    && tx.blocking_send(b).is_err()
+                {
+                    return;
+                }
+            }
+            if tx.is_closed() {
+                return;
+            }
+            if !running && got.is_empty() {
+                return;
+            }
+        }
+    });
+    let content_type = if source.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    let mut resp = Response::new(Body::from_stream(
+        ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>),
+    ));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(resp)
+}
+
+fn dimension(q: &Query, key: &str) -> Result<u16, ApiError> {
+    q.get_nonempty(key)
+        .unwrap_or("0")
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid {key}")))
+}
+
+async fn resize(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let (h, w) = (dimension(&q, "h")?, dimension(&q, "w")?);
+    blocking(move || Ok(engine.containers().resize(&id, h, w)?)).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn pause(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    blocking(move || Ok(engine.containers().pause(&id)?)).await?;
+    Ok(no_content())
+}
+
+async fn unpause(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    blocking(move || Ok(engine.containers().unpause(&id)?)).await?;
+    Ok(no_content())
+}
+
+async fn rename(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let name = q
+        .get_nonempty("name")
+        .ok_or_else(|| ApiError::bad_request("name is required"))?
+        .to_string();
+    blocking(move || Ok(engine.containers().rename(&id, &name)?)).await?;
+    Ok(no_content())
+}
+
+async fn top(State(engine): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(blocking(move || Ok(engine.containers().top(&id)?)).await?).into_response())
+}
+
+/// `GET /containers/{id}/stats`: one sample with `stream=false`, else one per second.
+async fn stats(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let stream = q
+        .get("stream")
+        .is_none_or(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    let first = {
+        let (engine, id) = (engine.clone(), id.clone());
+        blocking(move || Ok(engine.containers().stats(&id)?)).await?
+    };
+    if !stream {
+        return Ok(Json(first).into_response());
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut previous = first;
+        let line = |v: &serde_json::Value| {
+            let mut b = serde_json::to_vec(v).unwrap_or_default();
+            b.push(b'\n');
+            Bytes::from(b)
+        };
+        if tx.blocking_send(line(&previous)).is_err() {
+            return;
+        }
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let Ok(mut next) = engine.containers().stats(&id) else {
+                return;
+            };
+            next["precpu_stats"] = previous["cpu_stats"].clone();
+            next["preread"] = previous["read"].clone();
+            if tx.blocking_send(line(&next)).is_err() {
+                return;
+            }
+            previous = next;
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(
+        ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>),
+    ));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+async fn update(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: ContainerUpdateRequest = json_body(&body)?;
+    let warnings = blocking(move || Ok(engine.containers().update(&id, &req)?)).await?;
+    Ok(Json(ContainerUpdateResponse { warnings }).into_response())
+}
+
+async fn diff(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let list = blocking(move || Ok(changes::changes(engine.containers(), &id)?)).await?;
+    Ok(Json(list).into_response())
+}
+
+async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
+    let filters = q.filters()?;
+    let report = blocking(move || Ok(engine.containers().prune(&filters)?)).await?;
+    Ok(Json(report).into_response())
+}
+
+const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+fn path_stat_header(
+    stat: &berth_engine::containers::archive::PathStat,
+) -> Result<HeaderValue, ApiError> {
+    use base64::Engine as _;
+    let json = serde_json::to_vec(stat).map_err(|e| ApiError::internal(e.to_string()))?;
+    HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn archive_path(q: &Query) -> Result<String, ApiError> {
+    q.get_nonempty("path")
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::bad_request("path is required"))
+}
+
+async fn archive_head(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let path = archive_path(&q)?;
+    let stat = blocking(move || Ok(engine.containers().stat_path(&id, &path)?)).await?;
+    let mut resp = StatusCode::OK.into_response();
+    resp.headers_mut()
+        .insert(PATH_STAT_HEADER, path_stat_header(&stat)?);
+    Ok(resp)
+}
+
+async fn archive_get(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let path = archive_path(&q)?;
+    let stat = {
+        let (engine, id, path) = (engine.clone(), id.clone(), path.clone());
+        blocking(move || Ok(engine.containers().stat_path(&id, &path)?)).await?
+    };
+    let mut resp = crate::stream::blocking_archive(move |out| {
+        engine
+            .containers()
+            .get_archive(&id, &path, out)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    resp.headers_mut()
+        .insert(PATH_STAT_HEADER, path_stat_header(&stat)?);
+    Ok(resp)
+}
+
+async fn archive_put(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = archive_path(&q)?;
+    let mut reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
+        futures_util::TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other),
+    ));
+    blocking(move || Ok(engine.containers().put_archive(&id, &path, &mut reader)?)).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn export(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    {
+        let (engine, id) = (engine.clone(), id.clone());
+        blocking(move || Ok(engine.containers().store().get(&id).map(|_| ())?)).await?;
+    }
+    Ok(crate::stream::blocking_archive(move |out| {
+        engine
+            .containers()
+            .export(&id, out)
+            .map_err(|e| e.to_string())
+    }))
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=` (body: optional
+/// config).
+pub(crate) async fn commit(
+    State(engine): State<AppState>,
+    q: Query,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let container = q
+        .get_nonempty("container")
+        .ok_or_else(|| ApiError::bad_request("container is required"))?
+        .to_string();
+    let config: Option<berth_api_types::container::ContainerConfig> =
+        if body.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            let c: berth_api_types::container::ContainerConfig = json_body(&body)?;
+            (c != Default::default()).then_some(c)
+        };
+    let req = berth_engine::CommitRequest {
+        repo: q.get("repo").unwrap_or("").to_string(),
+        tag: q.get("tag").unwrap_or("").to_string(),
+        comment: q.get("comment").unwrap_or("").to_string(),
+        author: q.get("author").unwrap_or("").to_string(),
+        changes: q.get_all("changes"),
+        pause: q.get("pause").is_none_or(|_| q.bool("pause")),
+        config,
+    };
+    let id = blocking(move || Ok(engine.container_commit(&container, req)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "Id": id.to_string() })),
+    )
+        .into_response())
+}

@@ -1,0 +1,690 @@
+//! `create`/`run` flags → `POST /containers/create` body, as the docker CLI's `parse` builds
+//! it. Pure apart from reading `--env-file`, `--label-file` and seccomp profiles; the caller
+//! supplies the environment lookup (for `-e KEY`) and the working directory (for relative bind
+//! sources), so tests can pin both.
+
+use crate::args::ContainerOptions;
+use anyhow::{Context as _, Result, anyhow, bail};
+use berth_api_types::container::{
+    ContainerCreateRequest, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig,
+    LogConfig,
+};
+use berth_api_types::shorthand::{
+    ShorthandError, parse_duration, parse_env, parse_env_file, parse_expose, parse_labels,
+    parse_memory_swap, parse_mount, parse_nano_cpus, parse_publish, parse_ram_bytes,
+    parse_restart_policy, parse_tmpfs, parse_ulimit, parse_volume,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Docker's wording for a flag value that does not parse.
+fn bad_flag(value: &str, flag: &str, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("invalid argument \"{value}\" for \"{flag}\" flag: {e}")
+}
+
+/// `k=v` entries into a map; `what` names the flag in the error.
+fn key_values(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let Some((k, v)) = item.split_once('=') else {
+            bail!("invalid argument \"{item}\" for \"{what}\" flag: expected key=value");
+        };
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// Reads `--env-file`s then applies `-e` values, as Docker's `ReadKVEnvStrings` does.
+pub fn read_env(
+    files: &[std::path::PathBuf],
+    values: &[String],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>> {
+    let mut env = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("open {}", f.display()))?;
+        env.extend(parse_env_file(&text, lookup)?);
+    }
+    for v in values {
+        env.push(parse_env(v, lookup).map_err(|e| bad_flag(v, "-e, --env", e))?);
+    }
+    Ok(env)
+}
+
+/// A duration flag of the health check, in nanoseconds; negative values are refused.
+fn health_duration(value: Option<&str>, flag: &str) -> Result<i64> {
+    let Some(v) = value else { return Ok(0) };
+    let ns = parse_duration(v).map_err(|e| bad_flag(v, flag, e))?;
+    if ns < 0 {
+        bail!("{flag} cannot be negative");
+    }
+    Ok(ns)
+}
+
+/// The health check for the flags, `None` when no health flag is used.
+pub fn healthcheck(o: &ContainerOptions) -> Result<Option<HealthConfig>> {
+    let any_health = o.health_cmd.is_some()
+        || o.health_interval.is_some()
+        || o.health_timeout.is_some()
+        || o.health_retries.is_some()
+        || o.health_start_period.is_some()
+        || o.health_start_interval.is_some();
+    if o.no_healthcheck {
+        if any_health {
+            bail!("--no-healthcheck conflicts with --health-* options");
+        }
+        return Ok(Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }));
+    }
+    if !any_health {
+        return Ok(None);
+    }
+    let retries = o.health_retries.unwrap_or(0);
+    if retries < 0 {
+        bail!("--health-retries cannot be negative");
+    }
+    Ok(Some(HealthConfig {
+        test: match &o.health_cmd {
+            Some(cmd) => vec!["CMD-SHELL".into(), cmd.clone()],
+            None => Vec::new(),
+        },
+        interval: health_duration(o.health_interval.as_deref(), "--health-interval")?,
+        timeout: health_duration(o.health_timeout.as_deref(), "--health-timeout")?,
+        retries,
+        start_period: health_duration(o.health_start_period.as_deref(), "--health-start-period")?,
+        start_interval: health_duration(
+            o.health_start_interval.as_deref(),
+            "--health-start-interval",
+        )?,
+    }))
+}
+
+/// Parses `--device host[:container][:perms]`.
+pub fn parse_device(value: &str) -> Result<DeviceMapping> {
+    let valid_perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let parts: Vec<&str> = value.split(':').collect();
+    let (src, dst, perms) = match parts.as_slice() {
+        [src] => (*src, *src, "rwm"),
+        [src, p] if valid_perms(p) => (*src, *src, *p),
+        [src, dst] => (*src, *dst, "rwm"),
+        [src, dst, p] => {
+            if !valid_perms(p) {
+                bail!("invalid device mode: {p}");
+            }
+            (*src, *dst, *p)
+        }
+        _ => bail!("invalid device specification: {value}"),
+    };
+    if !dst.starts_with('/') {
+        bail!("invalid device specification: {value}");
+    }
+    Ok(DeviceMapping {
+        path_on_host: src.to_string(),
+        path_in_container: dst.to_string(),
+        cgroup_permissions: perms.to_string(),
+    })
+}
+
+/// `--security-opt` values; a `seccomp=FILE` profile is read and sent inline as Docker does.
+pub fn security_opts(values: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let (key, val) = match v.split_once('=').or_else(|| v.split_once(':')) {
+            Some(kv) => kv,
+            None => {
+                if v == "no-new-privileges" {
+                    out.push(v.clone());
+                    continue;
+                }
+                bail!("Invalid --security-opt: {v:?}");
+            }
+        };
+        if key == "seccomp" && val != "unconfined" && val != "builtin" {
+            let text = std::fs::read(val)
+                .with_context(|| format!("opening seccomp profile ({val}) failed"))?;
+            let json: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("compacting json for seccomp profile ({val}) failed"))?;
+            out.push(format!("seccomp={json}"));
+        } else {
+            out.push(format!("{key}={val}"));
+        }
+    }
+    Ok(out)
+}
+
+/// A bind source relative to the working directory (`./data`) made absolute.
+fn absolute_source(source: &str, cwd: &Path) -> String {
+    if source.is_empty() || source.starts_with('/') || !source.starts_with('.') {
+        return source.to_string();
+    }
+    // Lexically cleaned like Go's `filepath.Abs`.
+    let mut parts: Vec<String> = Vec::new();
+    let joined = cwd.join(source);
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            std::path::Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            _ => {}
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The `--attach` streams: `(stdin, stdout, stderr)`.
+pub fn attach_streams(values: &[String]) -> Result<(bool, bool, bool)> {
+    let mut s = (false, false, false);
+    for v in values {
+        match v.to_ascii_lowercase().as_str() {
+            "stdin" => s.0 = true,
+            "stdout" => s.1 = true,
+            "stderr" => s.2 = true,
+            _ => bail!(
+                "invalid argument \"{v}\" for \"-a, --attach\" flag: valid streams are STDIN, \
+                 STDOUT and STDERR"
+            ),
+        }
+    }
+    Ok(s)
+}
+
+/// Builds the create request for `o`. `lookup` reads the caller's environment, `cwd` is where
+/// relative bind sources start.
+pub fn create_request(
+    o: &ContainerOptions,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> Result<ContainerCreateRequest> {
+    let sh = |flag: &'static str| move |v: &str, e: ShorthandError| bad_flag(v, flag, e);
+    let mut req = ContainerCreateRequest::default();
+
+    // Streams: -a picks; otherwise stdout and stderr, and stdin with -i.
+    let (mut a_in, mut a_out, mut a_err) = attach_streams(&o.attach)?;
+    if o.interactive {
+        a_in = true;
+    }
+    if o.attach.is_empty() {
+        a_out = true;
+        a_err = true;
+    }
+    let c = &mut req.config;
+    c.attach_stdin = a_in;
+    c.attach_stdout = a_out;
+    c.attach_stderr = a_err;
+    c.open_stdin = o.interactive;
+    c.tty = o.tty;
+    c.image = o.image().to_string();
+    c.cmd = if o.command().is_empty() {
+        None
+    } else {
+        Some(o.command().to_vec())
+    };
+    c.entrypoint = o.entrypoint.as_ref().map(|e| vec![e.clone()]);
+    c.hostname = o.hostname.clone().unwrap_or_default();
+    c.domainname = o.domainname.clone().unwrap_or_default();
+    c.user = o.user.clone().unwrap_or_default();
+    c.working_dir = o.workdir.clone().unwrap_or_default();
+    c.env = read_env(&o.env_file, &o.env, lookup)?;
+    let label_files = o
+        .label_file
+        .iter()
+        .map(|f| std::fs::read_to_string(f).with_context(|| format!("open {}", f.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let label_refs: Vec<&str> = label_files.iter().map(String::as_str).collect();
+    c.labels = parse_labels(&label_refs, &o.label)?;
+    c.stop_signal = o.stop_signal.clone();
+    c.stop_timeout = o.stop_timeout;
+    c.healthcheck = healthcheck(o)?;
+    if let Some(mac) = &o.mac_address {
+        c.mac_address = Some(mac.clone());
+    }
+
+    // Ports.
+    let (mut exposed, bindings) =
+        parse_publish(&o.publish).map_err(|e| anyhow!("Invalid publish spec: {e}"))?;
+    for e in &o.expose {
+        for port in parse_expose(e)? {
+            exposed.insert(port, Default::default());
+        }
+    }
+    c.exposed_ports = exposed;
+
+    let h = &mut req.host_config;
+    h.port_bindings = bindings;
+    h.publish_all_ports = o.publish_all;
+
+    // Volumes: anonymous `-v /path` become Config.Volumes, the rest stay binds.
+    for v in &o.volume {
+        // `./dir:/path` binds a directory relative to where the command runs.
+        let v = match v.split_once(':') {
+            Some((src, rest)) if src.starts_with('.') => {
+                format!("{}:{rest}", absolute_source(src, cwd))
+            }
+            _ => v.clone(),
+        };
+        let spec = parse_volume(&v).map_err(|e| sh("-v, --volume")(&v, e))?;
+        if spec.mount.source.is_empty() {
+            req.config
+                .volumes
+                .insert(spec.mount.target.clone(), Default::default());
+        } else {
+            h.binds.push(v);
+        }
+    }
+    for m in &o.mount {
+        let mut mount = parse_mount(m).map_err(|e| sh("--mount")(m, e))?;
+        if mount.kind == "bind" {
+            mount.source = absolute_source(&mount.source, cwd);
+        }
+        h.mounts.push(mount);
+    }
+    for t in &o.tmpfs {
+        let (path, opts) = parse_tmpfs(t).map_err(|e| sh("--tmpfs")(t, e))?;
+        h.tmpfs.insert(path, opts);
+    }
+    h.volumes_from = o.volumes_from.clone();
+    h.volume_driver = o.volume_driver.clone().unwrap_or_default();
+
+    // Lifecycle.
+    if let Some(r) = &o.restart {
+        h.restart_policy = parse_restart_policy(r).map_err(|e| sh("--restart")(r, e))?;
+    }
+    if o.rm {
+        if !matches!(h.restart_policy.name.as_str(), "" | "no") {
+            bail!("conflicting options: cannot specify both --restart and --rm");
+        }
+        h.auto_remove = true;
+    }
+    if o.init {
+        h.resources.init = Some(true);
+    }
+
+    // Resources.
+    let r = &mut h.resources;
+    if let Some(m) = &o.memory {
+        r.memory = parse_ram_bytes(m).map_err(|e| sh("-m, --memory")(m, e))?;
+    }
+    if let Some(m) = &o.memory_reservation {
+        r.memory_reservation = parse_ram_bytes(m).map_err(|e| sh("--memory-reservation")(m, e))?;
+    }
+    if let Some(m) = &o.memory_swap {
+        r.memory_swap = parse_memory_swap(m).map_err(|e| sh("--memory-swap")(m, e))?;
+    }
+    if let Some(s) = o.memory_swappiness
+        && s != -1
+    {
+        if !(0..=100).contains(&s) {
+            bail!("invalid value: {s}. Valid memory swappiness range is 0-100");
+        }
+        r.memory_swappiness = Some(s);
+    }
+    if let Some(c) = &o.cpus {
+        r.nano_cpus = parse_nano_cpus(c).map_err(|e| sh("--cpus")(c, e))?;
+    }
+    r.cpu_shares = o.cpu_shares.unwrap_or(0);
+    r.cpu_period = o.cpu_period.unwrap_or(0);
+    r.cpu_quota = o.cpu_quota.unwrap_or(0);
+    r.cpu_realtime_period = o.cpu_rt_period.unwrap_or(0);
+    r.cpu_realtime_runtime = o.cpu_rt_runtime.unwrap_or(0);
+    r.cpuset_cpus = o.cpuset_cpus.clone().unwrap_or_default();
+    r.cpuset_mems = o.cpuset_mems.clone().unwrap_or_default();
+    r.blkio_weight = o.blkio_weight.unwrap_or(0);
+    r.pids_limit = o.pids_limit;
+    if o.oom_kill_disable {
+        r.oom_kill_disable = Some(true);
+    }
+    r.cgroup_parent = o.cgroup_parent.clone().unwrap_or_default();
+    for u in &o.ulimit {
+        r.ulimits
+            .push(parse_ulimit(u).map_err(|e| sh("--ulimit")(u, e))?);
+    }
+    for d in &o.device {
+        r.devices
+            .push(parse_device(d).map_err(|e| bad_flag(d, "--device", e))?);
+    }
+    r.device_cgroup_rules = o.device_cgroup_rule.clone();
+    if let Some(s) = &o.shm_size {
+        h.shm_size = parse_ram_bytes(s).map_err(|e| sh("--shm-size")(s, e))?;
+    }
+
+    // Security and namespaces.
+    h.privileged = o.privileged;
+    h.readonly_rootfs = o.read_only;
+    h.cap_add = o.cap_add.clone();
+    h.cap_drop = o.cap_drop.clone();
+    h.security_opt = security_opts(&o.security_opt)?;
+    h.group_add = o.group_add.clone();
+    h.ipc_mode = o.ipc.clone().unwrap_or_default();
+    h.pid_mode = o.pid.clone().unwrap_or_default();
+    h.uts_mode = o.uts.clone().unwrap_or_default();
+    h.userns_mode = o.userns.clone().unwrap_or_default();
+    h.cgroupns_mode = o.cgroupns.clone().unwrap_or_default();
+    h.oom_score_adj = o.oom_score_adj.unwrap_or(0);
+    h.runtime = o.runtime.clone();
+    h.isolation = o.isolation.clone().unwrap_or_default();
+    if !o.sysctl.is_empty() {
+        h.sysctls = Some(key_values(&o.sysctl, "--sysctl")?);
+    }
+    if !o.annotation.is_empty() {
+        h.annotations = Some(key_values(&o.annotation, "--annotation")?);
+    }
+    h.storage_opt = key_values(&o.storage_opt, "--storage-opt")?;
+
+    // Logging.
+    h.log_config = LogConfig {
+        kind: o.log_driver.clone().unwrap_or_default(),
+        config: key_values(&o.log_opt, "--log-opt")?,
+    };
+
+    // Networking (passed through; the daemon decides what it supports).
+    if o.network.len() > 1 {
+        bail!("multiple networks are not supported yet; connect more with `network connect`");
+    }
+    let network = o.network.first().cloned();
+    h.network_mode = network.clone().unwrap_or_else(|| "default".into());
+    h.dns = o.dns.clone();
+    h.dns_options = o.dns_option.clone();
+    h.dns_search = o.dns_search.clone();
+    for host in &o.add_host {
+        h.extra_hosts.push(parse_add_host(host)?);
+    }
+    h.links = o.link.clone();
+    if let Some(net) = network
+        && (!o.network_alias.is_empty() || o.ip.is_some() || o.ip6.is_some())
+    {
+        let mut ep = EndpointSettings {
+            aliases: o.network_alias.clone(),
+            ..Default::default()
+        };
+        if o.ip.is_some() || o.ip6.is_some() {
+            ep.ipam_config = Some(EndpointIpamConfig {
+                ipv4_address: o.ip.clone().unwrap_or_default(),
+                ipv6_address: o.ip6.clone().unwrap_or_default(),
+                link_local_ips: Vec::new(),
+            });
+        }
+        req.networking_config.endpoints_config.insert(net, ep);
+    } else if !o.network_alias.is_empty() {
+        bail!("network-scoped aliases are only supported for user-defined networks");
+    }
+    Ok(req)
+}
+
+/// Checks `--add-host host:ip` (or `host=ip`) and returns Docker's `host:ip` form.
+pub fn parse_add_host(value: &str) -> Result<String> {
+    let (host, ip) = value
+        .split_once('=')
+        .or_else(|| value.split_once(':'))
+        .ok_or_else(|| anyhow!("bad format for add-host: {value:?}"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || ip.is_empty() {
+        bail!("bad format for add-host: {value:?}");
+    }
+    if ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("invalid IP address in add-host: {ip:?}");
+    }
+    Ok(format!("{host}:{ip}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn opts(args: &[&str]) -> ContainerOptions {
+        let cli = Cli::try_parse_from(["berth", "create"].into_iter().chain(args.iter().copied()))
+            .unwrap();
+        match cli.command {
+            Command::Create(c) => c.opts,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn req(args: &[&str]) -> ContainerCreateRequest {
+        let env = |k: &str| (k == "HOME").then(|| "/root".to_string());
+        create_request(&opts(args), &env, Path::new("/work")).unwrap()
+    }
+
+    #[test]
+    fn defaults_attach_stdout_and_stderr() {
+        let r = req(&["busybox"]);
+        assert!(r.config.attach_stdout && r.config.attach_stderr);
+        assert!(!r.config.attach_stdin && !r.config.open_stdin);
+        assert_eq!(r.config.image, "busybox");
+        assert_eq!(r.config.cmd, None);
+        assert_eq!(r.config.entrypoint, None);
+        assert_eq!(r.host_config.network_mode, "default");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["Image"], "busybox");
+        assert_eq!(v["HostConfig"]["AutoRemove"], false);
+    }
+
+    #[test]
+    fn command_after_image_keeps_its_flags() {
+        let r = req(&["-it", "--rm", "busybox", "ls", "-l", "--all", "-h"]);
+        assert_eq!(
+            r.config.cmd,
+            Some(vec!["ls".into(), "-l".into(), "--all".into(), "-h".into()])
+        );
+        assert!(r.config.tty && r.config.open_stdin && r.config.attach_stdin);
+        assert!(r.host_config.auto_remove);
+    }
+
+    #[test]
+    fn common_flags_fill_the_request() {
+        let r = req(&[
+            "--name",
+            "web",
+            "-e",
+            "A=1",
+            "-e",
+            "HOME",
+            "-e",
+            "UNSET",
+            "-w",
+            "/app",
+            "-u",
+            "1000:1000",
+            "-h",
+            "box",
+            "--entrypoint",
+            "",
+            "-l",
+            "x=y",
+            "-v",
+            "/data",
+            "-v",
+            "named:/n:ro",
+            "-v",
+            "./rel:/r",
+            "--restart",
+            "on-failure:3",
+            "--stop-signal",
+            "SIGINT",
+            "--stop-timeout",
+            "-1",
+            "-m",
+            "512m",
+            "--memory-swap",
+            "-1",
+            "--cpus",
+            "1.5",
+            "--cpu-shares",
+            "512",
+            "--cpuset-cpus",
+            "0-1",
+            "--pids-limit",
+            "100",
+            "--network",
+            "host",
+            "--privileged",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--read-only",
+            "--tmpfs",
+            "/run:size=64m",
+            "--ulimit",
+            "nofile=1024:2048",
+            "--sysctl",
+            "net.core.somaxconn=1024",
+            "--init",
+            "--group-add",
+            "audio",
+            "--log-driver",
+            "json-file",
+            "--log-opt",
+            "max-size=1m",
+            "-p",
+            "8080:80",
+            "-P",
+            "--expose",
+            "9000",
+            "--dns",
+            "1.1.1.1",
+            "--add-host",
+            "db=10.0.0.2",
+            "--mount",
+            "type=bind,src=./m,dst=/m",
+            "busybox",
+            "sh",
+        ]);
+        let c = &r.config;
+        assert_eq!(c.env, ["A=1", "HOME=/root", "UNSET"]);
+        assert_eq!(c.working_dir, "/app");
+        assert_eq!(c.user, "1000:1000");
+        assert_eq!(c.hostname, "box");
+        assert_eq!(c.entrypoint, Some(vec![String::new()]));
+        assert_eq!(c.labels["x"], "y");
+        assert!(c.volumes.contains_key("/data"));
+        assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(c.stop_timeout, Some(-1));
+        assert!(c.exposed_ports.contains_key("80/tcp"));
+        assert!(c.exposed_ports.contains_key("9000/tcp"));
+        let h = &r.host_config;
+        assert_eq!(h.binds, ["named:/n:ro", "/work/rel:/r"]);
+        assert_eq!(h.mounts[0].source, "/work/m");
+        assert_eq!(absolute_source("../x/./y", Path::new("/a/b")), "/a/x/y");
+        assert_eq!(h.restart_policy.name, "on-failure");
+        assert_eq!(h.restart_policy.maximum_retry_count, 3);
+        assert_eq!(h.resources.memory, 512 << 20);
+        assert_eq!(h.resources.memory_swap, -1);
+        assert_eq!(h.resources.nano_cpus, 1_500_000_000);
+        assert_eq!(h.resources.cpu_shares, 512);
+        assert_eq!(h.resources.cpuset_cpus, "0-1");
+        assert_eq!(h.resources.pids_limit, Some(100));
+        assert_eq!(h.resources.init, Some(true));
+        assert_eq!(h.resources.ulimits[0].hard, 2048);
+        assert_eq!(h.network_mode, "host");
+        assert!(h.privileged && h.readonly_rootfs && h.publish_all_ports);
+        assert_eq!(h.cap_add, ["NET_ADMIN"]);
+        assert_eq!(h.cap_drop, ["ALL"]);
+        assert_eq!(h.security_opt, ["no-new-privileges"]);
+        assert_eq!(h.tmpfs["/run"], "size=64m");
+        assert_eq!(h.sysctls.as_ref().unwrap()["net.core.somaxconn"], "1024");
+        assert_eq!(h.group_add, ["audio"]);
+        assert_eq!(h.log_config.kind, "json-file");
+        assert_eq!(h.log_config.config["max-size"], "1m");
+        let b = h.port_bindings["80/tcp"].as_ref().unwrap();
+        assert_eq!(b[0].host_port, "8080");
+        assert_eq!(h.dns, ["1.1.1.1"]);
+        assert_eq!(h.extra_hosts, ["db:10.0.0.2"]);
+    }
+
+    #[test]
+    fn health_flags() {
+        let r = req(&[
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "3",
+            "busybox",
+        ]);
+        let hc = r.config.healthcheck.unwrap();
+        assert_eq!(hc.test, ["CMD-SHELL", "true"]);
+        assert_eq!(hc.interval, 1_000_000_000);
+        assert_eq!(hc.retries, 3);
+        let r = req(&["--no-healthcheck", "busybox"]);
+        assert_eq!(r.config.healthcheck.unwrap().test, ["NONE"]);
+        let env = |_: &str| None;
+        let e = create_request(
+            &opts(&["--no-healthcheck", "--health-cmd", "x", "busybox"]),
+            &env,
+            Path::new("/"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--no-healthcheck conflicts with --health-* options"
+        );
+        let e = create_request(
+            &opts(&["--health-interval", "-1s", "busybox"]),
+            &env,
+            Path::new("/"),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "--health-interval cannot be negative");
+    }
+
+    #[test]
+    fn errors_use_docker_wording() {
+        let env = |_: &str| None;
+        let e =
+            create_request(&opts(&["-m", "lots", "busybox"]), &env, Path::new("/")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'"
+        );
+        let e = create_request(
+            &opts(&["--rm", "--restart", "always", "busybox"]),
+            &env,
+            Path::new("/"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "conflicting options: cannot specify both --restart and --rm"
+        );
+        let e =
+            create_request(&opts(&["-a", "stdfoo", "busybox"]), &env, Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("valid streams are STDIN"), "{e}");
+    }
+
+    #[test]
+    fn attach_flag_selects_streams() {
+        let r = req(&["-a", "stdout", "busybox"]);
+        assert!(r.config.attach_stdout);
+        assert!(!r.config.attach_stderr && !r.config.attach_stdin);
+    }
+
+    #[test]
+    fn devices_and_hosts() {
+        let d = parse_device("/dev/fuse").unwrap();
+        assert_eq!(d.path_in_container, "/dev/fuse");
+        assert_eq!(d.cgroup_permissions, "rwm");
+        let d = parse_device("/dev/sda:/dev/xvda:r").unwrap();
+        assert_eq!(d.path_in_container, "/dev/xvda");
+        assert_eq!(d.cgroup_permissions, "r");
+        assert_eq!(
+            parse_device("/dev/sda:rw").unwrap().cgroup_permissions,
+            "rw"
+        );
+        assert!(parse_device("/dev/sda:/x:q").is_err());
+        assert_eq!(parse_add_host("a:1.2.3.4").unwrap(), "a:1.2.3.4");
+        assert_eq!(parse_add_host("a=::1").unwrap(), "a:::1");
+        assert_eq!(
+            parse_add_host("gw:host-gateway").unwrap(),
+            "gw:host-gateway"
+        );
+        assert!(parse_add_host("nohost").is_err());
+    }
+}

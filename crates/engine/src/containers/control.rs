@@ -1,0 +1,509 @@
+//! The smaller container operations: pause, rename, resize, attach, logs, top, stats, update,
+//! prune.
+
+use super::Containers;
+use super::record::Status;
+use crate::EngineError;
+use berth_api_types::Filters;
+use berth_api_types::container::{
+    ContainerPruneResponse, ContainerTopResponse, ContainerUpdateRequest,
+};
+use berth_shim_proto::AttachRequest;
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// Clients attached to a container that is not running yet (`docker run` attaches before it
+/// starts): connected to the shim after it created the container and before the process runs,
+/// so they see all of its output.
+#[derive(Default)]
+pub struct PendingAttaches {
+    inner: Mutex<HashMap<String, Vec<Waiting>>>,
+}
+
+/// One client waiting for a container to start: what it asked for and where to send the
+/// stream.
+type Waiting = (AttachRequest, mpsc::Sender<Result<UnixStream>>);
+
+impl PendingAttaches {
+    fn add(&self, id: &str, req: AttachRequest) -> mpsc::Receiver<Result<UnixStream>> {
+        let (tx, rx) = mpsc::channel();
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .push((req, tx));
+        rx
+    }
+
+    /// Connects every waiting client of `id` to its shim.
+    pub fn connect(&self, id: &str, client: &berth_shim_proto::ShimClient) {
+        let waiting = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+            .unwrap_or_default();
+        for (req, tx) in waiting {
+            let _ = tx.send(client.attach(&req).map_err(EngineError::from));
+        }
+    }
+
+    /// Fails every waiting client of `id` with the start error.
+    pub fn fail(&self, id: &str, message: &str) {
+        let waiting = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+            .unwrap_or_default();
+        for (_, tx) in waiting {
+            let _ = tx.send(Err(EngineError::StartFailed(message.to_string())));
+        }
+    }
+
+    /// Fails every waiting client of `id` (the container was removed).
+    pub fn cancel(&self, id: &str) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
+
+/// Where a container's logs are and how to frame them.
+#[derive(Debug, Clone)]
+pub struct LogSource {
+    /// The json-file log.
+    pub path: PathBuf,
+    /// Raw output (TTY) instead of stdcopy frames.
+    pub tty: bool,
+    /// Whether a json-file log is kept (`--log-driver none` has none).
+    pub enabled: bool,
+}
+
+impl Containers {
+    /// `docker pause`.
+    pub fn pause(&self, key: &str) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        match entry.read(|r| r.state.status) {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is already paused",
+                    entry.id
+                )));
+            }
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not running",
+                    entry.id
+                )));
+            }
+        }
+        self.shims.client(&entry.id).pause()?;
+        let rec = entry.update(|r| {
+            r.state.status = Status::Paused;
+            r.clone()
+        })?;
+        self.event("pause", &rec, &[]);
+        Ok(())
+    }
+
+    /// `docker unpause`.
+    pub fn unpause(&self, key: &str) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        if entry.read(|r| r.state.status) != Status::Paused {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not paused",
+                entry.id
+            )));
+        }
+        self.shims.client(&entry.id).resume()?;
+        let rec = entry.update(|r| {
+            r.state.status = Status::Running;
+            r.clone()
+        })?;
+        self.event("unpause", &rec, &[]);
+        Ok(())
+    }
+
+    /// `docker rename`.
+    pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let name = super::validate_name(new_name)?;
+        let old = entry.read(|r| r.name.clone());
+        if old == name {
+            return Err(EngineError::InvalidArgument(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
+        self.store.rename(&entry, &name)?;
+        self.event(
+            "rename",
+            &entry.snapshot(),
+            &[("oldName", format!("/{old}"))],
+        );
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub fn resize(&self, key: &str, height: u16, width: u16) -> Result<()> {
+        let entry = self.store.get(key)?;
+        if !entry.read(|r| r.state.status.is_running()) {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                entry.id
+            )));
+        }
+        self.shims.client(&entry.id).resize(height, width, None)?;
+        Ok(())
+    }
+
+    /// Whether the container uses a TTY (its streams are raw rather than stdcopy-framed).
+    pub fn tty(&self, key: &str) -> Result<bool> {
+        Ok(self.store.get(key)?.read(|r| r.config.tty))
+    }
+
+    /// `POST /containers/{id}/attach`: a stream of the container's output (and input). A
+    /// container that is not running yet is attached when it starts; this call blocks until
+    /// then (or until the container is removed).
+    pub fn attach(&self, key: &str, mut req: AttachRequest) -> Result<UnixStream> {
+        let entry = self.store.get(key)?;
+        let rec = entry.snapshot();
+        req.stdcopy = !rec.config.tty;
+        req.stdin = req.stdin && rec.config.open_stdin;
+        if rec.config.stdin_once {
+            req.stdin_once = true;
+        }
+        if rec.state.status.is_running() {
+            return Ok(self.shims.client(&entry.id).attach(&req)?);
+        }
+        let rx = self.pending.add(&entry.id, req);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(500)) {
+                // The start failed: the start request reports why; the stream just ends.
+                Ok(Err(EngineError::StartFailed(_))) => {
+                    let (ours, _theirs) =
+                        UnixStream::pair().map_err(|e| EngineError::io("socketpair", e))?;
+                    return Ok(ours);
+                }
+                Ok(r) => return r,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if entry.is_removed() {
+                        return Err(EngineError::NotFound(format!("No such container: {key}")));
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(EngineError::NotFound(format!("No such container: {key}")));
+                }
+            }
+        }
+    }
+
+    /// Where `docker logs` reads from.
+    pub fn log_source(&self, key: &str) -> Result<LogSource> {
+        let entry = self.store.get(key)?;
+        let rec = entry.snapshot();
+        Ok(LogSource {
+            path: super::log_path(entry.dir(), &rec.id),
+            tty: rec.config.tty,
+            enabled: rec.host_config.log_config.kind != "none",
+        })
+    }
+
+    /// Whether the container is running (or about to restart): `logs -f` follows until not.
+    pub fn is_running(&self, key: &str) -> bool {
+        self.store
+            .get(key)
+            .map(|e| {
+                e.read(|r| r.state.status.is_running() || r.state.status == Status::Restarting)
+            })
+            .unwrap_or(false)
+    }
+
+    /// `docker top`: the container's processes, found by their cgroup.
+    pub fn top(&self, key: &str) -> Result<ContainerTopResponse> {
+        let entry = self.store.get(key)?;
+        if !entry.read(|r| r.state.status.is_running()) {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                entry.id
+            )));
+        }
+        let marker = format!("/{}", entry.id);
+        let mut processes = Vec::new();
+        let proc_dir = std::fs::read_dir("/proc").map_err(|e| EngineError::io("/proc", e))?;
+        let mut pids: Vec<u32> = proc_dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        pids.sort_unstable();
+        for pid in pids {
+            let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+                continue;
+            };
+            if !cg.lines().any(|l| l.ends_with(&marker)) {
+                continue;
+            }
+            if let Some(row) = ps_row(pid) {
+                processes.push(row);
+            }
+        }
+        Ok(ContainerTopResponse {
+            titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            processes,
+        })
+    }
+
+    /// `GET /containers/{id}/stats` (one sample), in Docker's JSON shape.
+    pub fn stats(&self, key: &str) -> Result<serde_json::Value> {
+        let entry = self.store.get(key)?;
+        let rec = entry.snapshot();
+        let now = berth_shim_proto::timefmt::now();
+        let running = rec.state.status.is_running();
+        let s = if running {
+            self.shims.client(&rec.id).stats().unwrap_or_default()
+        } else {
+            Default::default()
+        };
+        let online_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let host_mem = host_memory();
+        let limit = s.memory_limit.filter(|l| *l < host_mem).unwrap_or(host_mem);
+        Ok(serde_json::json!({
+            "read": now,
+            "preread": "0001-01-01T00:00:00Z",
+            "name": format!("/{}", rec.name),
+            "id": rec.id,
+            "pids_stats": { "current": s.pids.unwrap_or(0) },
+            "num_procs": 0,
+            "cpu_stats": {
+                "cpu_usage": {
+                    "total_usage": s.cpu_usage_ns.unwrap_or(0),
+                    "usage_in_kernelmode": 0,
+                    "usage_in_usermode": 0,
+                },
+                "system_cpu_usage": if running { system_cpu_ns() } else { 0 },
+                "online_cpus": online_cpus,
+                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+            },
+            "precpu_stats": {
+                "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+            },
+            "memory_stats": if running { serde_json::json!({
+                "usage": s.memory_usage.unwrap_or(0),
+                "max_usage": s.memory_max_usage.unwrap_or(0),
+                "limit": limit,
+                "stats": {
+                    "inactive_file": s.memory_inactive_file.unwrap_or(0),
+                    "total_inactive_file": s.memory_inactive_file.unwrap_or(0),
+                },
+            }) } else { serde_json::json!({}) },
+            "blkio_stats": {},
+            "storage_stats": {},
+        }))
+    }
+
+    /// `docker update`: new limits and restart policy, recorded; limits of a running container
+    /// take effect through its shim.
+    pub fn update(&self, key: &str, req: &ContainerUpdateRequest) -> Result<Vec<String>> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        let rec = entry.snapshot();
+        if let Some(p) = &req.restart_policy {
+            super::restart::validate(p, rec.host_config.auto_remove)
+                .map_err(EngineError::InvalidArgument)?;
+        }
+        let mut host = rec.host_config.clone();
+        merge_resources(&mut host.resources, &req.resources);
+        if let Some(p) = &req.restart_policy {
+            host.restart_policy = p.clone();
+        }
+        // Validate the new limits by building them.
+        crate::spec::linux_resources(&host.resources, host.privileged)?;
+        if rec.state.status.is_running() {
+            let resources = crate::spec::linux_resources(&host.resources, host.privileged)?;
+            self.shims.client(&rec.id).update(
+                serde_json::to_value(resources)
+                    .map_err(|e| EngineError::InvalidArgument(e.to_string()))?,
+            )?;
+        }
+        let rec = entry.update(|r| {
+            r.host_config = host;
+            r.clone()
+        })?;
+        self.event("update", &rec, &[]);
+        Ok(Vec::new())
+    }
+
+    /// `docker container prune`: removes stopped containers (filters `until`, `label`).
+    pub fn prune(&self, filters: &Filters) -> Result<ContainerPruneResponse> {
+        filters
+            .check_names(&["until", "label", "label!"])
+            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        let until = match filters.get("until").first() {
+            Some(u) => Some(crate::events::parse_event_time(u)?),
+            None => None,
+        };
+        let mut deleted = Vec::new();
+        let mut reclaimed = 0;
+        for entry in self.store.all() {
+            let rec = entry.snapshot();
+            if rec.state.status.is_running() || rec.state.status == Status::Restarting {
+                continue;
+            }
+            if !filters.labels_match("label", &rec.config.labels) {
+                continue;
+            }
+            if let Some(u) = until {
+                let created = berth_shim_proto::timefmt::parse_nanos(&rec.created).unwrap_or(0);
+                if created >= i128::from(u) {
+                    continue;
+                }
+            }
+            reclaimed += super::changes::diff_size(self, &rec.id).unwrap_or(0);
+            if self.remove(&rec.id, false, false).is_ok() {
+                deleted.push(rec.id.clone());
+            }
+        }
+        Ok(ContainerPruneResponse {
+            containers_deleted: Some(deleted),
+            space_reclaimed: reclaimed,
+        })
+    }
+}
+
+/// Applies the non-zero fields of an update onto the current resources.
+fn merge_resources(
+    into: &mut berth_api_types::container::Resources,
+    from: &berth_api_types::container::Resources,
+) {
+    let mut cur = serde_json::to_value(&*into).unwrap_or_default();
+    let new = serde_json::to_value(from).unwrap_or_default();
+    if let (Some(cur_obj), Some(new_obj)) = (cur.as_object_mut(), new.as_object()) {
+        for (k, v) in new_obj {
+            let unset = v.is_null()
+                || v.as_i64() == Some(0)
+                || v.as_str() == Some("")
+                || v.as_array().is_some_and(Vec::is_empty);
+            if !unset {
+                cur_obj.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if let Ok(merged) = serde_json::from_value(cur) {
+        *into = merged;
+    }
+}
+
+fn ps_row(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ppid = fields.get(1)?.to_string();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let uid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("0");
+    let user = if uid == "0" {
+        "root".to_string()
+    } else {
+        uid.to_string()
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let cmd = cmdline
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let secs = (utime + stime) / 100;
+    let time = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    Some(vec![
+        user,
+        pid.to_string(),
+        ppid,
+        "0".into(),
+        "-".into(),
+        "?".into(),
+        time,
+        cmd,
+    ])
+}
+
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Host CPU time in nanoseconds (`/proc/stat` jiffies at 100 Hz), what Docker reports as
+/// `system_cpu_usage`.
+fn system_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+        })
+        .map_or(0, |j| j * 10_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_merges_only_given_fields() {
+        let mut cur = berth_api_types::container::Resources {
+            memory: 100,
+            cpu_shares: 512,
+            ..Default::default()
+        };
+        let new = berth_api_types::container::Resources {
+            memory: 200,
+            ..Default::default()
+        };
+        merge_resources(&mut cur, &new);
+        assert_eq!(cur.memory, 200);
+        assert_eq!(cur.cpu_shares, 512);
+    }
+
+    #[test]
+    fn own_process_row() {
+        let row = ps_row(std::process::id()).unwrap();
+        assert_eq!(row.len(), 8);
+        assert_eq!(row[1], std::process::id().to_string());
+    }
+}

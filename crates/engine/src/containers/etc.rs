@@ -1,0 +1,155 @@
+//! The per-container `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`, written into the
+//! container's directory and bind-mounted over the image's files, as Docker does: the image
+//! stays untouched and the files can change while the container runs (networks, later).
+
+use crate::EngineError;
+use crate::spec::EtcFiles;
+use berth_api_types::container::HostConfig;
+use std::path::Path;
+
+/// The public resolvers Docker falls back to when the host has none a container can use.
+const FALLBACK_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
+
+/// Writes the three files into `dir` and returns their paths.
+pub fn write(
+    dir: &Path,
+    hostname: &str,
+    host: &HostConfig,
+    host_resolv_conf: &str,
+) -> Result<EtcFiles, EngineError> {
+    let files = EtcFiles {
+        hosts: dir.join("hosts"),
+        hostname: dir.join("hostname"),
+        resolv_conf: dir.join("resolv.conf"),
+    };
+    let host_net = host.network_mode == "host";
+    write_file(&files.hostname, &format!("{hostname}\n"))?;
+    let hosts = if host_net {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts_file("", &[]))
+    } else {
+        hosts_file(hostname, &host.extra_hosts)
+    };
+    write_file(&files.hosts, &hosts)?;
+    write_file(
+        &files.resolv_conf,
+        &resolv_conf(host_resolv_conf, host, host_net),
+    )?;
+    Ok(files)
+}
+
+fn write_file(path: &Path, content: &str) -> Result<(), EngineError> {
+    std::fs::write(path, content).map_err(|e| EngineError::io(path, e))
+}
+
+/// Docker's /etc/hosts for a container: loopback names, IPv6 names, `--add-host` entries.
+/// The container's own address line joins when it gets one (networking).
+pub fn hosts_file(hostname: &str, extra_hosts: &[String]) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for entry in extra_hosts {
+        // `name:ip` (IPv6 addresses contain colons: split at the first one) or `name=ip`.
+        let split = entry.split_once('=').or_else(|| entry.split_once(':'));
+        if let Some((name, ip)) = split {
+            s.push_str(&format!("{ip}\t{name}\n"));
+        }
+    }
+    if !hostname.is_empty() {
+        s.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    }
+    s
+}
+
+/// The container's resolv.conf: the host's, without loopback resolvers the container cannot
+/// reach (a systemd-resolved stub), with `--dns`, `--dns-search`, `--dns-option` replacing
+/// the host's entries; with no nameserver left, Docker's public fallbacks.
+pub fn resolv_conf(host_conf: &str, host: &HostConfig, host_net: bool) -> String {
+    let mut nameservers = Vec::new();
+    let mut search = Vec::new();
+    let mut options = Vec::new();
+    for line in host_conf.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {
+                if let Some(ns) = words.next()
+                    && (host_net || !is_loopback(ns))
+                {
+                    nameservers.push(ns.to_string());
+                }
+            }
+            Some("search") | Some("domain") => search = words.map(str::to_string).collect(),
+            Some("options") => options.extend(words.map(str::to_string)),
+            _ => {}
+        }
+    }
+    if !host.dns.is_empty() {
+        nameservers = host.dns.clone();
+    }
+    if !host.dns_search.is_empty() {
+        search = host
+            .dns_search
+            .iter()
+            .filter(|s| *s != ".")
+            .cloned()
+            .collect();
+    }
+    if !host.dns_options.is_empty() {
+        options = host.dns_options.clone();
+    }
+    if nameservers.is_empty() {
+        nameservers = FALLBACK_NAMESERVERS.iter().map(|s| s.to_string()).collect();
+    }
+    let mut s = String::new();
+    for ns in nameservers {
+        s.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !search.is_empty() {
+        s.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        s.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    s
+}
+
+fn is_loopback(addr: &str) -> bool {
+    addr.parse::<std::net::IpAddr>()
+        .map(|a| a.is_loopback())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_drops_stub_resolvers_and_honours_flags() {
+        let host_conf =
+            "# managed\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch lan\noptions edns0\n";
+        let s = resolv_conf(host_conf, &HostConfig::default(), false);
+        assert_eq!(s, "nameserver 10.0.0.1\nsearch lan\noptions edns0\n");
+        let s = resolv_conf("nameserver 127.0.0.53\n", &HostConfig::default(), false);
+        assert!(
+            s.starts_with("nameserver 8.8.8.8\nnameserver 8.8.4.4\n"),
+            "{s}"
+        );
+        let s = resolv_conf("nameserver 127.0.0.53\n", &HostConfig::default(), true);
+        assert_eq!(s, "nameserver 127.0.0.53\n");
+        let host = HostConfig {
+            dns: vec!["1.1.1.1".into()],
+            dns_search: vec!["example.org".into()],
+            ..Default::default()
+        };
+        let s = resolv_conf(host_conf, &host, false);
+        assert_eq!(s, "nameserver 1.1.1.1\nsearch example.org\noptions edns0\n");
+    }
+
+    #[test]
+    fn hosts_has_localhost_extra_hosts_and_hostname() {
+        let h = hosts_file("abc", &["db:10.1.2.3".into(), "v6:fe80::1".into()]);
+        assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
+        assert!(h.contains("10.1.2.3\tdb\n"));
+        assert!(h.contains("fe80::1\tv6\n"));
+        assert!(h.ends_with("127.0.1.1\tabc\n"));
+    }
+}

@@ -1,0 +1,331 @@
+//! Exec instances (`docker exec`): created, started once through the container's shim, and
+//! remembered with their exit code until the container is removed. Like Docker's, they live in
+//! memory only: a daemon restart forgets them (the processes themselves belong to the shim).
+
+use super::record::Status;
+use super::{Containers, mounts};
+use crate::EngineError;
+use crate::spec;
+use berth_api_types::exec::{ExecConfig, ExecInspect, ExecProcessConfig};
+use berth_shim_proto::ExecRequest;
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// How long the API waits for an exec's exit code after its stream ended.
+const COLLECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One exec instance.
+#[derive(Debug, Clone)]
+pub struct ExecRecord {
+    /// Its id.
+    pub id: String,
+    /// The container's full id.
+    pub container_id: String,
+    /// As created.
+    pub config: ExecConfig,
+    /// Started (an exec starts once).
+    pub started: bool,
+    /// Its process runs.
+    pub running: bool,
+    /// Exit code once it ended.
+    pub exit_code: Option<i64>,
+}
+
+/// The execs of all containers.
+#[derive(Default)]
+pub struct ExecTable {
+    inner: Mutex<HashMap<String, ExecRecord>>,
+    changed: Condvar,
+}
+
+impl ExecTable {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, ExecRecord>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, id: &str) -> Result<ExecRecord> {
+        self.lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
+        if let Some(r) = self.lock().get_mut(id) {
+            f(r);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Drops the execs of a removed container.
+    pub fn forget_container(&self, container_id: &str) {
+        self.lock().retain(|_, r| r.container_id != container_id);
+    }
+}
+
+/// What [`Containers::exec_start`] hands the API.
+pub struct ExecStream {
+    /// The process's stdio: output (stdcopy-framed unless `tty`), input when attached.
+    pub stream: UnixStream,
+    /// Whether the exec has a terminal (raw stream).
+    pub tty: bool,
+}
+
+impl Containers {
+    /// `POST /containers/{id}/exec`.
+    pub fn exec_create(&self, key: &str, config: ExecConfig) -> Result<String> {
+        let entry = self.store.get(key)?;
+        let rec = entry.snapshot();
+        match rec.state.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is paused, unpause the container before exec",
+                    rec.id
+                )));
+            }
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "container {} is not running",
+                    rec.id
+                )));
+            }
+        }
+        if config.cmd.as_ref().is_none_or(Vec::is_empty) {
+            return Err(EngineError::InvalidArgument(
+                "No exec command specified".into(),
+            ));
+        }
+        let id = berth_common::id::random_id();
+        self.execs.lock().insert(
+            id.clone(),
+            ExecRecord {
+                id: id.clone(),
+                container_id: rec.id.clone(),
+                config: config.clone(),
+                started: false,
+                running: false,
+                exit_code: None,
+            },
+        );
+        entry.update(|r| r.exec_ids.push(id.clone()))?;
+        let cmd = config.cmd.unwrap_or_default().join(" ");
+        self.event(
+            &format!("exec_create: {cmd}"),
+            &rec,
+            &[("execID", id.clone())],
+        );
+        Ok(id)
+    }
+
+    /// `POST /exec/{id}/start`: runs the process; with `detach` nothing is streamed.
+    pub fn exec_start(
+        self: &Arc<Self>,
+        exec_id: &str,
+        detach: bool,
+        console_size: Option<[u64; 2]>,
+    ) -> Result<Option<ExecStream>> {
+        let exec = self.execs.get(exec_id)?;
+        if exec.started {
+            return Err(EngineError::Conflict(format!(
+                "Error: Exec command {exec_id} has already run"
+            )));
+        }
+        let entry = self.store.get(&exec.container_id)?;
+        let rec = entry.snapshot();
+        if rec.state.status != Status::Running {
+            return Err(EngineError::Conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
+        }
+        let process = self.exec_process(&rec, &exec.config, console_size)?;
+        let tty = exec.config.tty;
+        let client = self.shims.client(&rec.id);
+        let stream = match client.exec(&ExecRequest {
+            exec_id: exec_id.to_string(),
+            process,
+            tty,
+            stdin: exec.config.attach_stdin && !detach,
+            stdcopy: !tty,
+        }) {
+            Ok(s) => s,
+            Err(e) => {
+                // Docker's codes for a process that could not be run, for exec inspect.
+                let message = e.to_string();
+                let code = super::start_error_exit_code(&message);
+                self.execs.update(exec_id, |r| {
+                    r.started = true;
+                    r.running = false;
+                    r.exit_code = Some(if code == 128 { 126 } else { code });
+                });
+                return Err(EngineError::StartFailed(message));
+            }
+        };
+        self.execs.update(exec_id, |r| {
+            r.started = true;
+            r.running = true;
+        });
+        let cmd = exec.config.cmd.clone().unwrap_or_default().join(" ");
+        self.event(
+            &format!("exec_start: {cmd}"),
+            &rec,
+            &[("execID", exec_id.to_string())],
+        );
+        let this = self.clone();
+        let id = exec_id.to_string();
+        let _ = std::thread::Builder::new()
+            .name(format!("exec-{}", &id[..12]))
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let code = match client.exec_wait(&id) {
+                    Ok(c) => i64::from(c),
+                    Err(_) => 126,
+                };
+                this.execs.update(&id, |r| {
+                    r.running = false;
+                    r.exit_code = Some(code);
+                });
+                if let Ok(e) = this.store.get(&rec.id) {
+                    this.event(
+                        "exec_die",
+                        &e.snapshot(),
+                        &[("execID", id.clone()), ("exitCode", code.to_string())],
+                    );
+                }
+            });
+        if detach {
+            // The shim keeps the process running; its output is discarded.
+            drop(stream);
+            return Ok(None);
+        }
+        Ok(Some(ExecStream { stream, tty }))
+    }
+
+    /// Waits (briefly) until an exec whose stream has ended has its exit code, so a client
+    /// inspecting it right after sees the code, not `Running`.
+    pub fn exec_collect(&self, exec_id: &str) {
+        let guard = self.execs.lock();
+        let _ = self
+            .execs
+            .changed
+            .wait_timeout_while(guard, COLLECT_TIMEOUT, |m| {
+                m.get(exec_id).is_some_and(|r| r.running)
+            });
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspect> {
+        let r = self.execs.get(exec_id)?;
+        let cmd = r.config.cmd.clone().unwrap_or_default();
+        Ok(ExecInspect {
+            can_remove: false,
+            detach_keys: r.config.detach_keys.clone(),
+            id: r.id.clone(),
+            running: r.running,
+            exit_code: r.exit_code,
+            process_config: ExecProcessConfig {
+                privileged: r.config.privileged,
+                user: r.config.user.clone(),
+                tty: r.config.tty,
+                entrypoint: cmd.first().cloned().unwrap_or_default(),
+                arguments: cmd.iter().skip(1).cloned().collect(),
+            },
+            open_stdin: r.config.attach_stdin,
+            open_stderr: r.config.attach_stderr,
+            open_stdout: r.config.attach_stdout,
+            container_id: r.container_id.clone(),
+            pid: 0,
+        })
+    }
+
+    /// `POST /exec/{id}/resize`.
+    pub fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> Result<()> {
+        let r = self.execs.get(exec_id)?;
+        self.shims
+            .client(&r.container_id)
+            .resize(height, width, Some(exec_id))?;
+        Ok(())
+    }
+
+    /// The exec's OCI process: the container's, with the exec's command, environment,
+    /// directory, user and terminal.
+    fn exec_process(
+        &self,
+        rec: &super::record::ContainerRecord,
+        config: &ExecConfig,
+        console_size: Option<[u64; 2]>,
+    ) -> Result<serde_json::Value> {
+        let dir = self.store.dir_of(&rec.id);
+        let spec_path = dir.join("config.json");
+        let spec: serde_json::Value = berth_storage::atomic::read_json(&spec_path)?
+            .ok_or_else(|| EngineError::Conflict(format!("container {} has no spec", rec.id)))?;
+        let mut process = spec
+            .get("process")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        process["args"] = serde_json::json!(config.cmd.clone().unwrap_or_default());
+        process["terminal"] = serde_json::json!(config.tty);
+        if let Some([h, w]) = console_size.or(config.console_size)
+            && h > 0
+            && w > 0
+        {
+            process["consoleSize"] = serde_json::json!({"height": h, "width": w});
+        } else if let Some(obj) = process.as_object_mut() {
+            obj.remove("consoleSize");
+        }
+        let mut env: Vec<String> = process["env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        for e in &config.env {
+            let key = e.split('=').next().unwrap_or(e);
+            env.retain(|x| x.split('=').next() != Some(key));
+            if e.contains('=') {
+                env.push(e.clone());
+            }
+        }
+        process["env"] = serde_json::json!(env);
+        if !config.working_dir.is_empty() {
+            process["cwd"] = serde_json::json!(config.working_dir);
+        }
+        if !config.user.is_empty() {
+            let rootfs = dir.join("rootfs");
+            let read = |p: &str| {
+                mounts::resolve_in_root(&rootfs, p).and_then(|f| std::fs::read_to_string(f).ok())
+            };
+            let user = spec::resolve_user(
+                &config.user,
+                &[],
+                read("/etc/passwd").as_deref(),
+                read("/etc/group").as_deref(),
+            )?;
+            process["user"] = serde_json::json!({
+                "uid": user.uid,
+                "gid": user.gid,
+                "additionalGids": user.additional_gids,
+            });
+        }
+        if config.privileged {
+            let all: Vec<String> = spec::ALL_CAPABILITIES
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            process["capabilities"] = serde_json::json!({
+                "bounding": all, "effective": all, "permitted": all,
+            });
+        }
+        Ok(process)
+    }
+}

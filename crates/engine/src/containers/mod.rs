@@ -1,0 +1,1190 @@
+//! Containers: records, their life cycle through shims, restart policies, and the re-attach
+//! of running containers when the daemon starts.
+//!
+//! [`Containers`] owns everything a container's life needs without the image store (the record
+//! keeps the merged config and the parent snapshot), so the threads that supervise running
+//! containers — one *monitor* per run, blocked on the shim's `Wait` — can hold an `Arc` of it
+//! and act on exits alone: record the exit, unmount the root file system, publish `die`, then
+//! apply `--rm` or the restart policy.
+//!
+//! Modules, one job each: [`record`] (the persisted record), [`store`] (the table, lookups,
+//! names, waiting), [`mounts`] (volumes and binds), [`etc`] (hosts/hostname/resolv.conf),
+//! [`shim`] (launching shims), [`restart`] (policy decisions), [`names`] (generated names),
+//! [`exec`] (exec instances), [`query`] (list, inspect, filters).
+
+pub mod archive;
+pub mod changes;
+pub mod control;
+pub mod etc;
+pub mod exec;
+pub mod health;
+pub mod mounts;
+pub mod names;
+pub mod query;
+pub mod record;
+pub mod restart;
+pub mod shim;
+pub mod store;
+
+use crate::EngineError;
+use crate::events::EventBus;
+use crate::spec::{self, Hardening, SpecInput};
+use crate::volumes::VolumeStore;
+use berth_api_types::container::ContainerCreateRequest;
+use berth_api_types::events::EventType;
+use berth_common::Digest;
+use berth_shim_proto::{ExitInfo, ShimClient};
+use berth_storage::snapshot::Snapshotter;
+use record::{ContainerRecord, Status};
+use shim::{LogSettings, ShimLauncher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::{ContainerStore, Entry};
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// How long a stop waits for the exit after SIGKILL before giving up.
+const KILL_WAIT: Duration = Duration::from_secs(30);
+
+/// Settings fixed when the daemon starts.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The `berth` executable the shims run.
+    pub shim_exe: PathBuf,
+    /// Default cgroup parent (`berth`): containers go to `/<parent>/<id>`.
+    pub cgroup_parent: String,
+    /// Whether the host's cgroups are v2 only (then containers get a cgroup namespace).
+    pub cgroup_v2: bool,
+    /// The host's resolv.conf, copied (filtered) into containers.
+    pub host_resolv_conf: PathBuf,
+}
+
+impl Settings {
+    /// Defaults for a root dir: the running executable as shim, parent `berth`, cgroup mode
+    /// detected from `/sys/fs/cgroup`.
+    pub fn detect() -> Settings {
+        Settings {
+            shim_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth")),
+            cgroup_parent: "berth".into(),
+            cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            host_resolv_conf: PathBuf::from("/etc/resolv.conf"),
+        }
+    }
+}
+
+/// All containers and what their life cycle needs.
+pub struct Containers {
+    store: ContainerStore,
+    shims: ShimLauncher,
+    snapshotter: Arc<dyn Snapshotter>,
+    volumes: Arc<VolumeStore>,
+    events: Arc<EventBus>,
+    settings: Settings,
+    execs: exec::ExecTable,
+    pending: control::PendingAttaches,
+    /// Recently removed containers (id, name, last result, when): a `docker wait` that arrives
+    /// just after an `--rm` container went still gets its exit code.
+    tombstones: Mutex<std::collections::VecDeque<(String, String, WaitResult, Instant)>>,
+    /// Back-off of each container's restart loop, by id.
+    backoff: Mutex<std::collections::HashMap<String, Duration>>,
+}
+
+/// What `docker wait` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// The container is not running (returns at once if it is not).
+    NotRunning,
+    /// The next exit from now.
+    NextExit,
+    /// The container has been removed.
+    Removed,
+}
+
+impl std::str::FromStr for WaitCondition {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::InvalidArgument(format!(
+                "invalid condition: \"{other}\""
+            ))),
+        }
+    }
+}
+
+/// A finished wait: the exit code and, when the last start failed, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitResult {
+    /// Exit code.
+    pub status_code: i64,
+    /// Start error, if any.
+    pub error: Option<String>,
+}
+
+/// What the image contributes to a new container.
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    /// The image id.
+    pub id: Digest,
+    /// Its run-time defaults.
+    pub config: berth_api_types::image::ImageConfig,
+    /// The chain id of its top layer (the parent of the writable layer); `None` for an image
+    /// without layers.
+    pub top_layer: Option<Digest>,
+}
+
+impl Containers {
+    /// Opens the container store under `root` (`containers/`, `shims/`, `runtime/`).
+    pub fn open(
+        root: &Path,
+        snapshotter: Arc<dyn Snapshotter>,
+        volumes: Arc<VolumeStore>,
+        events: Arc<EventBus>,
+        settings: Settings,
+    ) -> Result<Arc<Containers>> {
+        let store = ContainerStore::open(&root.join("containers"))?;
+        Ok(Arc::new(Containers {
+            store,
+            shims: ShimLauncher {
+                exe: settings.shim_exe.clone(),
+                shims_dir: root.join("shims"),
+                runtime_root: root.join("runtime"),
+            },
+            snapshotter,
+            volumes,
+            events,
+            settings,
+            execs: exec::ExecTable::default(),
+            pending: control::PendingAttaches::default(),
+            tombstones: Mutex::new(Default::default()),
+            backoff: Mutex::new(Default::default()),
+        }))
+    }
+
+    /// The record table.
+    pub fn store(&self) -> &ContainerStore {
+        &self.store
+    }
+
+    /// The shim launcher (for its state directories).
+    pub fn shims(&self) -> &ShimLauncher {
+        &self.shims
+    }
+
+    fn event(&self, action: &str, rec: &ContainerRecord, extra: &[(&str, String)]) {
+        let mut attrs: Vec<(&str, String)> = vec![
+            ("image", rec.config.image.clone()),
+            ("name", rec.name.clone()),
+        ];
+        for (k, v) in &rec.config.labels {
+            attrs.push((k.as_str(), v.clone()));
+        }
+        attrs.extend(extra.iter().cloned());
+        self.events
+            .emit(EventType::Container, action, &rec.id, &attrs);
+    }
+
+    /// Whether any container (running or not) uses image `id`; returns its short id.
+    pub fn using_image(&self, id: &Digest) -> Option<String> {
+        let id = id.to_string();
+        self.store
+            .all()
+            .into_iter()
+            .find(|e| e.read(|r| r.image_id == id))
+            .map(|e| e.id[..12].to_string())
+    }
+
+    /// Whether any container mounts volume `name`.
+    pub fn using_volume(&self, name: &str) -> bool {
+        self.store.all().iter().any(|e| {
+            e.read(|r| {
+                r.mounts
+                    .iter()
+                    .any(|m| m.kind == "volume" && m.name == name)
+            })
+        })
+    }
+
+    // ----- create -------------------------------------------------------------------------
+
+    /// `docker create`: validates the request, resolves mounts (creating volumes), prepares the
+    /// writable layer and writes the record. The OCI spec is built at each start (it depends
+    /// on the mounted image content: users, groups), but a trial build here reports bad
+    /// options at create time, as Docker does.
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        mut request: ContainerCreateRequest,
+        image: ImageFacts,
+    ) -> Result<ContainerRecord> {
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => validate_name(n)?,
+            None => names::generate(|c| !self.store.name_free(c)),
+        };
+        if !self.store.name_free(&name) {
+            // Same message as the insert race below.
+            let holder = self.store.get(&name)?.id.clone();
+            return Err(EngineError::Conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        let host = &mut request.host_config;
+        restart::validate(&host.restart_policy, host.auto_remove)
+            .map_err(EngineError::InvalidArgument)?;
+        log_settings(host)?;
+        match host.network_mode.as_str() {
+            "" | "default" | "bridge" | "none" | "host" => {}
+            other => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "network mode {other:?} is not supported yet (none, host, bridge)"
+                )));
+            }
+        }
+        if host.network_mode.is_empty() {
+            host.network_mode = "bridge".into();
+        }
+        if host.log_config.kind.is_empty() {
+            host.log_config.kind = "json-file".into();
+        }
+        let merged = spec::merge_config(&image.config, &request.config);
+        let stop_signal = spec::stop_signal(&image.config, &request.config)?;
+        let command = spec::command_line(&merged);
+        if command.is_empty() {
+            return Err(EngineError::Spec(spec::SpecError::NoCommand));
+        }
+        let id = berth_common::id::random_id();
+        let image_volumes: Vec<String> = merged.volumes.keys().cloned().collect();
+        let resolved =
+            mounts::resolve(&request.host_config, &image_volumes, &self.volumes, &|n| {
+                self.store.get(n).map(|e| e.snapshot())
+            })?;
+        let now = berth_shim_proto::timefmt::now();
+        let mut config = merged;
+        config.image = request.config.image.clone();
+        let record = ContainerRecord {
+            id: id.clone(),
+            name,
+            created: now,
+            image_id: image.id.to_string(),
+            stop_signal,
+            stop_timeout: spec::stop_timeout(&request.config),
+            path: command[0].clone(),
+            args: command[1..].to_vec(),
+            config,
+            host_config: request.host_config,
+            mounts: resolved.points,
+            anonymous_volumes: resolved.anonymous,
+            copy_up: resolved.copy_up,
+            spec_mounts: resolved.mounts,
+            rootfs_parent: image.top_layer.map(|d| d.to_string()),
+            ..Default::default()
+        };
+        let made = (|| {
+            // Trial build with the user cleared: the image's passwd is not at hand yet.
+            let mut trial = record.clone();
+            trial.config.user = String::new();
+            self.spec_for(&trial, Path::new("/"), None, None)?;
+            self.snapshotter
+                .prepare(&id, self.parent_of(&record)?.as_ref())?;
+            self.store.insert(record.clone())
+        })();
+        if let Err(e) = made {
+            let _ = self.snapshotter.remove_writable(&id);
+            for v in &record.anonymous_volumes {
+                let _ = self.volumes.remove(v, true, &|_| false);
+            }
+            return Err(e);
+        }
+        self.event("create", &record, &[]);
+        Ok(record)
+    }
+
+    fn parent_of(&self, rec: &ContainerRecord) -> Result<Option<Digest>> {
+        rec.rootfs_parent
+            .as_deref()
+            .map(|d| {
+                d.parse::<Digest>()
+                    .map_err(|e| EngineError::InvalidArgument(format!("record of {}: {e}", rec.id)))
+            })
+            .transpose()
+    }
+
+    /// The OCI spec of a container: Docker's defaults, the container's config and the
+    /// default hardening.
+    fn spec_for(
+        &self,
+        rec: &ContainerRecord,
+        rootfs: &Path,
+        passwd: Option<String>,
+        group: Option<String>,
+    ) -> Result<oci_spec::runtime::Spec> {
+        let (id, config, host) = (&rec.id, &rec.config, &rec.host_config);
+        let defaults = default_capabilities();
+        // "Everything" means everything this daemon holds (as Docker's): a host that lacks a
+        // capability in its bounding set cannot hand it to a container.
+        let host_caps: Vec<String> = match host_bounding_set() {
+            Some(bounding) => spec::ALL_CAPABILITIES
+                .iter()
+                .filter(|c| cap_number(c).is_some_and(|n| bounding & (1u64 << n) != 0))
+                .map(|c| c.to_string())
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut caps =
+            spec::capabilities(&defaults, &host.cap_add, &host.cap_drop, host.privileged)?;
+        let wants_all =
+            host.privileged || host.cap_add.iter().any(|c| c.eq_ignore_ascii_case("ALL"));
+        if wants_all && !host_caps.is_empty() {
+            caps.retain(|c| host_caps.contains(c));
+        }
+        let extra: Vec<&str> = caps
+            .iter()
+            .filter(|c| !defaults.contains(c))
+            .map(String::as_str)
+            .collect();
+        let dir = self.store.dir_of(id);
+        let parent = if host.resources.cgroup_parent.is_empty() {
+            self.settings.cgroup_parent.clone()
+        } else {
+            host.resources.cgroup_parent.trim_matches('/').to_string()
+        };
+        let input = SpecInput {
+            id: id.to_string(),
+            image: Default::default(),
+            request: ContainerCreateRequest {
+                config: config.clone(),
+                host_config: host.clone(),
+                ..Default::default()
+            },
+            rootfs: rootfs.to_path_buf(),
+            mounts: rec.spec_mounts.clone(),
+            etc_files: spec::EtcFiles {
+                hosts: dir.join("hosts"),
+                hostname: dir.join("hostname"),
+                resolv_conf: dir.join("resolv.conf"),
+            },
+            passwd,
+            group,
+            cgroups_path: Some(PathBuf::from(format!("/{parent}/{id}"))),
+            cgroup_v2: self.settings.cgroup_v2,
+            network_namespace: None,
+            host_hostname: rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned(),
+            hardening: Hardening {
+                default_capabilities: defaults.clone(),
+                seccomp: Some(berth_profile::seccomp::default_profile(&extra)),
+                masked_paths: berth_profile::MASKED_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                readonly_paths: berth_profile::READONLY_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                host_capabilities: host_caps,
+            },
+        };
+        Ok(spec::build(&input)?)
+    }
+
+    // ----- start ----------------------------------------------------------------------------
+
+    /// `docker start`. Starting a running container is a [`EngineError::NotModified`].
+    pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        match entry.read(|r| r.state.status) {
+            Status::Running | Status::Paused => {
+                return Err(EngineError::NotModified("container already started".into()));
+            }
+            Status::Removing | Status::Dead => {
+                return Err(EngineError::Conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    entry.id
+                )));
+            }
+            _ => {}
+        }
+        entry.update(|r| {
+            r.state.manually_stopped = false;
+            r.state.restart_count = 0;
+        })?;
+        self.lock_backoff().remove(&entry.id);
+        let started = self.start_locked(&entry);
+        drop(_op);
+        if started.is_err() && entry.read(|r| r.host_config.auto_remove) {
+            // As Docker: a `--rm` container that cannot start is removed at once.
+            let _ = self.remove(&entry.id, true, true);
+        }
+        started
+    }
+
+    fn lock_backoff(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Duration>> {
+        self.backoff.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the container; the caller holds its operation lock.
+    fn start_locked(self: &Arc<Self>, entry: &Arc<Entry>) -> Result<()> {
+        let rec = entry.snapshot();
+        let rootfs = entry.dir().join("rootfs");
+        let launched = self
+            .mount_rootfs(&rec, &rootfs)
+            .and_then(|()| self.launch(&rec, &rootfs))
+            .and_then(|(client, pid)| {
+                // Clients attached before the start see the process's first byte.
+                self.pending.connect(&rec.id, &client);
+                match client.start() {
+                    Ok(()) => Ok((client, pid)),
+                    Err(e) => {
+                        let _ = client.kill(libc_sigkill(), true);
+                        let _ = client.shutdown();
+                        Err(EngineError::StartFailed(e.to_string()))
+                    }
+                }
+            });
+        let (client, shim_pid) = match launched {
+            Ok(ok) => ok,
+            Err(e) => {
+                let _ = self.unmount_rootfs(&rootfs);
+                let message = e.to_string();
+                self.pending.fail(&rec.id, &message);
+                let code = start_error_exit_code(&message);
+                entry.update(|r| {
+                    r.state.error = message.clone();
+                    r.state.exit_code = code;
+                    if r.state.has_been_started {
+                        r.state.status = Status::Exited;
+                    }
+                })?;
+                return Err(e);
+            }
+        };
+        let shim_state = client.state().ok();
+        let rec = entry.update(|r| {
+            r.state.status = Status::Running;
+            r.state.pid = shim_state.as_ref().map_or(0, |s| i64::from(s.pid));
+            r.state.shim_pid = shim_pid;
+            r.state.started_at = shim_state
+                .as_ref()
+                .and_then(|s| s.started_at.clone())
+                .unwrap_or_else(berth_shim_proto::timefmt::now);
+            r.state.error.clear();
+            r.state.exit_code = 0;
+            r.state.oom_killed = false;
+            r.state.has_been_started = true;
+            r.copy_up.clear();
+            r.clone()
+        })?;
+        self.event("start", &rec, &[]);
+        self.spawn_monitor(entry.clone(), client, Instant::now());
+        self.spawn_health(entry.clone());
+        Ok(())
+    }
+
+    /// Everything between a mounted root file system and a running process.
+    fn launch(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<(ShimClient, u32)> {
+        mounts::copy_up(rootfs, &rec.copy_up)?;
+        let dir = self.store.dir_of(&rec.id);
+        let hostname = if rec.config.hostname.is_empty() {
+            rec.id[..12].to_string()
+        } else {
+            rec.config.hostname.clone()
+        };
+        let host_resolv =
+            std::fs::read_to_string(&self.settings.host_resolv_conf).unwrap_or_default();
+        etc::write(&dir, &hostname, &rec.host_config, &host_resolv)?;
+        let read = |p: &str| {
+            mounts::resolve_in_root(rootfs, p).and_then(|f| std::fs::read_to_string(f).ok())
+        };
+        let spec = self.spec_for(rec, rootfs, read("/etc/passwd"), read("/etc/group"))?;
+        let config = dir.join("config.json");
+        berth_storage::atomic::write_json(&config, &spec)?;
+        let log = log_settings(&rec.host_config)?;
+        let (client, pid) = self.shims.launch(
+            &rec.id,
+            &dir,
+            &log_path(&dir, &rec.id),
+            &log,
+            rec.config.open_stdin,
+        )?;
+        Ok((client, pid))
+    }
+
+    fn mount_rootfs(&self, rec: &ContainerRecord, target: &Path) -> Result<()> {
+        if is_mounted(target) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(target).map_err(|e| EngineError::io(target, e))?;
+        let m = self
+            .snapshotter
+            .prepare(&rec.id, self.parent_of(rec)?.as_ref())?;
+        self.snapshotter.mount(&m, target)?;
+        Ok(())
+    }
+
+    fn unmount_rootfs(&self, target: &Path) -> Result<()> {
+        if is_mounted(target) {
+            self.snapshotter.unmount(target)?;
+        }
+        Ok(())
+    }
+
+    // ----- monitor and exits --------------------------------------------------------------
+
+    fn spawn_monitor(self: &Arc<Self>, entry: Arc<Entry>, client: ShimClient, since: Instant) {
+        let this = self.clone();
+        let name = format!("monitor-{}", &entry.id[..12]);
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let exit = match client.wait() {
+                    Ok(exit) => exit,
+                    Err(e) => {
+                        let dir = this.shims.state_dir(&entry.id);
+                        match berth_shim_proto::client::read_exit(&dir) {
+                            Ok(Some(exit)) => exit,
+                            _ => {
+                                tracing::warn!(id = %entry.id, error = %e, "lost the container's shim");
+                                lost_exit()
+                            }
+                        }
+                    }
+                };
+                let _ = client.shutdown();
+                this.handle_exit(&entry, exit, since.elapsed());
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a container monitor thread");
+        }
+    }
+
+    /// Records an exit and applies `--rm` or the restart policy.
+    fn handle_exit(self: &Arc<Self>, entry: &Arc<Entry>, exit: ExitInfo, ran_for: Duration) {
+        let rootfs = entry.dir().join("rootfs");
+        if let Err(e) = self.unmount_rootfs(&rootfs) {
+            tracing::warn!(id = %entry.id, error = %e, "unmounting the root file system");
+        }
+        let rec = entry.snapshot();
+        let restart = restart::should_restart(
+            &rec.host_config.restart_policy,
+            i64::from(exit.exit_code),
+            rec.state.restart_count,
+            rec.state.manually_stopped,
+        ) && self.store.contains(&entry.id);
+        let updated = entry.update(|r| {
+            r.state.status = if restart {
+                Status::Restarting
+            } else {
+                Status::Exited
+            };
+            r.state.exit_code = i64::from(exit.exit_code);
+            r.state.oom_killed = exit.oom_killed;
+            r.state.finished_at = exit.finished_at.clone();
+            r.state.pid = 0;
+            r.state.shim_pid = 0;
+            if let Some(h) = r.state.health.as_mut() {
+                h.status = "unhealthy".into();
+            }
+            r.clone()
+        });
+        let rec = match updated {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(id = %entry.id, error = %e, "recording the exit");
+                entry.snapshot()
+            }
+        };
+        if exit.oom_killed {
+            self.event("oom", &rec, &[]);
+        }
+        self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
+        if restart {
+            let delay = {
+                let mut b = self.lock_backoff();
+                let d = restart::next_delay(b.get(&entry.id).copied(), ran_for);
+                b.insert(entry.id.clone(), d);
+                d
+            };
+            self.schedule_restart(entry.clone(), delay);
+        } else if rec.host_config.auto_remove
+            && let Err(e) = self.remove(&entry.id, true, true)
+        {
+            tracing::warn!(id = %entry.id, error = %e, "auto-removing the container");
+        }
+    }
+
+    fn schedule_restart(self: &Arc<Self>, entry: Arc<Entry>, delay: Duration) {
+        let this = self.clone();
+        let _ = std::thread::Builder::new()
+            .name(format!("restart-{}", &entry.id[..12]))
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                std::thread::sleep(delay);
+                let _op = entry.op_lock();
+                // A stop, start or rm in the meantime cancels this restart.
+                if !this.store.contains(&entry.id)
+                    || entry.read(|r| r.state.status) != Status::Restarting
+                {
+                    return;
+                }
+                let _ = entry.update(|r| r.state.restart_count += 1);
+                if let Err(e) = this.start_locked(&entry) {
+                    tracing::warn!(id = %entry.id, error = %e, "restart failed");
+                    let _ = entry.update(|r| r.state.status = Status::Exited);
+                    let delay = {
+                        let mut b = this.lock_backoff();
+                        let d = restart::next_delay(b.get(&entry.id).copied(), Duration::ZERO);
+                        b.insert(entry.id.clone(), d);
+                        d
+                    };
+                    let rec = entry.snapshot();
+                    if restart::should_restart(
+                        &rec.host_config.restart_policy,
+                        1,
+                        rec.state.restart_count,
+                        rec.state.manually_stopped,
+                    ) {
+                        let _ = entry.update(|r| r.state.status = Status::Restarting);
+                        drop(_op);
+                        this.schedule_restart(entry.clone(), delay);
+                    }
+                }
+            });
+    }
+
+    // ----- stop, kill, wait ---------------------------------------------------------------
+
+    /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds (the container's
+    /// own timeout when `None`; negative waits forever).
+    pub fn stop(&self, key: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        let rec = entry.snapshot();
+        if rec.state.status == Status::Restarting {
+            entry.update(|r| {
+                r.state.status = Status::Exited;
+                r.state.manually_stopped = true;
+            })?;
+            return Ok(());
+        }
+        if !rec.state.status.is_running() {
+            return Err(EngineError::NotModified("container already stopped".into()));
+        }
+        entry.update(|r| r.state.manually_stopped = true)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => spec::parse_signal(s)?,
+            None => rec.stop_signal,
+        };
+        let timeout = timeout.unwrap_or(rec.stop_timeout);
+        let client = self.shims.client(&entry.id);
+        let _ = client.kill(sig, false);
+        if rec.state.status == Status::Paused {
+            let _ = client.resume();
+        }
+        let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
+        let (_, stopped) = entry.wait_for(limit, |r| !r.state.status.is_running());
+        if !stopped {
+            let _ = client.kill(libc_sigkill(), true);
+            let (_, stopped) = entry.wait_for(Some(KILL_WAIT), |r| !r.state.status.is_running());
+            if !stopped {
+                return Err(EngineError::Conflict(format!(
+                    "cannot stop container {}: it did not exit after SIGKILL",
+                    entry.id
+                )));
+            }
+        }
+        self.event("stop", &entry.snapshot(), &[]);
+        Ok(())
+    }
+
+    /// `docker kill`.
+    pub fn kill(&self, key: &str, signal: Option<&str>) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => spec::parse_signal(s)?,
+            None => libc_sigkill(),
+        };
+        let rec = entry.snapshot();
+        if !rec.state.status.is_running() {
+            return Err(EngineError::Conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                key, entry.id
+            )));
+        }
+        entry.update(|r| r.state.manually_stopped = true)?;
+        let client = self.shims.client(&entry.id);
+        client.kill(sig, false)?;
+        if rec.state.status == Status::Paused && sig == libc_sigkill() {
+            let _ = client.resume();
+        }
+        self.event("kill", &rec, &[("signal", sig.to_string())]);
+        Ok(())
+    }
+
+    /// `docker restart`: stop (if running), then start.
+    pub fn restart(
+        self: &Arc<Self>,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        match self.stop(key, timeout, signal) {
+            Ok(()) | Err(EngineError::NotModified(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.start(key)?;
+        let entry = self.store.get(key)?;
+        self.event("restart", &entry.snapshot(), &[]);
+        Ok(())
+    }
+
+    /// The last result of a container removed within the last minute, by id, id prefix or
+    /// name.
+    pub fn recently_removed(&self, key: &str) -> Option<WaitResult> {
+        let mut t = self.tombstones.lock().unwrap_or_else(|p| p.into_inner());
+        t.retain(|(_, _, _, at)| at.elapsed() < Duration::from_secs(60));
+        let name = key.strip_prefix('/').unwrap_or(key);
+        t.iter()
+            .rev()
+            .find(|(id, n, _, _)| n == name || (!key.is_empty() && id.starts_with(key)))
+            .map(|(_, _, r, _)| r.clone())
+    }
+
+    /// `docker wait`: blocks until `condition` holds.
+    pub fn wait(&self, key: &str, condition: WaitCondition) -> Result<WaitResult> {
+        let entry = match self.store.get(key) {
+            Ok(e) => e,
+            Err(e) => return self.recently_removed(key).ok_or(e),
+        };
+        let start = entry.snapshot();
+        let not_running = |r: &ContainerRecord| {
+            !r.state.status.is_running() && r.state.status != Status::Restarting
+        };
+        let (rec, _) = match condition {
+            WaitCondition::NotRunning => entry.wait_for(None, not_running),
+            WaitCondition::NextExit => entry.wait_for(None, |r| {
+                r.state.finished_at != start.state.finished_at && !r.state.status.is_running()
+            }),
+            WaitCondition::Removed => entry.wait_for(None, |_| entry.is_removed()),
+        };
+        Ok(WaitResult {
+            status_code: rec.state.exit_code,
+            error: (!rec.state.error.is_empty()).then(|| rec.state.error.clone()),
+        })
+    }
+
+    // ----- remove ---------------------------------------------------------------------------
+
+    /// `docker rm`: `force` kills a running container first; `volumes` removes its anonymous
+    /// volumes.
+    pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        if !self.store.contains(&entry.id) {
+            return Ok(());
+        }
+        let rec = entry.snapshot();
+        if rec.state.status.is_running() {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    rec.name
+                )));
+            }
+            entry.update(|r| r.state.manually_stopped = true)?;
+            let client = self.shims.client(&entry.id);
+            let _ = client.kill(libc_sigkill(), true);
+            if rec.state.status == Status::Paused {
+                let _ = client.resume();
+            }
+            let (_, stopped) = entry.wait_for(Some(KILL_WAIT), |r| !r.state.status.is_running());
+            if !stopped {
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container \"/{}\": it did not exit after SIGKILL",
+                    rec.name
+                )));
+            }
+        }
+        entry.update(|r| r.state.status = Status::Removing)?;
+        self.cleanup(&entry, volumes)?;
+        {
+            let last = entry.snapshot();
+            let mut t = self.tombstones.lock().unwrap_or_else(|p| p.into_inner());
+            t.push_back((
+                last.id.clone(),
+                last.name.clone(),
+                WaitResult {
+                    status_code: last.state.exit_code,
+                    error: (!last.state.error.is_empty()).then(|| last.state.error.clone()),
+                },
+                Instant::now(),
+            ));
+            if t.len() > 256 {
+                t.pop_front();
+            }
+        }
+        self.store.remove(&entry)?;
+        self.pending.cancel(&entry.id);
+        self.execs.forget_container(&entry.id);
+        self.lock_backoff().remove(&entry.id);
+        self.event("destroy", &rec, &[]);
+        Ok(())
+    }
+
+    /// Releases what a stopped container holds: its mount, writable layer, shim directory and
+    /// (with `volumes`) anonymous volumes.
+    fn cleanup(&self, entry: &Entry, volumes: bool) -> Result<()> {
+        let rec = entry.snapshot();
+        self.unmount_rootfs(&entry.dir().join("rootfs"))?;
+        self.snapshotter.remove_writable(&rec.id)?;
+        let state = self.shims.state_dir(&rec.id);
+        if state.exists() {
+            std::fs::remove_dir_all(&state).map_err(|e| EngineError::io(&state, e))?;
+        }
+        if volumes {
+            for v in &rec.anonymous_volumes {
+                let others = |name: &str| {
+                    self.store.all().iter().any(|e| {
+                        e.id != rec.id
+                            && e.read(|r| {
+                                r.mounts
+                                    .iter()
+                                    .any(|m| m.kind == "volume" && m.name == name)
+                            })
+                    })
+                };
+                match self.volumes.remove(v, true, &others) {
+                    Ok(()) => self.events.emit(
+                        EventType::Volume,
+                        "destroy",
+                        v,
+                        &[("driver", "local".into())],
+                    ),
+                    Err(e) => tracing::info!(volume = %v, error = %e, "keeping anonymous volume"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- daemon start -------------------------------------------------------------------
+
+    /// Re-attaches to the shims of containers that were running when the previous daemon
+    /// stopped, records the exits that happened meanwhile, finishes interrupted removals, and
+    /// starts the containers whose restart policy says so.
+    pub fn restore(self: &Arc<Self>) {
+        for entry in self.store.all() {
+            let rec = entry.snapshot();
+            match rec.state.status {
+                Status::Running | Status::Paused => {
+                    let dir = self.shims.state_dir(&rec.id);
+                    if berth_shim_proto::client::live_shim_pid(&dir).is_some() {
+                        tracing::info!(id = %rec.id, "re-attached to running container");
+                        let status = self.shims.client(&rec.id).state().ok();
+                        if let Some(s) = status {
+                            let paused = s.status == berth_shim_proto::ContainerStatus::Paused;
+                            let _ = entry.update(|r| {
+                                r.state.status = if paused {
+                                    Status::Paused
+                                } else {
+                                    Status::Running
+                                };
+                            });
+                        }
+                        self.spawn_monitor(
+                            entry.clone(),
+                            self.shims.client(&rec.id),
+                            Instant::now(),
+                        );
+                        self.spawn_health(entry.clone());
+                        continue;
+                    }
+                    let exit = berth_shim_proto::client::read_exit(&dir)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(lost_exit);
+                    tracing::info!(id = %rec.id, code = exit.exit_code, "container exited while the daemon was down");
+                    self.handle_exit(&entry, exit, Duration::ZERO);
+                }
+                Status::Restarting => {
+                    let _ = entry.update(|r| r.state.status = Status::Exited);
+                }
+                Status::Removing | Status::Dead => {
+                    let _ = self.remove(&rec.id, true, false);
+                    continue;
+                }
+                _ => {}
+            }
+            let rec = entry.snapshot();
+            if self.store.contains(&rec.id)
+                && !rec.state.status.is_running()
+                && rec.state.status != Status::Restarting
+                && restart::start_with_daemon(
+                    &rec.host_config.restart_policy,
+                    rec.state.manually_stopped,
+                )
+            {
+                let _op = entry.op_lock();
+                if let Err(e) = self.start_locked(&entry) {
+                    tracing::warn!(id = %rec.id, error = %e, "starting container at daemon start");
+                }
+            }
+        }
+    }
+}
+
+/// The capability bounding set of this process (`CapBnd` of /proc/self/status).
+fn host_bounding_set() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// The kernel's number of a capability (`CAP_CHOWN` = 0…).
+fn cap_number(name: &str) -> Option<u32> {
+    const ORDER: &[&str] = &[
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+    let short = name.strip_prefix("CAP_").unwrap_or(name);
+    ORDER.iter().position(|c| *c == short).map(|i| i as u32)
+}
+
+/// Docker's default capability names (`CAP_CHOWN`…).
+pub fn default_capabilities() -> Vec<String> {
+    berth_profile::DEFAULT_CAPS
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Checks a user-given name (Docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]+`), without its `/`.
+pub fn validate_name(raw: &str) -> Result<String> {
+    let name = raw.strip_prefix('/').unwrap_or(raw);
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        return Err(EngineError::InvalidArgument(format!(
+            "Invalid container name ({raw}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+/// The json-file log of a container, Docker's naming.
+pub fn log_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}-json.log"))
+}
+
+/// `--log-driver` and `--log-opt`, checked. Berth bounds logs by default (10 MB × 3).
+pub fn log_settings(host: &berth_api_types::container::HostConfig) -> Result<LogSettings> {
+    let driver = match host.log_config.kind.as_str() {
+        "" | "json-file" => "json-file",
+        "none" => "none",
+        other => {
+            return Err(EngineError::InvalidArgument(format!(
+                "logging driver {other:?} is not supported (json-file, none)"
+            )));
+        }
+    };
+    let mut s = LogSettings {
+        driver: driver.into(),
+        max_size: 10 * 1024 * 1024,
+        max_files: 3,
+    };
+    for (k, v) in &host.log_config.config {
+        match k.as_str() {
+            "max-size" => {
+                s.max_size = if v == "-1" {
+                    0
+                } else {
+                    berth_api_types::shorthand::parse_ram_bytes(v)
+                        .ok()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or_else(|| {
+                            EngineError::InvalidArgument(format!("invalid max-size: {v:?}"))
+                        })?
+                }
+            }
+            "max-file" => {
+                s.max_files = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    EngineError::InvalidArgument(format!(
+                        "invalid value for max-file: {v:?}: must be a number >= 1"
+                    ))
+                })?
+            }
+            "compress" | "labels" | "env" | "tag" | "labels-regex" | "env-regex" => {}
+            other => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "unknown log opt '{other}' for {driver} log driver"
+                )));
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// Docker's exit codes for failed starts: 127 command not found, 126 not executable.
+pub(crate) fn start_error_exit_code(message: &str) -> i64 {
+    if message.contains("executable file not found") || message.contains("no such file") {
+        127
+    } else if message.contains("permission denied") {
+        126
+    } else {
+        128
+    }
+}
+
+fn libc_sigkill() -> i32 {
+    9
+}
+
+/// What is recorded when a container's shim vanished without recording the exit.
+fn lost_exit() -> ExitInfo {
+    ExitInfo {
+        exit_code: 255,
+        oom_killed: false,
+        finished_at: berth_shim_proto::timefmt::now(),
+        started_at: None,
+    }
+}
+
+/// Whether `path` is a mount point (listed in this process's mountinfo).
+pub fn is_mounted(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let target = path.to_string_lossy();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| unescape_mountinfo(mp) == target)
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
+        {
+            out.push(v as char);
+            i += 4;
+            continue;
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(validate_name("/web-1").unwrap(), "web-1");
+        assert!(validate_name("a").is_err());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("we b").is_err());
+    }
+
+    #[test]
+    fn log_options() {
+        let mut host = berth_api_types::container::HostConfig::default();
+        assert_eq!(log_settings(&host).unwrap().max_size, 10 * 1024 * 1024);
+        host.log_config
+            .config
+            .insert("max-size".into(), "1k".into());
+        host.log_config.config.insert("max-file".into(), "5".into());
+        let s = log_settings(&host).unwrap();
+        assert_eq!((s.max_size, s.max_files), (1024, 5));
+        host.log_config.config.insert("max-file".into(), "0".into());
+        assert!(log_settings(&host).is_err());
+        host.log_config.kind = "syslog".into();
+        assert!(
+            log_settings(&host)
+                .unwrap_err()
+                .to_string()
+                .contains("syslog")
+        );
+    }
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+        assert!(is_mounted(Path::new("/proc")));
+        assert!(!is_mounted(Path::new("/proc/self")));
+    }
+
+    #[test]
+    fn capability_numbers_follow_the_kernel() {
+        assert_eq!(cap_number("CAP_CHOWN"), Some(0));
+        assert_eq!(cap_number("CAP_SYS_RESOURCE"), Some(24));
+        assert_eq!(cap_number("CAP_CHECKPOINT_RESTORE"), Some(40));
+        assert_eq!(cap_number("CAP_NOPE"), None);
+        for c in spec::ALL_CAPABILITIES {
+            assert!(cap_number(c).is_some(), "{c}");
+        }
+        assert!(host_bounding_set().is_some());
+    }
+
+    #[test]
+    fn default_caps_are_docker_names() {
+        let caps = default_capabilities();
+        assert_eq!(caps.len(), 14);
+        assert!(caps.contains(&"CAP_CHOWN".to_string()));
+    }
+}

@@ -1,0 +1,246 @@
+//! Generated container names (`docker run` without `--name`): `adjective_scientist`, like
+//! Docker's, so scripts that expect two words joined by `_` keep working.
+
+/// Adjectives.
+const LEFT: &[&str] = &[
+    "admiring",
+    "adoring",
+    "agitated",
+    "amazing",
+    "angry",
+    "awesome",
+    "blissful",
+    "bold",
+    "boring",
+    "brave",
+    "busy",
+    "charming",
+    "clever",
+    "compassionate",
+    "confident",
+    "cool",
+    "cranky",
+    "crazy",
+    "dazzling",
+    "determined",
+    "dreamy",
+    "eager",
+    "ecstatic",
+    "elastic",
+    "elated",
+    "elegant",
+    "epic",
+    "exciting",
+    "fervent",
+    "festive",
+    "flamboyant",
+    "focused",
+    "friendly",
+    "frosty",
+    "funny",
+    "gallant",
+    "gifted",
+    "goofy",
+    "gracious",
+    "great",
+    "happy",
+    "hardcore",
+    "heuristic",
+    "hopeful",
+    "hungry",
+    "infallible",
+    "inspiring",
+    "intelligent",
+    "interesting",
+    "jolly",
+    "jovial",
+    "keen",
+    "kind",
+    "laughing",
+    "loving",
+    "lucid",
+    "magical",
+    "modest",
+    "musing",
+    "mystifying",
+    "naughty",
+    "nervous",
+    "nice",
+    "nifty",
+    "nostalgic",
+    "objective",
+    "optimistic",
+    "peaceful",
+    "pedantic",
+    "pensive",
+    "practical",
+    "priceless",
+    "quirky",
+    "quizzical",
+    "relaxed",
+    "reverent",
+    "romantic",
+    "sad",
+    "serene",
+    "sharp",
+    "silly",
+    "sleepy",
+    "stoic",
+    "strange",
+    "stupefied",
+    "suspicious",
+    "sweet",
+    "tender",
+    "thirsty",
+    "trusting",
+    "upbeat",
+    "vibrant",
+    "vigilant",
+    "vigorous",
+    "wizardly",
+    "wonderful",
+    "xenodochial",
+    "youthful",
+    "zealous",
+    "zen",
+];
+
+/// Scientists and engineers.
+const RIGHT: &[&str] = &[
+    "agnesi",
+    "albattani",
+    "allen",
+    "almeida",
+    "archimedes",
+    "ardinghelli",
+    "babbage",
+    "banach",
+    "bardeen",
+    "bartik",
+    "bassi",
+    "bell",
+    "benz",
+    "bhabha",
+    "bose",
+    "brahmagupta",
+    "brown",
+    "carson",
+    "chandrasekhar",
+    "curie",
+    "darwin",
+    "davinci",
+    "dijkstra",
+    "easley",
+    "einstein",
+    "elion",
+    "euclid",
+    "euler",
+    "fermat",
+    "fermi",
+    "feynman",
+    "franklin",
+    "galileo",
+    "gates",
+    "goldberg",
+    "goodall",
+    "hamilton",
+    "hawking",
+    "heisenberg",
+    "hodgkin",
+    "hopper",
+    "hypatia",
+    "jang",
+    "jennings",
+    "johnson",
+    "kalam",
+    "kepler",
+    "knuth",
+    "lalande",
+    "lamport",
+    "leakey",
+    "lovelace",
+    "lumiere",
+    "mayer",
+    "mccarthy",
+    "mclean",
+    "meitner",
+    "mendel",
+    "mirzakhani",
+    "morse",
+    "napier",
+    "newton",
+    "nobel",
+    "noether",
+    "pare",
+    "pascal",
+    "pasteur",
+    "perlman",
+    "pike",
+    "poincare",
+    "ptolemy",
+    "raman",
+    "ramanujan",
+    "ritchie",
+    "rosalind",
+    "sammet",
+    "shannon",
+    "shockley",
+    "sinoussi",
+    "stonebraker",
+    "swanson",
+    "tesla",
+    "thompson",
+    "torvalds",
+    "turing",
+    "varahamihira",
+    "villani",
+    "wescoff",
+    "wiles",
+    "williams",
+    "wilson",
+    "wing",
+    "wozniak",
+    "wright",
+    "yalow",
+    "yonath",
+];
+
+/// A random name; `taken` says whether a candidate is in use. After a few collisions a digit
+/// is appended, as Docker does.
+pub fn generate(taken: impl Fn(&str) -> bool) -> String {
+    for attempt in 0..64u32 {
+        let r = random_u64();
+        let mut name = format!(
+            "{}_{}",
+            LEFT[(r % LEFT.len() as u64) as usize],
+            RIGHT[((r >> 32) % RIGHT.len() as u64) as usize]
+        );
+        if attempt >= 8 {
+            name.push_str(&(r % 10).to_string());
+        }
+        if !taken(&name) {
+            return name;
+        }
+    }
+    berth_common::id::random_id()[..12].to_string()
+}
+
+fn random_u64() -> u64 {
+    let hex = berth_common::id::random_id();
+    u64::from_str_radix(&hex[..16], 16).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_have_two_parts_and_avoid_taken_ones() {
+        let n = generate(|_| false);
+        let (l, r) = n.split_once('_').unwrap();
+        assert!(LEFT.contains(&l) && RIGHT.contains(&r), "{n}");
+        let first = n.clone();
+        let other = generate(|c| c == first);
+        assert_ne!(other, first);
+    }
+}

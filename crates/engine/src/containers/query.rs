@@ -1,0 +1,408 @@
+//! Read-only views of containers: `docker ps` rows with Docker's filters and human status
+//! strings, and the full `docker inspect` record.
+
+use super::Containers;
+use super::record::{ContainerRecord, Status};
+use crate::EngineError;
+use berth_api_types::Filters;
+use berth_api_types::container::{
+    ContainerInspect, ContainerSummary, NetworkSettings, Port, SummaryHostConfig,
+    SummaryNetworkSettings,
+};
+use berth_api_types::image::GraphDriver;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// Filters `GET /containers/json` accepts.
+pub const LIST_FILTERS: &[&str] = &[
+    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health",
+    "network", "is-task", "expose", "publish",
+];
+
+/// Options of `GET /containers/json`.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Include stopped containers.
+    pub all: bool,
+    /// Only the `limit` newest (also includes stopped ones); 0 or less = no limit.
+    pub limit: i64,
+    /// Compute sizes.
+    pub size: bool,
+    /// Filters.
+    pub filters: Filters,
+}
+
+impl Containers {
+    /// `docker ps`: newest first.
+    pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
+        opts.filters
+            .check_names(LIST_FILTERS)
+            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        for s in opts.filters.get("status") {
+            if !matches!(
+                s.as_str(),
+                "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead"
+            ) {
+                return Err(EngineError::InvalidArgument(format!(
+                    "invalid filter 'status={s}'"
+                )));
+            }
+        }
+        let mut records: Vec<ContainerRecord> =
+            self.store.all().iter().map(|e| e.snapshot()).collect();
+        records.reverse();
+        let before = self.boundary(opts.filters.get("before"))?;
+        let since = self.boundary(opts.filters.get("since"))?;
+        let all = opts.all
+            || opts.limit > 0
+            || !opts.filters.get("status").is_empty()
+            || !opts.filters.get("exited").is_empty();
+        let mut out = Vec::new();
+        for r in records {
+            if let Some(b) = &before
+                && r.created >= *b
+            {
+                continue;
+            }
+            if let Some(s) = &since
+                && r.created <= *s
+            {
+                continue;
+            }
+            if !all && !r.state.status.is_running() && r.state.status != Status::Restarting {
+                continue;
+            }
+            if !filter_match(&opts.filters, &r) {
+                continue;
+            }
+            let mut row = summary(&r);
+            if opts.size {
+                row.size_rw = Some(self.writable_size(&r.id) as i64);
+                row.size_root_fs = Some(0);
+            }
+            out.push(row);
+            if opts.limit > 0 && out.len() as i64 >= opts.limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn boundary(&self, values: &[String]) -> Result<Option<String>> {
+        match values.first() {
+            None => Ok(None),
+            Some(key) => Ok(Some(self.store.get(key)?.read(|r| r.created.clone()))),
+        }
+    }
+
+    fn writable_size(&self, id: &str) -> u64 {
+        let dir = self.store.dir_of(id).join("rootfs");
+        if !super::is_mounted(&dir) {
+            return 0;
+        }
+        // The upper dir is not exposed by the snapshotter trait; the diff walk is the honest
+        // measure and is what `ps -s` pays for in Docker too.
+        super::changes::diff_size(self, id).unwrap_or(0)
+    }
+
+    /// `docker inspect` of a container.
+    pub fn inspect(&self, key: &str, size: bool) -> Result<ContainerInspect> {
+        let entry = self.store.get(key)?;
+        let r = entry.snapshot();
+        let dir = entry.dir();
+        let mut data = BTreeMap::new();
+        data.insert(
+            "MergedDir".to_string(),
+            dir.join("rootfs").display().to_string(),
+        );
+        Ok(ContainerInspect {
+            id: r.id.clone(),
+            created: r.created.clone(),
+            path: r.path.clone(),
+            args: r.args.clone(),
+            state: r.inspect_state(),
+            image: r.image_id.clone(),
+            resolv_conf_path: dir.join("resolv.conf").display().to_string(),
+            hostname_path: dir.join("hostname").display().to_string(),
+            hosts_path: dir.join("hosts").display().to_string(),
+            log_path: if r.host_config.log_config.kind == "none" {
+                String::new()
+            } else {
+                super::log_path(dir, &r.id).display().to_string()
+            },
+            name: format!("/{}", r.name),
+            restart_count: r.state.restart_count,
+            driver: self.snapshotter.name().to_string(),
+            platform: "linux".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: (!r.exec_ids.is_empty()).then(|| r.exec_ids.clone()),
+            host_config: r.host_config.clone(),
+            graph_driver: GraphDriver {
+                name: self.snapshotter.name().to_string(),
+                data,
+            },
+            size_rw: size.then(|| self.writable_size(&r.id) as i64),
+            size_root_fs: size.then_some(0),
+            mounts: r.mounts.clone(),
+            config: r.config.clone(),
+            network_settings: NetworkSettings {
+                sandbox_key: if r.state.status.is_running() && r.host_config.network_mode != "host"
+                {
+                    format!("/proc/{}/ns/net", r.state.pid)
+                } else {
+                    String::new()
+                },
+                ports: r
+                    .config
+                    .exposed_ports
+                    .keys()
+                    .map(|k| (k.clone(), None))
+                    .collect(),
+                ..Default::default()
+            },
+        })
+    }
+}
+
+fn filter_match(f: &Filters, r: &ContainerRecord) -> bool {
+    let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
+        let want = f.get(key);
+        want.is_empty() || want.iter().any(|w| pred(w))
+    };
+    any("id", &|w| r.id.starts_with(w))
+        && any("name", &|w| r.name.contains(w.trim_start_matches('/')))
+        && f.labels_match("label", &r.config.labels)
+        && any("status", &|w| w == r.state.status.as_str())
+        && any("exited", &|w| {
+            r.state.status == Status::Exited && w.parse::<i64>() == Ok(r.state.exit_code)
+        })
+        && any("ancestor", &|w| {
+            r.config.image == w
+                || r.image_id == w
+                || r.image_id.trim_start_matches("sha256:").starts_with(w)
+                || r.config.image.split(':').next() == Some(w)
+        })
+        && any("volume", &|w| {
+            r.mounts
+                .iter()
+                .any(|m| m.name == w || m.destination == w || m.source == w)
+        })
+        && any("health", &|w| {
+            let status = r
+                .state
+                .health
+                .as_ref()
+                .map_or("none", |h| h.status.as_str());
+            w == status
+        })
+        && any("network", &|w| w == r.host_config.network_mode)
+        && any("expose", &|w| {
+            r.config
+                .exposed_ports
+                .keys()
+                .any(|p| p == w || p.split('/').next() == Some(w))
+        })
+        && f.get("is-task").iter().all(|w| w == "false")
+        && f.get("publish").is_empty()
+}
+
+/// One `ps` row.
+pub fn summary(r: &ContainerRecord) -> ContainerSummary {
+    let mut ports: Vec<Port> = r
+        .config
+        .exposed_ports
+        .keys()
+        .filter_map(|k| {
+            let (port, proto) = k.split_once('/').unwrap_or((k.as_str(), "tcp"));
+            Some(Port {
+                ip: None,
+                private_port: port.parse().ok()?,
+                public_port: None,
+                kind: proto.to_string(),
+            })
+        })
+        .collect();
+    ports.sort();
+    let mut command = r.path.clone();
+    for a in &r.args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    ContainerSummary {
+        id: r.id.clone(),
+        names: vec![format!("/{}", r.name)],
+        image: r.config.image.clone(),
+        image_id: r.image_id.clone(),
+        command,
+        created: berth_shim_proto::timefmt::parse_nanos(&r.created)
+            .map_or(0, |n| (n / 1_000_000_000) as i64),
+        ports,
+        size_rw: None,
+        size_root_fs: None,
+        labels: r.config.labels.clone(),
+        state: r.state.status.as_str().to_string(),
+        status: human_status(r, SystemTime::now()),
+        host_config: SummaryHostConfig {
+            network_mode: r.host_config.network_mode.clone(),
+            annotations: None,
+        },
+        network_settings: SummaryNetworkSettings {
+            networks: BTreeMap::new(),
+        },
+        mounts: r.mounts.clone(),
+    }
+}
+
+/// Docker's `Status` column: `Up 2 minutes (healthy)`, `Exited (0) 3 seconds ago`, `Created`.
+pub fn human_status(r: &ContainerRecord, now: SystemTime) -> String {
+    let since = |t: &str| {
+        berth_shim_proto::timefmt::parse_nanos(t)
+            .map(|n| {
+                let now = berth_shim_proto::timefmt::unix_nanos(now);
+                std::time::Duration::from_nanos((now - n).max(0) as u64)
+            })
+            .unwrap_or_default()
+    };
+    let s = &r.state;
+    match s.status {
+        Status::Created => "Created".into(),
+        Status::Running | Status::Paused => {
+            let mut out = format!("Up {}", human_duration(since(&s.started_at)));
+            if s.status == Status::Paused {
+                out.push_str(" (Paused)");
+            } else if let Some(h) = &s.health {
+                match h.status.as_str() {
+                    "starting" => out.push_str(" (health: starting)"),
+                    "healthy" => out.push_str(" (healthy)"),
+                    "unhealthy" => out.push_str(" (unhealthy)"),
+                    _ => {}
+                }
+            }
+            out
+        }
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            human_duration(since(&s.finished_at))
+        ),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Exited => {
+            if !s.has_been_started {
+                "Created".into()
+            } else {
+                format!(
+                    "Exited ({}) {} ago",
+                    s.exit_code,
+                    human_duration(since(&s.finished_at))
+                )
+            }
+        }
+    }
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let hours = secs / 3600;
+    if secs < 1 {
+        "Less than a second".into()
+    } else if secs == 1 {
+        "1 second".into()
+    } else if secs < 60 {
+        format!("{secs} seconds")
+    } else if secs / 60 == 1 {
+        "About a minute".into()
+    } else if secs < 3600 {
+        format!("{} minutes", secs / 60)
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", hours / 24 / 365)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_like_docker() {
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
+        assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
+        assert_eq!(human_duration(Duration::from_secs(59)), "59 seconds");
+        assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(human_duration(Duration::from_secs(3600)), "About an hour");
+        assert_eq!(human_duration(Duration::from_secs(5 * 3600)), "5 hours");
+        assert_eq!(human_duration(Duration::from_secs(3 * 86400)), "3 days");
+    }
+
+    #[test]
+    fn statuses() {
+        let now = SystemTime::now();
+        let t = berth_shim_proto::timefmt::format_nanos(
+            berth_shim_proto::timefmt::unix_nanos(now) - 5_000_000_000,
+        );
+        let mut r = ContainerRecord::default();
+        assert_eq!(human_status(&r, now), "Created");
+        r.state.status = Status::Running;
+        r.state.started_at = t.clone();
+        assert_eq!(human_status(&r, now), "Up 5 seconds");
+        r.state.health = Some(berth_api_types::container::Health {
+            status: "healthy".into(),
+            ..Default::default()
+        });
+        assert_eq!(human_status(&r, now), "Up 5 seconds (healthy)");
+        r.state.status = Status::Exited;
+        r.state.has_been_started = true;
+        r.state.exit_code = 3;
+        r.state.finished_at = t;
+        assert_eq!(human_status(&r, now), "Exited (3) 5 seconds ago");
+    }
+
+    #[test]
+    fn filters() {
+        let mut r = ContainerRecord {
+            id: "abcdef".into(),
+            name: "web".into(),
+            image_id: "sha256:1234".into(),
+            ..Default::default()
+        };
+        r.config.image = "busybox:latest".into();
+        r.config.labels.insert("tier".into(), "front".into());
+        r.state.status = Status::Exited;
+        r.state.exit_code = 2;
+        let f = |pairs: &[(&str, &str)]| {
+            let mut f = Filters::default();
+            for (k, v) in pairs {
+                f.add(*k, *v);
+            }
+            f
+        };
+        assert!(filter_match(&f(&[("name", "we")]), &r));
+        assert!(!filter_match(&f(&[("name", "db")]), &r));
+        assert!(filter_match(&f(&[("label", "tier=front")]), &r));
+        assert!(filter_match(&f(&[("exited", "2")]), &r));
+        assert!(!filter_match(&f(&[("exited", "0")]), &r));
+        assert!(filter_match(&f(&[("ancestor", "busybox")]), &r));
+        assert!(filter_match(&f(&[("status", "exited")]), &r));
+        assert!(!filter_match(&f(&[("status", "running")]), &r));
+    }
+}

@@ -1,0 +1,130 @@
+//! Starting `berth shim` processes.
+//!
+//! The daemon never forks a container itself: it starts one shim per container run, detached
+//! in its own session so neither a terminal hang-up nor the daemon's death reaches it, and talks
+//! to it through `berth-shim-proto`. A daemon restarted after `kill -9` finds live shims by
+//! their state directories (`shims/<id prefix>`; short, because the socket path inside must fit
+//! the 108 bytes of a Unix socket address).
+
+use crate::EngineError;
+use berth_shim_proto::ShimClient;
+use berth_shim_proto::client::{self, ClientError};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How long a shim may take to create its container.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The shim's own diagnostics (it has no terminal).
+pub const SHIM_LOG: &str = "shim.log";
+
+/// Where container output goes, from `--log-driver` and `--log-opt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `json-file` or `none`.
+    pub driver: String,
+    /// Rotate at this many bytes (0: never).
+    pub max_size: u64,
+    /// Files kept in all.
+    pub max_files: u32,
+}
+
+/// Launches shims.
+#[derive(Debug, Clone)]
+pub struct ShimLauncher {
+    /// The `berth` executable (run as `berth shim …`).
+    pub exe: PathBuf,
+    /// Parent of the shims' state directories.
+    pub shims_dir: PathBuf,
+    /// The runtime's state root.
+    pub runtime_root: PathBuf,
+}
+
+impl ShimLauncher {
+    /// The state directory of container `id`'s shim.
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.shims_dir.join(&id[..id.len().min(16)])
+    }
+
+    /// A client for the shim of `id` (which may or may not be alive).
+    pub fn client(&self, id: &str) -> ShimClient {
+        ShimClient::new(&self.state_dir(id))
+    }
+
+    /// Starts a shim that creates container `id` from `bundle`, and waits until the container
+    /// is created. Returns a client and the shim's pid.
+    pub fn launch(
+        &self,
+        id: &str,
+        bundle: &Path,
+        log_path: &Path,
+        log: &LogSettings,
+        stdin: bool,
+    ) -> Result<(ShimClient, u32), EngineError> {
+        let state = self.state_dir(id);
+        // What a previous run left (exit.json, a stale socket) must not be mistaken for this
+        // run's; no shim of this container is alive when start gets here.
+        if state.exists() {
+            std::fs::remove_dir_all(&state).map_err(|e| EngineError::io(&state, e))?;
+        }
+        std::fs::create_dir_all(&state).map_err(|e| EngineError::io(&state, e))?;
+        std::fs::create_dir_all(&self.runtime_root)
+            .map_err(|e| EngineError::io(&self.runtime_root, e))?;
+        let diag = std::fs::File::create(state.join(SHIM_LOG))
+            .map_err(|e| EngineError::io(state.join(SHIM_LOG), e))?;
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("shim")
+            .arg("--id")
+            .arg(id)
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--runtime-root")
+            .arg(&self.runtime_root)
+            .arg("--log-path")
+            .arg(log_path)
+            .arg("--log-driver")
+            .arg(&log.driver)
+            .arg("--log-max-size")
+            .arg(log.max_size.to_string())
+            .arg("--log-max-files")
+            .arg(log.max_files.to_string());
+        if stdin {
+            cmd.arg("--stdin");
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(diag))
+            .env_remove("RUST_LOG");
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                rustix::process::setsid().map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| EngineError::io(&self.exe, e))?;
+        let pid = child.id();
+        // Reap the shim when it exits; if the daemon dies first, init adopts it.
+        let _ = std::thread::Builder::new()
+            .name(format!("reap-shim-{pid}"))
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let _ = child.wait();
+            });
+        match client::wait_ready(&state, Some(pid), READY_TIMEOUT) {
+            Ok(c) => Ok((c, pid)),
+            Err(ClientError::CreateFailed(msg)) => Err(EngineError::StartFailed(msg)),
+            Err(ClientError::ShimDied(_)) => {
+                let diag = std::fs::read_to_string(state.join(SHIM_LOG)).unwrap_or_default();
+                Err(EngineError::StartFailed(format!(
+                    "shim exited before creating the container: {}",
+                    diag.trim()
+                )))
+            }
+            Err(e) => Err(EngineError::StartFailed(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Container life cycle through the raw Engine API, where the interesting part is the daemon
+//! itself: a `kill -9` of the daemon while containers run, restart policies with back-off and
+//! across daemon restarts, bounded logs, events, bad requests. Needs root and busybox.
+
+mod common;
+
+use common::Daemon;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn create(d: &Daemon, name: &str, body: Value) -> String {
+    let r = d.http(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 201, "create {name}: {}", r.text());
+    r.json()["Id"].as_str().unwrap().to_string()
+}
+
+fn start(d: &Daemon, id: &str) {
+    let r = d.http("POST", &format!("/containers/{id}/start"), b"");
+    assert_eq!(r.status, 204, "start: {}", r.text());
+}
+
+fn inspect(d: &Daemon, id: &str) -> Value {
+    let r = d.http("GET", &format!("/containers/{id}/json"), b"");
+    assert_eq!(r.status, 200, "inspect: {}", r.text());
+    r.json()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn busybox(cmd: &[&str]) -> Value {
+    json!({"Image": "busybox", "Cmd": cmd})
+}
+
+#[test]
+fn containers_survive_a_killed_daemon() {
+    let mut d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let runner = create(&d, "runner", busybox(&["sleep", "1000"]));
+    let quitter = create(&d, "quitter", busybox(&["sh", "-c", "sleep 1; exit 3"]));
+    start(&d, &runner);
+    start(&d, &quitter);
+    let pid = inspect(&d, &runner)["State"]["Pid"].as_i64().unwrap();
+    assert!(pid > 0);
+
+    d.stop_with(9);
+    // The daemon is gone; the containers are not. The quitter exits meanwhile.
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    std::thread::sleep(Duration::from_millis(1500));
+    d.spawn();
+
+    let st = &inspect(&d, &runner)["State"];
+    assert_eq!(st["Status"], "running", "{st}");
+    assert_eq!(
+        st["Pid"].as_i64().unwrap(),
+        pid,
+        "same process, re-attached"
+    );
+    wait_until("quitter's exit", Duration::from_secs(10), || {
+        inspect(&d, &quitter)["State"]["Status"] == "exited"
+    });
+    assert_eq!(inspect(&d, &quitter)["State"]["ExitCode"], 3);
+
+    // The re-attached container is fully controllable: stop records its real exit.
+    let r = d.http("POST", &format!("/containers/{runner}/stop?t=1"), b"");
+    assert_eq!(r.status, 204, "{}", r.text());
+    let st = &inspect(&d, &runner)["State"];
+    assert_eq!(st["Status"], "exited");
+    assert_eq!(
+        st["ExitCode"], 137,
+        "sleep ignores nothing but dies of SIGKILL as PID 1"
+    );
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[test]
+fn restart_policies_apply_with_backoff_and_at_daemon_start() {
+    let mut d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let mut flaky = busybox(&["sh", "-c", "exit 1"]);
+    flaky["HostConfig"] = json!({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2}});
+    let flaky = create(&d, "flaky", flaky);
+    start(&d, &flaky);
+    wait_until("two restarts", Duration::from_secs(15), || {
+        let st = inspect(&d, &flaky);
+        st["RestartCount"] == 2 && st["State"]["Status"] == "exited"
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(inspect(&d, &flaky)["RestartCount"], 2, "gave up after 2");
+
+    let mut always = busybox(&["sleep", "1000"]);
+    always["HostConfig"] = json!({"RestartPolicy": {"Name": "always"}});
+    let always = create(&d, "always", always);
+    let mut unless = busybox(&["sleep", "1000"]);
+    unless["HostConfig"] = json!({"RestartPolicy": {"Name": "unless-stopped"}});
+    let unless = create(&d, "unless", unless);
+    let mut bounce = busybox(&["sleep", "1000"]);
+    bounce["HostConfig"] = json!({"RestartPolicy": {"Name": "always"}});
+    let bounce = create(&d, "bounce", bounce);
+    for id in [&always, &unless, &bounce] {
+        start(&d, id);
+    }
+    // A crash (not a user stop) restarts an `always` container.
+    let pid = inspect(&d, &bounce)["State"]["Pid"].as_i64().unwrap();
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status();
+    wait_until("bounce restarted", Duration::from_secs(10), || {
+        let st = inspect(&d, &bounce);
+        st["State"]["Status"] == "running" && st["RestartCount"] == 1
+    });
+    // User stops are remembered.
+    for id in [&always, &unless] {
+        let r = d.http("POST", &format!("/containers/{id}/stop?t=0"), b"");
+        assert_eq!(r.status, 204);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(inspect(&d, &always)["State"]["Status"], "exited");
+
+    d.stop_with(15);
+    d.spawn();
+    wait_until(
+        "always restarted with the daemon",
+        Duration::from_secs(10),
+        || inspect(&d, &always)["State"]["Status"] == "running",
+    );
+    assert_eq!(inspect(&d, &unless)["State"]["Status"], "exited");
+    assert_eq!(inspect(&d, &bounce)["State"]["Status"], "running");
+}
+
+#[test]
+fn logs_are_bounded_and_readable() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let mut body = busybox(&[
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done; echo bye >&2",
+    ]);
+    body["HostConfig"] =
+        json!({"LogConfig": {"Type": "json-file", "Config": {"max-size": "2k", "max-file": "2"}}});
+    let id = create(&d, "chatty", body);
+    start(&d, &id);
+    let r = d.http("POST", &format!("/containers/{id}/wait"), b"");
+    assert_eq!(r.json()["StatusCode"], 0);
+    let log_path = inspect(&d, &id)["LogPath"].as_str().unwrap().to_string();
+    let dir = std::path::Path::new(&log_path).parent().unwrap();
+    let logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("-json.log"))
+        .collect();
+    assert!(logs.len() <= 2, "{} log files kept", logs.len());
+    for l in &logs {
+        assert!(
+            l.metadata().unwrap().len() < 4096,
+            "a log file grew past its bound"
+        );
+    }
+    let r = d.http(
+        "GET",
+        &format!("/containers/{id}/logs?stdout=1&stderr=1&tail=2"),
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    let frames = berth_frames(&r.body);
+    assert_eq!(
+        frames,
+        vec![(1, "line-399\n".to_string()), (2, "bye\n".to_string())]
+    );
+    let r = d.http("GET", &format!("/containers/{id}/logs?stderr=1"), b"");
+    assert_eq!(berth_frames(&r.body), vec![(2, "bye\n".to_string())]);
+    let r = d.http("GET", &format!("/containers/{id}/logs"), b"");
+    assert_eq!(r.status, 400, "no stream chosen");
+}
+
+/// Decodes stdcopy frames into (stream, text).
+fn berth_frames(mut data: &[u8]) -> Vec<(u8, String)> {
+    let mut out = Vec::new();
+    while data.len() >= 8 {
+        let len = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
+        out.push((
+            data[0],
+            String::from_utf8_lossy(&data[8..8 + len]).into_owned(),
+        ));
+        data = &data[8 + len..];
+    }
+    out
+}
+
+#[test]
+fn container_events_and_bad_requests() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let id = create(&d, "ev", busybox(&["true"]));
+    start(&d, &id);
+    let r = d.http("POST", &format!("/containers/{id}/wait"), b"");
+    assert_eq!(r.json()["StatusCode"], 0);
+    let r = d.http("DELETE", &format!("/containers/{id}"), b"");
+    assert_eq!(r.status, 204);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let r = d.http(
+        "GET",
+        &format!("/events?since=0&until={now}&filters=%7B%22type%22%3A%5B%22container%22%5D%7D"),
+        b"",
+    );
+    let actions: Vec<String> = r
+        .text()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["Action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "start", "die", "destroy"],
+        "{}",
+        r.text()
+    );
+
+    // Bad input: clear errors, nothing created.
+    let r = d.http("POST", "/containers/create", b"{not json");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON")
+    );
+    let r = d.http("POST", "/containers/create", br#"{"Image":"nope"}"#);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "No such image: nope");
+    let r = d.http(
+        "POST",
+        "/containers/create?name=a%20b",
+        br#"{"Image":"busybox"}"#,
+    );
+    assert_eq!(r.status, 400);
+    let bad_restart =
+        json!({"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}});
+    let r = d.http(
+        "POST",
+        "/containers/create",
+        bad_restart.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let bad_cap = json!({"Image": "busybox", "HostConfig": {"CapAdd": ["NOT_A_CAP"]}});
+    let r = d.http("POST", "/containers/create", bad_cap.to_string().as_bytes());
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = d.http("GET", "/containers/json?all=1", b"");
+    assert_eq!(r.json(), json!([]));
+    let r = d.http("POST", "/containers/nope/start", b"");
+    assert_eq!(r.status, 404);
+    // Name clash.
+    create(&d, "twin", busybox(&["true"]));
+    let r = d.http(
+        "POST",
+        "/containers/create?name=twin",
+        br#"{"Image":"busybox"}"#,
+    );
+    assert_eq!(r.status, 409);
+    // Starting a running container: 304.
+    let id = create(&d, "runs", busybox(&["sleep", "100"]));
+    start(&d, &id);
+    let r = d.http("POST", &format!("/containers/{id}/start"), b"");
+    assert_eq!(r.status, 304);
+}

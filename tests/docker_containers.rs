@@ -1,0 +1,269 @@
+//! Containers through the unmodified `docker` CLI (v28) against `berth daemon`: run (attached,
+//! detached, `--rm`, `-i`, `-t`), ps, logs, exec (plain and with a pty), stop/start/restart,
+//! rm -f, inspect, wait, volumes across containers. Needs root and busybox; skips only when the
+//! docker client is absent.
+
+mod common;
+
+use common::{Daemon, docker_bin, stderr, stdout};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Docker {
+    d: Daemon,
+}
+
+impl Docker {
+    /// A daemon with the busybox image, or `None` when docker is not installed.
+    fn start() -> Option<Docker> {
+        docker_bin()?;
+        let d = Daemon::start();
+        d.import_busybox("busybox:latest");
+        Some(Docker { d })
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let config = self.d.dir.path().join("docker-config");
+        std::fs::create_dir_all(&config).unwrap();
+        let mut c = Command::new(docker_bin().unwrap());
+        c.args(args)
+            .env("DOCKER_HOST", self.d.host())
+            .env("DOCKER_CONFIG", &config)
+            .env_remove("DOCKER_API_VERSION")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run docker")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed ({}):\n{}\n{}",
+            out.status,
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    /// Runs `docker ARGS` inside a pseudo terminal (util-linux `script`), feeding `input`.
+    fn in_pty(&self, args: &str, input: &str) -> Output {
+        let config = self.d.dir.path().join("docker-config");
+        let line = format!("{} {args}", docker_bin().unwrap().display());
+        let mut c = Command::new("script");
+        c.args(["-qec", &line, "/dev/null"])
+            .env("DOCKER_HOST", self.d.host())
+            .env("DOCKER_CONFIG", &config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("script");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            // Let the remote shell start before typing, as a person would.
+            std::thread::sleep(Duration::from_millis(700));
+            stdin.write_all(input.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+#[test]
+fn docker_run_prints_output_and_exit_codes() {
+    let Some(dk) = Docker::start() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    assert_eq!(dk.ok(&["run", "--rm", "busybox", "echo", "hi"]), "hi\n");
+    let out = dk.run(&["run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stderr(&out), "err\n");
+    // --rm removed both containers.
+    assert_eq!(dk.ok(&["ps", "-aq"]), "");
+    // stdin with -i.
+    let mut child = dk
+        .cmd(&["run", "-i", "--rm", "busybox", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"shout\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
+    // An unknown command fails like Docker (127) and leaves a created container behind.
+    let out = dk.run(&["run", "--name", "bad", "busybox", "no-such-cmd"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    let out = dk.run(&["run", "--rm", "no-such-image"]);
+    assert_eq!(out.status.code(), Some(125));
+}
+
+#[test]
+fn docker_manages_a_detached_container() {
+    let Some(dk) = Docker::start() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    let id = dk.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-l",
+        "tier=front",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo started; while true; do sleep 0.1; done",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    let ps = dk.ok(&["ps", "--format", "{{.Names}} {{.Status}} {{.Labels}}"]);
+    assert!(ps.starts_with("web Up "), "{ps}");
+    assert!(ps.contains("tier=front"), "{ps}");
+    wait_for(|| dk.ok(&["logs", "web"]) == "started\n");
+    assert_eq!(
+        dk.ok(&["exec", "web", "cat", "/etc/hostname"]).trim(),
+        &id[..12]
+    );
+    let out = dk.run(&["exec", "web", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        dk.ok(&["exec", "-u", "nobody", "web", "id", "-u"]).trim(),
+        "65534"
+    );
+    assert_eq!(
+        dk.ok(&[
+            "exec",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            "web",
+            "sh",
+            "-c",
+            "echo $X $PWD"
+        ])
+        .trim(),
+        "1 /tmp"
+    );
+    dk.ok(&["stop", "web"]);
+    assert_eq!(
+        dk.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "web"
+        ])
+        .trim(),
+        "exited 0"
+    );
+    assert_eq!(dk.ok(&["ps", "-q"]), "");
+    dk.ok(&["start", "web"]);
+    dk.ok(&["restart", "-t", "1", "web"]);
+    assert_eq!(
+        dk.ok(&["inspect", "--format", "{{.State.Running}}", "web"])
+            .trim(),
+        "true"
+    );
+    let out = dk.run(&["rm", "web"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("container is running"),
+        "{}",
+        stderr(&out)
+    );
+    dk.ok(&["rm", "-f", "web"]);
+    assert_eq!(dk.ok(&["ps", "-aq"]), "");
+
+    let id = dk.ok(&["run", "-d", "busybox", "sh", "-c", "sleep 0.2; exit 4"]);
+    assert_eq!(dk.ok(&["wait", id.trim()]).trim(), "4");
+}
+
+#[test]
+fn docker_exec_and_run_with_a_terminal() {
+    let Some(dk) = Docker::start() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("script(1) missing: skipping");
+        return;
+    }
+    dk.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let out = dk.in_pty("exec -it box sh", "tty; echo sum-$((40+2)); exit 5\n");
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("sum-42"), "{text}");
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    let out = dk.in_pty("run --rm -it busybox sh -c 'tty; echo $TERM'", "");
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("xterm"), "{text}");
+}
+
+#[test]
+fn docker_volumes_keep_data_across_containers() {
+    let Some(dk) = Docker::start() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    dk.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "vol:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    assert_eq!(
+        dk.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "vol:/data:ro",
+            "busybox",
+            "cat",
+            "/data/f"
+        ]),
+        "kept\n"
+    );
+    let out = dk.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "vol:/data:ro",
+        "busybox",
+        "touch",
+        "/data/g",
+    ]);
+    assert!(!out.status.success(), "read-only volume was writable");
+    // In use by a container: cannot be removed.
+    dk.ok(&["create", "--name", "holder", "-v", "vol:/data", "busybox"]);
+    let out = dk.run(&["volume", "rm", "vol"]);
+    assert!(
+        stderr(&out).contains("volume is in use"),
+        "{}",
+        stderr(&out)
+    );
+    dk.ok(&["rm", "holder"]);
+    dk.ok(&["volume", "rm", "vol"]);
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "condition not met in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
