@@ -150,6 +150,24 @@ fn run_flags_shape_the_container() {
     .unwrap();
     assert_eq!(mem.trim(), "67108864");
     d.ok(&["rm", "-f", id]);
+    // Networking until bridges exist: host shares the host's stack, the others get a private
+    // one whose loopback works.
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(
+        run(&["--network", "host", "busybox", "hostname"]),
+        host_name
+    );
+    assert_eq!(
+        run(&[
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "ping -c1 -W1 127.0.0.1 >/dev/null && echo lo"
+        ]),
+        "lo\n"
+    );
     // Exit codes.
     assert_eq!(
         d.berth(&["run", "--rm", "busybox", "sh", "-c", "exit 9"])
@@ -456,6 +474,35 @@ fn volumes_in_containers() {
         "busybox",
     ]);
     assert!(err.contains("bind source path does not exist"), "{err}");
+    // Local-driver options: a tmpfs volume is mounted at first use and keeps its data while
+    // it exists.
+    d.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "tv",
+    ]);
+    let df = d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "tv:/t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /t/f; df /t | tail -1",
+    ]);
+    assert!(df.starts_with("tmpfs") && df.contains("1024"), "{df}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "-v", "tv:/t", "busybox", "cat", "/t/f"]),
+        "kept\n"
+    );
+    d.ok(&["volume", "rm", "tv"]);
     // --rm removes anonymous volumes too.
     d.ok(&["run", "--rm", "-v", "/anon", "busybox", "true"]);
     assert_eq!(d.ok(&["volume", "ls", "-q"]), "etc\n");

@@ -18,8 +18,17 @@ pub const RING_CAPACITY: usize = 1024;
 /// Queue length per subscriber before it is considered stuck and dropped.
 pub const SUBSCRIBER_QUEUE: usize = 256;
 
-/// Filters `GET /events` accepts (`label` is accepted and ignored: no event carries labels yet).
-pub const EVENT_FILTERS: &[&str] = &["type", "event", "action", "image", "volume", "label"];
+/// Filters `GET /events` accepts; `label` matches container events by the labels they carry
+/// as attributes.
+pub const EVENT_FILTERS: &[&str] = &[
+    "type",
+    "event",
+    "action",
+    "image",
+    "volume",
+    "container",
+    "label",
+];
 
 /// Publishes events to subscribers and remembers the most recent ones.
 pub struct EventBus {
@@ -163,6 +172,27 @@ pub fn matches(filters: &Filters, event: &EventMessage) -> bool {
         if !hit {
             return false;
         }
+    }
+    if !filters.get("container").is_empty() {
+        if event.typ != EventType::Container {
+            return false;
+        }
+        let id = event.actor.id.as_str();
+        let name = event
+            .actor
+            .attributes
+            .get("name")
+            .map_or("", String::as_str);
+        if !filters
+            .get("container")
+            .iter()
+            .any(|w| id.starts_with(w.as_str()) || name == w)
+        {
+            return false;
+        }
+    }
+    if !filters.get("label").is_empty() && !filters.labels_match("label", &event.actor.attributes) {
+        return false;
     }
     if event.typ == EventType::Volume && !filters.get("volume").is_empty() {
         let id = event.actor.id.as_str();
@@ -321,7 +351,27 @@ mod tests {
         assert!(matches(&filters(&[("volume", "data")]), &vol));
         assert!(!matches(&filters(&[("volume", "other")]), &vol));
         assert!(matches(&filters(&[("volume", "other")]), &img));
-        assert!(matches(&filters(&[("label", "a=b")]), &img));
+        assert!(
+            !matches(&filters(&[("label", "a=b")]), &img),
+            "no such label"
+        );
+        let ctr = EventMessage::new(
+            EventType::Container,
+            "start",
+            "0123456789ab",
+            [
+                ("name".to_string(), "web".to_string()),
+                ("a".to_string(), "b".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            1,
+        );
+        assert!(matches(&filters(&[("container", "web")]), &ctr));
+        assert!(matches(&filters(&[("container", "0123")]), &ctr));
+        assert!(!matches(&filters(&[("container", "db")]), &ctr));
+        assert!(!matches(&filters(&[("container", "web")]), &img));
+        assert!(matches(&filters(&[("label", "a=b")]), &ctr));
     }
 
     #[test]

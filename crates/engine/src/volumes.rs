@@ -168,8 +168,69 @@ impl VolumeStore {
         self.remove_dir(name)
     }
 
+    /// Mounts a volume created with `-o type=… device=… o=…` on its data dir (once; it stays
+    /// mounted until the volume is removed), as the local driver does at first use. Volumes
+    /// without options are plain directories and need nothing.
+    pub fn mount(&self, name: &str) -> Result<()> {
+        let _g = self.guard();
+        let Some(vol) = self.read(name)? else {
+            return Err(EngineError::NotFound(format!("get {name}: no such volume")));
+        };
+        let Some(ty) = vol.options.get("type").filter(|t| !t.is_empty()) else {
+            return Ok(());
+        };
+        let data = PathBuf::from(&vol.mountpoint);
+        if crate::containers::is_mounted(&data) {
+            return Ok(());
+        }
+        let device = vol.options.get("device").cloned().unwrap_or_default();
+        let o = vol.options.get("o").cloned().unwrap_or_default();
+        let mut flags = rustix::mount::MountFlags::empty();
+        let mut data_opts = Vec::new();
+        for opt in o.split(',').filter(|x| !x.is_empty()) {
+            match opt {
+                "bind" => flags |= rustix::mount::MountFlags::BIND,
+                "rbind" => {
+                    flags |= rustix::mount::MountFlags::BIND | rustix::mount::MountFlags::REC
+                }
+                "ro" => flags |= rustix::mount::MountFlags::RDONLY,
+                "nosuid" => flags |= rustix::mount::MountFlags::NOSUID,
+                "nodev" => flags |= rustix::mount::MountFlags::NODEV,
+                "noexec" => flags |= rustix::mount::MountFlags::NOEXEC,
+                other => data_opts.push(other.to_string()),
+            }
+        }
+        let fstype = if flags.contains(rustix::mount::MountFlags::BIND) {
+            String::new()
+        } else {
+            ty.clone()
+        };
+        let joined = std::ffi::CString::new(data_opts.join(",")).map_err(|_| {
+            EngineError::InvalidArgument(format!("volume {}: bad mount options", vol.name))
+        })?;
+        rustix::mount::mount(
+            device.as_str(),
+            &data,
+            fstype.as_str(),
+            flags,
+            Some(joined.as_c_str()),
+        )
+        .map_err(|e| {
+            EngineError::InvalidArgument(format!(
+                "error while mounting volume '{}': failed to mount local volume: mount {device}:{}, flags: {o:?}: {e}",
+                vol.name,
+                data.display()
+            ))
+        })
+    }
+
     fn remove_dir(&self, name: &str) -> Result<()> {
         let dir = self.dir.join(name);
+        let data = dir.join("_data");
+        if crate::containers::is_mounted(&data) {
+            rustix::mount::unmount(&data, rustix::mount::UnmountFlags::DETACH)
+                .map_err(|e| EngineError::io(&data, e.into()))?;
+        }
         // Drop the record first so a crash mid-removal leaves no half-present volume.
         let record = self.record_path(name);
         std::fs::remove_file(&record).map_err(|e| EngineError::io(&record, e))?;

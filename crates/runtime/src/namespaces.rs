@@ -91,6 +91,11 @@ impl Namespaces {
         self.clone_flags & libc::CLONE_NEWUSER != 0
     }
 
+    /// Whether the container gets a new network namespace (whose loopback starts down).
+    pub fn new_net(&self) -> bool {
+        (self.clone_flags | self.unshare_flags) & libc::CLONE_NEWNET != 0
+    }
+
     /// Whether the container gets its own pid namespace.
     pub fn new_pid(&self) -> bool {
         self.clone_flags & libc::CLONE_NEWPID != 0

@@ -62,9 +62,10 @@ enum Step {
     Cwd,
     Gate,
     Exec,
+    Loopback,
 }
 
-const STEPS: [Step; 20] = [
+const STEPS: [Step; 21] = [
     Step::Sync,
     Step::Setns,
     Step::UserRoot,
@@ -85,6 +86,7 @@ const STEPS: [Step; 20] = [
     Step::Cwd,
     Step::Gate,
     Step::Exec,
+    Step::Loopback,
 ];
 
 /// One protocol message: 16 bytes, sent atomically on the seqpacket socket.
@@ -320,6 +322,7 @@ impl Init {
             Some(Step::Caps) => "setting capabilities".into(),
             Some(Step::Cwd) => format!("changing to the working directory {:?}", self.cwd),
             Some(Step::Gate) => "waiting for start".into(),
+            Some(Step::Loopback) => "bringing up the loopback interface".into(),
             Some(Step::Exec) => {
                 let prog = self
                     .argv
@@ -658,6 +661,11 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
             }
         }
     }
+    if init.ns.new_net() {
+        // A fresh network namespace has `lo` down; every engine (Docker's libnetwork, CNI's
+        // loopback plugin) brings it up, and programs expect 127.0.0.1 to work.
+        loopback_up().map_err(at(Step::Loopback))?;
+    }
     if let Some(name) = &init.hostname {
         // SAFETY: NUL-terminated buffer of the given length.
         let rc = unsafe { libc::sethostname(name.as_ptr(), name.as_bytes().len()) };
@@ -859,6 +867,34 @@ fn reap_as_init(child: i32) -> ! {
             unsafe { libc::kill(child, sig) };
         }
     }
+}
+
+/// Sets `IFF_UP` on `lo` of the current network namespace (allocation-free).
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a plain datagram socket, closed below.
+    let fd = sys::check(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: ifreq is plain data; the name is NUL-terminated within IFNAMSIZ.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo\0".iter().enumerate() {
+        req.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: valid fd and ifreq pointer for both ioctls.
+    let result = unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        }
+    };
+    sys::close(fd);
+    result
 }
 
 /// Whether some exec candidate exists and is executable by the process's user.

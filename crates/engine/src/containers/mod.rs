@@ -490,6 +490,9 @@ impl Containers {
 
     /// Everything between a mounted root file system and a running process.
     fn launch(&self, rec: &ContainerRecord, rootfs: &Path) -> Result<(ShimClient, u32)> {
+        for m in rec.mounts.iter().filter(|m| m.kind == "volume") {
+            self.volumes.mount(&m.name)?;
+        }
         mounts::copy_up(rootfs, &rec.copy_up)?;
         let dir = self.store.dir_of(&rec.id);
         let hostname = if rec.config.hostname.is_empty() {
