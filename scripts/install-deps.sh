@@ -18,6 +18,10 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   apt-get install -y -qq $missing
 fi
+if [ "${1:-test}" = test ] && ! python3 -c 'import docker' >/dev/null 2>&1; then
+  # The Docker SDK for Python, driven by tests/docker_py.rs.
+  python3 -m pip install -q docker || python3 -m pip install -q --break-system-packages docker
+fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: Berth needs Rust >= 1.90 (install it with rustup)" >&2
   exit 1
