@@ -508,3 +508,68 @@ fn volumes_in_containers() {
     assert_eq!(d.ok(&["volume", "ls", "-q"]), "etc\n");
     let _ = stdout;
 }
+
+#[test]
+fn follow_logs_attach_and_start_attached() {
+    let d = daemon();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick-$i; sleep 0.3; done",
+    ]);
+    // `logs -f` streams until the container stops, then returns.
+    let started = Instant::now();
+    assert_eq!(d.ok(&["logs", "-f", "ticker"]), "tick-1\ntick-2\ntick-3\n");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(d.ok(&["logs", "--tail", "1", "ticker"]), "tick-3\n");
+
+    // `start -a` replays nothing old and streams the new run; the exit code is the
+    // container's.
+    d.ok(&[
+        "create",
+        "--name",
+        "once",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 6",
+    ]);
+    let out = d.berth(&["start", "-a", "once"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(stdout(&out), "out\n");
+    assert_eq!(stderr(&out), "err\n");
+
+    // `attach` joins a running container's output until it exits.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "late",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; echo joined; exit 2",
+    ]);
+    let out = d.berth(&["attach", "late"]);
+    assert_eq!(stdout(&out), "joined\n");
+    assert_eq!(out.status.code(), Some(2));
+
+    // stdin through attach: `run -i` with piped input.
+    let mut child = d
+        .berth_cmd(&["run", "-i", "--rm", "busybox", "wc", "-l"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"1\n2\n3\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+}

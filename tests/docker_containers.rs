@@ -211,6 +211,52 @@ fn docker_exec_and_run_with_a_terminal() {
 }
 
 #[test]
+fn docker_cp_both_ways() {
+    let Some(dk) = Docker::start() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    dk.ok(&["run", "-d", "--name", "files", "busybox", "sleep", "1000"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("site/index.html"), "<p>hi</p>").unwrap();
+    let src = dir.path().join("site");
+    dk.ok(&["cp", src.to_str().unwrap(), "files:/srv"]);
+    assert_eq!(
+        dk.ok(&["exec", "files", "cat", "/srv/index.html"]),
+        "<p>hi</p>"
+    );
+    dk.ok(&[
+        "exec",
+        "files",
+        "sh",
+        "-c",
+        "echo made-inside > /tmp/out.txt",
+    ]);
+    let dest = dir.path().join("out.txt");
+    dk.ok(&["cp", "files:/tmp/out.txt", dest.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "made-inside\n");
+    let out = dk.run(&["cp", "files:/no/such", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Could not find the file"),
+        "{}",
+        stderr(&out)
+    );
+    // A stopped container too.
+    dk.ok(&["stop", "-t", "0", "files"]);
+    dk.ok(&[
+        "cp",
+        "files:/srv/index.html",
+        dir.path().join("again.html").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("again.html")).unwrap(),
+        "<p>hi</p>"
+    );
+}
+
+#[test]
 fn docker_volumes_keep_data_across_containers() {
     let Some(dk) = Docker::start() else {
         eprintln!("docker client not installed: skipping");

@@ -168,9 +168,16 @@ where
             }
         }
     };
+    let on_end = pipe.on_end;
     let output = async {
         let r = tokio::io::copy(&mut shim_r, &mut client_w).await;
         let _ = client_w.flush().await;
+        // Before the client sees the end: what it asks next (an exec's exit code) is ready.
+        if let Some(f) = on_end {
+            let _ = tokio::task::spawn_blocking(f).await;
+        }
+        // FIN: the client reads all output, then the end of the stream.
+        let _ = client_w.shutdown().await;
         r
     };
     tokio::pin!(input);
@@ -192,8 +199,10 @@ where
             }
         }
     }
-    if let Some(f) = pipe.on_end {
-        let _ = tokio::task::spawn_blocking(f).await;
+    if !input_done {
+        // Let the client finish sending (it closes once it has read the FIN): closing with
+        // unread input would reset the connection, and a reset can discard output in flight.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut input).await;
     }
     Ok(())
 }
