@@ -282,3 +282,79 @@ fn container_events_and_bad_requests() {
     let r = d.http("POST", &format!("/containers/{id}/start"), b"");
     assert_eq!(r.status, 304);
 }
+
+#[test]
+fn health_stop_signal_oom_and_live_update() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    // Health: healthy once the probe passes, unhealthy after `Retries` failures.
+    let mut body = busybox(&["sh", "-c", "touch /tmp/ok; sleep 100"]);
+    body["Healthcheck"] =
+        json!({"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 200_000_000, "Retries": 2});
+    let id = create(&d, "doc", body);
+    start(&d, &id);
+    wait_until("healthy", Duration::from_secs(10), || {
+        inspect(&d, &id)["State"]["Health"]["Status"] == "healthy"
+    });
+    let r = d.http(
+        "POST",
+        &format!("/containers/{id}/exec"),
+        br#"{"Cmd":["rm","/tmp/ok"]}"#,
+    );
+    let exec = r.json()["Id"].as_str().unwrap().to_string();
+    let r = d.http(
+        "POST",
+        &format!("/exec/{exec}/start"),
+        br#"{"Detach":true}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_until("unhealthy", Duration::from_secs(10), || {
+        inspect(&d, &id)["State"]["Health"]["Status"] == "unhealthy"
+    });
+    let st = inspect(&d, &id);
+    assert!(st["State"]["Health"]["FailingStreak"].as_i64().unwrap() >= 2);
+    let ps = d.http(
+        "GET",
+        "/containers/json?filters=%7B%22health%22%3A%5B%22unhealthy%22%5D%7D",
+        b"",
+    );
+    assert_eq!(ps.json().as_array().unwrap().len(), 1);
+
+    // A live update reaches the cgroup.
+    let r = d.http(
+        "POST",
+        &format!("/containers/{id}/update"),
+        br#"{"Memory":134217728}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let limit = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes"
+    ))
+    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/berth/{id}/memory.max")))
+    .unwrap();
+    assert_eq!(limit.trim(), "134217728");
+    assert_eq!(inspect(&d, &id)["HostConfig"]["Memory"], 134217728);
+
+    // The stop signal is the container's own.
+    let mut body = busybox(&[
+        "sh",
+        "-c",
+        "trap 'exit 9' USR1; while true; do sleep 0.1; done",
+    ]);
+    body["StopSignal"] = json!("SIGUSR1");
+    let id = create(&d, "usr1", body);
+    start(&d, &id);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = d.http("POST", &format!("/containers/{id}/stop?t=10"), b"");
+    assert_eq!(r.status, 204);
+    assert_eq!(inspect(&d, &id)["State"]["ExitCode"], 9);
+
+    // An OOM kill is recorded as such.
+    let mut body = busybox(&["sh", "-c", "x=a; while true; do x=$x$x; done"]);
+    body["HostConfig"] = json!({"Memory": 16 * 1024 * 1024, "MemorySwap": 16 * 1024 * 1024});
+    let id = create(&d, "hog", body);
+    start(&d, &id);
+    let r = d.http("POST", &format!("/containers/{id}/wait"), b"");
+    assert_eq!(r.json()["StatusCode"], 137);
+    assert_eq!(inspect(&d, &id)["State"]["OOMKilled"], true);
+}
