@@ -18,6 +18,10 @@ pub struct DaemonOptions {
     pub log_level: String,
     /// `overlay2` or `copy`.
     pub snapshotter: String,
+    /// The default network's Linux bridge (`--bridge`).
+    pub bridge: String,
+    /// The default network's subnet (`--bip`).
+    pub bip: Option<String>,
 }
 
 /// Runs the daemon to completion; returns the process exit code.
@@ -77,6 +81,11 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         root: opts.root.clone(),
         snapshotter: opts.snapshotter.parse().context("--snapshotter")?,
         containers: berth_engine::containers::Settings::detect(),
+        default_bridge: opts.bridge.clone(),
+        default_subnet: match &opts.bip {
+            Some(b) => Some(b.parse().map_err(|e| anyhow::anyhow!("--bip: {e}"))?),
+            None => None,
+        },
     };
     // Opening the engine takes the root lock first, so the stale-socket removal below can never
     // pull the socket from under another live daemon on the same root.

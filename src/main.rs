@@ -21,6 +21,8 @@ fn main() {
             root: args.root,
             log_level: args.log_level,
             snapshotter: args.snapshotter,
+            bridge: args.bridge,
+            bip: args.bip,
         })
     });
     std::process::exit(code);

@@ -37,10 +37,16 @@ impl Daemon {
             .prefix("berth-test-")
             .tempdir()
             .expect("tempdir");
+        let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        // Every daemon gets its own default bridge and subnet, so tests never share links.
+        if !extra_args.iter().any(|a| a == "--bridge") {
+            let (name, subnet) = unique_bridge();
+            extra_args.extend(["--bridge".into(), name, "--bip".into(), subnet]);
+        }
         let mut d = Daemon {
             dir,
             child: None,
-            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            extra_args,
         };
         d.spawn();
         d
@@ -199,12 +205,52 @@ impl Daemon {
     }
 }
 
+/// A bridge name (≤ 15 bytes) and a /24 in 10.100.0.0/14 that are very likely unused: random,
+/// and checked against the host's links and routes.
+pub fn unique_bridge() -> (String, String) {
+    let mut buf = [0u8; 4];
+    loop {
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut buf))
+            .expect("urandom");
+        let name = format!("bt{:02x}{:02x}{:02x}", buf[0], buf[1], buf[2]);
+        let subnet = format!("10.{}.{}.0/24", 100 + (buf[3] % 100), buf[1]);
+        let link_taken = Path::new("/sys/class/net").join(&name).exists();
+        let prefix = format!("10.{}.{}.", 100 + (buf[3] % 100), buf[1]);
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let route_taken = routes.lines().skip(1).any(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|d| u32::from_str_radix(d, 16).ok())
+                .map(|d| std::net::Ipv4Addr::from(d.to_ne_bytes()).to_string())
+                .is_some_and(|a| a.starts_with(&prefix))
+        });
+        if !link_taken && !route_taken {
+            return (name, subnet);
+        }
+    }
+}
+
 /// Kills shims and container processes recorded under `root` and removes their cgroups.
 pub fn kill_leftovers(root: &Path) {
     if let Ok(rd) = std::fs::read_dir(root.join("shims")) {
         for e in rd.flatten() {
             if let Ok(pid) = std::fs::read_to_string(e.path().join("shim.pid")) {
                 let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+            }
+        }
+    }
+    // Bridges of the daemon's networks (the default one included) and their netns files.
+    if let Ok(rd) = std::fs::read_dir(root.join("networks")) {
+        for e in rd.flatten() {
+            let rec: serde_json::Value = std::fs::read(e.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            if let Some(bridge) = rec["bridge"].as_str().filter(|b| !b.is_empty())
+                && Path::new("/sys/class/net").join(bridge).exists()
+            {
+                let _ = Command::new("ip").args(["link", "del", bridge]).status();
             }
         }
     }

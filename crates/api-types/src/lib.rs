@@ -10,6 +10,7 @@ pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod image;
+pub mod network;
 mod nullable;
 pub mod progress;
 pub mod shorthand;

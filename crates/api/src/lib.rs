@@ -33,6 +33,7 @@ pub fn router(engine: AppState) -> Router {
         .merge(routes::volumes::routes())
         .merge(routes::containers::routes())
         .merge(routes::exec::routes())
+        .merge(routes::networks::routes())
         .merge(version::routes())
         .fallback(routes::not_found)
         .with_state(engine)

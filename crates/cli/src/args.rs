@@ -7,7 +7,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 mod container;
+mod network;
 pub use container::*;
+pub use network::*;
 
 /// Default daemon socket.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
@@ -78,6 +80,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -277,6 +282,12 @@ pub struct DaemonArgs {
     /// Snapshotter for unpacked images
     #[arg(long, default_value = "overlay2", value_parser = ["overlay2", "copy"])]
     pub snapshotter: String,
+    /// Linux bridge of the default `bridge` network (Docker's `docker0`).
+    #[arg(long, default_value = "berth0", value_name = "NAME")]
+    pub bridge: String,
+    /// Subnet of the default network, e.g. 172.17.0.0/16 (default: the first free pool).
+    #[arg(long, value_name = "CIDR")]
+    pub bip: Option<String>,
 }
 
 impl DaemonArgs {

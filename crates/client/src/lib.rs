@@ -7,7 +7,7 @@
 //! Layout: [`transport`] sends one HTTP/1.1 request per connection; [`body`] builds streamed
 //! request bodies; [`stream`] decodes JSON-lines responses; [`hijack`] upgrades a connection
 //! into the raw bidirectional stream of attach and exec, whose output [`stdcopy`] demultiplexes;
-//! [`system`], [`images`], [`containers`], [`exec`], [`volumes`] and [`events`] are the typed
+//! [`system`], [`images`], [`containers`], [`exec`], [`volumes`], [`networks`] and [`events`] are the typed
 //! endpoint wrappers; [`error`] holds [`ClientError`].
 
 pub mod body;
@@ -17,6 +17,7 @@ pub mod events;
 pub mod exec;
 pub mod hijack;
 pub mod images;
+pub mod networks;
 pub mod stdcopy;
 pub mod stream;
 pub mod system;

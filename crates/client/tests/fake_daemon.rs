@@ -149,3 +149,128 @@ async fn save_reads_the_archive_bytes() {
         "{req}"
     );
 }
+
+/// Like [`serve_once`], but reads a `Content-Length` body to its end.
+async fn serve_once_sized(listener: UnixListener, answer: &'static str) -> String {
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut req = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        req.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&req).into_owned();
+        let Some(head_end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let len = text[..head_end]
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        if n == 0 || req.len() >= head_end + 4 + len {
+            break;
+        }
+    }
+    s.write_all(answer.as_bytes()).await.unwrap();
+    s.shutdown().await.unwrap();
+    String::from_utf8_lossy(&req).into_owned()
+}
+
+fn json_answer(status: &str, body: &str) -> &'static str {
+    Box::leak(
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_boxed_str(),
+    )
+}
+
+#[tokio::test]
+async fn network_create_posts_the_request() {
+    use berth_api_types::network::{Ipam, IpamConfig, NetworkCreateRequest};
+    let (_dir, listener, client) = setup();
+    let answer = json_answer("201 Created", r#"{"Id":"abc123","Warning":""}"#);
+    let server = tokio::spawn(serve_once_sized(listener, answer));
+    let req = NetworkCreateRequest {
+        name: "net1".into(),
+        driver: "bridge".into(),
+        ipam: Some(Ipam {
+            driver: "default".into(),
+            config: vec![IpamConfig {
+                subnet: "10.9.0.0/24".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let resp = client.network_create(&req).await.unwrap();
+    assert_eq!(resp.id, "abc123");
+    let raw = server.await.unwrap();
+    assert!(
+        raw.starts_with("POST /v1.50/networks/create HTTP/1.1\r\n"),
+        "{raw}"
+    );
+    let body = &raw[raw.find("\r\n\r\n").unwrap() + 4..];
+    let sent: NetworkCreateRequest = serde_json::from_str(body).unwrap();
+    assert_eq!(sent, req);
+}
+
+#[tokio::test]
+async fn network_list_sends_filters_and_decodes() {
+    let (_dir, listener, client) = setup();
+    let answer = json_answer(
+        "200 OK",
+        r#"[{"Name":"bridge","Id":"1111","Driver":"bridge","Scope":"local","Labels":null}]"#,
+    );
+    let server = tokio::spawn(serve_once_sized(listener, answer));
+    let mut f = berth_api_types::Filters::default();
+    f.add("driver", "bridge");
+    let list = client.network_list(&f).await.unwrap();
+    assert_eq!(list[0].name, "bridge");
+    let raw = server.await.unwrap();
+    assert!(raw.starts_with("GET /v1.50/networks?filters="), "{raw}");
+}
+
+#[tokio::test]
+async fn network_disconnect_and_prune() {
+    use berth_api_types::network::NetworkDisconnectRequest;
+    let (dir, listener, client) = setup();
+    let server = tokio::spawn(serve_once_sized(
+        listener,
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    ));
+    let req = NetworkDisconnectRequest {
+        container: "web".into(),
+        force: true,
+    };
+    client.network_disconnect("my net", &req).await.unwrap();
+    let raw = server.await.unwrap();
+    assert!(
+        raw.starts_with("POST /v1.50/networks/my%20net/disconnect HTTP/1.1\r\n"),
+        "{raw}"
+    );
+    assert!(
+        raw.ends_with(r#"{"Container":"web","Force":true}"#),
+        "{raw}"
+    );
+
+    std::fs::remove_file(dir.path().join("d.sock")).unwrap();
+    let listener = UnixListener::bind(dir.path().join("d.sock")).unwrap();
+    let answer = json_answer("200 OK", r#"{"NetworksDeleted":["n1"]}"#);
+    let server = tokio::spawn(serve_once_sized(listener, answer));
+    let report = client
+        .networks_prune(&berth_api_types::Filters::default())
+        .await
+        .unwrap();
+    assert_eq!(report.networks_deleted.unwrap(), ["n1"]);
+    let raw = server.await.unwrap();
+    assert!(
+        raw.starts_with("POST /v1.50/networks/prune HTTP/1.1\r\n"),
+        "{raw}"
+    );
+}

@@ -24,6 +24,9 @@ pub enum EngineError {
     /// The operation conflicts with the object's state (for example a volume in use).
     #[error("{0}")]
     Conflict(String),
+    /// Not allowed (Docker's 403: predefined networks, overlapping pools, endpoints in use).
+    #[error("{0}")]
+    Forbidden(String),
     /// The container could not be started (the runtime's or shim's message).
     #[error("{0}")]
     StartFailed(String),
@@ -69,6 +72,7 @@ impl HasKind for EngineError {
             EngineError::InvalidArgument(_) => ErrorKind::InvalidArgument,
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
+            EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::StartFailed(_) => ErrorKind::InvalidArgument,
             EngineError::NotModified(_) => ErrorKind::NotModified,
             EngineError::Spec(_) => ErrorKind::InvalidArgument,

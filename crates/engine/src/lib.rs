@@ -12,6 +12,8 @@ pub mod containers;
 mod error;
 pub mod events;
 mod lock;
+mod network_ops;
+pub mod networks;
 mod ops;
 pub mod spec;
 mod system;
@@ -22,6 +24,7 @@ pub use containers::Containers;
 pub use error::EngineError;
 pub use events::EventBus;
 pub use lock::RootLock;
+pub use network_ops::{NETWORK_FILTERS, network_resource};
 pub use volumes::VolumeStore;
 
 use berth_image::ImageStore;
@@ -65,7 +68,14 @@ pub struct EngineConfig {
     pub snapshotter: SnapshotterKind,
     /// How containers are run (shim executable, cgroup parent).
     pub containers: containers::Settings,
+    /// The default `bridge` network's Linux bridge name (`--bridge`; Docker's `docker0`).
+    pub default_bridge: String,
+    /// The default network's subnet (`--bip`); a pool subnet clear of host routes if `None`.
+    pub default_subnet: Option<networks::ipam::Subnet>,
 }
+
+/// The default bridge name.
+pub const DEFAULT_BRIDGE: &str = "berth0";
 
 /// The daemon's state: stores and (later) live objects.
 pub struct Engine {
@@ -76,6 +86,7 @@ pub struct Engine {
     volumes: Arc<VolumeStore>,
     events: Arc<EventBus>,
     containers: Arc<Containers>,
+    networks: Arc<networks::NetworkStore>,
     daemon_id: String,
     started: SystemTime,
 }
@@ -103,11 +114,18 @@ impl Engine {
         }
         let volumes = Arc::new(VolumeStore::open(&root.join("volumes"))?);
         let events = Arc::new(EventBus::default());
+        let networks = Arc::new(networks::NetworkStore::open(
+            &root.join("networks"),
+            &config.default_bridge,
+            config.default_subnet,
+            &networks::host_routes(),
+        )?);
         let containers = Containers::open(
             &root,
             snapshotter.clone(),
             volumes.clone(),
             events.clone(),
+            networks.clone(),
             config.containers.clone(),
         )?;
         let daemon_id = daemon_id(&root)?;
@@ -119,6 +137,7 @@ impl Engine {
             volumes,
             events,
             containers,
+            networks,
             daemon_id,
             started: SystemTime::now(),
         })
@@ -137,6 +156,11 @@ impl Engine {
     /// The volume store.
     pub fn volumes(&self) -> &VolumeStore {
         &self.volumes
+    }
+
+    /// The networks.
+    pub fn networks(&self) -> &Arc<networks::NetworkStore> {
+        &self.networks
     }
 
     /// The containers.

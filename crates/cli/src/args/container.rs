@@ -230,6 +230,9 @@ pub struct ContainerOptions {
     /// Add link to another container
     #[arg(long, value_name = "list")]
     pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip", value_name = "list")]
+    pub link_local_ip: Vec<String>,
     /// Logging driver for the container
     #[arg(long = "log-driver", value_name = "string")]
     pub log_driver: Option<String>,

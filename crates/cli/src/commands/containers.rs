@@ -282,7 +282,8 @@ pub async fn port(target: &Target, args: PortArgs) -> Result<()> {
             output::print(&text)?;
             Ok(())
         }
-        Err(e) => bail!("Error: {e} for {}", args.container),
+        Err(e) if e.starts_with("Error: No public port") => bail!("{e} for {}", args.container),
+        Err(e) => bail!("{e}"),
     }
 }
 

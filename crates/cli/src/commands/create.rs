@@ -238,13 +238,10 @@ pub fn create_request(
     c.stop_signal = o.stop_signal.clone();
     c.stop_timeout = o.stop_timeout;
     c.healthcheck = healthcheck(o)?;
-    if let Some(mac) = &o.mac_address {
-        c.mac_address = Some(mac.clone());
-    }
-
     // Ports.
+    let publish = publish_standard_notation(&o.publish)?;
     let (mut exposed, bindings) =
-        parse_publish(&o.publish).map_err(|e| anyhow!("Invalid publish spec: {e}"))?;
+        parse_publish(&publish).map_err(|e| anyhow!("Invalid publish spec: {e}"))?;
     for e in &o.expose {
         for port in parse_expose(e)? {
             exposed.insert(port, Default::default());
@@ -379,54 +376,393 @@ pub fn create_request(
         config: key_values(&o.log_opt, "--log-opt")?,
     };
 
-    // Networking (passed through; the daemon decides what it supports).
-    if o.network.len() > 1 {
-        bail!("multiple networks are not supported yet; connect more with `network connect`");
+    // Networking, as the docker CLI's `parse`: the first `--network` is the network mode, each
+    // one gets an endpoint (API >= 1.44 takes the MAC address per endpoint, so the deprecated
+    // `Config.MacAddress` stays empty as the Go client leaves it).
+    if let Some(mac) = &o.mac_address
+        && !valid_mac(mac)
+    {
+        bail!("{mac} is not a valid mac address");
     }
-    let network = o.network.first().cloned();
-    h.network_mode = network.clone().unwrap_or_else(|| "default".into());
-    h.dns = o.dns.clone();
+    let attachments = o
+        .network
+        .iter()
+        .map(|n| parse_network_attachment(n).map_err(|e| bad_flag(n, "--network", e)))
+        .collect::<Result<Vec<_>>>()?;
+    req.networking_config.endpoints_config = network_endpoints(&attachments, o)?;
+    let h = &mut req.host_config;
+    h.network_mode = attachments
+        .first()
+        .map_or("default", |a| a.target.as_str())
+        .to_string();
+    h.dns = o
+        .dns
+        .iter()
+        .map(|d| validate_ip(d).map_err(|e| bad_flag(d, "--dns", e)))
+        .collect::<Result<_>>()?;
     h.dns_options = o.dns_option.clone();
-    h.dns_search = o.dns_search.clone();
+    h.dns_search = o
+        .dns_search
+        .iter()
+        .map(|d| validate_dns_search(d).map_err(|e| bad_flag(d, "--dns-search", e)))
+        .collect::<Result<_>>()?;
     for host in &o.add_host {
-        h.extra_hosts.push(parse_add_host(host)?);
+        h.extra_hosts
+            .push(parse_add_host(host).map_err(|e| bad_flag(host, "--add-host", e))?);
+    }
+    for l in &o.link {
+        validate_link(l).map_err(|e| bad_flag(l, "--link", e))?;
     }
     h.links = o.link.clone();
-    if let Some(net) = network
-        && (!o.network_alias.is_empty() || o.ip.is_some() || o.ip6.is_some())
-    {
-        let mut ep = EndpointSettings {
-            aliases: o.network_alias.clone(),
-            ..Default::default()
-        };
-        if o.ip.is_some() || o.ip6.is_some() {
-            ep.ipam_config = Some(EndpointIpamConfig {
-                ipv4_address: o.ip.clone().unwrap_or_default(),
-                ipv6_address: o.ip6.clone().unwrap_or_default(),
-                link_local_ips: Vec::new(),
-            });
-        }
-        req.networking_config.endpoints_config.insert(net, ep);
-    } else if !o.network_alias.is_empty() {
-        bail!("network-scoped aliases are only supported for user-defined networks");
-    }
     Ok(req)
 }
 
-/// Checks `--add-host host:ip` (or `host=ip`) and returns Docker's `host:ip` form.
+/// Docker's `convertToStandardNotation`: the long `-p` form
+/// (`target=80,published=8080,protocol=udp`) as `published:target/protocol`.
+pub fn publish_standard_notation(values: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        if !v.contains('=') {
+            out.push(v.clone());
+            continue;
+        }
+        let mut params: BTreeMap<&str, &str> = BTreeMap::from([("protocol", "tcp")]);
+        for param in v.split(',') {
+            match param.split_once('=') {
+                Some((k, val)) if !k.is_empty() => {
+                    params.insert(k, val);
+                }
+                _ => bail!("invalid publish opts format (should be name=value but got '{param}')"),
+            }
+        }
+        let Some(target) = params.get("target") else {
+            bail!("missing target port in publish spec '{v}'");
+        };
+        out.push(format!(
+            "{}:{target}/{}",
+            params.get("published").unwrap_or(&""),
+            params["protocol"]
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks `--add-host host:ip` (or `host=ip`, `host:[v6]`) and returns the `host:ip` form the
+/// API takes (Docker's `ValidateExtraHost`).
 pub fn parse_add_host(value: &str) -> Result<String> {
     let (host, ip) = value
         .split_once('=')
         .or_else(|| value.split_once(':'))
+        .filter(|(h, _)| !h.is_empty() && !h.contains(':'))
         .ok_or_else(|| anyhow!("bad format for add-host: {value:?}"))?;
-    let ip = ip.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || ip.is_empty() {
-        bail!("bad format for add-host: {value:?}");
-    }
-    if ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err() {
-        bail!("invalid IP address in add-host: {ip:?}");
+    let mut ip = ip;
+    if ip != "host-gateway" {
+        if ip.len() > 2 && ip.starts_with('[') && ip.ends_with(']') {
+            ip = &ip[1..ip.len() - 1];
+        }
+        if ip.trim().parse::<std::net::IpAddr>().is_err() {
+            bail!("invalid IP address in add-host: {ip:?}");
+        }
     }
     Ok(format!("{host}:{ip}"))
+}
+
+/// Docker's `ValidateIPAddress` (`--dns`): the address in canonical form.
+pub fn validate_ip(value: &str) -> Result<String> {
+    value
+        .trim()
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| anyhow!("IP address is not correctly formatted: {value}"))
+}
+
+/// Docker's `ValidateDNSSearch`: `.` or a domain name (a trailing dot is dropped).
+pub fn validate_dns_search(value: &str) -> Result<String> {
+    let v = value.trim_matches(' ');
+    if v == "." {
+        return Ok(v.to_string());
+    }
+    let bad = || anyhow!("{v} is not a valid domain");
+    if !v.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let name = v.trim_end();
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() >= 255 || !name.split('.').all(label_ok) {
+        return Err(bad());
+    }
+    Ok(name.to_string())
+}
+
+/// Docker's `ValidateLink`: `name` or `name:alias`.
+pub fn validate_link(value: &str) -> Result<()> {
+    if value.is_empty() {
+        bail!("empty string specified for links");
+    }
+    if value.splitn(3, ':').count() > 2 {
+        bail!("bad format for links: {value}");
+    }
+    Ok(())
+}
+
+/// Go's `net.ParseMAC` forms: 6, 8 or 20 bytes as hex pairs separated by `:` or `-`, or as
+/// dot-separated groups of four hex digits.
+pub fn valid_mac(value: &str) -> bool {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let size_ok = |bytes: usize| matches!(bytes, 6 | 8 | 20);
+    for sep in [':', '-'] {
+        let parts: Vec<&str> = value.split(sep).collect();
+        if parts.len() > 1 && size_ok(parts.len()) && parts.iter().all(|p| hex(p, 2)) {
+            return true;
+        }
+    }
+    let parts: Vec<&str> = value.split('.').collect();
+    parts.len() > 1 && size_ok(parts.len() * 2) && parts.iter().all(|p| hex(p, 4))
+}
+
+/// One `--network` value: a name (or `container:x`, `host`, …) or the advanced form
+/// `name=n,alias=a,ip=…,ip6=…,mac-address=…,link-local-ip=…,driver-opt=k=v,gw-priority=…`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkAttachment {
+    /// Network name or id, or a network mode.
+    pub target: String,
+    /// Network-scoped aliases.
+    pub aliases: Vec<String>,
+    /// Static IPv4 address.
+    pub ipv4_address: String,
+    /// Static IPv6 address.
+    pub ipv6_address: String,
+    /// MAC address.
+    pub mac_address: String,
+    /// Link-local addresses.
+    pub link_local_ips: Vec<String>,
+    /// Endpoint driver options.
+    pub driver_opts: BTreeMap<String, String>,
+    /// Gateway priority.
+    pub gw_priority: i64,
+    /// Links (user-defined networks only).
+    pub links: Vec<String>,
+}
+
+/// Whether `mode` names a user-defined network rather than `default`, `bridge`, `host`,
+/// `none` or `container:<id>` (Docker's `NetworkMode.IsUserDefined`).
+pub fn is_user_defined(mode: &str) -> bool {
+    !matches!(mode, "default" | "bridge" | "host" | "none") && !mode.starts_with("container:")
+}
+
+/// Splits one CSV record (Go's `encoding/csv`): commas separate fields, double quotes protect.
+fn csv_fields(value: &str) -> Result<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut at_start = true;
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            '"' if quoted => quoted = false,
+            '"' if at_start => quoted = true,
+            ',' if !quoted => {
+                fields.push(std::mem::take(&mut field));
+                at_start = true;
+                continue;
+            }
+            c => field.push(c),
+        }
+        at_start = false;
+    }
+    if quoted {
+        bail!(
+            "parse error on line 1, column {}: extraneous or missing \" in quoted-field",
+            value.len() + 1
+        );
+    }
+    fields.push(field);
+    Ok(fields)
+}
+
+/// Parses one `--network` value as the docker CLI's `NetworkOpt.Set` does (the advanced form
+/// is recognised by a `word=word` anywhere in it; its keys and values are lowercased).
+pub fn parse_network_attachment(value: &str) -> Result<NetworkAttachment> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = value.as_bytes();
+    let long = (1..bytes.len().saturating_sub(1))
+        .any(|i| bytes[i] == b'=' && word(bytes[i - 1]) && word(bytes[i + 1]));
+    if !long {
+        return Ok(NetworkAttachment {
+            target: value.to_string(),
+            ..Default::default()
+        });
+    }
+    let mut n = NetworkAttachment::default();
+    for field in csv_fields(value)? {
+        let lower = field.to_lowercase();
+        let Some((key, val)) = lower.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            bail!("invalid field {field}");
+        };
+        let (key, val) = (key.trim(), val.trim());
+        match key {
+            "name" => n.target = val.to_string(),
+            "alias" => n.aliases.push(val.to_string()),
+            "ip" => n.ipv4_address = val.to_string(),
+            "ip6" => n.ipv6_address = val.to_string(),
+            "mac-address" => n.mac_address = val.to_string(),
+            "link-local-ip" => n.link_local_ips.push(val.to_string()),
+            "driver-opt" => match val.split_once('=') {
+                Some((k, v)) if !k.is_empty() => {
+                    n.driver_opts
+                        .insert(k.trim().to_string(), v.trim().to_string());
+                }
+                _ => bail!("invalid key value pair format in driver options"),
+            },
+            "gw-priority" => {
+                n.gw_priority = val
+                    .parse()
+                    .map_err(|_| anyhow!("invalid gw-priority ({val}): must be an integer"))?;
+            }
+            _ => bail!("invalid field key {key}"),
+        }
+    }
+    if n.target.is_empty() {
+        bail!("network name/id is not specified");
+    }
+    Ok(n)
+}
+
+/// Docker's `applyContainerOptions`: the plain flags (`--network-alias`, `--link`, `--ip`,
+/// `--ip6`, `--mac-address`, `--link-local-ip`) apply to the first network.
+fn apply_container_options(n: &mut NetworkAttachment, o: &ContainerOptions) -> Result<()> {
+    let conflict = |what: &str| anyhow!("conflicting options: cannot specify both {what}");
+    if !n.aliases.is_empty() && !o.network_alias.is_empty() {
+        return Err(conflict("--network-alias and per-network alias"));
+    }
+    if !n.links.is_empty() && !o.link.is_empty() {
+        return Err(conflict("--link and per-network links"));
+    }
+    if !n.ipv4_address.is_empty() && o.ip.is_some() {
+        return Err(conflict("--ip and per-network IPv4 address"));
+    }
+    if !n.ipv6_address.is_empty() && o.ip6.is_some() {
+        return Err(conflict("--ip6 and per-network IPv6 address"));
+    }
+    if !n.mac_address.is_empty() && o.mac_address.is_some() {
+        return Err(conflict("--mac-address and per-network MAC address"));
+    }
+    if !n.link_local_ips.is_empty() && !o.link_local_ip.is_empty() {
+        return Err(conflict(
+            "--link-local-ip and per-network link-local IP addresses",
+        ));
+    }
+    if !o.network_alias.is_empty() {
+        n.aliases = o.network_alias.clone();
+    }
+    // On a user-defined network `--link` is an endpoint option (an alias); on the default
+    // bridge it is a legacy link (HostConfig.Links only).
+    if is_user_defined(&n.target) && !o.link.is_empty() {
+        n.links = o.link.clone();
+    }
+    if let Some(ip) = &o.ip {
+        n.ipv4_address = ip.clone();
+    }
+    if let Some(ip) = &o.ip6 {
+        n.ipv6_address = ip.clone();
+    }
+    if let Some(mac) = &o.mac_address {
+        n.mac_address = mac.clone();
+    }
+    if !o.link_local_ip.is_empty() {
+        n.link_local_ips = o.link_local_ip.clone();
+    }
+    Ok(())
+}
+
+/// Docker's `parseNetworkAttachmentOpt`: one attachment as endpoint settings.
+fn endpoint_settings(n: &NetworkAttachment) -> Result<EndpointSettings> {
+    if n.target.trim().is_empty() {
+        bail!("no name set for network");
+    }
+    if !is_user_defined(&n.target) {
+        if !n.aliases.is_empty() {
+            bail!("network-scoped aliases are only supported for user-defined networks");
+        }
+        if !n.links.is_empty() {
+            bail!("links are only supported for user-defined networks");
+        }
+    }
+    let mut ep = EndpointSettings {
+        gw_priority: n.gw_priority,
+        aliases: n.aliases.clone(),
+        driver_opts: n.driver_opts.clone(),
+        links: n.links.clone(),
+        ..Default::default()
+    };
+    if !n.ipv4_address.is_empty() || !n.ipv6_address.is_empty() || !n.link_local_ips.is_empty() {
+        ep.ipam_config = Some(EndpointIpamConfig {
+            ipv4_address: n.ipv4_address.clone(),
+            ipv6_address: n.ipv6_address.clone(),
+            link_local_ips: n.link_local_ips.clone(),
+        });
+    }
+    if !n.mac_address.is_empty() {
+        if !valid_mac(n.mac_address.trim()) {
+            bail!("{} is not a valid mac address", n.mac_address);
+        }
+        ep.mac_address = n.mac_address.clone();
+    }
+    Ok(ep)
+}
+
+/// Docker's `parseNetworkOpts`: `NetworkingConfig.EndpointsConfig` for the `--network`
+/// values (or `default` when none). A single network without endpoint options gets no entry,
+/// as with the docker CLI; the daemon creates its endpoint anyway.
+pub fn network_endpoints(
+    attachments: &[NetworkAttachment],
+    o: &ContainerOptions,
+) -> Result<BTreeMap<String, EndpointSettings>> {
+    let mut endpoints = BTreeMap::new();
+    if attachments.is_empty() {
+        let mut n = NetworkAttachment {
+            target: "default".into(),
+            ..Default::default()
+        };
+        apply_container_options(&mut n, o)?;
+        endpoints.insert("default".to_string(), endpoint_settings(&n)?);
+    }
+    let (mut user_defined, mut builtin) = (false, false);
+    for (i, n) in attachments.iter().enumerate() {
+        let mut n = n.clone();
+        if is_user_defined(&n.target) {
+            user_defined = true;
+        } else {
+            builtin = true;
+        }
+        if i == 0 {
+            apply_container_options(&mut n, o)?;
+        }
+        let ep = endpoint_settings(&n)?;
+        if endpoints.contains_key(&n.target) {
+            bail!("network {:?} is specified multiple times", n.target);
+        }
+        if i == 0 && attachments.len() == 1 && ep == EndpointSettings::default() {
+            continue;
+        }
+        endpoints.insert(n.target.clone(), ep);
+    }
+    if user_defined && builtin {
+        bail!(
+            "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+        );
+    }
+    Ok(endpoints)
 }
 
 #[cfg(test)]
@@ -686,5 +1022,226 @@ mod tests {
             "gw:host-gateway"
         );
         assert!(parse_add_host("nohost").is_err());
+    }
+
+    fn req_err(args: &[&str]) -> String {
+        let env = |_: &str| None;
+        create_request(&opts(args), &env, Path::new("/"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn default_network_gets_an_empty_default_endpoint() {
+        let r = req(&["busybox"]);
+        assert_eq!(r.host_config.network_mode, "default");
+        let eps = &r.networking_config.endpoints_config;
+        assert_eq!(eps.len(), 1);
+        assert_eq!(eps["default"], EndpointSettings::default());
+        assert_eq!(r.config.mac_address, None);
+        let v = serde_json::to_value(&r).unwrap();
+        assert!(v["NetworkingConfig"]["EndpointsConfig"]["default"]["IPAMConfig"].is_null());
+        // A MAC address on the default network goes to its endpoint (API >= 1.44).
+        let r = req(&["--mac-address", "02:42:ac:11:00:02", "busybox"]);
+        assert_eq!(
+            r.networking_config.endpoints_config["default"].mac_address,
+            "02:42:ac:11:00:02"
+        );
+        assert_eq!(r.config.mac_address, None);
+    }
+
+    #[test]
+    fn user_network_flags_fill_its_endpoint() {
+        let r = req(&[
+            "--network",
+            "mynet",
+            "--ip",
+            "10.5.0.5",
+            "--ip6",
+            "fd00::5",
+            "--network-alias",
+            "web",
+            "--net-alias",
+            "www",
+            "--mac-address",
+            "02:42:ac:11:00:02",
+            "--link",
+            "db:d",
+            "--link-local-ip",
+            "169.254.1.1",
+            "-h",
+            "box",
+            "--dns",
+            "8.8.8.8",
+            "--dns-search",
+            "example.com.",
+            "--dns-option",
+            "ndots:2",
+            "--add-host",
+            "h6:[::1]",
+            "busybox",
+        ]);
+        let h = &r.host_config;
+        assert_eq!(h.network_mode, "mynet");
+        assert_eq!(h.links, ["db:d"]);
+        assert_eq!(h.dns, ["8.8.8.8"]);
+        assert_eq!(h.dns_search, ["example.com"]);
+        assert_eq!(h.dns_options, ["ndots:2"]);
+        assert_eq!(h.extra_hosts, ["h6:::1"]);
+        assert_eq!(r.config.hostname, "box");
+        let eps = &r.networking_config.endpoints_config;
+        assert_eq!(eps.len(), 1);
+        let ep = &eps["mynet"];
+        assert_eq!(ep.aliases, ["web", "www"]);
+        assert_eq!(ep.links, ["db:d"]);
+        assert_eq!(ep.mac_address, "02:42:ac:11:00:02");
+        assert_eq!(
+            ep.ipam_config,
+            Some(EndpointIpamConfig {
+                ipv4_address: "10.5.0.5".into(),
+                ipv6_address: "fd00::5".into(),
+                link_local_ips: vec!["169.254.1.1".into()],
+            })
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        let ep = &v["NetworkingConfig"]["EndpointsConfig"]["mynet"];
+        assert_eq!(ep["IPAMConfig"]["IPv4Address"], "10.5.0.5");
+        assert_eq!(ep["MacAddress"], "02:42:ac:11:00:02");
+        assert_eq!(v["HostConfig"]["NetworkMode"], "mynet");
+        assert!(v.get("MacAddress").is_none());
+    }
+
+    #[test]
+    fn plain_networks_without_options_get_no_endpoint() {
+        for mode in ["host", "none", "bridge", "mynet", "container:abc"] {
+            let r = req(&["--network", mode, "busybox"]);
+            assert_eq!(r.host_config.network_mode, mode);
+            assert!(r.networking_config.endpoints_config.is_empty(), "{mode}");
+        }
+        // --link on the default bridge is a legacy link only.
+        let r = req(&["--link", "db", "busybox"]);
+        assert_eq!(r.host_config.links, ["db"]);
+        assert!(
+            r.networking_config.endpoints_config["default"]
+                .links
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn several_networks_and_the_advanced_syntax() {
+        let r = req(&[
+            "--network",
+            "name=front,alias=web,ip=10.1.0.5,driver-opt=com.example.opt=1,gw-priority=3",
+            "--network",
+            "back",
+            "busybox",
+        ]);
+        assert_eq!(r.host_config.network_mode, "front");
+        let eps = &r.networking_config.endpoints_config;
+        assert_eq!(eps.len(), 2);
+        let front = &eps["front"];
+        assert_eq!(front.aliases, ["web"]);
+        assert_eq!(front.gw_priority, 3);
+        assert_eq!(front.driver_opts["com.example.opt"], "1");
+        assert_eq!(front.ipam_config.as_ref().unwrap().ipv4_address, "10.1.0.5");
+        assert_eq!(eps["back"], EndpointSettings::default());
+        let n = parse_network_attachment("container:abc").unwrap();
+        assert_eq!(n.target, "container:abc");
+        assert_eq!(
+            parse_network_attachment("alias=x").unwrap_err().to_string(),
+            "network name/id is not specified"
+        );
+        assert_eq!(
+            parse_network_attachment("name=a,foo=b")
+                .unwrap_err()
+                .to_string(),
+            "invalid field key foo"
+        );
+    }
+
+    #[test]
+    fn network_errors_use_docker_wording() {
+        assert_eq!(
+            req_err(&["--network-alias", "x", "busybox"]),
+            "network-scoped aliases are only supported for user-defined networks"
+        );
+        assert_eq!(
+            req_err(&["--network", "host", "--network", "mynet", "busybox"]),
+            "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+        );
+        assert_eq!(
+            req_err(&["--network", "a", "--network", "a", "busybox"]),
+            "network \"a\" is specified multiple times"
+        );
+        assert_eq!(
+            req_err(&[
+                "--network",
+                "name=a,alias=x",
+                "--network-alias",
+                "y",
+                "busybox"
+            ]),
+            "conflicting options: cannot specify both --network-alias and per-network alias"
+        );
+        assert_eq!(
+            req_err(&["--mac-address", "nope", "busybox"]),
+            "nope is not a valid mac address"
+        );
+        assert_eq!(
+            req_err(&["--dns", "dns.example", "busybox"]),
+            "invalid argument \"dns.example\" for \"--dns\" flag: IP address is not correctly formatted: dns.example"
+        );
+        assert_eq!(
+            req_err(&["--dns-search=-bad", "busybox"]),
+            "invalid argument \"-bad\" for \"--dns-search\" flag: -bad is not a valid domain"
+        );
+        assert_eq!(
+            req_err(&["--link", "a:b:c", "busybox"]),
+            "invalid argument \"a:b:c\" for \"--link\" flag: bad format for links: a:b:c"
+        );
+        assert!(valid_mac("02-42-AC-11-00-02"));
+        assert!(valid_mac("0242.ac11.0002"));
+        assert!(!valid_mac("02:42:ac:11:00"));
+    }
+
+    #[test]
+    fn ports_publish_and_expose() {
+        let r = req(&[
+            "-p",
+            "127.0.0.1:8080:80",
+            "-p",
+            "published=5353,target=53,protocol=udp",
+            "-p",
+            "target=9000",
+            "--expose",
+            "7000-7001",
+            "-P",
+            "busybox",
+        ]);
+        let c = &r.config;
+        for p in ["80/tcp", "53/udp", "9000/tcp", "7000/tcp", "7001/tcp"] {
+            assert!(c.exposed_ports.contains_key(p), "{p}");
+        }
+        let h = &r.host_config;
+        assert!(h.publish_all_ports);
+        let b = h.port_bindings["80/tcp"].as_ref().unwrap();
+        assert_eq!(
+            (b[0].host_ip.as_str(), b[0].host_port.as_str()),
+            ("127.0.0.1", "8080")
+        );
+        assert_eq!(
+            h.port_bindings["53/udp"].as_ref().unwrap()[0].host_port,
+            "5353"
+        );
+        assert_eq!(
+            h.port_bindings["9000/tcp"].as_ref().unwrap()[0].host_port,
+            ""
+        );
+        assert!(!h.port_bindings.contains_key("7000/tcp"));
+        assert_eq!(
+            req_err(&["-p", "target=80,bogus", "busybox"]),
+            "invalid publish opts format (should be name=value but got 'bogus')"
+        );
     }
 }

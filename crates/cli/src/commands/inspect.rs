@@ -1,4 +1,4 @@
-//! `image inspect` and the top-level `inspect` (containers and images).
+//! `image inspect` and the top-level `inspect` (containers, images, networks and volumes).
 //!
 //! Without `--format` the daemon's JSON is printed as an array with 4-space indentation, in the
 //! daemon's key order; with a template each object is rendered on its own line. Objects that
@@ -72,14 +72,16 @@ pub async fn image(target: &Target, args: ImageInspectArgs) -> Result<()> {
     finish(&found, args.format.as_deref(), errors)
 }
 
-/// Top-level `inspect`: like Docker, containers are tried first, then images (or only the
-/// `--type` given); an unknown name is reported as Docker reports it
+/// Top-level `inspect`: like Docker, containers are tried first, then images, networks and
+/// volumes (or only the `--type` given); an unknown name is reported as Docker reports it
 /// (`Error: No such object: x`).
 pub async fn any(target: &Target, args: InspectArgs) -> Result<()> {
     let kinds: &[&str] = match args.kind.as_deref() {
-        None | Some("") => &["container", "image"],
+        None | Some("") => &["container", "image", "network", "volume"],
         Some("container") => &["container"],
         Some("image") => &["image"],
+        Some("network") => &["network"],
+        Some("volume") => &["volume"],
         Some(kind) => bail!("{kind:?} is not a valid value for --type"),
     };
     let client = target.connect().await?;
@@ -90,6 +92,8 @@ pub async fn any(target: &Target, args: InspectArgs) -> Result<()> {
         for kind in kinds {
             let r = match *kind {
                 "container" => client.container_inspect_raw(name, args.size).await,
+                "network" => client.network_inspect_raw(name, false).await,
+                "volume" => client.volume_inspect(name).await,
                 _ => client.image_inspect_raw(name).await,
             };
             match r {

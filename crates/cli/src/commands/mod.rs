@@ -7,13 +7,14 @@ pub mod create;
 pub mod events;
 pub mod images;
 pub mod inspect;
+pub mod networks;
 pub mod run;
 pub mod stats;
 pub mod system;
 pub mod transfer;
 pub mod volumes;
 
-use crate::args::{Cli, Command, ContainerCommand, ImageCommand, VolumeCommand};
+use crate::args::{Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, VolumeCommand};
 use crate::autostart::Target;
 use anyhow::Result;
 
@@ -52,6 +53,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Volume(VolumeCommand::Inspect(a)) => volumes::inspect(&target, a).await,
         Command::Volume(VolumeCommand::Rm(a)) => volumes::remove(&target, a).await,
         Command::Volume(VolumeCommand::Prune(a)) => volumes::prune(&target, a).await,
+        Command::Network(NetworkCommand::Create(a)) => networks::create(&target, a).await,
+        Command::Network(NetworkCommand::Ls(a)) => networks::list(&target, a).await,
+        Command::Network(NetworkCommand::Inspect(a)) => networks::inspect(&target, a).await,
+        Command::Network(NetworkCommand::Rm(a)) => networks::remove(&target, a).await,
+        Command::Network(NetworkCommand::Connect(a)) => networks::connect(&target, a).await,
+        Command::Network(NetworkCommand::Disconnect(a)) => networks::disconnect(&target, a).await,
+        Command::Network(NetworkCommand::Prune(a)) => networks::prune(&target, a).await,
         Command::Events(a) => events::run(&target, a).await,
         Command::Container(c) => container(&target, c).await,
         Command::Run(a) => run::run(&target, a).await,

@@ -133,7 +133,13 @@ async fn create_container(
         let platform = o.platform.as_deref();
         let resp = match client.container_create(req, name, platform).await {
             Ok(r) => r,
-            Err(e) if e.is_not_found() && o.pull == "missing" => {
+            // Only a missing image is worth a pull; a missing network or `--volumes-from`
+            // container is reported as it is.
+            Err(e)
+                if e.is_not_found()
+                    && o.pull == "missing"
+                    && e.to_string().contains("No such image") =>
+            {
                 let familiar = Reference::parse_tagged_default(o.image())
                     .map(|r| r.familiar())
                     .unwrap_or_else(|_| o.image().to_string());

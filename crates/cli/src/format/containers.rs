@@ -300,28 +300,37 @@ pub fn container_row(c: &ContainerSummary, trunc: bool, now: i64) -> ContainerRo
     }
 }
 
-/// `docker port` lines: `80/tcp -> 0.0.0.0:8080`, sorted like Docker (by port then protocol).
+/// `docker port` lines: `80/tcp -> 0.0.0.0:8080`, or only the host addresses of `filter`
+/// (`80`, `80/udp`), sorted in natural order like Docker. The error is Docker's text without
+/// the ` for CONTAINER` suffix the command adds.
 pub fn port_lines(ports: &PortMap, filter: Option<&str>) -> Result<Vec<String>, String> {
-    if let Some(f) = filter {
-        let (port, proto) = f.split_once('/').unwrap_or((f, "tcp"));
-        let key = format!("{port}/{proto}");
-        return match ports.get(&key) {
-            Some(Some(bindings)) if !bindings.is_empty() => Ok(bindings
-                .iter()
-                .map(|b| join_host_port(&b.host_ip, &b.host_port))
-                .collect()),
-            _ => Err(format!("No public port '{key}' published")),
-        };
-    }
-    let mut keys: Vec<&String> = ports.keys().collect();
-    keys.sort_by_key(|k| {
-        let (p, proto) = k.split_once('/').unwrap_or((k.as_str(), ""));
-        (p.parse::<u32>().unwrap_or(0), proto.to_string())
-    });
     let mut out = Vec::new();
-    for k in keys {
-        if let Some(Some(bindings)) = ports.get(k) {
-            for b in bindings {
+    if let Some(f) = filter {
+        let (port, proto) = f.split_once('/').unwrap_or((f, ""));
+        let proto = if proto.is_empty() { "tcp" } else { proto };
+        if let Err(e) = port.parse::<u16>() {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow => "value out of range",
+                _ => "invalid syntax",
+            };
+            return Err(format!(
+                "Error: invalid port ({port}): strconv.ParseUint: parsing {}: {why}",
+                super::containers::go_quote(port)
+            ));
+        }
+        match ports.get(&format!("{port}/{proto}")) {
+            Some(Some(bindings)) if !bindings.is_empty() => {
+                out.extend(
+                    bindings
+                        .iter()
+                        .map(|b| join_host_port(&b.host_ip, &b.host_port)),
+                );
+            }
+            _ => return Err(format!("Error: No public port '{f}' published")),
+        }
+    } else {
+        for (k, bindings) in ports {
+            for b in bindings.iter().flatten() {
                 out.push(format!(
                     "{k} -> {}",
                     join_host_port(&b.host_ip, &b.host_port)
@@ -329,6 +338,7 @@ pub fn port_lines(ports: &PortMap, filter: Option<&str>) -> Result<Vec<String>, 
             }
         }
     }
+    out.sort_by(|a, b| super::natural_cmp(a, b));
     Ok(out)
 }
 
@@ -662,7 +672,36 @@ mod tests {
         );
         assert_eq!(
             port_lines(&m, Some("443/tcp")).unwrap_err(),
-            "No public port '443/tcp' published"
+            "Error: No public port '443/tcp' published"
+        );
+        assert_eq!(
+            port_lines(&m, Some("9")).unwrap_err(),
+            "Error: No public port '9' published"
+        );
+        assert_eq!(port_lines(&m, Some("9/udp")).unwrap(), ["0.0.0.0:9"]);
+        assert_eq!(
+            port_lines(&m, Some("http")).unwrap_err(),
+            "Error: invalid port (http): strconv.ParseUint: parsing \"http\": invalid syntax"
+        );
+        // Bindings listed IPv6 first still print IPv4 first (natural order of the lines).
+        let mut m = PortMap::new();
+        m.insert(
+            "8080/tcp".into(),
+            Some(vec![
+                PortBinding {
+                    host_ip: "::".into(),
+                    host_port: "32768".into(),
+                },
+                PortBinding {
+                    host_ip: "0.0.0.0".into(),
+                    host_port: "32768".into(),
+                },
+            ]),
+        );
+        m.insert("443/tcp".into(), Some(vec![]));
+        assert_eq!(
+            port_lines(&m, None).unwrap(),
+            ["8080/tcp -> 0.0.0.0:32768", "8080/tcp -> [::]:32768"]
         );
     }
 

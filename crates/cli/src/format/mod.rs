@@ -49,9 +49,73 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     out
 }
 
+/// The order of `sortorder.NaturalLess`, which Docker uses to sort names and `port` lines:
+/// runs of digits compare by value (`9` before `10`), digits sort before other bytes, other
+/// bytes compare bytewise.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (da, db) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
+        if da != db {
+            return if da {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        if !da {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        while i < a.len() && a[i] == b'0' {
+            i += 1;
+        }
+        while j < b.len() && b[j] == b'0' {
+            j += 1;
+        }
+        let (nz_a, nz_b) = (i, j);
+        while i < a.len() && a[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let (na, nb) = (&a[nz_a..i], &b[nz_b..j]);
+        if na.len() != nb.len() {
+            return na.len().cmp(&nb.len());
+        }
+        if na != nb {
+            return na.cmp(nb);
+        }
+        if nz_a != nz_b {
+            return nz_a.cmp(&nz_b);
+        }
+    }
+    // Equal so far (and `i == j`): the string that ended sorts first.
+    a.len().cmp(&b.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order_like_sortorder() {
+        let mut v = vec!["net10", "net9", "Net1", "net09", "a", "", "net1b", "net1"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            ["", "Net1", "a", "net1", "net1b", "net9", "net09", "net10"]
+        );
+        assert_eq!(natural_cmp("abc", "abc"), std::cmp::Ordering::Equal);
+        assert_eq!(natural_cmp("ab", "abc"), std::cmp::Ordering::Less);
+    }
 
     #[test]
     fn times_print_like_go() {

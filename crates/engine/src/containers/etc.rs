@@ -16,6 +16,7 @@ pub fn write(
     hostname: &str,
     host: &HostConfig,
     host_resolv_conf: &str,
+    ip: Option<std::net::Ipv4Addr>,
 ) -> Result<EtcFiles, EngineError> {
     let files = EtcFiles {
         hosts: dir.join("hosts"),
@@ -25,9 +26,9 @@ pub fn write(
     let host_net = host.network_mode == "host";
     write_file(&files.hostname, &format!("{hostname}\n"))?;
     let hosts = if host_net {
-        std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts_file("", &[]))
+        std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts_file("", &[], None))
     } else {
-        hosts_file(hostname, &host.extra_hosts)
+        hosts_file(hostname, &host.extra_hosts, ip)
     };
     write_file(&files.hosts, &hosts)?;
     write_file(
@@ -43,7 +44,11 @@ fn write_file(path: &Path, content: &str) -> Result<(), EngineError> {
 
 /// Docker's /etc/hosts for a container: loopback names, IPv6 names, `--add-host` entries.
 /// The container's own address line joins when it gets one (networking).
-pub fn hosts_file(hostname: &str, extra_hosts: &[String]) -> String {
+pub fn hosts_file(
+    hostname: &str,
+    extra_hosts: &[String],
+    ip: Option<std::net::Ipv4Addr>,
+) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
@@ -55,7 +60,11 @@ pub fn hosts_file(hostname: &str, extra_hosts: &[String]) -> String {
         }
     }
     if !hostname.is_empty() {
-        s.push_str(&format!("127.0.1.1\t{hostname}\n"));
+        // Docker's line for the container itself: its address on the network, when it has one.
+        match ip {
+            Some(ip) => s.push_str(&format!("{ip}\t{hostname}\n")),
+            None => s.push_str(&format!("127.0.1.1\t{hostname}\n")),
+        }
     }
     s
 }
@@ -146,10 +155,12 @@ mod tests {
 
     #[test]
     fn hosts_has_localhost_extra_hosts_and_hostname() {
-        let h = hosts_file("abc", &["db:10.1.2.3".into(), "v6:fe80::1".into()]);
+        let h = hosts_file("abc", &["db:10.1.2.3".into(), "v6:fe80::1".into()], None);
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("10.1.2.3\tdb\n"));
         assert!(h.contains("fe80::1\tv6\n"));
         assert!(h.ends_with("127.0.1.1\tabc\n"));
+        let h = hosts_file("abc", &[], Some("172.17.0.2".parse().unwrap()));
+        assert!(h.ends_with("172.17.0.2\tabc\n"));
     }
 }

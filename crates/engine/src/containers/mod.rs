@@ -20,6 +20,7 @@ pub mod exec;
 pub mod health;
 pub mod mounts;
 pub mod names;
+pub mod netsetup;
 pub mod query;
 pub mod record;
 pub mod restart;
@@ -82,6 +83,7 @@ pub struct Containers {
     events: Arc<EventBus>,
     settings: Settings,
     execs: exec::ExecTable,
+    net: netsetup::NetSetup,
     pending: control::PendingAttaches,
     /// Recently removed containers (id, name, last result, when): a `docker wait` that arrives
     /// just after an `--rm` container went still gets its exit code.
@@ -143,6 +145,7 @@ impl Containers {
         snapshotter: Arc<dyn Snapshotter>,
         volumes: Arc<VolumeStore>,
         events: Arc<EventBus>,
+        networks: Arc<crate::networks::NetworkStore>,
         settings: Settings,
     ) -> Result<Arc<Containers>> {
         let store = ContainerStore::open(&root.join("containers"))?;
@@ -158,6 +161,7 @@ impl Containers {
             events,
             settings,
             execs: exec::ExecTable::default(),
+            net: netsetup::NetSetup::new(networks, root.join("netns")),
             pending: control::PendingAttaches::default(),
             tombstones: Mutex::new(Default::default()),
             backoff: Mutex::new(Default::default()),
@@ -167,6 +171,11 @@ impl Containers {
     /// The record table.
     pub fn store(&self) -> &ContainerStore {
         &self.store
+    }
+
+    /// Network set-up (the bridge of a removed network goes through it).
+    pub fn net(&self) -> &netsetup::NetSetup {
+        &self.net
     }
 
     /// The shim launcher (for its state directories).
@@ -235,16 +244,26 @@ impl Containers {
         restart::validate(&host.restart_policy, host.auto_remove)
             .map_err(EngineError::InvalidArgument)?;
         log_settings(host)?;
-        match host.network_mode.as_str() {
-            "" | "default" | "bridge" | "none" | "host" => {}
-            other => {
-                return Err(EngineError::InvalidArgument(format!(
-                    "network mode {other:?} is not supported yet (none, host, bridge)"
-                )));
-            }
-        }
-        if host.network_mode.is_empty() {
+        if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
+        }
+        match netsetup::mode(&host.network_mode) {
+            netsetup::Mode::Network(n) => {
+                let net = self
+                    .net
+                    .store()
+                    .find(&n)
+                    .map_err(|_| EngineError::NotFound(format!("network {n} not found")))?;
+                if net.driver == "host" {
+                    host.network_mode = "host".into();
+                } else if net.driver == "null" {
+                    host.network_mode = "none".into();
+                }
+            }
+            netsetup::Mode::Container(c) => {
+                self.store.get(&c)?;
+            }
+            netsetup::Mode::Host | netsetup::Mode::None => {}
         }
         if host.log_config.kind.is_empty() {
             host.log_config.kind = "json-file".into();
@@ -279,6 +298,7 @@ impl Containers {
             anonymous_volumes: resolved.anonymous,
             copy_up: resolved.copy_up,
             spec_mounts: resolved.mounts,
+            endpoints: request.networking_config.endpoints_config.clone(),
             rootfs_parent: image.top_layer.map(|d| d.to_string()),
             ..Default::default()
         };
@@ -286,7 +306,13 @@ impl Containers {
             // Trial build with the user cleared: the image's passwd is not at hand yet.
             let mut trial = record.clone();
             trial.config.user = String::new();
-            self.spec_for(&trial, Path::new("/"), None, None)?;
+            // A `container:` network is joined by path at start; any path stands in here.
+            let joined = matches!(
+                netsetup::mode(&trial.host_config.network_mode),
+                netsetup::Mode::Container(_)
+            )
+            .then(|| PathBuf::from("/proc/self/ns/net"));
+            self.spec_for(&trial, Path::new("/"), None, None, joined)?;
             self.snapshotter
                 .prepare(&id, self.parent_of(&record)?.as_ref())?;
             self.store.insert(record.clone())
@@ -320,6 +346,7 @@ impl Containers {
         rootfs: &Path,
         passwd: Option<String>,
         group: Option<String>,
+        netns: Option<PathBuf>,
     ) -> Result<oci_spec::runtime::Spec> {
         let (id, config, host) = (&rec.id, &rec.config, &rec.host_config);
         let defaults = default_capabilities();
@@ -370,7 +397,7 @@ impl Containers {
             group,
             cgroups_path: Some(PathBuf::from(format!("/{parent}/{id}"))),
             cgroup_v2: self.settings.cgroup_v2,
-            network_namespace: None,
+            network_namespace: netns,
             host_hostname: rustix::system::uname()
                 .nodename()
                 .to_string_lossy()
@@ -453,6 +480,7 @@ impl Containers {
             Ok(ok) => ok,
             Err(e) => {
                 let _ = self.unmount_rootfs(&rootfs);
+                self.net.teardown(&rec.id);
                 let message = e.to_string();
                 self.pending.fail(&rec.id, &message);
                 let code = start_error_exit_code(&message);
@@ -502,11 +530,29 @@ impl Containers {
         };
         let host_resolv =
             std::fs::read_to_string(&self.settings.host_resolv_conf).unwrap_or_default();
-        etc::write(&dir, &hostname, &rec.host_config, &host_resolv)?;
+        let (netns, ip) = match netsetup::mode(&rec.host_config.network_mode) {
+            netsetup::Mode::Container(other) => {
+                let pid = self
+                    .store
+                    .get(&other)?
+                    .read(|r| r.state.status.is_running().then_some(r.state.pid));
+                let pid = pid.ok_or_else(|| {
+                    EngineError::Conflict(format!(
+                        "cannot join network of a non running container: {other}"
+                    ))
+                })?;
+                (Some(PathBuf::from(format!("/proc/{pid}/ns/net"))), None)
+            }
+            _ => match self.net.setup(rec)? {
+                Some(a) => (Some(a.netns), a.ip),
+                None => (None, None),
+            },
+        };
+        etc::write(&dir, &hostname, &rec.host_config, &host_resolv, ip)?;
         let read = |p: &str| {
             mounts::resolve_in_root(rootfs, p).and_then(|f| std::fs::read_to_string(f).ok())
         };
-        let spec = self.spec_for(rec, rootfs, read("/etc/passwd"), read("/etc/group"))?;
+        let spec = self.spec_for(rec, rootfs, read("/etc/passwd"), read("/etc/group"), netns)?;
         let config = dir.join("config.json");
         berth_storage::atomic::write_json(&config, &spec)?;
         let log = log_settings(&rec.host_config)?;
@@ -575,6 +621,7 @@ impl Containers {
         if let Err(e) = self.unmount_rootfs(&rootfs) {
             tracing::warn!(id = %entry.id, error = %e, "unmounting the root file system");
         }
+        self.net.teardown(&entry.id);
         let rec = entry.snapshot();
         let restart = restart::should_restart(
             &rec.host_config.restart_policy,
@@ -847,6 +894,7 @@ impl Containers {
     fn cleanup(&self, entry: &Entry, volumes: bool) -> Result<()> {
         let rec = entry.snapshot();
         self.unmount_rootfs(&entry.dir().join("rootfs"))?;
+        self.net.teardown(&rec.id);
         self.snapshotter.remove_writable(&rec.id)?;
         let state = self.shims.state_dir(&rec.id);
         if state.exists() {
@@ -927,6 +975,10 @@ impl Containers {
                 _ => {}
             }
             let rec = entry.snapshot();
+            if !rec.state.status.is_running() && self.net.has_netns(&rec.id) {
+                // A namespace (and leases) left by a start that never finished.
+                self.net.teardown(&rec.id);
+            }
             if self.store.contains(&rec.id)
                 && !rec.state.status.is_running()
                 && rec.state.status != Status::Restarting

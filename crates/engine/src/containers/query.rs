@@ -6,7 +6,7 @@ use super::record::{ContainerRecord, Status};
 use crate::EngineError;
 use berth_api_types::Filters;
 use berth_api_types::container::{
-    ContainerInspect, ContainerSummary, NetworkSettings, Port, SummaryHostConfig,
+    ContainerInspect, ContainerSummary, EndpointSettings, NetworkSettings, Port, SummaryHostConfig,
     SummaryNetworkSettings,
 };
 use berth_api_types::image::GraphDriver;
@@ -78,6 +78,7 @@ impl Containers {
                 continue;
             }
             let mut row = summary(&r);
+            row.network_settings.networks = self.endpoints(&r);
             if opts.size {
                 row.size_rw = Some(self.writable_size(&r.id) as i64);
                 row.size_root_fs = Some(0);
@@ -149,22 +150,78 @@ impl Containers {
             size_root_fs: size.then_some(0),
             mounts: r.mounts.clone(),
             config: r.config.clone(),
-            network_settings: NetworkSettings {
-                sandbox_key: if r.state.status.is_running() && r.host_config.network_mode != "host"
-                {
-                    format!("/proc/{}/ns/net", r.state.pid)
-                } else {
-                    String::new()
-                },
-                ports: r
-                    .config
-                    .exposed_ports
-                    .keys()
-                    .map(|k| (k.clone(), None))
-                    .collect(),
-                ..Default::default()
-            },
+            network_settings: self.network_settings(&r),
         })
+    }
+}
+
+impl Containers {
+    /// The endpoints of a container, as inspect and `ps` show them: one per network it is on
+    /// (with its address while it runs).
+    fn endpoints(&self, r: &ContainerRecord) -> BTreeMap<String, EndpointSettings> {
+        let mut out = BTreeMap::new();
+        let primary = match super::netsetup::mode(&r.host_config.network_mode) {
+            super::netsetup::Mode::Network(n) => Some(n),
+            super::netsetup::Mode::Host => Some("host".to_string()),
+            super::netsetup::Mode::None => Some("none".to_string()),
+            super::netsetup::Mode::Container(_) => None,
+        };
+        let names: Vec<String> = primary
+            .into_iter()
+            .chain(r.endpoints.keys().cloned())
+            .collect();
+        for name in names {
+            let Ok(net) = self.net.store().find(&name) else {
+                continue;
+            };
+            let mut ep = r.endpoints.get(&name).cloned().unwrap_or_default();
+            ep.network_id = net.id.clone();
+            if let Some(live) = net.endpoints.get(&r.id) {
+                ep.endpoint_id = live.id.clone();
+                ep.mac_address = live.mac.clone();
+                if let (Some(ip), Some(subnet)) = (live.ip, net.subnet) {
+                    ep.ip_address = ip.to_string();
+                    ep.ip_prefix_len = i64::from(subnet.prefix);
+                    ep.gateway = net.gateway.map(|g| g.to_string()).unwrap_or_default();
+                }
+                let mut dns = vec![r.name.clone(), r.id[..12].to_string()];
+                dns.extend(live.aliases.iter().cloned());
+                ep.dns_names = dns;
+            }
+            out.insert(net.name.clone(), ep);
+        }
+        out
+    }
+
+    /// `NetworkSettings` of inspect; Docker's deprecated top-level fields come from the
+    /// default network.
+    fn network_settings(&self, r: &ContainerRecord) -> NetworkSettings {
+        let networks = self.endpoints(r);
+        let default = networks.get("bridge").cloned().unwrap_or_default();
+        NetworkSettings {
+            sandbox_key: if !r.state.status.is_running() {
+                String::new()
+            } else if self.net.has_netns(&r.id) {
+                self.net.netns_of(&r.id).display().to_string()
+            } else if r.host_config.network_mode != "host" {
+                format!("/proc/{}/ns/net", r.state.pid)
+            } else {
+                String::new()
+            },
+            ports: r
+                .config
+                .exposed_ports
+                .keys()
+                .map(|k| (k.clone(), None))
+                .collect(),
+            endpoint_id: default.endpoint_id.clone(),
+            gateway: default.gateway.clone(),
+            ip_address: default.ip_address.clone(),
+            ip_prefix_len: default.ip_prefix_len,
+            mac_address: default.mac_address.clone(),
+            networks,
+            ..Default::default()
+        }
     }
 }
 

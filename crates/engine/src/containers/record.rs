@@ -133,6 +133,10 @@ pub struct ContainerRecord {
     pub stop_signal: i32,
     /// Seconds between the stop signal and SIGKILL.
     pub stop_timeout: i64,
+    /// Endpoint settings asked for at create time, by network name (`--ip`,
+    /// `--network-alias`, `--mac-address`).
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, berth_api_types::container::EndpointSettings>,
     /// Ids of exec instances.
     #[serde(default)]
     pub exec_ids: Vec<String>,

@@ -25,7 +25,10 @@ pub fn namespaces(
         ("--ipc", &host.ipc_mode),
         ("--uts", &host.uts_mode),
     ] {
-        if mode.starts_with("container:") {
+        // The engine resolves `--network container:NAME` to that container's namespace and
+        // passes it as `netns`; the other `container:` modes are not supported yet.
+        let resolved = flag == "--network" && netns.is_some();
+        if mode.starts_with("container:") && !resolved {
             return Err(SpecError::Unsupported(format!("{flag} {mode}")));
         }
     }

@@ -1,0 +1,327 @@
+//! Network operations as the API sees them: Docker's request and resource models in, records
+//! and events under, `network` events out.
+
+use crate::networks::ipam::Subnet;
+use crate::networks::{NetworkRecord, NetworkSpec};
+use crate::{Engine, EngineError};
+use berth_api_types::Filters;
+use berth_api_types::events::EventType;
+use berth_api_types::network::{
+    EndpointResource, Ipam, IpamConfig, Network, NetworkCreateRequest, NetworkPruneResponse,
+};
+use std::net::Ipv4Addr;
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// Filters `GET /networks` accepts.
+pub const NETWORK_FILTERS: &[&str] =
+    &["driver", "id", "label", "name", "scope", "type", "dangling"];
+
+fn parse_subnet(s: &str) -> Result<Subnet> {
+    s.parse()
+        .map_err(|e: crate::networks::ipam::IpamError| EngineError::InvalidArgument(e.to_string()))
+}
+
+fn parse_ip(s: &str) -> Result<Ipv4Addr> {
+    s.parse()
+        .map_err(|_| EngineError::InvalidArgument(format!("invalid IP address: {s}")))
+}
+
+/// The API's view of a network record.
+pub fn network_resource(rec: &NetworkRecord) -> Network {
+    let config = match (rec.subnet, rec.gateway) {
+        (Some(s), gw) => vec![IpamConfig {
+            subnet: s.to_string(),
+            ip_range: rec.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            gateway: gw.map(|g| g.to_string()).unwrap_or_default(),
+            ..Default::default()
+        }],
+        _ => Vec::new(),
+    };
+    Network {
+        name: rec.name.clone(),
+        id: rec.id.clone(),
+        created: rec.created.clone(),
+        scope: "local".into(),
+        driver: rec.driver.clone(),
+        enable_ipv4: true,
+        enable_ipv6: false,
+        ipam: Ipam {
+            driver: "default".into(),
+            options: Default::default(),
+            config,
+        },
+        internal: rec.internal,
+        attachable: rec.attachable,
+        containers: rec
+            .endpoints
+            .iter()
+            .map(|(cid, ep)| {
+                (
+                    cid.clone(),
+                    EndpointResource {
+                        name: ep.name.clone(),
+                        endpoint_id: ep.id.clone(),
+                        mac_address: ep.mac.clone(),
+                        ipv4_address: match (ep.ip, rec.subnet) {
+                            (Some(ip), Some(s)) => format!("{ip}/{}", s.prefix),
+                            _ => String::new(),
+                        },
+                        ipv6_address: String::new(),
+                    },
+                )
+            })
+            .collect(),
+        options: rec.options.clone(),
+        labels: rec.labels.clone(),
+        ..Default::default()
+    }
+}
+
+impl Engine {
+    fn network_event(&self, action: &str, rec: &NetworkRecord, extra: &[(&str, String)]) {
+        let mut attrs = vec![("name", rec.name.clone()), ("type", rec.driver.clone())];
+        attrs.extend(extra.iter().cloned());
+        self.events
+            .emit(EventType::Network, action, &rec.id, &attrs);
+    }
+
+    /// `POST /networks/create`.
+    pub fn network_create(&self, req: NetworkCreateRequest) -> Result<Network> {
+        if req.name.is_empty() {
+            return Err(EngineError::InvalidArgument(
+                "network name is required".into(),
+            ));
+        }
+        if req.enable_ipv6 == Some(true) {
+            return Err(EngineError::InvalidArgument(
+                "IPv6 networks are not supported yet".into(),
+            ));
+        }
+        let ipam = req.ipam.clone().unwrap_or_default();
+        if ipam.config.len() > 1 {
+            return Err(EngineError::InvalidArgument(
+                "only one IPv4 subnet per network is supported".into(),
+            ));
+        }
+        let cfg = ipam.config.first().cloned().unwrap_or_default();
+        let subnet = (!cfg.subnet.is_empty())
+            .then(|| parse_subnet(&cfg.subnet))
+            .transpose()?;
+        let gateway = (!cfg.gateway.is_empty())
+            .then(|| parse_ip(&cfg.gateway))
+            .transpose()?;
+        let ip_range = (!cfg.ip_range.is_empty())
+            .then(|| parse_subnet(&cfg.ip_range))
+            .transpose()?;
+        if let (Some(s), Some(g)) = (subnet, gateway)
+            && !s.contains(g)
+        {
+            return Err(EngineError::InvalidArgument(format!(
+                "no matching subnet for gateway {g}"
+            )));
+        }
+        if gateway.is_some() && subnet.is_none() {
+            return Err(EngineError::InvalidArgument(
+                "a gateway needs a subnet (--subnet)".into(),
+            ));
+        }
+        let rec = self.networks.insert(
+            NetworkSpec {
+                name: req.name.clone(),
+                driver: req.driver.clone(),
+                subnet,
+                gateway,
+                ip_range,
+                internal: req.internal,
+                attachable: req.attachable,
+                options: req.options.clone(),
+                labels: req.labels.clone(),
+            },
+            &crate::networks::host_routes(),
+            false,
+        )?;
+        self.network_event("create", &rec, &[]);
+        Ok(network_resource(&rec))
+    }
+
+    /// `GET /networks`.
+    pub fn network_list(&self, filters: &Filters) -> Result<Vec<Network>> {
+        filters
+            .check_names(NETWORK_FILTERS)
+            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
+            let want = filters.get(key);
+            want.is_empty() || want.iter().any(|w| pred(w))
+        };
+        Ok(self
+            .networks
+            .all()
+            .iter()
+            .filter(|n| {
+                any("driver", &|w| w == n.driver)
+                    && any("id", &|w| n.id.starts_with(w))
+                    && any("name", &|w| n.name.contains(w))
+                    && any("scope", &|w| w == "local")
+                    && any("type", &|w| {
+                        let predefined = crate::networks::PREDEFINED.contains(&n.name.as_str());
+                        (w == "builtin") == predefined
+                    })
+                    && any("dangling", &|w| {
+                        (w == "true" || w == "1") == n.endpoints.is_empty()
+                    })
+                    && filters.labels_match("label", &n.labels)
+            })
+            .map(network_resource)
+            .collect())
+    }
+
+    /// `GET /networks/{id}`.
+    pub fn network_inspect(&self, key: &str) -> Result<Network> {
+        Ok(network_resource(&self.networks.find(key)?))
+    }
+
+    /// `DELETE /networks/{id}`: the record, then its bridge.
+    pub fn network_remove(&self, key: &str) -> Result<()> {
+        let rec = self.networks.remove(key)?;
+        if rec.is_bridge() {
+            self.containers.net().remove_bridge(&rec);
+        }
+        self.network_event("destroy", &rec, &[]);
+        Ok(())
+    }
+
+    /// `POST /networks/prune`: user networks without endpoints.
+    pub fn network_prune(&self, filters: &Filters) -> Result<NetworkPruneResponse> {
+        filters
+            .check_names(&["label", "label!", "until"])
+            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        let mut deleted = Vec::new();
+        for n in self.networks.all() {
+            if crate::networks::PREDEFINED.contains(&n.name.as_str())
+                || !n.endpoints.is_empty()
+                || !filters.labels_match("label", &n.labels)
+            {
+                continue;
+            }
+            if self.network_remove(&n.id).is_ok() {
+                deleted.push(n.name.clone());
+            }
+        }
+        Ok(NetworkPruneResponse {
+            networks_deleted: Some(deleted),
+        })
+    }
+}
+
+impl Engine {
+    /// `POST /networks/{id}/connect`: a running container gets a new interface at once; a
+    /// stopped one is connected at its next start.
+    pub fn network_connect(
+        &self,
+        key: &str,
+        req: berth_api_types::network::NetworkConnectRequest,
+    ) -> Result<()> {
+        let net = self.networks.find(key)?;
+        let entry = self.containers.store().get(&req.container)?;
+        let rec = entry.snapshot();
+        if net.endpoints.contains_key(&rec.id) || rec.endpoints.contains_key(&net.name) {
+            return Err(EngineError::Forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                rec.name, net.name
+            )));
+        }
+        if !net.is_bridge()
+            || !matches!(
+                crate::containers::netsetup::mode(&rec.host_config.network_mode),
+                crate::containers::netsetup::Mode::Network(_)
+            )
+        {
+            return Err(EngineError::Forbidden(format!(
+                "container cannot be disconnected from host network or connected to host network: {}",
+                net.name
+            )));
+        }
+        let settings = req.endpoint_config.clone().unwrap_or_default();
+        let rec = entry.update(|r| {
+            r.endpoints.insert(net.name.clone(), settings);
+            r.clone()
+        })?;
+        let net_setup = self.containers.net();
+        if rec.state.status.is_running() && net_setup.has_netns(&rec.id) {
+            let used = self
+                .networks
+                .all()
+                .iter()
+                .filter(|n| n.endpoints.contains_key(&rec.id))
+                .count();
+            let ifname = format!("eth{used}");
+            if let Err(e) = net_setup.connect_one(
+                &rec,
+                &net_setup.netns_of(&rec.id),
+                &net.name,
+                &ifname,
+                false,
+            ) {
+                let _ = entry.update(|r| r.endpoints.remove(&net.name));
+                let _ = self.networks.disconnect(&net.id, &rec.id);
+                return Err(e);
+            }
+        }
+        self.network_event("connect", &net, &[("container", rec.id.clone())]);
+        Ok(())
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub fn network_disconnect(
+        &self,
+        key: &str,
+        req: berth_api_types::network::NetworkDisconnectRequest,
+    ) -> Result<()> {
+        let net = self.networks.find(key)?;
+        let entry = match self.containers.store().get(&req.container) {
+            Ok(e) => e,
+            Err(e) if req.force => {
+                // A container gone without its endpoint: drop the endpoint by id or name.
+                let stale = net
+                    .endpoints
+                    .iter()
+                    .find(|(id, ep)| id.starts_with(&req.container) || ep.name == req.container)
+                    .map(|(id, _)| id.clone());
+                if let Some(id) = stale {
+                    self.networks.disconnect(&net.id, &id)?;
+                    return Ok(());
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let rec = entry.snapshot();
+        let primary = match crate::containers::netsetup::mode(&rec.host_config.network_mode) {
+            crate::containers::netsetup::Mode::Network(n) => self
+                .networks
+                .find(&n)
+                .map(|p| p.id == net.id)
+                .unwrap_or(false),
+            _ => false,
+        };
+        if !net.endpoints.contains_key(&rec.id) && !rec.endpoints.contains_key(&net.name) {
+            return Err(EngineError::Forbidden(format!(
+                "container {} is not connected to network {}",
+                rec.id, net.name
+            )));
+        }
+        if primary && rec.state.status.is_running() {
+            return Err(EngineError::Forbidden(format!(
+                "cannot disconnect container {} from its primary network {} while it runs",
+                rec.name, net.name
+            )));
+        }
+        entry.update(|r| r.endpoints.remove(&net.name))?;
+        if net.endpoints.contains_key(&rec.id) {
+            self.containers.net().disconnect_one(&rec.id, &net.id)?;
+        }
+        self.network_event("disconnect", &net, &[("container", rec.id.clone())]);
+        Ok(())
+    }
+}

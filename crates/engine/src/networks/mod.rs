@@ -1,0 +1,602 @@
+//! Networks as objects: the predefined `bridge`, `host` and `none`, and user-defined bridge
+//! networks, each a record (`networks/<id>.json`, atomic) with its subnet, gateway, options and
+//! the address leases of its endpoints.
+//!
+//! This module keeps the book-keeping (names, ids, IPAM, endpoints); making links and rules on
+//! the host is the `net` crate's job, called by the container life cycle.
+
+pub mod ipam;
+
+use crate::EngineError;
+use ipam::{Leases, Subnet};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+/// The names Docker reserves.
+pub const PREDEFINED: &[&str] = &["bridge", "host", "none"];
+/// Holder name of a network's gateway lease.
+const GATEWAY: &str = "gateway";
+
+/// One container's attachment to a network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Endpoint id.
+    pub id: String,
+    /// Container name (without `/`).
+    pub name: String,
+    /// Its address, when the network has a subnet.
+    pub ip: Option<Ipv4Addr>,
+    /// MAC address of its interface.
+    pub mac: String,
+    /// Extra DNS names on this network (`--network-alias`, compose service names).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The host end of the container's veth (to detach it from a running container).
+    #[serde(default)]
+    pub host_veth: String,
+}
+
+/// A network record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    /// 64-hex id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// `bridge`, `host` or `null`.
+    pub driver: String,
+    /// No route out (`--internal`).
+    #[serde(default)]
+    pub internal: bool,
+    /// `--attachable` (accepted, meaningless without swarm).
+    #[serde(default)]
+    pub attachable: bool,
+    /// The subnet (bridge networks).
+    #[serde(default)]
+    pub subnet: Option<Subnet>,
+    /// The gateway: the bridge's address.
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    /// `--ip-range`: where container addresses come from.
+    #[serde(default)]
+    pub ip_range: Option<Subnet>,
+    /// The Linux bridge.
+    #[serde(default)]
+    pub bridge: String,
+    /// Driver options as given.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Address leases.
+    #[serde(default)]
+    pub leases: Leases,
+    /// Container id → endpoint.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, Endpoint>,
+}
+
+impl NetworkRecord {
+    /// Whether containers on it get their own interface and address.
+    pub fn is_bridge(&self) -> bool {
+        self.driver == "bridge"
+    }
+}
+
+/// What `network create` asks for, already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSpec {
+    /// Name.
+    pub name: String,
+    /// `bridge` (default).
+    pub driver: String,
+    /// `--subnet`.
+    pub subnet: Option<Subnet>,
+    /// `--gateway`.
+    pub gateway: Option<Ipv4Addr>,
+    /// `--ip-range`.
+    pub ip_range: Option<Subnet>,
+    /// `--internal`.
+    pub internal: bool,
+    /// `--attachable`.
+    pub attachable: bool,
+    /// `-o`.
+    pub options: BTreeMap<String, String>,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The network records.
+pub struct NetworkStore {
+    dir: PathBuf,
+    inner: Mutex<BTreeMap<String, NetworkRecord>>,
+}
+
+/// The bridge-name option Docker's CLI passes with `-o`.
+pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
+impl NetworkStore {
+    /// Opens the store, creating the predefined networks on first use: `bridge` on
+    /// `default_bridge` with `default_subnet` (or a pool subnet clear of `used`).
+    pub fn open(
+        dir: &Path,
+        default_bridge: &str,
+        default_subnet: Option<Subnet>,
+        used: &[Subnet],
+    ) -> Result<NetworkStore> {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+        let mut map = BTreeMap::new();
+        for e in std::fs::read_dir(dir)
+            .map_err(|e| EngineError::io(dir, e))?
+            .flatten()
+        {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "json")
+                && let Some(rec) = berth_storage::atomic::read_json::<NetworkRecord>(&path)
+                    .ok()
+                    .flatten()
+            {
+                map.insert(rec.id.clone(), rec);
+            }
+        }
+        let store = NetworkStore {
+            dir: dir.to_path_buf(),
+            inner: Mutex::new(map),
+        };
+        for name in PREDEFINED {
+            if store.find(name).is_ok() {
+                continue;
+            }
+            let spec = NetworkSpec {
+                name: name.to_string(),
+                driver: match *name {
+                    "bridge" => "bridge",
+                    "host" => "host",
+                    _ => "null",
+                }
+                .to_string(),
+                subnet: if *name == "bridge" {
+                    default_subnet
+                } else {
+                    None
+                },
+                options: if *name == "bridge" {
+                    [(BRIDGE_NAME_OPTION.to_string(), default_bridge.to_string())]
+                        .into_iter()
+                        .collect()
+                } else {
+                    BTreeMap::new()
+                },
+                ..Default::default()
+            };
+            store.insert(spec, used, true)?;
+        }
+        Ok(store)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, NetworkRecord>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn save(&self, rec: &NetworkRecord) -> Result<()> {
+        Ok(berth_storage::atomic::write_json(
+            &self.dir.join(format!("{}.json", rec.id)),
+            rec,
+        )?)
+    }
+
+    /// Finds a network by full id, name or unique id prefix (Docker's order).
+    pub fn find(&self, key: &str) -> Result<NetworkRecord> {
+        let map = self.lock();
+        find_in(&map, key).cloned()
+    }
+
+    /// All networks, by name.
+    pub fn all(&self) -> Vec<NetworkRecord> {
+        let mut v: Vec<NetworkRecord> = self.lock().values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Subnets in use by networks (to keep new ones clear of them).
+    pub fn subnets(&self) -> Vec<Subnet> {
+        self.lock().values().filter_map(|n| n.subnet).collect()
+    }
+
+    /// Creates a network record: validates the name and options, picks a subnet clear of
+    /// `used` (host routes) and other networks when none is given, and leases the gateway.
+    pub fn insert(
+        &self,
+        spec: NetworkSpec,
+        used: &[Subnet],
+        predefined: bool,
+    ) -> Result<NetworkRecord> {
+        if !predefined && PREDEFINED.contains(&spec.name.as_str()) {
+            return Err(EngineError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be created",
+                spec.name
+            )));
+        }
+        validate_name(&spec.name)?;
+        let driver = if spec.driver.is_empty() {
+            "bridge".to_string()
+        } else {
+            spec.driver.clone()
+        };
+        if !predefined && driver != "bridge" {
+            return Err(EngineError::NotFound(format!(
+                "could not find plugin {driver} in v1 plugin registry: plugin not found"
+            )));
+        }
+        let mut map = self.lock();
+        if map.values().any(|n| n.name == spec.name) {
+            return Err(EngineError::Conflict(format!(
+                "network with name {} already exists",
+                spec.name
+            )));
+        }
+        let id = berth_common::id::random_id();
+        let mut rec = NetworkRecord {
+            id: id.clone(),
+            name: spec.name.clone(),
+            created: berth_shim_proto::timefmt::now(),
+            driver: driver.clone(),
+            internal: spec.internal,
+            attachable: spec.attachable,
+            options: spec.options.clone(),
+            labels: spec.labels.clone(),
+            ..Default::default()
+        };
+        if driver == "bridge" {
+            let taken: Vec<Subnet> = map.values().filter_map(|n| n.subnet).collect();
+            let subnet = match spec.subnet {
+                Some(s) => {
+                    if let Some(other) = map
+                        .values()
+                        .find(|n| n.subnet.is_some_and(|o| o.overlaps(&s)))
+                    {
+                        return Err(EngineError::Forbidden(format!(
+                            "invalid pool request: Pool overlaps with other one on this address space ({} of network {})",
+                            other.subnet.map(|o| o.to_string()).unwrap_or_default(),
+                            other.name
+                        )));
+                    }
+                    s
+                }
+                None => {
+                    let mut avoid = taken.clone();
+                    avoid.extend_from_slice(used);
+                    ipam::pick_subnet(&ipam::default_pools(), &avoid)
+                        .map_err(|e| EngineError::Forbidden(e.to_string()))?
+                }
+            };
+            if let Some(r) = spec.ip_range
+                && !(subnet.contains(r.addr) && r.prefix >= subnet.prefix)
+            {
+                return Err(EngineError::InvalidArgument(format!(
+                    "invalid ip-range {r}: it must be inside the subnet {subnet}"
+                )));
+            }
+            let gateway = spec.gateway.unwrap_or_else(|| subnet.default_gateway());
+            rec.leases
+                .lease(&subnet, None, Some(gateway), GATEWAY)
+                .map_err(|e| EngineError::InvalidArgument(format!("gateway: {e}")))?;
+            rec.subnet = Some(subnet);
+            rec.gateway = Some(gateway);
+            rec.ip_range = spec.ip_range;
+            rec.bridge = match spec.options.get(BRIDGE_NAME_OPTION) {
+                Some(b) if !b.is_empty() => {
+                    if b.len() > 15 {
+                        return Err(EngineError::InvalidArgument(format!(
+                            "bridge name {b:?} is longer than 15 characters"
+                        )));
+                    }
+                    b.clone()
+                }
+                _ => format!("br-{}", &id[..12]),
+            };
+        }
+        self.save(&rec)?;
+        map.insert(id, rec.clone());
+        Ok(rec)
+    }
+
+    /// Removes a network record. Predefined networks and networks with endpoints stay.
+    pub fn remove(&self, key: &str) -> Result<NetworkRecord> {
+        let mut map = self.lock();
+        let rec = find_in(&map, key)?.clone();
+        if PREDEFINED.contains(&rec.name.as_str()) {
+            return Err(EngineError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                rec.name
+            )));
+        }
+        if !rec.endpoints.is_empty() {
+            return Err(EngineError::Forbidden(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                rec.name, rec.id
+            )));
+        }
+        map.remove(&rec.id);
+        let path = self.dir.join(format!("{}.json", rec.id));
+        std::fs::remove_file(&path).map_err(|e| EngineError::io(&path, e))?;
+        Ok(rec)
+    }
+
+    /// Adds an endpoint for `container` (leasing `requested` or the next address).
+    pub fn connect(
+        &self,
+        key: &str,
+        container: &str,
+        name: &str,
+        requested: Option<Ipv4Addr>,
+        aliases: Vec<String>,
+    ) -> Result<(NetworkRecord, Endpoint)> {
+        let mut map = self.lock();
+        let id = find_in(&map, key)?.id.clone();
+        let rec = map.get_mut(&id).expect("found above");
+        if rec.endpoints.contains_key(container) {
+            return Err(EngineError::Forbidden(format!(
+                "endpoint with name {name} already exists in network {}",
+                rec.name
+            )));
+        }
+        let ip = match rec.subnet {
+            Some(subnet) if rec.is_bridge() => Some(
+                rec.leases
+                    .lease(&subnet, rec.ip_range.as_ref(), requested, container)
+                    .map_err(|e| EngineError::InvalidArgument(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let ep = Endpoint {
+            id: berth_common::id::random_id(),
+            name: name.to_string(),
+            ip,
+            mac: ip.map(ipam::mac_for).unwrap_or_default(),
+            aliases,
+            host_veth: String::new(),
+        };
+        rec.endpoints.insert(container.to_string(), ep.clone());
+        let snapshot = rec.clone();
+        drop(map);
+        self.save(&snapshot)?;
+        Ok((snapshot, ep))
+    }
+
+    /// Removes `container`'s endpoint and releases its address; missing is fine.
+    pub fn disconnect(&self, key: &str, container: &str) -> Result<Option<Endpoint>> {
+        let mut map = self.lock();
+        let id = find_in(&map, key)?.id.clone();
+        let rec = map.get_mut(&id).expect("found above");
+        let ep = rec.endpoints.remove(container);
+        rec.leases.release(container);
+        let snapshot = rec.clone();
+        drop(map);
+        self.save(&snapshot)?;
+        Ok(ep)
+    }
+
+    /// Records the host veth of an endpoint.
+    pub fn set_host_veth(&self, key: &str, container: &str, veth: &str) -> Result<()> {
+        let mut map = self.lock();
+        let id = find_in(&map, key)?.id.clone();
+        let rec = map.get_mut(&id).expect("found above");
+        if let Some(ep) = rec.endpoints.get_mut(container) {
+            ep.host_veth = veth.to_string();
+        }
+        let snapshot = rec.clone();
+        drop(map);
+        self.save(&snapshot)
+    }
+
+    /// Renames a container in the endpoints it has (`docker rename`).
+    pub fn rename_endpoint(&self, container: &str, new_name: &str) -> Result<()> {
+        let mut changed = Vec::new();
+        {
+            let mut map = self.lock();
+            for rec in map.values_mut() {
+                if let Some(ep) = rec.endpoints.get_mut(container) {
+                    ep.name = new_name.to_string();
+                    changed.push(rec.clone());
+                }
+            }
+        }
+        for rec in changed {
+            self.save(&rec)?;
+        }
+        Ok(())
+    }
+}
+
+fn find_in<'a>(map: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'a NetworkRecord> {
+    let not_found = || EngineError::NotFound(format!("network {key} not found"));
+    if key.is_empty() {
+        return Err(not_found());
+    }
+    if let Some(r) = map.get(key) {
+        return Ok(r);
+    }
+    if let Some(r) = map.values().find(|n| n.name == key) {
+        return Ok(r);
+    }
+    let mut hits = map.values().filter(|n| n.id.starts_with(key));
+    match (hits.next(), hits.next()) {
+        (Some(r), None) => Ok(r),
+        (Some(_), Some(_)) => Err(EngineError::InvalidArgument(format!(
+            "network {key} is ambiguous"
+        ))),
+        _ => Err(not_found()),
+    }
+}
+
+/// The host's IPv4 routes (`/proc/net/route`), so new networks keep clear of them. The default
+/// route is left out: it overlaps everything.
+pub fn host_routes() -> Vec<Subnet> {
+    let Ok(table) = std::fs::read_to_string("/proc/net/route") else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
+            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
+            // The kernel prints the in-memory (network order) word as a native number.
+            let dest = Ipv4Addr::from(dest.to_ne_bytes());
+            let prefix = mask.count_ones() as u8;
+            (prefix > 0).then_some(Subnet { addr: dest, prefix })
+        })
+        .map(|s| Subnet {
+            addr: Ipv4Addr::from(s.first()),
+            ..s
+        })
+        .collect()
+}
+
+/// Docker's rule for network names.
+fn validate_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidArgument(format!(
+            "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, NetworkStore) {
+        let d = tempfile::tempdir().unwrap();
+        let s = NetworkStore::open(
+            &d.path().join("n"),
+            "bt0",
+            Some("10.250.0.0/24".parse().unwrap()),
+            &[],
+        )
+        .unwrap();
+        (d, s)
+    }
+
+    #[test]
+    fn host_routes_are_read() {
+        // Whatever routes this host has must parse, and the default route is left out.
+        for r in host_routes() {
+            assert!(r.prefix > 0 && r.prefix <= 32, "{r}");
+            assert!(r.first() != 0 || r.prefix > 0);
+        }
+    }
+
+    #[test]
+    fn predefined_networks_exist_once() {
+        let (d, s) = store();
+        let names: Vec<String> = s.all().into_iter().map(|n| n.name).collect();
+        assert_eq!(names, ["bridge", "host", "none"]);
+        let bridge = s.find("bridge").unwrap();
+        assert_eq!(bridge.bridge, "bt0");
+        assert_eq!(bridge.gateway.unwrap().to_string(), "10.250.0.1");
+        drop(s);
+        let s = NetworkStore::open(&d.path().join("n"), "bt0", None, &[]).unwrap();
+        assert_eq!(s.all().len(), 3);
+        assert_eq!(s.find("bridge").unwrap().id, bridge.id);
+        assert!(matches!(s.remove("bridge"), Err(EngineError::Forbidden(_))));
+        let err = s
+            .insert(
+                NetworkSpec {
+                    name: "host".into(),
+                    ..Default::default()
+                },
+                &[],
+                false,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("pre-defined"));
+    }
+
+    #[test]
+    fn user_networks_get_clear_subnets_and_leases() {
+        let (_d, s) = store();
+        let used = ["172.17.0.0/16".parse().unwrap()];
+        let a = s
+            .insert(
+                NetworkSpec {
+                    name: "front".into(),
+                    ..Default::default()
+                },
+                &used,
+                false,
+            )
+            .unwrap();
+        assert_eq!(a.subnet.unwrap().to_string(), "172.18.0.0/16");
+        assert!(a.bridge.starts_with("br-"));
+        let err = s
+            .insert(
+                NetworkSpec {
+                    name: "clash".into(),
+                    subnet: Some("172.18.5.0/24".parse().unwrap()),
+                    ..Default::default()
+                },
+                &used,
+                false,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("overlaps"), "{err}");
+        assert!(
+            s.insert(
+                NetworkSpec {
+                    name: "front".into(),
+                    ..Default::default()
+                },
+                &used,
+                false
+            )
+            .is_err()
+        );
+        assert!(
+            s.insert(
+                NetworkSpec {
+                    name: "bad name".into(),
+                    ..Default::default()
+                },
+                &used,
+                false
+            )
+            .is_err()
+        );
+        let (_, ep) = s
+            .connect("front", "c1", "web", None, vec!["www".into()])
+            .unwrap();
+        assert_eq!(ep.ip.unwrap().to_string(), "172.18.0.2");
+        assert!(
+            s.connect("front", "c1", "web", None, vec![]).is_err(),
+            "twice"
+        );
+        let err = s.remove("front").unwrap_err();
+        assert!(err.to_string().contains("active endpoints"));
+        s.disconnect("front", "c1").unwrap();
+        let (_, ep) = s.connect("front", "c2", "db", None, vec![]).unwrap();
+        assert_eq!(
+            ep.ip.unwrap().to_string(),
+            "172.18.0.2",
+            "released address reused"
+        );
+        s.disconnect("front", "c2").unwrap();
+        s.remove("front").unwrap();
+        assert!(s.find("front").is_err());
+    }
+}

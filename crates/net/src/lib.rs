@@ -1,0 +1,24 @@
+//! Berth layer 1: the networking mechanisms behind Docker-like bridge networks.
+//!
+//! - [`Netns`]: persistent network namespaces bound to files under the engine's root;
+//! - [`Netlink`]: a synchronous route-netlink socket (no tokio) that applies [`Request`]s, the
+//!   operations [`plan`] builds as data (bridges, veth pairs, addresses, routes);
+//! - [`attach_container`] / [`detach`]: a container's veth set-up in three round trips;
+//! - [`host`]: facts about the host (default-route MTU, routes, sysctls).
+//!
+//! Everything is synchronous and needs `CAP_NET_ADMIN` (and `CAP_SYS_ADMIN` for namespaces);
+//! the pure parts (plans, addresses, parsers) are tested without root.
+
+mod addr;
+mod attach;
+mod error;
+pub mod host;
+mod netlink;
+mod netns;
+pub mod plan;
+
+pub use addr::{Ipv4Net, MAX_IFNAME_LEN, MacAddr, check_ifname};
+pub use attach::{ContainerLink, HostVeth, attach_container, detach, random_veth_name};
+pub use error::{Error, Result};
+pub use netlink::{Answer, Link, LinkAddress, Netlink, Request};
+pub use netns::{Netns, run_in};

@@ -1,0 +1,256 @@
+//! Bridge networking end to end: the default network and user networks (own bridges and
+//! subnets per test), container ↔ container and host → container traffic, `--internal`,
+//! `container:` mode, live connect/disconnect, clean-up, and bad input. Traffic stays on the
+//! test's own bridges. Needs root and busybox.
+
+mod common;
+
+use common::{Daemon, unique_bridge};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn daemon() -> Daemon {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    d
+}
+
+/// The `--bridge`/`--bip` the harness gave this daemon.
+fn default_bridge(d: &Daemon) -> (String, String) {
+    let a = &d.extra_args;
+    let at = |flag: &str| a[a.iter().position(|x| x == flag).unwrap() + 1].clone();
+    (at("--bridge"), at("--bip"))
+}
+
+/// A plain HTTP/1.0 GET from the host (over the test's own bridge); the whole response.
+fn http_get(ip: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = format!("{ip}:80").parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.starts_with("HTTP/1.").then_some(out)
+}
+
+fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn default_network_reaches_containers_from_host_and_each_other() {
+    let d = daemon();
+    let (bridge, bip) = default_bridge(&d);
+    let prefix = bip.trim_end_matches("0/24");
+    let web = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hello-from-web > /www/index.html && httpd -f -p 80 -h /www",
+    ]);
+    let web = web.trim();
+    let ip = d.ok(&["inspect", "--format", "{{.NetworkSettings.IPAddress}}", web]);
+    let ip = ip.trim().to_string();
+    assert!(ip.starts_with(prefix), "{ip} not in {bip}");
+    assert!(link_exists(&bridge), "default bridge {bridge} missing");
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{.NetworkSettings.Gateway}}", web])
+            .trim(),
+        format!("{prefix}1")
+    );
+    // Host → container, over the test's bridge.
+    let url = format!("http://{ip}/index.html");
+    let mut body = String::new();
+    wait_for("httpd", || match http_get(&ip, "/index.html") {
+        Some(b) => {
+            body = b;
+            true
+        }
+        None => false,
+    });
+    assert!(body.ends_with("\r\n\r\nhello-from-web\n"), "{body}");
+    // Container → container.
+    let got = d.ok(&["run", "--rm", "busybox", "wget", "-q", "-O", "-", &url]);
+    assert_eq!(got, "hello-from-web\n");
+    // The container's own name is in its hosts file with its address.
+    let hosts = d.ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{ip}\t{}", &web[..12])), "{hosts}");
+    // Its endpoint goes with it: lease released, veth gone with the namespace.
+    d.ok(&["rm", "-f", "web"]);
+    let net = d.ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{len .Containers}}",
+        "bridge",
+    ]);
+    assert_eq!(net.trim(), "0");
+    assert!(!d.root().join("netns").join(web).exists());
+    let ip2 = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 | awk '{print $4}'",
+    ]);
+    assert_eq!(
+        ip2.trim(),
+        format!("{ip}/24"),
+        "the released address is handed out again"
+    );
+}
+
+#[test]
+fn user_networks_internal_container_mode_and_live_connect() {
+    let d = daemon();
+    let (br_a, subnet_a) = unique_bridge();
+    let (br_b, subnet_b) = unique_bridge();
+    let net_a = d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet_a,
+        "-o",
+        &format!("com.docker.network.bridge.name={br_a}"),
+        "--label",
+        "t=1",
+        "front",
+    ]);
+    assert_eq!(net_a.trim().len(), 64);
+    d.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        &subnet_b,
+        "-o",
+        &format!("com.docker.network.bridge.name={br_b}"),
+        "back",
+    ]);
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    for line in [
+        "back bridge",
+        "bridge bridge",
+        "front bridge",
+        "host host",
+        "none null",
+    ] {
+        assert!(ls.lines().any(|l| l == line), "{line} missing:\n{ls}");
+    }
+    let a_prefix = subnet_a.trim_end_matches("0/24");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "one",
+        "--network",
+        "front",
+        "--ip",
+        &format!("{a_prefix}50"),
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let two = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &format!("{a_prefix}50"),
+    ]);
+    assert!(two.contains("1 packets received"), "{two}");
+    // Internal: an address, no default route.
+    let routes = d.ok(&["run", "--rm", "--network", "back", "busybox", "ip", "route"]);
+    assert!(!routes.contains("default"), "{routes}");
+    // container: mode shares the namespace (same address).
+    let shared = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:one",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 | awk '{print $4}'",
+    ]);
+    assert_eq!(shared.trim(), format!("{a_prefix}50/24"));
+    // Live connect and disconnect.
+    d.ok(&["network", "connect", "back", "one"]);
+    let addrs = d.ok(&["exec", "one", "ip", "-4", "-o", "addr"]);
+    assert!(addrs.contains("eth1"), "{addrs}");
+    let err = d.fails(&["network", "connect", "back", "one"]);
+    assert!(err.contains("already exists"), "{err}");
+    d.ok(&["network", "disconnect", "back", "one"]);
+    assert!(
+        !d.ok(&["exec", "one", "ip", "-4", "-o", "addr"])
+            .contains("eth1")
+    );
+    // In use: cannot be removed; predefined never.
+    let err = d.fails(&["network", "rm", "front"]);
+    assert!(err.contains("active endpoints"), "{err}");
+    assert!(
+        d.fails(&["network", "rm", "bridge"])
+            .contains("pre-defined")
+    );
+    d.ok(&["rm", "-f", "one"]);
+    d.ok(&["network", "rm", "front"]);
+    assert!(!link_exists(&br_a), "bridge of a removed network remains");
+    let pruned = d.ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("back"), "{pruned}");
+    assert!(!link_exists(&br_b));
+}
+
+#[test]
+fn network_bad_input_changes_nothing() {
+    let d = daemon();
+    let (_, bip) = default_bridge(&d);
+    let before = d.ok(&["network", "ls", "-q"]);
+    let err = d.fails(&["network", "create", "--subnet", &bip, "clash"]);
+    assert!(err.contains("overlaps"), "{err}");
+    let err = d.fails(&["network", "create", "--subnet", "10.1.2.3/99", "bad"]);
+    assert!(err.to_lowercase().contains("invalid"), "{err}");
+    let err = d.fails(&["network", "create", "host"]);
+    assert!(err.contains("pre-defined"), "{err}");
+    assert!(
+        d.fails(&["run", "--rm", "--network", "nowhere", "busybox", "true"])
+            .contains("not found")
+    );
+    assert_eq!(d.ok(&["network", "ls", "-q"]), before);
+}
+
+#[test]
+fn bridged_containers_survive_a_killed_daemon() {
+    let mut d = daemon();
+    let id = d.ok(&["run", "-d", "busybox", "sleep", "100"]);
+    let id = id.trim().to_string();
+    let ip = d.ok(&["inspect", "--format", "{{.NetworkSettings.IPAddress}}", &id]);
+    d.stop_with(9);
+    d.spawn();
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{.NetworkSettings.IPAddress}}", &id]),
+        ip
+    );
+    let ping = d.ok(&["run", "--rm", "busybox", "ping", "-c1", "-W2", ip.trim()]);
+    assert!(ping.contains("1 packets received"), "{ping}");
+    d.ok(&["stop", "-t", "0", &id]);
+    assert!(!d.root().join("netns").join(&id).exists());
+}
