@@ -22,6 +22,10 @@ pub struct DaemonOptions {
     pub bridge: String,
     /// The default network's subnet (`--bip`).
     pub bip: Option<String>,
+    /// The host resolver's address (`--dns-listen`, `none` to disable).
+    pub dns_listen: String,
+    /// The host-side name suffix (`--dns-suffix`).
+    pub dns_suffix: String,
 }
 
 /// Runs the daemon to completion; returns the process exit code.
@@ -86,6 +90,11 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
             Some(b) => Some(b.parse().map_err(|e| anyhow::anyhow!("--bip: {e}"))?),
             None => None,
         },
+        dns_listen: match opts.dns_listen.as_str() {
+            "" | "none" => None,
+            a => Some(a.parse().with_context(|| format!("--dns-listen {a:?}"))?),
+        },
+        dns_suffix: opts.dns_suffix.clone(),
     };
     // Opening the engine takes the root lock first, so the stale-socket removal below can never
     // pull the socket from under another live daemon on the same root.

@@ -23,6 +23,8 @@ fn main() {
             snapshotter: args.snapshotter,
             bridge: args.bridge,
             bip: args.bip,
+            dns_listen: args.dns_listen,
+            dns_suffix: args.dns_suffix,
         })
     });
     std::process::exit(code);

@@ -254,3 +254,153 @@ fn bridged_containers_survive_a_killed_daemon() {
     d.ok(&["stop", "-t", "0", &id]);
     assert!(!d.root().join("netns").join(&id).exists());
 }
+
+/// Asks the DNS server at `server` for the A records of `name` (a hand-built query, so the
+/// test needs no resolver library); returns the addresses and the response code.
+fn dns_query(server: &str, name: &str) -> (Vec<String>, u8) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    sock.send_to(&q, server).unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).unwrap();
+    let r = &buf[..n];
+    let rcode = r[3] & 0x0f;
+    let answers = u16::from_be_bytes([r[6], r[7]]) as usize;
+    // Skip the question, then read each answer (name pointer, type, class, ttl, rdlength, ip).
+    let mut i = 12;
+    while r[i] != 0 {
+        i += r[i] as usize + 1;
+    }
+    i += 5;
+    let mut ips = Vec::new();
+    for _ in 0..answers {
+        i += 2 + 2 + 2 + 4;
+        let len = u16::from_be_bytes([r[i], r[i + 1]]) as usize;
+        i += 2;
+        if len == 4 {
+            ips.push(format!("{}.{}.{}.{}", r[i], r[i + 1], r[i + 2], r[i + 3]));
+        }
+        i += len;
+    }
+    (ips, rcode)
+}
+
+#[test]
+fn names_resolve_in_networks_and_from_the_host() {
+    let d = daemon();
+    // The default network resolves container names too (Docker's does not).
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo by-name > /www/index.html && httpd -f -p 80 -h /www",
+    ]);
+    let got = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://web/",
+    ]);
+    assert_eq!(got, "by-name\n");
+    // A user network: aliases, round-robin over two containers with one alias.
+    let (bridge, subnet) = unique_bridge();
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "-o",
+        &format!("com.docker.network.bridge.name={bridge}"),
+        "app",
+    ]);
+    for name in ["api1", "api2"] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "app",
+            "--network-alias",
+            "api",
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+    }
+    let look = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "nslookup",
+        "api",
+    ]);
+    let prefix = subnet.trim_end_matches("0/24");
+    assert_eq!(
+        look.matches(&format!("Address: {prefix}")).count(),
+        2,
+        "{look}"
+    );
+    let look = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "nslookup",
+        "api1",
+    ]);
+    assert!(look.contains("Name:\tapi1"), "{look}");
+    // `web` lives on the default network only: not visible from `app`.
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "nslookup",
+        "web",
+    ]);
+    assert!(
+        !common::stdout(&out).contains("Address: 10."),
+        "{}",
+        common::stdout(&out)
+    );
+    // The host: web.berth through the daemon's loopback resolver; other names refused.
+    let server = std::fs::read_to_string(d.root().join("dns.addr")).unwrap();
+    let web_ip = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "web",
+    ]);
+    let (ips, rcode) = dns_query(server.trim(), "web.berth");
+    assert_eq!((ips, rcode), (vec![web_ip.trim().to_string()], 0));
+    let (ips, _) = dns_query(server.trim(), "api1.app.berth");
+    assert_eq!(ips.len(), 1);
+    let (_, rcode) = dns_query(server.trim(), "example.com");
+    assert_eq!(rcode, 5, "names outside the suffix are refused");
+    // Removed containers leave the zone.
+    d.ok(&["rm", "-f", "web"]);
+    let (ips, rcode) = dns_query(server.trim(), "web.berth");
+    assert!(ips.is_empty());
+    assert_eq!(rcode, 3);
+    d.ok(&["rm", "-f", "api1", "api2"]);
+    d.ok(&["network", "rm", "app"]);
+}

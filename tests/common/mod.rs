@@ -39,6 +39,10 @@ impl Daemon {
             .expect("tempdir");
         let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         // Every daemon gets its own default bridge and subnet, so tests never share links.
+        if !extra_args.iter().any(|a| a == "--dns-listen") {
+            // An ephemeral port: parallel daemons must not fight over one address.
+            extra_args.extend(["--dns-listen".into(), "127.0.0.1:0".into()]);
+        }
         if !extra_args.iter().any(|a| a == "--bridge") {
             let (name, subnet) = unique_bridge();
             extra_args.extend(["--bridge".into(), name, "--bip".into(), subnet]);

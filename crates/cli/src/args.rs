@@ -288,6 +288,12 @@ pub struct DaemonArgs {
     /// Subnet of the default network, e.g. 172.17.0.0/16 (default: the first free pool).
     #[arg(long, value_name = "CIDR")]
     pub bip: Option<String>,
+    /// Where the host resolver for container names (`web.berth`) listens; `none` disables it.
+    #[arg(long, default_value = "127.0.0.153:53", value_name = "ADDR:PORT")]
+    pub dns_listen: String,
+    /// Suffix of container names on the host (`web.berth`).
+    #[arg(long, default_value = "berth", value_name = "DOMAIN")]
+    pub dns_suffix: String,
 }
 
 impl DaemonArgs {

@@ -72,6 +72,10 @@ pub struct EngineConfig {
     pub default_bridge: String,
     /// The default network's subnet (`--bip`); a pool subnet clear of host routes if `None`.
     pub default_subnet: Option<networks::ipam::Subnet>,
+    /// Where the host resolver for `<name>.<suffix>` listens (`None`: not at all).
+    pub dns_listen: Option<std::net::SocketAddr>,
+    /// The host-side suffix of container names (`berth`).
+    pub dns_suffix: String,
 }
 
 /// The default bridge name.
@@ -120,14 +124,42 @@ impl Engine {
             config.default_subnet,
             &networks::host_routes(),
         )?);
+        let dns = Arc::new(networks::dns::NetworkDns::new(
+            berth_net::dns::host_upstreams(),
+        ));
+        dns.rebuild(&networks);
         let containers = Containers::open(
             &root,
             snapshotter.clone(),
             volumes.clone(),
             events.clone(),
             networks.clone(),
+            dns.clone(),
             config.containers.clone(),
         )?;
+        // Bridges that still exist (containers kept running across a daemon restart) get
+        // their DNS servers back; the others are made when a container needs them.
+        for net in networks.all() {
+            if net.is_bridge()
+                && std::path::Path::new("/sys/class/net")
+                    .join(&net.bridge)
+                    .exists()
+            {
+                dns.ensure_server(&net);
+            }
+        }
+        if let Some(listen) = config.dns_listen {
+            match dns.start_host(listen, &config.dns_suffix) {
+                Ok(addr) => {
+                    tracing::info!(%addr, suffix = %config.dns_suffix, "host resolver for container names");
+                    let _ = berth_storage::atomic::write_file(
+                        &root.join("dns.addr"),
+                        addr.to_string().as_bytes(),
+                    );
+                }
+                Err(e) => tracing::warn!(%listen, error = %e, "cannot serve the host resolver"),
+            }
+        }
         let daemon_id = daemon_id(&root)?;
         Ok(Engine {
             root,

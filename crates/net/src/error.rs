@@ -54,6 +54,15 @@ pub enum Error {
     /// A caller passed something malformed: an interface name that is too long, a bad CIDR.
     #[error("{0}")]
     Invalid(String),
+    /// `nft` refused a rule set or a command; carries nft's stderr, which names the offending
+    /// line of a script.
+    #[error("{what}: {stderr}")]
+    Nft {
+        /// What we were doing, naming the table.
+        what: String,
+        /// nft's error output.
+        stderr: String,
+    },
 }
 
 /// The crate's result type.
@@ -111,6 +120,10 @@ impl HasKind for Error {
             Error::LinkNotFound(_) | Error::NetnsNotFound(_) => ErrorKind::NotFound,
             Error::WrongKind { .. } => ErrorKind::Conflict,
             Error::Invalid(_) => ErrorKind::InvalidArgument,
+            Error::Nft { stderr, .. } if stderr.contains("Operation not permitted") => {
+                ErrorKind::Forbidden
+            }
+            Error::Nft { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -11,10 +11,12 @@
 
 mod addr;
 mod attach;
+pub mod dns;
 mod error;
 pub mod host;
 mod netlink;
 mod netns;
+pub mod nft;
 pub mod plan;
 
 pub use addr::{Ipv4Net, MAX_IFNAME_LEN, MacAddr, check_ifname};

@@ -17,6 +17,7 @@ pub fn write(
     host: &HostConfig,
     host_resolv_conf: &str,
     ip: Option<std::net::Ipv4Addr>,
+    nameserver: Option<std::net::Ipv4Addr>,
 ) -> Result<EtcFiles, EngineError> {
     let files = EtcFiles {
         hosts: dir.join("hosts"),
@@ -33,7 +34,7 @@ pub fn write(
     write_file(&files.hosts, &hosts)?;
     write_file(
         &files.resolv_conf,
-        &resolv_conf(host_resolv_conf, host, host_net),
+        &resolv_conf(host_resolv_conf, host, host_net, nameserver),
     )?;
     Ok(files)
 }
@@ -72,7 +73,12 @@ pub fn hosts_file(
 /// The container's resolv.conf: the host's, without loopback resolvers the container cannot
 /// reach (a systemd-resolved stub), with `--dns`, `--dns-search`, `--dns-option` replacing
 /// the host's entries; with no nameserver left, Docker's public fallbacks.
-pub fn resolv_conf(host_conf: &str, host: &HostConfig, host_net: bool) -> String {
+pub fn resolv_conf(
+    host_conf: &str,
+    host: &HostConfig,
+    host_net: bool,
+    embedded: Option<std::net::Ipv4Addr>,
+) -> String {
     let mut nameservers = Vec::new();
     let mut search = Vec::new();
     let mut options = Vec::new();
@@ -90,6 +96,10 @@ pub fn resolv_conf(host_conf: &str, host: &HostConfig, host_net: bool) -> String
             Some("options") => options.extend(words.map(str::to_string)),
             _ => {}
         }
+    }
+    if let Some(ns) = embedded {
+        // The network's own server answers container names and forwards the rest.
+        nameservers = vec![ns.to_string()];
     }
     if !host.dns.is_empty() {
         nameservers = host.dns.clone();
@@ -135,21 +145,40 @@ mod tests {
     fn resolv_conf_drops_stub_resolvers_and_honours_flags() {
         let host_conf =
             "# managed\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch lan\noptions edns0\n";
-        let s = resolv_conf(host_conf, &HostConfig::default(), false);
+        let s = resolv_conf(host_conf, &HostConfig::default(), false, None);
         assert_eq!(s, "nameserver 10.0.0.1\nsearch lan\noptions edns0\n");
-        let s = resolv_conf("nameserver 127.0.0.53\n", &HostConfig::default(), false);
+        let s = resolv_conf(
+            "nameserver 127.0.0.53\n",
+            &HostConfig::default(),
+            false,
+            None,
+        );
         assert!(
             s.starts_with("nameserver 8.8.8.8\nnameserver 8.8.4.4\n"),
             "{s}"
         );
-        let s = resolv_conf("nameserver 127.0.0.53\n", &HostConfig::default(), true);
+        let s = resolv_conf(
+            "nameserver 127.0.0.53\n",
+            &HostConfig::default(),
+            true,
+            None,
+        );
         assert_eq!(s, "nameserver 127.0.0.53\n");
         let host = HostConfig {
             dns: vec!["1.1.1.1".into()],
             dns_search: vec!["example.org".into()],
             ..Default::default()
         };
-        let s = resolv_conf(host_conf, &host, false);
+        let s = resolv_conf(host_conf, &host, false, None);
+        assert_eq!(s, "nameserver 1.1.1.1\nsearch example.org\noptions edns0\n");
+        let s = resolv_conf(
+            host_conf,
+            &HostConfig::default(),
+            false,
+            Some("10.1.0.1".parse().unwrap()),
+        );
+        assert!(s.starts_with("nameserver 10.1.0.1\n"), "{s}");
+        let s = resolv_conf(host_conf, &host, false, None);
         assert_eq!(s, "nameserver 1.1.1.1\nsearch example.org\noptions edns0\n");
     }
 

@@ -146,6 +146,7 @@ impl Containers {
         volumes: Arc<VolumeStore>,
         events: Arc<EventBus>,
         networks: Arc<crate::networks::NetworkStore>,
+        dns: Arc<crate::networks::dns::NetworkDns>,
         settings: Settings,
     ) -> Result<Arc<Containers>> {
         let store = ContainerStore::open(&root.join("containers"))?;
@@ -161,7 +162,7 @@ impl Containers {
             events,
             settings,
             execs: exec::ExecTable::default(),
-            net: netsetup::NetSetup::new(networks, root.join("netns")),
+            net: netsetup::NetSetup::new(networks, dns, root.join("netns")),
             pending: control::PendingAttaches::default(),
             tombstones: Mutex::new(Default::default()),
             backoff: Mutex::new(Default::default()),
@@ -530,7 +531,7 @@ impl Containers {
         };
         let host_resolv =
             std::fs::read_to_string(&self.settings.host_resolv_conf).unwrap_or_default();
-        let (netns, ip) = match netsetup::mode(&rec.host_config.network_mode) {
+        let (netns, ip, nameserver) = match netsetup::mode(&rec.host_config.network_mode) {
             netsetup::Mode::Container(other) => {
                 let pid = self
                     .store
@@ -541,14 +542,25 @@ impl Containers {
                         "cannot join network of a non running container: {other}"
                     ))
                 })?;
-                (Some(PathBuf::from(format!("/proc/{pid}/ns/net"))), None)
+                (
+                    Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+                    None,
+                    None,
+                )
             }
             _ => match self.net.setup(rec)? {
-                Some(a) => (Some(a.netns), a.ip),
-                None => (None, None),
+                Some(a) => (Some(a.netns), a.ip, a.nameserver),
+                None => (None, None, None),
             },
         };
-        etc::write(&dir, &hostname, &rec.host_config, &host_resolv, ip)?;
+        etc::write(
+            &dir,
+            &hostname,
+            &rec.host_config,
+            &host_resolv,
+            ip,
+            nameserver,
+        )?;
         let read = |p: &str| {
             mounts::resolve_in_root(rootfs, p).and_then(|f| std::fs::read_to_string(f).ok())
         };

@@ -8,6 +8,7 @@
 
 use super::record::ContainerRecord;
 use crate::EngineError;
+use crate::networks::dns::NetworkDns;
 use crate::networks::{NetworkRecord, NetworkStore};
 use berth_net::{Ipv4Net, MacAddr, Netlink, Netns};
 use std::net::Ipv4Addr;
@@ -53,18 +54,30 @@ pub struct Attached {
     pub netns: PathBuf,
     /// The container's address on its network, for /etc/hosts.
     pub ip: Option<Ipv4Addr>,
+    /// The network's DNS server (its gateway), for resolv.conf.
+    pub nameserver: Option<Ipv4Addr>,
 }
 
 /// Network set-up and teardown for containers.
 pub struct NetSetup {
     store: Arc<NetworkStore>,
+    dns: Arc<NetworkDns>,
     netns_dir: PathBuf,
 }
 
 impl NetSetup {
-    /// Set-up keeping namespace files in `netns_dir`.
-    pub fn new(store: Arc<NetworkStore>, netns_dir: PathBuf) -> NetSetup {
-        NetSetup { store, netns_dir }
+    /// Set-up keeping namespace files in `netns_dir`, names in `dns`.
+    pub fn new(store: Arc<NetworkStore>, dns: Arc<NetworkDns>, netns_dir: PathBuf) -> NetSetup {
+        NetSetup {
+            store,
+            dns,
+            netns_dir,
+        }
+    }
+
+    /// The DNS of the networks.
+    pub fn dns(&self) -> &Arc<NetworkDns> {
+        &self.dns
     }
 
     /// The network store.
@@ -93,6 +106,7 @@ impl NetSetup {
             nl.add_address(&net.bridge, addr).map_err(net_err)?;
         }
         nl.set_up(&net.bridge).map_err(net_err)?;
+        self.dns.ensure_server(net);
         // Containers reach each other through the bridge and the host through the gateway;
         // routing out (masquerade) comes with port publishing.
         let _ = berth_net::host::sysctl_write("net.ipv4.ip_forward", "1");
@@ -101,6 +115,7 @@ impl NetSetup {
 
     /// Deletes the bridge of a removed network (missing is fine).
     pub fn remove_bridge(&self, net: &NetworkRecord) {
+        self.dns.remove_network(&net.id);
         if net.bridge.is_empty() {
             return;
         }
@@ -143,6 +158,7 @@ impl NetSetup {
             Ok(Attached {
                 netns: path.clone(),
                 ip,
+                nameserver: net.gateway,
             })
         })();
         if attached.is_err() {
@@ -223,15 +239,21 @@ impl NetSetup {
             })
             .map_err(net_err)?;
         self.store.set_host_veth(&net.id, &rec.id, &veth.name)?;
+        // A container reaching its own published port through the host comes back through
+        // the same bridge port.
+        let _ = berth_net::nft::set_hairpin(&veth.name, true);
+        self.dns.add_endpoint(&net, &rec.id, &ep);
         Ok(Some(ip))
     }
 
     /// Disconnects a running container from one network: its veth goes, its lease is freed.
     pub fn disconnect_one(&self, container: &str, network: &str) -> Result<()> {
-        if let Some(ep) = self.store.disconnect(network, container)?
-            && !ep.host_veth.is_empty()
-        {
-            berth_net::detach(&ep.host_veth).map_err(net_err)?;
+        let net_id = self.store.find(network)?.id;
+        if let Some(ep) = self.store.disconnect(network, container)? {
+            self.dns.remove_endpoint(&net_id, &ep);
+            if !ep.host_veth.is_empty() {
+                berth_net::detach(&ep.host_veth).map_err(net_err)?;
+            }
         }
         Ok(())
     }
@@ -245,8 +267,10 @@ impl NetSetup {
     /// deletes the veth). Safe to call for any container, any number of times.
     pub fn teardown(&self, id: &str) {
         for net in self.store.all() {
-            if net.endpoints.contains_key(id) {
-                let _ = self.store.disconnect(&net.id, id);
+            if net.endpoints.contains_key(id)
+                && let Ok(Some(ep)) = self.store.disconnect(&net.id, id)
+            {
+                self.dns.remove_endpoint(&net.id, &ep);
             }
         }
         let path = self.netns_path(id);

@@ -5,6 +5,7 @@
 //! This module keeps the book-keeping (names, ids, IPAM, endpoints); making links and rules on
 //! the host is the `net` crate's job, called by the container life cycle.
 
+pub mod dns;
 pub mod ipam;
 
 use crate::EngineError;

@@ -1,0 +1,230 @@
+//! The names the embedded DNS server answers for, kept as plain data behind one shared lock so
+//! the engine can change them at any moment (container start, rename, disconnect) and every
+//! listener sees the change on its next query.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// One network's names: what a container attached to that network can resolve.
+#[derive(Debug, Default, Clone)]
+struct View {
+    /// A second name for the view (e.g. the network's name when views are keyed by id), used by
+    /// the host listener's `<name>.<network>.<suffix>` form.
+    label: Option<String>,
+    /// Lowercase name without trailing dot → addresses, in insertion order.
+    names: HashMap<String, Vec<Ipv4Addr>>,
+}
+
+/// The shared, cheaply clonable table of names → IPv4 addresses, one map per network view.
+///
+/// Clones share the same data (an `Arc<RwLock<..>>`): the engine keeps one clone and updates it,
+/// each [`DnsServer`](super::DnsServer) reads another. Names are matched case-insensitively and
+/// a trailing dot is ignored, so `Web.` and `web` are the same entry. Several containers may
+/// share a name (a network alias): the name then holds several addresses and the server rotates
+/// their order per query.
+#[derive(Debug, Default, Clone)]
+pub struct Zone {
+    inner: Arc<RwLock<BTreeMap<String, View>>>,
+}
+
+/// The canonical form of a name: lowercase ASCII, no trailing dot.
+pub(crate) fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Zone {
+    /// An empty zone, because a fresh engine knows no containers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, View>> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that matters
+        // more than not answering at all, so poisoning is ignored.
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, View>> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the addresses of `name` in `view` (an empty list removes the name), because the
+    /// engine often knows the full answer, e.g. after a container restarts with a new address.
+    pub fn set(&self, view: &str, name: &str, ips: Vec<Ipv4Addr>) {
+        let name = normalize(name);
+        if name.is_empty() {
+            return;
+        }
+        let mut views = self.write();
+        if ips.is_empty() {
+            if let Some(v) = views.get_mut(view) {
+                v.names.remove(&name);
+            }
+            return;
+        }
+        let mut unique = Vec::with_capacity(ips.len());
+        for ip in ips {
+            if !unique.contains(&ip) {
+                unique.push(ip);
+            }
+        }
+        views
+            .entry(view.to_owned())
+            .or_default()
+            .names
+            .insert(name, unique);
+    }
+
+    /// Adds one address to `name` in `view` (no duplicate), because aliases are shared: each
+    /// container that joins with the alias adds its own address.
+    pub fn add(&self, view: &str, name: &str, ip: Ipv4Addr) {
+        let name = normalize(name);
+        if name.is_empty() {
+            return;
+        }
+        let mut views = self.write();
+        let ips = views
+            .entry(view.to_owned())
+            .or_default()
+            .names
+            .entry(name)
+            .or_default();
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+
+    /// Removes `name` from `view` whatever its addresses, e.g. when a container is renamed.
+    pub fn remove(&self, view: &str, name: &str) {
+        let name = normalize(name);
+        if let Some(v) = self.write().get_mut(view) {
+            v.names.remove(&name);
+        }
+    }
+
+    /// Removes `ip` from every name of `view` (names left without address disappear), because a
+    /// container leaving a network is known by its address there, not by all its names.
+    pub fn remove_ip(&self, view: &str, ip: Ipv4Addr) {
+        if let Some(v) = self.write().get_mut(view) {
+            v.names.retain(|_, ips| {
+                ips.retain(|a| *a != ip);
+                !ips.is_empty()
+            });
+        }
+    }
+
+    /// Forgets a whole view, for when its network is removed.
+    pub fn remove_view(&self, view: &str) {
+        self.write().remove(view);
+    }
+
+    /// Gives `view` a second name (or removes it with `None`) that the host listener accepts in
+    /// `<name>.<label>.<suffix>`, because views are usually keyed by network id while people
+    /// type network names.
+    pub fn set_label(&self, view: &str, label: Option<&str>) {
+        let mut views = self.write();
+        let v = views.entry(view.to_owned()).or_default();
+        v.label = label.map(normalize).filter(|l| !l.is_empty());
+    }
+
+    /// The addresses of `name` in `view`, in stored (not rotated) order; empty when unknown.
+    /// For the engine's own checks and for tests; the server uses the same lookup.
+    pub fn lookup(&self, view: &str, name: &str) -> Vec<Ipv4Addr> {
+        let name = normalize(name);
+        self.read()
+            .get(view)
+            .and_then(|v| v.names.get(&name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The views' keys, sorted, so the engine can reconcile them with its networks.
+    pub fn views(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// The host listener's lookup of `rest` (the query name with the suffix stripped): first an
+    /// exact name in any view (views in key order, first match wins), then `<name>.<network>`
+    /// where `<network>` is a view key or label.
+    pub(crate) fn lookup_host(&self, rest: &str) -> Option<Vec<Ipv4Addr>> {
+        let views = self.read();
+        if let Some(ips) = views
+            .values()
+            .find_map(|v| v.names.get(rest).filter(|ips| !ips.is_empty()))
+        {
+            return Some(ips.clone());
+        }
+        let (name, network) = rest.rsplit_once('.')?;
+        let view = views
+            .get(network)
+            .or_else(|| views.values().find(|v| v.label.as_deref() == Some(network)))?;
+        view.names.get(name).filter(|ips| !ips.is_empty()).cloned()
+    }
+
+    /// The network listener's lookup: an exact name in `view`, `None` when unknown.
+    pub(crate) fn lookup_view(&self, view: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+        self.read()
+            .get(view)
+            .and_then(|v| v.names.get(name))
+            .filter(|ips| !ips.is_empty())
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 2);
+    const B: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 3);
+
+    #[test]
+    fn names_are_case_insensitive_and_ignore_the_trailing_dot() {
+        let z = Zone::new();
+        z.add("n1", "Web.", A);
+        assert_eq!(z.lookup("n1", "web"), vec![A]);
+        assert_eq!(z.lookup("n1", "WEB."), vec![A]);
+        assert!(z.lookup("n2", "web").is_empty());
+    }
+
+    #[test]
+    fn add_set_remove_ip_and_views() {
+        let z = Zone::new();
+        z.add("n1", "db", A);
+        z.add("n1", "db", A);
+        z.add("n1", "db", B);
+        z.add("n1", "one", A);
+        assert_eq!(z.lookup("n1", "db"), vec![A, B]);
+        z.remove_ip("n1", A);
+        assert_eq!(z.lookup("n1", "db"), vec![B]);
+        assert!(z.lookup("n1", "one").is_empty());
+        z.set("n1", "db", vec![A, A]);
+        assert_eq!(z.lookup("n1", "db"), vec![A]);
+        z.set("n1", "db", vec![]);
+        assert!(z.lookup("n1", "db").is_empty());
+        z.add("n2", "x", A);
+        assert_eq!(z.views(), vec!["n1".to_owned(), "n2".to_owned()]);
+        z.remove_view("n2");
+        assert_eq!(z.views(), vec!["n1".to_owned()]);
+        z.add("n1", "x", A);
+        z.remove("n1", "X");
+        assert!(z.lookup("n1", "x").is_empty());
+    }
+
+    #[test]
+    fn host_lookup_first_match_then_network_form() {
+        let z = Zone::new();
+        z.add("aaa", "web", A);
+        z.add("bbb", "web", B);
+        z.set_label("bbb", Some("Back"));
+        assert_eq!(z.lookup_host("web"), Some(vec![A]));
+        assert_eq!(z.lookup_host("web.bbb"), Some(vec![B]));
+        assert_eq!(z.lookup_host("web.back"), Some(vec![B]));
+        assert_eq!(z.lookup_host("web.ccc"), None);
+        assert_eq!(z.lookup_host("nope"), None);
+        // A dotted alias wins over the network form.
+        z.add("aaa", "api.back", A);
+        assert_eq!(z.lookup_host("api.back"), Some(vec![A]));
+    }
+}

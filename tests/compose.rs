@@ -1,0 +1,104 @@
+//! Debian's docker-compose (1.29.2, a pure Engine-API client) brings a two-service stack up
+//! against Berth, shows it in `ps` and `logs`, the client service reaches the web service by
+//! its service name, and `down -v` removes everything. Skips only when docker-compose is
+//! absent.
+
+mod common;
+
+use common::{Daemon, stderr, stdout, unique_bridge};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn compose(d: &Daemon, dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new("docker-compose")
+        .args(["-p", "stack"])
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_HOST", d.host())
+        .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
+        .output()
+        .expect("docker-compose")
+}
+
+#[test]
+fn docker_compose_stack_up_ps_logs_down() {
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("docker-compose not installed: skipping");
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let dir = tempfile::tempdir().unwrap();
+    let (bridge, subnet) = unique_bridge();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        format!(
+            r#"version: "3.8"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo from-web > /www/index.html && httpd -f -p 80 -h /www"]
+    volumes:
+      - data:/data
+  client:
+    image: busybox
+    depends_on: [web]
+    command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O - http://web/ && break; sleep 0.3; done; sleep 60"]
+volumes:
+  data: {{}}
+networks:
+  default:
+    driver_opts:
+      com.docker.network.bridge.name: {bridge}
+    ipam:
+      config:
+        - subnet: {subnet}
+"#
+        ),
+    )
+    .unwrap();
+    let up = compose(&d, dir.path(), &["up", "-d"]);
+    assert!(up.status.success(), "up: {}\n{}", stdout(&up), stderr(&up));
+    let ps = compose(&d, dir.path(), &["ps"]);
+    let text = stdout(&ps);
+    assert!(
+        text.contains("stack_web_1") && text.contains("stack_client_1"),
+        "{text}"
+    );
+    assert!(text.contains("Up"), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let logs = compose(&d, dir.path(), &["logs", "client"]);
+        if stdout(&logs).contains("from-web") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "client never reached web: {}",
+            stdout(&logs)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let down = compose(&d, dir.path(), &["down", "-v", "-t", "1"]);
+    assert!(
+        down.status.success(),
+        "down: {}\n{}",
+        stdout(&down),
+        stderr(&down)
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    assert_eq!(d.ok(&["volume", "ls", "-q"]), "");
+    assert_eq!(
+        d.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        "bridge\nhost\nnone\n"
+    );
+    assert!(
+        !std::path::Path::new("/sys/class/net")
+            .join(&bridge)
+            .exists()
+    );
+}
