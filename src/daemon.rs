@@ -84,7 +84,16 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     let config = EngineConfig {
         root: opts.root.clone(),
         snapshotter: opts.snapshotter.parse().context("--snapshotter")?,
-        containers: berth_engine::containers::Settings::detect(),
+        containers: berth_engine::containers::Settings {
+            // One nftables table per daemon: the default one is `berth`, others are named
+            // after their bridge so daemons (and tests) never touch each other's rules.
+            nft_table: if opts.bridge == berth_engine::DEFAULT_BRIDGE {
+                "berth".into()
+            } else {
+                format!("berth_{}", opts.bridge.replace(['-', '.'], "_"))
+            },
+            ..berth_engine::containers::Settings::detect()
+        },
         default_bridge: opts.bridge.clone(),
         default_subnet: match &opts.bip {
             Some(b) => Some(b.parse().map_err(|e| anyhow::anyhow!("--bip: {e}"))?),

@@ -404,3 +404,146 @@ fn names_resolve_in_networks_and_from_the_host() {
     d.ok(&["rm", "-f", "api1", "api2"]);
     d.ok(&["network", "rm", "app"]);
 }
+
+/// A TCP port free on 127.0.0.1 right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /` over TCP to `127.0.0.1:port`, the body only.
+fn get_local(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+#[test]
+fn published_ports_reach_containers_and_clash_clearly() {
+    let d = daemon();
+    let port = free_port();
+    let spec = format!("127.0.0.1:{port}:80");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "site",
+        "-p",
+        &spec,
+        "--expose",
+        "8443",
+        "-P",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo published > /www/index.html && httpd -f -p 80 -h /www",
+    ]);
+    let mut body = None;
+    wait_for("the published port", || {
+        body = get_local(port);
+        body.is_some()
+    });
+    assert_eq!(body.unwrap(), "published\n");
+    // -P picked a free host port for the exposed one; `port` and `ps` show both.
+    let ports = d.ok(&["port", "site"]);
+    assert!(
+        ports.contains(&format!("80/tcp -> 127.0.0.1:{port}")),
+        "{ports}"
+    );
+    let auto: u16 = ports
+        .lines()
+        .find(|l| l.starts_with("8443/tcp"))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no 8443 mapping in {ports}"));
+    assert!(auto >= 32768, "{auto}");
+    let ps = d.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
+    // The same host port again: Docker's error, and the second container does not run.
+    let err = d.fails(&[
+        "run", "-d", "--name", "dup", "-p", &spec, "busybox", "sleep", "30",
+    ]);
+    assert!(
+        err.contains(&format!(
+            "Bind for 127.0.0.1:{port} failed: port is already allocated"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{.State.Running}}", "dup"])
+            .trim(),
+        "false"
+    );
+    // Hairpin: a container reaches a port published on all addresses through the gateway.
+    let all = free_port();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hair",
+        "-p",
+        &format!("{all}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hairpin > /www/index.html && httpd -f -p 80 -h /www",
+    ]);
+    let gw = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.Gateway}}",
+        "hair",
+    ]);
+    let url = format!("http://{}:{all}/", gw.trim());
+    let mut got = String::new();
+    wait_for("hairpin", || {
+        let out = d.berth(&["exec", "hair", "wget", "-q", "-O", "-", &url]);
+        got = common::stdout(&out);
+        out.status.success()
+    });
+    assert_eq!(got, "hairpin\n");
+    // UDP: Debian's busybox has no UDP server, so a listener joins the container's network
+    // namespace (from the host, with nsenter) on the container's address and port.
+    let uport = free_port();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-p",
+        &format!("127.0.0.1:{uport}:9999/udp"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let netns = d.root().join("netns").join(id.trim());
+    let got = d.dir.path().join("udp.out");
+    let script = format!(
+        "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9999)); s.settimeout(10); open('{}', 'wb').write(s.recvfrom(100)[0])",
+        got.display()
+    );
+    if let Ok(mut listener) = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args(["python3", "-c", &script])
+        .spawn()
+    {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        wait_for("udp datagram", || {
+            let _ = udp.send_to(b"over-udp", ("127.0.0.1", uport));
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::read(&got).is_ok_and(|b| b == b"over-udp")
+        });
+        let _ = listener.kill();
+        let _ = listener.wait();
+    }
+    // Stopping a container withdraws its rules.
+    d.ok(&["rm", "-f", "site"]);
+    assert!(get_local(port).is_none(), "port still forwarded after rm");
+}

@@ -45,6 +45,8 @@ impl Daemon {
         }
         if !extra_args.iter().any(|a| a == "--bridge") {
             let (name, subnet) = unique_bridge();
+            // Remembered for clean-up (the daemon's nftables table is named after it).
+            std::fs::write(dir.path().join("bridge-name"), &name).expect("bridge-name");
             extra_args.extend(["--bridge".into(), name, "--bip".into(), subnet]);
         }
         let mut d = Daemon {
@@ -242,6 +244,18 @@ pub fn kill_leftovers(root: &Path) {
             if let Ok(pid) = std::fs::read_to_string(e.path().join("shim.pid")) {
                 let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
             }
+        }
+    }
+    // The daemon's nftables tables, named after its default bridge.
+    if let Ok(args) = std::fs::read_to_string(root.join("..").join("bridge-name")) {
+        for t in [
+            format!("berth_{}", args.trim()),
+            format!("berth_{}_user", args.trim()),
+        ] {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", &t])
+                .stderr(Stdio::null())
+                .status();
         }
     }
     // Bridges of the daemon's networks (the default one included) and their netns files.

@@ -21,6 +21,7 @@ pub mod health;
 pub mod mounts;
 pub mod names;
 pub mod netsetup;
+pub mod ports;
 pub mod query;
 pub mod record;
 pub mod restart;
@@ -59,6 +60,8 @@ pub struct Settings {
     pub cgroup_v2: bool,
     /// The host's resolv.conf, copied (filtered) into containers.
     pub host_resolv_conf: PathBuf,
+    /// The daemon's nftables table (one per daemon, so tests and daemons never share rules).
+    pub nft_table: String,
 }
 
 impl Settings {
@@ -70,6 +73,7 @@ impl Settings {
             cgroup_parent: "berth".into(),
             cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
             host_resolv_conf: PathBuf::from("/etc/resolv.conf"),
+            nft_table: "berth".into(),
         }
     }
 }
@@ -84,10 +88,13 @@ pub struct Containers {
     settings: Settings,
     execs: exec::ExecTable,
     net: netsetup::NetSetup,
+    ports: ports::PortPublisher,
     pending: control::PendingAttaches,
     /// Recently removed containers (id, name, last result, when): a `docker wait` that arrives
     /// just after an `--rm` container went still gets its exit code.
     tombstones: Mutex<std::collections::VecDeque<(String, String, WaitResult, Instant)>>,
+    /// Ports published by the start in progress, handed from `launch` to the record.
+    published: Mutex<std::collections::HashMap<String, Vec<ports::Published>>>,
     /// Back-off of each container's restart loop, by id.
     backoff: Mutex<std::collections::HashMap<String, Duration>>,
 }
@@ -150,6 +157,7 @@ impl Containers {
         settings: Settings,
     ) -> Result<Arc<Containers>> {
         let store = ContainerStore::open(&root.join("containers"))?;
+        let ports = ports::PortPublisher::new(&settings.nft_table);
         Ok(Arc::new(Containers {
             store,
             shims: ShimLauncher {
@@ -162,9 +170,11 @@ impl Containers {
             events,
             settings,
             execs: exec::ExecTable::default(),
+            ports,
             net: netsetup::NetSetup::new(networks, dns, root.join("netns")),
             pending: control::PendingAttaches::default(),
             tombstones: Mutex::new(Default::default()),
+            published: Mutex::new(Default::default()),
             backoff: Mutex::new(Default::default()),
         }))
     }
@@ -481,6 +491,7 @@ impl Containers {
             Ok(ok) => ok,
             Err(e) => {
                 let _ = self.unmount_rootfs(&rootfs);
+                self.ports.unpublish(&rec.id, self.net.store());
                 self.net.teardown(&rec.id);
                 let message = e.to_string();
                 self.pending.fail(&rec.id, &message);
@@ -508,6 +519,12 @@ impl Containers {
             r.state.exit_code = 0;
             r.state.oom_killed = false;
             r.state.has_been_started = true;
+            r.state.ports = self
+                .published
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&r.id)
+                .unwrap_or_default();
             r.copy_up.clear();
             r.clone()
         })?;
@@ -553,6 +570,17 @@ impl Containers {
                 None => (None, None, None),
             },
         };
+        if let Some(ip) = ip {
+            let published = self.ports.allocate(rec)?;
+            if !published.is_empty() {
+                self.ports
+                    .publish(&rec.id, ip, published.clone(), self.net.store())?;
+            }
+            self.published
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(rec.id.clone(), published);
+        }
         etc::write(
             &dir,
             &hostname,
@@ -633,6 +661,7 @@ impl Containers {
         if let Err(e) = self.unmount_rootfs(&rootfs) {
             tracing::warn!(id = %entry.id, error = %e, "unmounting the root file system");
         }
+        self.ports.unpublish(&entry.id, self.net.store());
         self.net.teardown(&entry.id);
         let rec = entry.snapshot();
         let restart = restart::should_restart(
@@ -652,6 +681,7 @@ impl Containers {
             r.state.finished_at = exit.finished_at.clone();
             r.state.pid = 0;
             r.state.shim_pid = 0;
+            r.state.ports.clear();
             if let Some(h) = r.state.health.as_mut() {
                 h.status = "unhealthy".into();
             }
@@ -906,6 +936,7 @@ impl Containers {
     fn cleanup(&self, entry: &Entry, volumes: bool) -> Result<()> {
         let rec = entry.snapshot();
         self.unmount_rootfs(&entry.dir().join("rootfs"))?;
+        self.ports.unpublish(&rec.id, self.net.store());
         self.net.teardown(&rec.id);
         self.snapshotter.remove_writable(&rec.id)?;
         let state = self.shims.state_dir(&rec.id);
@@ -944,6 +975,10 @@ impl Containers {
     /// stopped, records the exits that happened meanwhile, finishes interrupted removals, and
     /// starts the containers whose restart policy says so.
     pub fn restore(self: &Arc<Self>) {
+        // Re-assert the rules first (a firewall reload or reboot may have dropped them).
+        if let Err(e) = self.ports.apply(self.net.store()) {
+            tracing::warn!(error = %e, "restoring the port rules");
+        }
         for entry in self.store.all() {
             let rec = entry.snapshot();
             match rec.state.status {
@@ -961,6 +996,16 @@ impl Containers {
                                     Status::Running
                                 };
                             });
+                        }
+                        if !rec.state.ports.is_empty()
+                            && let Some(ip) = self.net.ip_of(&rec.id)
+                        {
+                            let _ = self.ports.publish(
+                                &rec.id,
+                                ip,
+                                rec.state.ports.clone(),
+                                self.net.store(),
+                            );
                         }
                         self.spawn_monitor(
                             entry.clone(),

@@ -258,6 +258,14 @@ impl NetSetup {
         Ok(())
     }
 
+    /// A container's address on its primary network, while it has an endpoint.
+    pub fn ip_of(&self, id: &str) -> Option<Ipv4Addr> {
+        self.store
+            .all()
+            .iter()
+            .find_map(|n| n.endpoints.get(id).and_then(|e| e.ip))
+    }
+
     /// The namespace file of a running bridge-mode container.
     pub fn netns_of(&self, id: &str) -> PathBuf {
         self.netns_path(id)

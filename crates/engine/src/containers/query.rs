@@ -208,12 +208,7 @@ impl Containers {
             } else {
                 String::new()
             },
-            ports: r
-                .config
-                .exposed_ports
-                .keys()
-                .map(|k| (k.clone(), None))
-                .collect(),
+            ports: port_map(r),
             endpoint_id: default.endpoint_id.clone(),
             gateway: default.gateway.clone(),
             ip_address: default.ip_address.clone(),
@@ -267,6 +262,26 @@ fn filter_match(f: &Filters, r: &ContainerRecord) -> bool {
         && f.get("publish").is_empty()
 }
 
+/// `NetworkSettings.Ports`: every exposed port, with its host bindings while published.
+fn port_map(r: &ContainerRecord) -> berth_api_types::container::PortMap {
+    let mut map: berth_api_types::container::PortMap = r
+        .config
+        .exposed_ports
+        .keys()
+        .map(|k| (k.clone(), None))
+        .collect();
+    for p in &r.state.ports {
+        map.entry(p.key())
+            .or_insert(None)
+            .get_or_insert_with(Vec::new)
+            .push(berth_api_types::container::PortBinding {
+                host_ip: p.host_ip.to_string(),
+                host_port: p.host_port.to_string(),
+            });
+    }
+    map
+}
+
 /// One `ps` row.
 pub fn summary(r: &ContainerRecord) -> ContainerSummary {
     let mut ports: Vec<Port> = r
@@ -283,6 +298,15 @@ pub fn summary(r: &ContainerRecord) -> ContainerSummary {
             })
         })
         .collect();
+    for p in &r.state.ports {
+        ports.retain(|x| !(x.private_port == p.container_port && x.public_port.is_none()));
+        ports.push(Port {
+            ip: Some(p.host_ip.to_string()),
+            private_port: p.container_port,
+            public_port: Some(p.host_port),
+            kind: if p.udp { "udp".into() } else { "tcp".into() },
+        });
+    }
     ports.sort();
     let mut command = r.path.clone();
     for a in &r.args {

@@ -91,6 +91,9 @@ pub struct RunState {
     /// Health-check state, when the container has a check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// Host ports published for the current run.
+    #[serde(default)]
+    pub ports: Vec<super::ports::Published>,
 }
 
 /// Everything the engine keeps about a container.
