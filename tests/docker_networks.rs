@@ -122,7 +122,50 @@ fn docker_cli_manages_networks_and_runs_on_them() {
         "{}",
         stderr(&out)
     );
-    ok(&d, &["rm", "-f", "pinned"]);
+    // A published port, as `docker run -p` sends it, and `docker port`.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "site",
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /www && echo via-docker > /www/index.html && httpd -f -p 80 -h /www",
+        ],
+    );
+    assert_eq!(
+        ok(&d, &["port", "site", "80"]).trim(),
+        format!("127.0.0.1:{port}")
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body = loop {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if out.contains("via-docker") {
+                break out;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "published port never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(body.starts_with("HTTP/1."), "{body}");
+    ok(&d, &["rm", "-f", "pinned", "site"]);
     ok(&d, &["network", "rm", "dnet"]);
     assert!(
         !std::path::Path::new("/sys/class/net")

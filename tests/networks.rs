@@ -547,3 +547,73 @@ fn published_ports_reach_containers_and_clash_clearly() {
     d.ok(&["rm", "-f", "site"]);
     assert!(get_local(port).is_none(), "port still forwarded after rm");
 }
+
+#[test]
+fn system_prune_leaves_no_link_or_rule() {
+    let d = daemon();
+    let (bridge, _) = default_bridge(&d);
+    let port = free_port();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pp",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "-v",
+        "/anon",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let (user_bridge, subnet) = unique_bridge();
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "-o",
+        &format!("com.docker.network.bridge.name={user_bridge}"),
+        "spare",
+    ]);
+    let table = format!("berth_{bridge}");
+    let tables = String::from_utf8_lossy(
+        &std::process::Command::new("nft")
+            .args(["list", "tables"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(tables.contains(&table), "{tables}");
+    d.ok(&["stop", "-t", "0", "pp"]);
+    let out = d.ok(&["system", "prune", "-f", "-a", "--volumes"]);
+    assert!(
+        out.contains("Deleted Containers:") && out.contains("Deleted Networks:\nspare"),
+        "{out}"
+    );
+    assert!(out.contains("Total reclaimed space"), "{out}");
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    assert_eq!(d.ok(&["volume", "ls", "-q"]), "");
+    assert_eq!(d.ok(&["images", "-q"]), "");
+    assert!(!link_exists(&bridge), "default bridge left");
+    assert!(!link_exists(&user_bridge), "user bridge left");
+    let tables = String::from_utf8_lossy(
+        &std::process::Command::new("nft")
+            .args(["list", "tables"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!tables.contains(&table), "rules left: {tables}");
+    let links = String::from_utf8_lossy(
+        &std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!links.contains(&bridge), "{links}");
+}

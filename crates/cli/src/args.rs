@@ -58,6 +58,9 @@ pub enum Command {
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Manage Berth
+    #[command(subcommand)]
+    System(SystemCommand),
     /// List images
     Images(ImagesArgs),
     /// Manage images
@@ -608,4 +611,30 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+/// `berth system …`.
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Remove unused data
+    Prune(SystemPruneArgs),
+}
+
+/// `berth system prune`.
+#[derive(Debug, clap::Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    pub volumes: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }

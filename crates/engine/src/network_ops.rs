@@ -186,6 +186,7 @@ impl Engine {
         let rec = self.networks.remove(key)?;
         if rec.is_bridge() {
             self.containers.net().remove_bridge(&rec);
+            self.containers.tidy_network_rules();
         }
         self.network_event("destroy", &rec, &[]);
         Ok(())
@@ -208,6 +209,17 @@ impl Engine {
                 deleted.push(n.name.clone());
             }
         }
+        // The default bridge is made again on demand: when nothing uses it, a prune leaves
+        // no Berth link, DNS server or rule behind.
+        if let Ok(default) = self.networks.find("bridge")
+            && default.endpoints.is_empty()
+            && std::path::Path::new("/sys/class/net")
+                .join(&default.bridge)
+                .exists()
+        {
+            self.containers.net().remove_bridge(&default);
+        }
+        self.containers.tidy_network_rules();
         Ok(NetworkPruneResponse {
             networks_deleted: Some(deleted),
         })

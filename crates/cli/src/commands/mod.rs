@@ -14,7 +14,9 @@ pub mod system;
 pub mod transfer;
 pub mod volumes;
 
-use crate::args::{Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, VolumeCommand};
+use crate::args::{
+    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, SystemCommand, VolumeCommand,
+};
 use crate::autostart::Target;
 use anyhow::Result;
 
@@ -30,6 +32,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Version(a) => system::version(&target, a).await,
         Command::Info(a) => system::info(&target, a).await,
+        Command::System(SystemCommand::Info(a)) => system::info(&target, a).await,
+        Command::System(SystemCommand::Prune(a)) => system::prune(&target, a).await,
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&target, a).await,
         Command::Image(ImageCommand::Inspect(a)) => inspect::image(&target, a).await,
         Command::Inspect(a) => inspect::any(&target, a).await,

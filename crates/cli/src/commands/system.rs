@@ -273,6 +273,88 @@ pub async fn info(target: &Target, args: InfoArgs) -> Result<()> {
     Ok(())
 }
 
+/// `berth system prune`: stopped containers, unused networks, dangling (or, with `-a`, unused)
+/// images and, with `--volumes`, anonymous volumes, in Docker's order and wording. The daemon
+/// also drops the default bridge and its rules when nothing uses them, so a pruned host keeps
+/// no Berth link or rule.
+pub async fn prune(target: &Target, args: crate::args::SystemPruneArgs) -> Result<()> {
+    let mut warning = String::from(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+    );
+    if args.volumes {
+        warning.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
+    warning.push_str(if args.all {
+        "  - all images without at least one container associated to them\n  - all build cache\n"
+    } else {
+        "  - all dangling images\n  - unused build cache\n"
+    });
+    if !args.force && !super::images::confirm(warning.trim_end())? {
+        return Ok(());
+    }
+    let client = target.connect().await?;
+    let filters = berth_api_types::Filters::from_cli(&args.filter)?;
+    let mut out = String::new();
+    let mut reclaimed: u64 = 0;
+    let c = client.containers_prune(&filters).await?;
+    let deleted = c.containers_deleted.unwrap_or_default();
+    if !deleted.is_empty() {
+        out.push_str("Deleted Containers:\n");
+        for id in &deleted {
+            out.push_str(id);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    reclaimed += c.space_reclaimed;
+    let n = client.networks_prune(&filters).await?;
+    let nets = n.networks_deleted.unwrap_or_default();
+    if !nets.is_empty() {
+        out.push_str("Deleted Networks:\n");
+        for name in &nets {
+            out.push_str(name);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    if args.volumes {
+        let v = client.volumes_prune(&filters).await?;
+        let vols = v.volumes_deleted.unwrap_or_default();
+        if !vols.is_empty() {
+            out.push_str("Deleted Volumes:\n");
+            for name in &vols {
+                out.push_str(name);
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        reclaimed += v.space_reclaimed;
+    }
+    let mut image_filters = filters.clone();
+    image_filters.add("dangling", if args.all { "false" } else { "true" });
+    let i = client.images_prune(&image_filters).await?;
+    let items = i.images_deleted.unwrap_or_default();
+    if !items.is_empty() {
+        out.push_str("Deleted Images:\n");
+        for item in &items {
+            if let Some(u) = &item.untagged {
+                out.push_str(&format!("untagged: {u}\n"));
+            }
+            if let Some(d) = &item.deleted {
+                out.push_str(&format!("deleted: {d}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    reclaimed += i.space_reclaimed;
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        crate::format::units::human_size(reclaimed as f64)
+    ));
+    crate::output::print(&out)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

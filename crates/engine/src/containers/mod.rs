@@ -184,6 +184,11 @@ impl Containers {
         &self.store
     }
 
+    /// Re-asserts the port rules, dropping our tables when nothing needs them (after prunes).
+    pub fn tidy_network_rules(&self) {
+        self.ports.remove_if_unused(self.net.store());
+    }
+
     /// Network set-up (the bridge of a removed network goes through it).
     pub fn net(&self) -> &netsetup::NetSetup {
         &self.net

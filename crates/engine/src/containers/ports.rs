@@ -216,6 +216,25 @@ impl PortPublisher {
         nft::apply(&self.table, &plan).map_err(|e| EngineError::InvalidArgument(e.to_string()))
     }
 
+    /// Drops our tables when no network needs rules any more (`system prune`): the main table
+    /// always, the user table only if the user put no rule in it.
+    pub fn remove_if_unused(&self, nets: &NetworkStore) {
+        let _ = self.apply(nets);
+        let user = nft::user_table(&self.table);
+        if let Ok(Some(listing)) = nft::list(&user) {
+            let has_rules = listing.lines().map(str::trim).any(|l| {
+                !(l.is_empty()
+                    || l == "}"
+                    || l.starts_with("table ")
+                    || l.starts_with("chain ")
+                    || l.starts_with("type "))
+            });
+            if !has_rules {
+                let _ = nft::remove_user_table(&self.table);
+            }
+        }
+    }
+
     /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
