@@ -617,3 +617,47 @@ fn system_prune_leaves_no_link_or_rule() {
     .into_owned();
     assert!(!links.contains(&bridge), "{links}");
 }
+
+#[test]
+fn legacy_links_give_hosts_entries_and_variables() {
+    let d = daemon();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db1",
+        "--expose",
+        "5432",
+        "-e",
+        "PGUSER=app",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let ip = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "db1",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--link",
+        "db1:db",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $DB_PORT_5432_TCP_ADDR $DB_ENV_PGUSER $DB_NAME; grep -w db /etc/hosts",
+    ]);
+    let mut lines = out.lines();
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with(&format!("{} app /", ip.trim())) && first.ends_with("/db"),
+        "{first}"
+    );
+    assert!(out.contains(&format!("{}\tdb", ip.trim())), "{out}");
+    d.ok(&["stop", "-t", "0", "db1"]);
+    let err = d.fails(&["run", "--rm", "--link", "db1:db", "busybox", "true"]);
+    assert!(err.contains("non running container"), "{err}");
+}

@@ -18,6 +18,7 @@ pub mod control;
 pub mod etc;
 pub mod exec;
 pub mod health;
+pub mod links;
 pub mod mounts;
 pub mod names;
 pub mod netsetup;
@@ -586,16 +587,27 @@ impl Containers {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(rec.id.clone(), published);
         }
-        etc::write(
-            &dir,
-            &hostname,
-            &rec.host_config,
-            &host_resolv,
-            ip,
-            nameserver,
-        )?;
+        // Legacy `--link`: the linked containers' names in /etc/hosts and Docker's variables.
+        let linked = links::resolve(rec, &|name| {
+            let e = self.store.get(name).ok()?;
+            let target = e.snapshot();
+            let ip = self.net.ip_of(&target.id)?;
+            target.state.status.is_running().then_some((target, ip))
+        })?;
+        let mut host_config = rec.host_config.clone();
+        host_config.extra_hosts.extend(linked.hosts.iter().cloned());
+        etc::write(&dir, &hostname, &host_config, &host_resolv, ip, nameserver)?;
         let read = |p: &str| {
             mounts::resolve_in_root(rootfs, p).and_then(|f| std::fs::read_to_string(f).ok())
+        };
+        let with_links;
+        let rec = if linked.env.is_empty() {
+            rec
+        } else {
+            let mut r = rec.clone();
+            r.config.env.extend(linked.env.iter().cloned());
+            with_links = r;
+            &with_links
         };
         let spec = self.spec_for(rec, rootfs, read("/etc/passwd"), read("/etc/group"), netns)?;
         let config = dir.join("config.json");
