@@ -3,72 +3,22 @@
 //! everything through drop guards, even when it fails. Skipped when not root.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_common::{ErrorKind, error::HasKind};
 use berth_net::{ContainerLink, Error, Ipv4Net, MacAddr, Netlink, Netns, host};
 
-fn root() -> bool {
-    if rustix::process::geteuid().is_root() {
-        true
-    } else {
-        eprintln!("skipped: needs root");
-        false
-    }
-}
+mod common;
+use common::{LinkGuard, NetnsGuard, root, unique};
 
-fn unique() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    (std::process::id() << 16) ^ nanos ^ (rustix::thread::gettid().as_raw_nonzero().get() as u32)
-}
-
-/// A free /24 in 10.200.0.0/16: no host route overlaps it; starts at a random offset so
-/// concurrent tests rarely pick the same one.
 fn free_subnet() -> Ipv4Net {
-    let taken: Vec<Ipv4Net> = host::ipv4_routes()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.dest)
-        .filter(|d| d.prefix > 0)
-        .collect();
-    let start = unique() % 256;
-    (0..256)
-        .map(|i| Ipv4Net {
-            addr: Ipv4Addr::new(10, 200, ((start + i) % 256) as u8, 0),
-            prefix: 24,
-        })
-        .find(|c| !taken.iter().any(|t| t.overlaps(c)))
-        .expect("a free /24 in 10.200.0.0/16")
+    common::free_subnet(200)
 }
 
 fn host_ip(net: Ipv4Net, last: u8) -> Ipv4Addr {
-    let [a, b, c, _] = net.addr.octets();
-    Ipv4Addr::new(a, b, c, last)
-}
-
-/// Deletes a link when dropped.
-struct LinkGuard(String);
-
-impl Drop for LinkGuard {
-    fn drop(&mut self) {
-        if let Ok(mut nl) = Netlink::open() {
-            let _ = nl.delete_link(&self.0);
-        }
-    }
-}
-
-/// Removes a namespace file when dropped.
-struct NetnsGuard(PathBuf);
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        let _ = Netns::remove(&self.0);
-    }
+    common::ip_in(net, last)
 }
 
 fn ping_from(netns: &Path, ip: Ipv4Addr) -> bool {

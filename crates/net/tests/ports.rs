@@ -5,13 +5,19 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use berth_net::nft::{self, NatNetwork, NatPlan, Protocol, PublishedPort};
 use berth_net::{ContainerLink, Ipv4Net, Netlink, Netns, host};
+
+mod common;
+use common::{LinkGuard, NetnsGuard, ip_in, unique};
+
+fn free_subnet() -> Ipv4Net {
+    common::free_subnet(201)
+}
 
 fn usable() -> bool {
     if !rustix::process::geteuid().is_root() {
@@ -34,14 +40,6 @@ fn unique_table() -> String {
     )
 }
 
-fn unique() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    (std::process::id() << 16) ^ nanos
-}
-
 /// Removes our table and its user table when dropped.
 struct TableGuard(String);
 
@@ -49,26 +47,6 @@ impl Drop for TableGuard {
     fn drop(&mut self) {
         let _ = nft::remove(&self.0);
         let _ = nft::remove_user_table(&self.0);
-    }
-}
-
-/// Deletes a link when dropped.
-struct LinkGuard(String);
-
-impl Drop for LinkGuard {
-    fn drop(&mut self) {
-        if let Ok(mut nl) = Netlink::open() {
-            let _ = nl.delete_link(&self.0);
-        }
-    }
-}
-
-/// Removes a namespace file when dropped.
-struct NetnsGuard(PathBuf);
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        let _ = Netns::remove(&self.0);
     }
 }
 
@@ -190,29 +168,6 @@ fn nft_errors_carry_its_stderr() {
     assert!(matches!(err, berth_net::Error::Nft { .. }));
     // Nothing was committed: the transaction is all or nothing.
     assert_eq!(nft::list(&table).unwrap(), None);
-}
-
-/// A free /24 in 10.201.0.0/16 that no host route overlaps.
-fn free_subnet() -> Ipv4Net {
-    let taken: Vec<Ipv4Net> = host::ipv4_routes()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.dest)
-        .filter(|d| d.prefix > 0)
-        .collect();
-    let start = unique() % 240;
-    (0..240)
-        .map(|i| Ipv4Net {
-            addr: Ipv4Addr::new(10, 201, ((start + i) % 240) as u8, 0),
-            prefix: 24,
-        })
-        .find(|c| !taken.iter().any(|t| t.overlaps(c)))
-        .expect("a free /24 in 10.201.0.0/16")
-}
-
-fn ip_in(net: Ipv4Net, last: u8) -> Ipv4Addr {
-    let [a, b, c, _] = net.addr.octets();
-    Ipv4Addr::new(a, b, c, last)
 }
 
 fn free_port(ip: Ipv4Addr) -> u16 {

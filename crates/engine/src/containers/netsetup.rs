@@ -63,6 +63,8 @@ pub struct NetSetup {
     store: Arc<NetworkStore>,
     dns: Arc<NetworkDns>,
     netns_dir: PathBuf,
+    /// Networks whose bridge this daemon has set up.
+    ready_bridges: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl NetSetup {
@@ -72,6 +74,7 @@ impl NetSetup {
             store,
             dns,
             netns_dir,
+            ready_bridges: Default::default(),
         }
     }
 
@@ -89,11 +92,21 @@ impl NetSetup {
         self.netns_dir.join(id)
     }
 
-    /// Creates the bridge of `net` if it is missing, with the gateway address, up.
+    /// Creates the bridge of `net` if it is missing, with the gateway address, up. Once a
+    /// bridge is set up, later starts only check that its link still exists (a netlink dump
+    /// per container start would sit on the `run` path).
     pub fn ensure_bridge(&self, net: &NetworkRecord) -> Result<()> {
         let (Some(subnet), Some(gw)) = (net.subnet, net.gateway) else {
             return Ok(());
         };
+        let ready = self
+            .ready_bridges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&net.id);
+        if ready && Path::new("/sys/class/net").join(&net.bridge).exists() {
+            return Ok(());
+        }
         let mut nl = Netlink::open().map_err(net_err)?;
         nl.ensure_bridge(&net.bridge, None).map_err(net_err)?;
         let addr = Ipv4Net::new(gw, subnet.prefix).map_err(net_err)?;
@@ -107,6 +120,10 @@ impl NetSetup {
         }
         nl.set_up(&net.bridge).map_err(net_err)?;
         self.dns.ensure_server(net);
+        self.ready_bridges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(net.id.clone());
         // Containers reach each other through the bridge and the host through the gateway;
         // routing out (masquerade) comes with port publishing.
         let _ = berth_net::host::sysctl_write("net.ipv4.ip_forward", "1");
@@ -115,6 +132,10 @@ impl NetSetup {
 
     /// Deletes the bridge of a removed network (missing is fine).
     pub fn remove_bridge(&self, net: &NetworkRecord) {
+        self.ready_bridges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&net.id);
         self.dns.remove_network(&net.id);
         if net.bridge.is_empty() {
             return;

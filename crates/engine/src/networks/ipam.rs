@@ -195,8 +195,7 @@ impl Leases {
 /// A MAC address derived from the IPv4 address, as Docker does (`02:42:` + the 4 bytes), so
 /// a container keeps its MAC with its address.
 pub fn mac_for(ip: Ipv4Addr) -> String {
-    let o = ip.octets();
-    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+    berth_net::MacAddr::from_ipv4(ip).to_string()
 }
 
 #[cfg(test)]

@@ -439,27 +439,22 @@ fn find_in<'a>(map: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'
     }
 }
 
-/// The host's IPv4 routes (`/proc/net/route`), so new networks keep clear of them. The default
-/// route is left out: it overlaps everything.
+/// The host's IPv4 routes, so new networks keep clear of them. The default route is left
+/// out: it overlaps everything.
 pub fn host_routes() -> Vec<Subnet> {
-    let Ok(table) = std::fs::read_to_string("/proc/net/route") else {
-        return Vec::new();
-    };
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
-            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
-            // The kernel prints the in-memory (network order) word as a native number.
-            let dest = Ipv4Addr::from(dest.to_ne_bytes());
-            let prefix = mask.count_ones() as u8;
-            (prefix > 0).then_some(Subnet { addr: dest, prefix })
-        })
-        .map(|s| Subnet {
-            addr: Ipv4Addr::from(s.first()),
-            ..s
+    berth_net::host::ipv4_routes()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.dest.prefix > 0)
+        .map(|r| {
+            let s = Subnet {
+                addr: r.dest.addr,
+                prefix: r.dest.prefix,
+            };
+            Subnet {
+                addr: Ipv4Addr::from(s.first()),
+                ..s
+            }
         })
         .collect()
 }
