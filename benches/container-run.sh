@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-20}
 sh scripts/install-deps.sh test >/dev/null
 cargo build --release -q
-berth=$PWD/target/release/berth
+berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-bench-XXXX)
 pids=()
 cleanup() {

@@ -13,7 +13,7 @@ secs=${2:-5}
 sh scripts/install-deps.sh test >/dev/null
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 cargo build --release -q
-berth=$PWD/target/release/berth
+berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-bench-XXXX)
 bridge=bb$(printf '%04x' $$)
 dbridge=bd$(printf '%04x' $$)

@@ -12,11 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
-if [ -x target/release/berth ] && target/release/berth oci --help >/dev/null 2>&1; then
-  berth="$PWD/target/release/berth oci"
+out=target/x86_64-unknown-linux-gnu/release
+if [ -x $out/berth ] && $out/berth oci --help >/dev/null 2>&1; then
+  berth="$PWD/$out/berth oci"
 else
   cargo build --release -q -p berth-runtime --example oci
-  berth="$PWD/target/release/examples/oci"
+  berth="$PWD/$out/examples/oci"
 fi
 work=$(mktemp -d /tmp/berth-oci-bench-XXXX)
 cleanup() {

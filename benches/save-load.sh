@@ -10,7 +10,7 @@ size=${1:-200}
 runs=${2:-5}
 sh scripts/install-deps.sh test >/dev/null
 cargo build --release -q
-berth=$PWD/target/release/berth
+berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-bench-XXXX)
 daemon_pid=""
 cleanup() {

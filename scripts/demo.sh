@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh demo
 cargo build --release
-berth=target/release/berth
+berth=target/x86_64-unknown-linux-gnu/release/berth
 tar=$(mktemp --suffix=.tar)
 sh scripts/busybox-rootfs.sh "$tar"
 $berth import --change 'CMD ["sh"]' --message "busybox-static from Debian" "$tar" busybox:latest

@@ -14,6 +14,8 @@ struct Cleanup<'a>(&'a Path, String);
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         let _ = oci(self.0, &["delete", "--force", &self.1]);
+        // The runtime leaves the shared `berth` parent group (as runc does): take it if unused.
+        common::remove_cgroup_dirs(&self.1);
     }
 }
 

@@ -32,7 +32,7 @@ pub mod stats;
 pub use controller::Controller;
 pub use detect::{CgroupRoot, Layout};
 pub use error::{Error, Result};
-pub use manager::Cgroup;
+pub use manager::{Cgroup, remove_if_unused};
 pub use plan::{Facts, Write, plan};
 pub use resources::Resources;
 pub use stats::Stats;

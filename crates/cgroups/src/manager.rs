@@ -173,14 +173,16 @@ impl Cgroup {
     /// Removes the group from every hierarchy, sub-groups first. Groups that are already gone
     /// are not an error; `EBUSY` (tasks still exiting) is retried for [`DESTROY_TIMEOUT`]. The
     /// caller kills the members first ([`Cgroup::kill_all`]).
+    ///
+    /// Parent groups stay, as with runc and crun: removing and re-making a shared parent for
+    /// every container doubled the cost of each start and made siblings race. Whoever owns a
+    /// parent removes it when done ([`remove_if_unused`]).
     pub fn destroy(&self) -> Result<()> {
         let mut first_error = None;
         for dir in self.dirs() {
             if let Err(err) = remove_tree(&dir) {
                 tracing::warn!(error = %err, "removing cgroup directory");
                 first_error.get_or_insert(err);
-            } else {
-                remove_empty_parents(&dir, self.path.matches('/').count());
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -401,19 +403,29 @@ fn enable_controllers(dir: &Path) -> Result<()> {
 /// have become empty, so the host is left as it was when the last container goes. Best-effort
 /// by design: a parent still holding another container's group refuses with `EBUSY` or
 /// `ENOTEMPTY`, and a creator racing with this removal retries (see `create_dir_retrying`).
-fn remove_empty_parents(dir: &Path, levels: usize) {
-    let mut current = dir.parent();
-    for _ in 0..levels {
-        let Some(parent) = current else { return };
-        if std::fs::remove_dir(parent).is_err() {
-            return;
+/// Removes the group `path` (e.g. the daemon's `berth` parent) from every hierarchy where it
+/// has neither members nor sub-groups; a group still in use anywhere is left everywhere.
+/// Returns whether anything was removed.
+pub fn remove_if_unused(root: &CgroupRoot, path: &str) -> Result<bool> {
+    validate_path(path)?;
+    let group = Cgroup {
+        root: root.clone(),
+        path: path.to_string(),
+    };
+    let mut removed = false;
+    for dir in group.dirs() {
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // In use (members or sub-groups): EBUSY or ENOTEMPTY.
+            Err(_) => {}
         }
-        current = parent.parent();
     }
+    Ok(removed)
 }
 
-/// `create_dir_all` that tolerates a parent group being removed by [`remove_empty_parents`]
-/// of another container between creating the parent and the child.
+/// `create_dir_all` that tolerates a parent group being removed by [`remove_if_unused`] (or a
+/// test's clean-up) between creating the parent and the child.
 fn create_dir_retrying(dir: &Path) -> std::io::Result<()> {
     match std::fs::create_dir_all(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir),
@@ -422,6 +434,12 @@ fn create_dir_retrying(dir: &Path) -> std::io::Result<()> {
 }
 
 fn remove_tree(dir: &Path) -> Result<()> {
+    // Most groups have no sub-groups and no members left: one rmdir, no directory listing.
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

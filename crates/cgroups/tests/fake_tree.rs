@@ -232,9 +232,11 @@ fn v2_creates_missing_directories() {
     let err = Cgroup::create(&root, "a/b", &Resources::default()).unwrap_err();
     assert!(err.to_string().contains("a/cgroup.controllers"), "{err}");
     assert_eq!(get(tmp.path(), "cgroup.subtree_control"), "+pids");
-    // The leaf was never made, and the shared parent went with it because it was left empty
-    // (a sibling racing to create under it retries once, see create_dir_retrying).
+    // The leaf was never made; the parent stays (parents are shared, their owner removes them
+    // with remove_if_unused).
     assert!(!tmp.path().join("a/b").exists());
+    assert!(tmp.path().join("a").is_dir());
+    assert!(berth_cgroups::remove_if_unused(&root, "a").unwrap());
     assert!(!tmp.path().join("a").exists());
     let ok = Cgroup::create(&root, "top", &Resources::default()).unwrap();
     assert!(tmp.path().join("top").is_dir());

@@ -128,7 +128,8 @@ pub fn resources(linux: Option<&Linux>) -> Resources {
     r
 }
 
-/// The container's group directories for the `/sys/fs/cgroup` mount.
+/// The container's group directories for the `/sys/fs/cgroup` mount: where
+/// [`Cgroup::create`] will make them (the child binds them only after the parent has).
 fn cgroup_dirs(root: &CgroupRoot, path: &str) -> Vec<(String, PathBuf)> {
     if !root.layout().is_v1() {
         return root
@@ -142,8 +143,7 @@ fn cgroup_dirs(root: &CgroupRoot, path: &str) -> Vec<(String, PathBuf)> {
         .chain(root.unified_mount().map(|m| (m.to_path_buf(), Vec::new())))
         .filter_map(|(mount, _)| {
             let name = mount.file_name()?.to_string_lossy().into_owned();
-            let dir = mount.join(path);
-            dir.is_dir().then_some((name, dir))
+            Some((name, mount.join(path)))
         })
         .collect();
     dirs.sort();
@@ -211,6 +211,10 @@ struct Created {
     record: Record,
     spawned: Spawned,
     init: Init,
+    /// The container's groups, kept for `run`'s own delete.
+    cgroup: Option<Cgroup>,
+    /// The `poststart` hooks, kept for `run` (`start` re-reads them from the bundle).
+    poststart: Vec<oci_spec::runtime::Hook>,
 }
 
 fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -> Result<Created> {
@@ -242,8 +246,6 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         cgroup: None,
     };
     let cg_root = CgroupRoot::detect()?;
-    let cgroup = Cgroup::create(&cg_root, &cg_path, &resources)?;
-    cleanup.cgroup = Some(cgroup.clone());
 
     let facts = Facts {
         bundle: bundle.dir.clone(),
@@ -318,7 +320,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
                 .into_iter()
                 .collect(),
         },
-        cgroup_path: cg_path,
+        cgroup_path: cg_path.clone(),
         start_time: 0,
         poststop: spec
             .hooks()
@@ -345,7 +347,14 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         }
         Ok(())
     };
-    let mut on_setup = |pid: i32| -> Result<()> { Ok(cgroup.add_process(pid as u32)?) };
+    // The groups are made while the child sets up its first mounts (it waits for them before
+    // binding them, see `plan::MountPlan::cgroup_ops_start`).
+    let mut made_cgroup: Option<Cgroup> = None;
+    let mut on_setup = |pid: i32| -> Result<()> {
+        let cgroup = Cgroup::create(&cg_root, &cg_path, &resources)?;
+        made_cgroup = Some(cgroup.clone());
+        Ok(cgroup.add_process(pid as u32)?)
+    };
     let hook_state = record.state.clone();
     let mut on_hooks = |pid: i32| -> Result<()> {
         let mut s = hook_state.clone();
@@ -358,7 +367,9 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         setup: &mut on_setup,
         hooks: &mut on_hooks,
     };
-    let spawned = process::spawn(&init, callbacks)?;
+    let spawned = process::spawn(&init, callbacks);
+    cleanup.cgroup = made_cgroup.clone();
+    let spawned = spawned?;
     record.state.pid = spawned.pid;
     record.start_time = state::proc_stat(spawned.pid).map(|(t, _)| t).unwrap_or(0);
     record.state.status = if gate {
@@ -382,6 +393,12 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         record,
         spawned,
         init,
+        cgroup: made_cgroup,
+        poststart: spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststart().clone())
+            .unwrap_or_default(),
     })
 }
 
@@ -402,8 +419,7 @@ pub fn run(id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Resul
         let _ = delete(&opts.root, id, true);
         return Err(err);
     }
-    let poststart = poststart_hooks(&created.record);
-    if let Err(err) = poststart.and_then(|hooks| run_hooks("poststart", &hooks, &created)) {
+    if let Err(err) = run_hooks("poststart", &created.poststart, &created) {
         let _ = delete(&opts.root, id, true);
         return Err(err);
     }
@@ -411,7 +427,8 @@ pub fn run(id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Resul
         return Ok(0);
     }
     let status = process::reap_forwarding_signals(created.spawned.pid);
-    delete(&opts.root, id, true)?;
+    let own_pid_ns = created.init.ns.new_pid();
+    remove_stopped(&opts.root, &created.record, created.cgroup, !own_pid_ns)?;
     Ok(process::exit_code(status))
 }
 
@@ -622,8 +639,22 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
+    remove_stopped(root, &record, cgroup, true)
+}
+
+/// The end of every delete: the cgroup (after killing what is left in it, unless the caller
+/// knows nothing can be: an init reaped in its own pid namespace takes every member with it),
+/// the `poststop` hooks, the state directory.
+fn remove_stopped(
+    root: &Path,
+    record: &Record,
+    cgroup: Option<Cgroup>,
+    kill_members: bool,
+) -> Result<()> {
     if let Some(cg) = cgroup {
-        let _ = cg.kill_all();
+        if kill_members {
+            let _ = cg.kill_all();
+        }
         cg.destroy()?;
     }
     if !record.poststop.is_empty() {
@@ -634,7 +665,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             tracing::warn!(error = %err, "poststop hook failed");
         }
     }
-    let dir = state::dir(root, id)?;
+    let dir = state::dir(root, &record.state.id)?;
     std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))
 }
 

@@ -57,6 +57,7 @@ pub struct Prepared {
     masked: Vec<CString>,
     readonly: Vec<CString>,
     root_readonly: bool,
+    cgroup_ops_start: Option<usize>,
 }
 
 /// Which step failed, for the parent's message.
@@ -74,6 +75,8 @@ pub enum Failure {
     Readonly(usize),
     /// Remounting the root read-only.
     RootReadonly,
+    /// Waiting for the parent to make the container's cgroups.
+    CgroupWait,
 }
 
 fn cstr(bytes: &[u8]) -> CString {
@@ -169,6 +172,7 @@ impl Prepared {
             masked: plan.masked.iter().map(abs).collect(),
             readonly: plan.readonly.iter().map(abs).collect(),
             root_readonly: plan.root_readonly,
+            cgroup_ops_start: plan.cgroup_ops_start,
         }
     }
 
@@ -211,12 +215,17 @@ impl Prepared {
                 self.readonly.get(i).map(|c| show(c)).unwrap_or_default()
             ),
             Failure::RootReadonly => "remounting the root read-only".into(),
+            Failure::CgroupWait => "waiting for the container's cgroups".into(),
         }
     }
 
-    /// Pre-`pivot_root` phase: propagation, rootfs bind, then every plan op. Returns an
-    /// `O_PATH` fd of the rootfs for `pivot_root`.
-    pub fn setup_rootfs(&self) -> Result<RawFd, (Failure, io::Error)> {
+    /// Pre-`pivot_root` phase: propagation, rootfs bind, then every plan op. Before the first
+    /// op that binds cgroup directories, `before_cgroups` runs (the child waits there for the
+    /// parent to make them). Returns an `O_PATH` fd of the rootfs for `pivot_root`.
+    pub fn setup_rootfs(
+        &self,
+        before_cgroups: &mut dyn FnMut() -> io::Result<()>,
+    ) -> Result<RawFd, (Failure, io::Error)> {
         sys::mount(None, c"/", None, self.propagation, None)
             .map_err(|e| (Failure::Propagation, e))?;
         sys::mount(
@@ -236,6 +245,9 @@ impl Prepared {
         };
         let root = sys::check(root).map_err(|e| (Failure::RootBind, e))?;
         for (i, op) in self.ops.iter().enumerate() {
+            if self.cgroup_ops_start == Some(i) {
+                before_cgroups().map_err(|e| (Failure::CgroupWait, e))?;
+            }
             run_op(root, op).map_err(|e| (Failure::Op(i), e))?;
         }
         Ok(root)

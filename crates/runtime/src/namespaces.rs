@@ -47,6 +47,11 @@ pub struct Namespaces {
     /// Flags to `unshare` in the child after joining (used when a user namespace is joined:
     /// namespaces created by `clone` would belong to the host's user namespace instead).
     pub unshare_flags: libc::c_int,
+    /// A new cgroup namespace, unshared by the child only once the parent has moved it into
+    /// the container's cgroups: a cgroup namespace is rooted at the group its creator is in,
+    /// so made any earlier the container would see the host's path (`/../../berth/x`)
+    /// instead of `/`. (runc's nsexec waits for the same reason.)
+    pub late_unshare: libc::c_int,
 }
 
 /// Opens a namespace file, checking it is one.
@@ -79,6 +84,7 @@ impl Namespaces {
                         ns.join.push(join);
                     }
                 }
+                None if f == libc::CLONE_NEWCGROUP => ns.late_unshare |= f,
                 None if joins_user && n.typ() != LinuxNamespaceType::Pid => ns.unshare_flags |= f,
                 None => ns.clone_flags |= f,
             }
@@ -94,6 +100,16 @@ impl Namespaces {
     /// Whether the container gets a new network namespace (whose loopback starts down).
     pub fn new_net(&self) -> bool {
         (self.clone_flags | self.unshare_flags) & libc::CLONE_NEWNET != 0
+    }
+
+    /// Unshares the namespaces that wait for the container's cgroups ([`Self::late_unshare`]).
+    /// Runs in the child; allocation-free.
+    pub fn enter_late(&self) -> std::io::Result<()> {
+        // SAFETY: unshare with namespace flags only.
+        if self.late_unshare != 0 && unsafe { libc::unshare(self.late_unshare) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Whether the container gets its own pid namespace.

@@ -205,6 +205,10 @@ pub struct MountPlan {
     pub readonly: Vec<PathBuf>,
     /// Remount the root read-only at the end (`root.readonly`).
     pub root_readonly: bool,
+    /// Index of the first op that binds the container's cgroup directories. The executor
+    /// waits there for the parent, which creates the groups while the child sets up the
+    /// mounts before it (the two overlap instead of running one after the other).
+    pub cgroup_ops_start: Option<usize>,
 }
 
 /// Facts from outside the spec that the plan needs.
@@ -239,6 +243,8 @@ pub fn plan(spec: &Spec, facts: &Facts) -> Result<MountPlan, String> {
     let mut ops = Vec::new();
     let mut dev_tmpfs = false;
     let mut dev_pts = false;
+    let mut cgroup_ops_start = None;
+    let mut dev_before_cgroup = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let options = parse_options(m.options().as_deref().unwrap_or_default())
             .map_err(|e| format!("mounts[{i}].options: {e}"))?;
@@ -253,6 +259,10 @@ pub fn plan(spec: &Spec, facts: &Facts) -> Result<MountPlan, String> {
             }
         }
         if fstype.as_deref() == Some("cgroup") || fstype.as_deref() == Some("cgroup2") {
+            if cgroup_ops_start.is_none() {
+                cgroup_ops_start = Some(ops.len());
+                dev_before_cgroup = dev_tmpfs;
+            }
             expand_cgroup(&mut ops, dest, options, facts);
             continue;
         }
@@ -270,9 +280,13 @@ pub fn plan(spec: &Spec, facts: &Facts) -> Result<MountPlan, String> {
             options,
         }));
     }
+    // The default device nodes and /dev symlinks only need the /dev tmpfs; the spec's own
+    // devices come after every mount, as before.
+    let mut devs = Vec::new();
+    let mut spec_devs = Vec::new();
     if dev_tmpfs {
         for (path, major, minor) in DEFAULT_DEVICES {
-            ops.push(Op::Device(Device {
+            devs.push(Op::Device(Device {
                 dest: path.into(),
                 kind: DeviceKind::Char,
                 major,
@@ -288,13 +302,13 @@ pub fn plan(spec: &Spec, facts: &Facts) -> Result<MountPlan, String> {
             ("/proc/self/fd/1", "/dev/stdout"),
             ("/proc/self/fd/2", "/dev/stderr"),
         ] {
-            ops.push(Op::Symlink {
+            devs.push(Op::Symlink {
                 target: target.into(),
                 link: link.into(),
             });
         }
         if dev_pts {
-            ops.push(Op::Symlink {
+            devs.push(Op::Symlink {
                 target: "pts/ptmx".into(),
                 link: "/dev/ptmx".into(),
             });
@@ -321,9 +335,21 @@ pub fn plan(spec: &Spec, facts: &Facts) -> Result<MountPlan, String> {
             gid: d.gid().unwrap_or(0),
         };
         // A device listed in the spec replaces the default one of the same path.
-        ops.retain(|op| !matches!(op, Op::Device(old) if old.dest == node.dest));
-        ops.push(Op::Device(node));
+        devs.retain(|op| !matches!(op, Op::Device(old) if old.dest == node.dest));
+        spec_devs.retain(|op| !matches!(op, Op::Device(old) if old.dest == node.dest));
+        spec_devs.push(Op::Device(node));
     }
+    // When /dev is mounted before the cgroup mount the defaults go right before it: the
+    // child makes them while the parent is still creating the groups it then waits for.
+    match cgroup_ops_start.as_mut() {
+        Some(at) if dev_before_cgroup => {
+            let n = devs.len();
+            ops.splice(*at..*at, devs);
+            *at += n;
+        }
+        _ => ops.extend(devs),
+    }
+    ops.extend(spec_devs);
     let paths = |list: Option<&Vec<String>>| -> Vec<PathBuf> {
         list.into_iter().flatten().map(PathBuf::from).collect()
     };
@@ -336,6 +362,7 @@ pub fn plan(spec: &Spec, facts: &Facts) -> Result<MountPlan, String> {
             .root()
             .as_ref()
             .is_some_and(|r| r.readonly().unwrap_or(false)),
+        cgroup_ops_start,
     })
 }
 
@@ -446,6 +473,12 @@ mod tests {
                 "/sys/fs/cgroup/pids"
             ]
         );
+        // The cgroup expansion starts at the tmpfs, after the six standard mounts and the six
+        // default devices and five /dev symlinks (made while the parent creates the groups):
+        // the child waits there for its groups.
+        assert_eq!(plan.cgroup_ops_start, Some(6 + 6 + 5));
+        assert!(matches!(&plan.ops[17], Op::Mount(m) if m.dest == Path::new("/sys/fs/cgroup")));
+        assert!(matches!(&plan.ops[16], Op::Symlink { .. }));
         // The cgroup binds are read-only and the tmpfs is remounted read-only after them.
         assert!(
             plan.ops

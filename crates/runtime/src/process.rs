@@ -357,6 +357,7 @@ fn failure_code(f: mounts::Failure) -> u32 {
         Propagation => 0,
         RootBind => 1,
         RootReadonly => 2,
+        CgroupWait => 3,
         Op(i) => 1 << 24 | i as u32,
         Mask(i) => 2 << 24 | i as u32,
         Readonly(i) => 3 << 24 | i as u32,
@@ -369,6 +370,7 @@ fn failure_from(code: u32) -> mounts::Failure {
     match (code >> 24, code) {
         (0, 0) => Propagation,
         (0, 1) => RootBind,
+        (0, 3) => CgroupWait,
         (0, _) => RootReadonly,
         (1, _) => Op(i),
         (2, _) => Mask(i),
@@ -642,8 +644,24 @@ fn wait_for(sock: RawFd, want: u32, joined: &mut bool) -> ChildResult {
     }
 }
 
+/// Waits (once) until the parent has moved this process into the container's cgroups, then
+/// makes the cgroup namespace that must be rooted there. Allocation-free.
+fn join_cgroups(init: &Init, sock: RawFd, joined: &mut bool, late_done: &mut bool) -> ChildResult {
+    if !*joined {
+        wait_for(sock, kind::JOINED, joined)?;
+    }
+    if !*late_done {
+        *late_done = true;
+        init.ns
+            .enter_late()
+            .map_err(|e| (Step::Setns, init.ns.join.len() as u32 + 1, e))?;
+    }
+    Ok(())
+}
+
 fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
     let mut joined = false;
+    let mut late_done = false;
     wait_for(sock, kind::GO, &mut joined)?;
     init.ns
         .enter()
@@ -680,8 +698,10 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
         write_file(c"/proc/self/oom_score_adj", value).map_err(at(Step::OomScore))?;
     }
     if let Some(mounts) = &init.mounts {
+        let mut wait_joined =
+            || join_cgroups(init, sock, &mut joined, &mut late_done).map_err(|(_, _, e)| e);
         let root = mounts
-            .setup_rootfs()
+            .setup_rootfs(&mut wait_joined)
             .map_err(|(f, e)| (Step::Rootfs, failure_code(f), e))?;
         if init.hooks_sync {
             let hooks = Msg {
@@ -735,9 +755,7 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
     // Look the program up now, while create (or exec) still waits: a missing binary is then
     // an error of that call, as with runc and Docker, not a container that dies at start.
     executable_check(init).map_err(at(Step::Exec))?;
-    if !joined {
-        wait_for(sock, kind::JOINED, &mut joined)?;
-    }
+    join_cgroups(init, sock, &mut joined, &mut late_done)?;
     let ready = Msg {
         kind: kind::READY,
         step: 0,
@@ -979,6 +997,7 @@ mod tests {
             Propagation,
             RootBind,
             RootReadonly,
+            CgroupWait,
             Op(0),
             Op(12),
             Mask(3),

@@ -7,7 +7,9 @@
 //!
 //! 1. check the audit architecture (a foreign one, or the x32 ABI on x86_64, kills the process:
 //!    its syscall numbers mean something else, so no rule could be trusted);
-//! 2. a linear dispatch on the syscall number, one `jeq`+`ja` pair per syscall with rules;
+//! 2. a dispatch on the syscall number over ascending segments: runs of consecutive numbers
+//!    with the same unconditional action, and single syscalls with argument rules (a filter a
+//!    third of the size of one test per syscall: faster to load and to run);
 //! 3. per syscall, its argument-conditioned rules first (in document order), then its
 //!    unconditional rule, then the default action.
 //!
@@ -63,10 +65,10 @@ pub fn lookup(name: &str) -> Lookup {
             .ok()
             .map(|i| table[i].1)
     };
-    match (find(NATIVE), find(OTHER)) {
-        (Some(nr), _) => Lookup::Native(nr),
-        (None, Some(_)) => Lookup::OtherArch,
-        (None, None) => Lookup::Unknown,
+    match find(NATIVE) {
+        Some(nr) => Lookup::Native(nr),
+        None if find(OTHER).is_some() => Lookup::OtherArch,
+        None => Lookup::Unknown,
     }
 }
 
@@ -206,11 +208,21 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         prog.push(jump(JGE_K, 0x4000_0000, 0, 1));
         prog.push(stmt(RET_K, SECCOMP_RET_KILL_PROCESS));
     }
-    let dispatch_start = prog.len();
-    let dispatch_len = 2 * rules.len() + 1;
+    // Dispatch over segments in ascending number order: a run of consecutive numbers whose
+    // only rule is the same unconditional action is one segment (Docker's allow-list makes
+    // ~50 runs out of ~330 syscalls), a syscall with argument rules is a segment of its own
+    // whose body follows the dispatch. Four instructions per segment:
+    //   jgt hi → next segment | jge lo → action | ret default | ret action (or ja body)
+    // A number below a segment's `lo` is in no later one either, hence the early default.
+    let segments = segments(&rules);
     let mut bodies: Vec<libc::sock_filter> = Vec::new();
     let mut body_starts = Vec::new();
-    for (conds, uncond) in rules.values() {
+    for seg in &segments {
+        let Segment::Body(nr) = seg else {
+            body_starts.push(usize::MAX);
+            continue;
+        };
+        let (conds, uncond) = &rules[nr];
         body_starts.push(bodies.len());
         for rule in conds {
             let start = bodies.len();
@@ -228,11 +240,21 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         }
         bodies.push(stmt(RET_K, uncond.unwrap_or(default)));
     }
-    for (i, nr) in rules.keys().enumerate() {
-        let ja_pc = dispatch_start + 2 * i + 1;
-        let target = dispatch_start + dispatch_len + body_starts[i];
-        prog.push(jump(JEQ_K, *nr, 0, 1));
-        prog.push(stmt(JA, (target - ja_pc - 1) as u32));
+    let dispatch_start = prog.len();
+    let bodies_start = dispatch_start + 4 * segments.len() + 1;
+    for (i, seg) in segments.iter().enumerate() {
+        let (lo, hi) = seg.range();
+        prog.push(jump(JGT_K, hi, 3, 0));
+        prog.push(jump(JGE_K, lo, 1, 0));
+        prog.push(stmt(RET_K, default));
+        match seg {
+            Segment::Run { ret, .. } => prog.push(stmt(RET_K, *ret)),
+            Segment::Body(_) => {
+                let ja_pc = prog.len();
+                let target = bodies_start + body_starts[i];
+                prog.push(stmt(JA, (target - ja_pc - 1) as u32));
+            }
+        }
     }
     prog.push(stmt(RET_K, default));
     prog.extend(bodies);
@@ -249,6 +271,49 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
         program: prog,
         flags,
     })
+}
+
+/// A piece of the number dispatch (see [`compile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    /// Consecutive numbers `lo..=hi` that all return `ret` whatever their arguments.
+    Run { lo: u32, hi: u32, ret: u32 },
+    /// One number with argument rules, checked in its own body.
+    Body(u32),
+}
+
+impl Segment {
+    fn range(&self) -> (u32, u32) {
+        match *self {
+            Segment::Run { lo, hi, .. } => (lo, hi),
+            Segment::Body(nr) => (nr, nr),
+        }
+    }
+}
+
+/// Merges the rules (sorted by number) into dispatch segments.
+fn segments(rules: &BTreeMap<u32, (Vec<Rule>, Option<u32>)>) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    for (&nr, (conds, uncond)) in rules {
+        let simple = match (conds.is_empty(), uncond) {
+            (true, Some(ret)) => Some(*ret),
+            _ => None,
+        };
+        match (simple, out.last_mut()) {
+            (Some(ret), Some(Segment::Run { hi, ret: last, .. }))
+                if *last == ret && nr.checked_sub(1) == Some(*hi) =>
+            {
+                *hi = nr;
+            }
+            (Some(ret), _) => out.push(Segment::Run {
+                lo: nr,
+                hi: nr,
+                ret,
+            }),
+            (None, _) => out.push(Segment::Body(nr)),
+        }
+    }
+    out
 }
 
 /// Emits one 64-bit comparison; failing jumps are `ja` with the placeholder `k = u32::MAX`.
@@ -395,6 +460,50 @@ mod tests {
 
     const ALLOW: u32 = 0x7fff_0000;
     const EPERM: u32 = 0x0005_0001;
+
+    /// The segmented dispatch gives every syscall number of Docker's profile the verdict of
+    /// its first unconditional rule (or the default), gaps and run edges included.
+    #[test]
+    fn default_profile_dispatch_matches_its_rules() {
+        let seccomp = crate::profile::seccomp::default_profile(&[]);
+        let filter = compile(&seccomp).unwrap();
+        let default = action(seccomp.default_action(), seccomp.default_errno_ret(), "d").unwrap();
+        let mut expected: BTreeMap<u32, Option<u32>> = BTreeMap::new();
+        for sc in seccomp.syscalls().iter().flatten() {
+            let ret = action(sc.action(), sc.errno_ret(), "r").unwrap();
+            let conditional = sc.args().as_ref().is_some_and(|a| !a.is_empty());
+            for name in sc.names() {
+                let Lookup::Native(n) = lookup(name) else {
+                    continue;
+                };
+                let slot = expected.entry(n).or_insert(Some(ret));
+                if conditional {
+                    *slot = None; // argument rules: checked by the tests above
+                }
+            }
+        }
+        let mut checked = 0;
+        for n in 0..=500u32 {
+            let want = match expected.get(&n) {
+                Some(None) => continue,
+                Some(Some(ret)) => *ret,
+                None => default,
+            };
+            assert_eq!(
+                run(&filter.program, AUDIT_ARCH, n, [0; 6]),
+                want,
+                "syscall {n}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 450);
+        // One test per syscall needed ~3 instructions each (~1000); runs need far fewer.
+        assert!(
+            filter.program.len() < 500,
+            "{} instructions",
+            filter.program.len()
+        );
+    }
 
     #[test]
     fn lookup_tables() {

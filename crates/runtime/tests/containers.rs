@@ -126,6 +126,11 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = container::delete(&self.opts.root, &self.id, true);
+        // The runtime leaves parent groups (as runc does); the shared `berth` parent goes once
+        // no test uses it.
+        if let Ok(root) = berth_cgroups::CgroupRoot::detect() {
+            let _ = berth_cgroups::remove_if_unused(&root, "berth");
+        }
     }
 }
 
@@ -148,6 +153,31 @@ fn own_pid_tree_hostname_and_exit_code() {
     let procs: u32 = f.out("procs").parse().unwrap();
     assert!(procs <= 3, "saw {procs} processes");
     assert_eq!(f.out("host"), "berth-test");
+    f.assert_gone();
+}
+
+/// A new cgroup namespace is rooted at the container's own groups: the container sees `/`
+/// in every hierarchy, not the host's path to its group.
+#[test]
+fn cgroup_namespace_is_rooted_at_the_container() {
+    if !privileged() {
+        return;
+    }
+    let f = Fixture::new(&["sh", "-c", "cat /proc/self/cgroup > /out/cg"], |spec| {
+        let list = spec["linux"]["namespaces"].as_array_mut().unwrap();
+        if !list.iter().any(|n| n["type"] == "cgroup") {
+            list.push(json!({"type": "cgroup"}));
+        }
+    });
+    assert_eq!(f.run().unwrap(), 0);
+    let cg = f.out("cg");
+    assert!(!cg.is_empty());
+    for line in cg.lines() {
+        assert!(
+            line.ends_with(":/"),
+            "not rooted at the container: {line:?} in\n{cg}"
+        );
+    }
     f.assert_gone();
 }
 

@@ -574,6 +574,13 @@ impl Shim {
         if let Err(err) = container::delete(&self.cfg.runtime_root, &self.cfg.id, true) {
             tracing::warn!(error = %err, "deleting the exited container");
         }
+        // The runtime leaves parent groups; the last container of the daemon's parent (e.g.
+        // `berth`) takes it along, so a host without containers has no Berth cgroup.
+        if let Some(cg) = &self.cgroup
+            && let Some((parent, _)) = cg.path().rsplit_once('/')
+        {
+            let _ = berth_cgroups::remove_if_unused(cg.root(), parent);
+        }
         let info = ExitInfo {
             exit_code,
             oom_killed,
