@@ -134,19 +134,28 @@ impl Cgroup {
             .ok_or_else(|| unavailable(Controller::Pids, "no cgroup hierarchy is mounted"))
     }
 
-    /// Moves process `pid` (all its threads) into the group in every hierarchy.
+    /// Moves process `pid` into the group in every hierarchy.
     pub fn add_process(&self, pid: u32) -> Result<()> {
+        self.add_process_to(pid, true, true)
+    }
+
+    /// Moves process `pid` into the group in the v1 hierarchies (`v1`) and the cgroup2 one
+    /// (`unified`), for a caller that got it into the others by other means (a process
+    /// joining by itself, `CLONE_INTO_CGROUP`).
+    pub fn add_process_to(&self, pid: u32, v1: bool, unified: bool) -> Result<()> {
         let value = pid.to_string();
-        for (mount, controllers) in self.root.v1_hierarchies() {
-            let file = mount.join(&self.path).join("cgroup.procs");
-            if let Err(err) = fsio::write(&file, &value) {
-                if controllers.iter().any(|c| c.is_core()) {
-                    return Err(err);
+        if v1 {
+            for (mount, controllers) in self.root.v1_hierarchies() {
+                let file = mount.join(&self.path).join("cgroup.procs");
+                if let Err(err) = fsio::write(&file, &value) {
+                    if controllers.iter().any(|c| c.is_core()) {
+                        return Err(err);
+                    }
+                    tracing::warn!(error = %err, "not joining an optional cgroup hierarchy");
                 }
-                tracing::warn!(error = %err, "not joining an optional cgroup hierarchy");
             }
         }
-        if let Some(dir) = self.unified_dir() {
+        if unified && let Some(dir) = self.unified_dir() {
             let result = fsio::write(&dir.join("cgroup.procs"), &value);
             match result {
                 Err(err) if self.is_v2() => return Err(err),
@@ -155,6 +164,39 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// The v1 `tasks` files of the group, through which a process can move itself (writing
+    /// `0`) without the kernel's global threadgroup lock that moving another process takes.
+    pub fn v1_task_files(&self) -> Vec<PathBuf> {
+        self.root
+            .v1_hierarchies()
+            .into_iter()
+            .map(|(m, _)| m.join(&self.path).join("tasks"))
+            .collect()
+    }
+
+    /// A handle on group `path` without touching the file system: for cleaning up after a
+    /// create that may have made only part of it ([`Cgroup::destroy`] skips what is missing).
+    pub fn planned(root: &CgroupRoot, path: &str) -> Result<Cgroup> {
+        validate_path(path)?;
+        Ok(Cgroup {
+            root: root.clone(),
+            path: path.to_string(),
+        })
+    }
+
+    /// Makes the group's cgroup2 directory (and its parents) ahead of [`Cgroup::create`], so a
+    /// process can be cloned straight into it; returns it, or `None` without a cgroup2 mount.
+    pub fn prepare_unified(&self) -> Result<Option<PathBuf>> {
+        let Some(dir) = self.unified_dir() else {
+            return Ok(None);
+        };
+        create_dir_retrying(&dir).map_err(|source| Error::Create {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Some(dir))
     }
 
     /// The pids of every process in the group.

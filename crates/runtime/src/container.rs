@@ -151,6 +151,14 @@ fn cgroup_dirs(root: &CgroupRoot, path: &str) -> Vec<(String, PathBuf)> {
     dirs
 }
 
+/// Opens the group's cgroup2 directory for `CLONE_INTO_CGROUP`, making it first if needed;
+/// `None` (the parent then moves the process) when there is none or it cannot be made.
+fn open_cgroup_dir(cgroup: &Cgroup) -> Option<OwnedFd> {
+    let dir = cgroup.prepare_unified().ok().flatten()?;
+    let file = std::fs::File::open(&dir).ok()?;
+    Some(file.into())
+}
+
 fn cstring(s: impl AsRef<[u8]>) -> CString {
     let bytes = s.as_ref();
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
@@ -285,6 +293,20 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         .and_then(|h| h.create_runtime().clone())
         .unwrap_or_default();
     init.hooks_sync = !create_runtime.is_empty();
+    // The process joins its groups itself (see `process::CgroupJoin`) unless it gets a new
+    // user namespace, whose root may not write the host's cgroup files; and it is cloned
+    // straight into its cgroup2 group, made now for that.
+    let planned = Cgroup::planned(&cg_root, &cg_path)?;
+    cleanup.cgroup = Some(planned.clone());
+    if !init.user_ns_root {
+        init.cgroup_join = process::CgroupJoin::WhenMade;
+        init.cgroup_tasks = planned
+            .v1_task_files()
+            .iter()
+            .map(|p| cstring(p.as_os_str().as_bytes()))
+            .collect();
+    }
+    init.cgroup_dir = open_cgroup_dir(&planned);
     init.reaper = spec
         .annotations()
         .as_ref()
@@ -350,10 +372,11 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
     // The groups are made while the child sets up its first mounts (it waits for them before
     // binding them, see `plan::MountPlan::cgroup_ops_start`).
     let mut made_cgroup: Option<Cgroup> = None;
-    let mut on_setup = |pid: i32| -> Result<()> {
+    let child_joins_v1 = init.cgroup_join != process::CgroupJoin::Parent;
+    let mut on_setup = |pid: i32, in_unified: bool| -> Result<()> {
         let cgroup = Cgroup::create(&cg_root, &cg_path, &resources)?;
         made_cgroup = Some(cgroup.clone());
-        Ok(cgroup.add_process(pid as u32)?)
+        Ok(cgroup.add_process_to(pid as u32, !child_joins_v1, !in_unified)?)
     };
     let hook_state = record.state.clone();
     let mut on_hooks = |pid: i32| -> Result<()> {
@@ -367,9 +390,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         setup: &mut on_setup,
         hooks: &mut on_hooks,
     };
-    let spawned = process::spawn(&init, callbacks);
-    cleanup.cgroup = made_cgroup.clone();
-    let spawned = spawned?;
+    let spawned = process::spawn(&init, callbacks)?;
     record.state.pid = spawned.pid;
     record.start_time = state::proc_stat(spawned.pid).map(|(t, _)| t).unwrap_or(0);
     record.state.status = if gate {
@@ -389,6 +410,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
     }
     cleanup.dir = None;
     cleanup.cgroup = None;
+    init.cgroup_dir = None;
     Ok(Created {
         record,
         spawned,
@@ -742,9 +764,22 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     let mut init = process_init(process, linux, ns, opts.console_socket.as_deref())?;
     init.user_ns_root = false;
     let cgroup = load_cgroup(&record).ok();
-    let mut on_setup = |child: i32| -> Result<()> {
-        if let Some(cg) = &cgroup {
-            cg.add_process(child as u32)?;
+    if let Some(cg) = &cgroup {
+        // The exec'd process joins the v1 groups by itself before entering the container's
+        // namespaces (see `process::CgroupJoin`), and starts in the cgroup2 one.
+        init.cgroup_join = process::CgroupJoin::AtStart;
+        init.cgroup_tasks = cg
+            .v1_task_files()
+            .iter()
+            .map(|p| cstring(p.as_os_str().as_bytes()))
+            .collect();
+        init.cgroup_dir = open_cgroup_dir(cg);
+    }
+    let mut on_setup = |child: i32, in_unified: bool| -> Result<()> {
+        if let Some(cg) = &cgroup
+            && !in_unified
+        {
+            cg.add_process_to(child as u32, false, true)?;
         }
         Ok(())
     };

@@ -63,9 +63,10 @@ enum Step {
     Gate,
     Exec,
     Loopback,
+    Cgroup,
 }
 
-const STEPS: [Step; 21] = [
+const STEPS: [Step; 22] = [
     Step::Sync,
     Step::Setns,
     Step::UserRoot,
@@ -87,6 +88,7 @@ const STEPS: [Step; 21] = [
     Step::Gate,
     Step::Exec,
     Step::Loopback,
+    Step::Cgroup,
 ];
 
 /// One protocol message: 16 bytes, sent atomically on the seqpacket socket.
@@ -241,6 +243,35 @@ pub struct Init {
     /// Stay as PID 1 and run the program as its child: reap orphans and forward signals
     /// (`docker run --init`), without putting any binary into the container.
     pub reaper: bool,
+    /// The cgroup2 directory to create the process in (`clone3` with `CLONE_INTO_CGROUP`), so
+    /// it never migrates there. See [`CgroupJoin`] for the v1 hierarchies.
+    pub cgroup_dir: Option<OwnedFd>,
+    /// The cgroup v1 `tasks` files the process writes `0` to itself (see [`CgroupJoin`]);
+    /// empty when the parent moves it.
+    pub cgroup_tasks: Vec<CString>,
+    /// When the process joins the `cgroup_tasks`.
+    pub cgroup_join: CgroupJoin,
+}
+
+/// How a container process gets into its cgroup v1 groups.
+///
+/// Moving another process (writing its pid to `cgroup.procs`) takes the kernel's global
+/// threadgroup lock for writing, whose first taker after a quiet moment waits a whole RCU
+/// grace period: 15–20 ms on this kind of VM, most of a container start. A process moving
+/// its own (only) thread by writing `0` to `tasks` skips that lock. So the process joins
+/// itself, and only where it may not (a new user namespace: its root is not the host's)
+/// does the parent move it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CgroupJoin {
+    /// The parent moves the process during set-up.
+    #[default]
+    Parent,
+    /// The process joins right after the parent's go, before entering any namespace (`exec`:
+    /// the groups exist already).
+    AtStart,
+    /// The process joins when the parent reports the groups made (`create`: they are made
+    /// while the process sets up its first mounts).
+    WhenMade,
 }
 
 /// A container process that completed its set-up.
@@ -323,6 +354,13 @@ impl Init {
             Some(Step::Cwd) => format!("changing to the working directory {:?}", self.cwd),
             Some(Step::Gate) => "waiting for start".into(),
             Some(Step::Loopback) => "bringing up the loopback interface".into(),
+            Some(Step::Cgroup) => format!(
+                "joining the cgroup {}",
+                self.cgroup_tasks
+                    .get(i)
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
             Some(Step::Exec) => {
                 let prog = self
                     .argv
@@ -382,8 +420,10 @@ fn failure_from(code: u32) -> mounts::Failure {
 pub struct Callbacks<'a> {
     /// Right after `clone`, before the child may proceed (write id maps).
     pub created: &'a mut dyn FnMut(i32) -> Result<()>,
-    /// While the child sets up; it will not finish before this returns (join the cgroup).
-    pub setup: &'a mut dyn FnMut(i32) -> Result<()>,
+    /// While the child sets up; it will not finish before this returns (make the cgroups;
+    /// move the child into those it does not join itself). The flag says whether it was
+    /// created in its cgroup2 group already.
+    pub setup: &'a mut dyn FnMut(i32, bool) -> Result<()>,
     /// When the child asks for the `createRuntime` hooks.
     pub hooks: &'a mut dyn FnMut(i32) -> Result<()>,
 }
@@ -411,19 +451,30 @@ pub fn spawn(init: &Init, callbacks: Callbacks<'_>) -> Result<Spawned> {
 
     let pid_join = init.ns.pid.as_ref().map(PidJoin::enter).transpose()?;
     let flags = init.ns.clone_flags | libc::SIGCHLD;
-    // SAFETY: a fork-like clone (no CLONE_VM, no new stack): the child gets a copy of the
-    // address space and continues here with 0. It only runs `child_main`, which makes raw
-    // syscalls on data prepared above and never returns.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    let mut in_cgroup = false;
+    let mut pid = -1;
+    if let Some(dir) = &init.cgroup_dir {
+        // SAFETY: as for the plain clone below; `clone3` with no stack is fork-like too.
+        pid = unsafe { clone3_into(init.ns.clone_flags, dir.as_raw_fd()) };
+        in_cgroup = pid >= 0;
+    }
+    if pid < 0 {
+        // No cgroup to start in, or a kernel without CLONE_INTO_CGROUP (before 5.7) or one
+        // refusing this group: a plain clone, and the parent moves the process.
+        // SAFETY: a fork-like clone (no CLONE_VM, no new stack): the child gets a copy of the
+        // address space and continues here with 0. It only runs `child_main`, which makes raw
+        // syscalls on data prepared above and never returns.
+        pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                flags as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+    }
     if pid == 0 {
         sys::close(parent_sock.as_raw_fd());
         child_main(init, child_sock.as_raw_fd());
@@ -438,7 +489,7 @@ pub fn spawn(init: &Init, callbacks: Callbacks<'_>) -> Result<Spawned> {
         pid,
         sock: parent_sock,
     };
-    let result = drive(init, &spawned, callbacks);
+    let result = drive(init, &spawned, in_cgroup, callbacks);
     if let Err(err) = result {
         kill_and_reap(pid);
         return Err(err);
@@ -446,7 +497,52 @@ pub fn spawn(init: &Init, callbacks: Callbacks<'_>) -> Result<Spawned> {
     Ok(spawned)
 }
 
-fn drive(init: &Init, spawned: &Spawned, callbacks: Callbacks<'_>) -> Result<()> {
+/// `clone3(CLONE_INTO_CGROUP)` without a new stack (fork-like); returns the pid (0 in the
+/// child) or -1.
+///
+/// # Safety
+/// As a `fork`: the caller must only run async-signal-safe code in the child.
+unsafe fn clone3_into(ns_flags: libc::c_int, cgroup: RawFd) -> libc::c_long {
+    /// `struct clone_args` (linux/sched.h), up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: ns_flags as u32 as u64 | CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup as u64,
+    };
+    // SAFETY: `args` is a valid clone_args of the size passed; see the function's contract.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    }
+}
+
+fn drive(init: &Init, spawned: &Spawned, in_cgroup: bool, callbacks: Callbacks<'_>) -> Result<()> {
     let fd = spawned.sock.as_raw_fd();
     let go = Msg {
         kind: kind::GO,
@@ -465,7 +561,7 @@ fn drive(init: &Init, spawned: &Spawned, callbacks: Callbacks<'_>) -> Result<()>
     (callbacks.created)(spawned.pid)?;
     // A failed send means the child already gave up: its report (or EOF) is read below.
     let _ = go.send(fd);
-    (callbacks.setup)(spawned.pid)?;
+    (callbacks.setup)(spawned.pid, in_cgroup)?;
     let _ = joined.send(fd);
     let on_hooks = callbacks.hooks;
     loop {
@@ -652,6 +748,9 @@ fn join_cgroups(init: &Init, sock: RawFd, joined: &mut bool, late_done: &mut boo
     }
     if !*late_done {
         *late_done = true;
+        if init.cgroup_join == CgroupJoin::WhenMade {
+            join_own_cgroups(init)?;
+        }
         init.ns
             .enter_late()
             .map_err(|e| (Step::Setns, init.ns.join.len() as u32 + 1, e))?;
@@ -663,6 +762,9 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
     let mut joined = false;
     let mut late_done = false;
     wait_for(sock, kind::GO, &mut joined)?;
+    if init.cgroup_join == CgroupJoin::AtStart {
+        join_own_cgroups(init)?;
+    }
     init.ns
         .enter()
         .map_err(|(i, e)| (Step::Setns, i as u32, e))?;
@@ -965,6 +1067,20 @@ fn reset_signals() {
             libc::signal(sig, libc::SIG_DFL);
         }
     }
+}
+
+/// Moves this (single-threaded) process into its v1 groups by writing `0` to their `tasks`
+/// files (see [`CgroupJoin`]). A hierarchy whose group is missing was optional and skipped by
+/// the parent. Allocation-free.
+fn join_own_cgroups(init: &Init) -> ChildResult {
+    for (i, tasks) in init.cgroup_tasks.iter().enumerate() {
+        match write_file(tasks, c"0") {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err((Step::Cgroup, i as u32, e)),
+        }
+    }
+    Ok(())
 }
 
 fn write_file(path: &CStr, value: &CStr) -> io::Result<()> {

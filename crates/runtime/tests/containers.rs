@@ -416,6 +416,26 @@ fn lifecycle_kill_exec_and_signal_exit_code() {
         "echo $$ > /out/exec_pid; hostname > /out/exec_host; exit 5".into(),
     ]));
     process.set_cwd("/".into());
+    // Both the init and the exec'd process join the container's groups by themselves (v1)
+    // or are cloned into them (cgroup2): the group lists them while they run.
+    let members = f.cgroup().pids().unwrap();
+    assert_eq!(members, vec![s.pid as u32], "init in its group");
+    let mut watcher = oci_spec::runtime::Process::default();
+    watcher.set_args(Some(vec!["sleep".into(), "30".into()]));
+    watcher.set_cwd("/".into());
+    let pid_file = f.dir.path().join("exec.pid");
+    let detached = berth_runtime::ExecOptions {
+        detach: true,
+        pid_file: Some(pid_file.clone()),
+        ..Default::default()
+    };
+    container::exec(root, &f.id, &watcher, &detached).unwrap();
+    let members = f.cgroup().pids().unwrap();
+    assert_eq!(
+        members.len(),
+        2,
+        "exec'd process in the group too: {members:?}"
+    );
     let code = container::exec(root, &f.id, &process, &Default::default()).unwrap();
     assert_eq!(code, 5);
     assert_ne!(f.out("exec_pid"), "1");
@@ -425,6 +445,15 @@ fn lifecycle_kill_exec_and_signal_exit_code() {
         Err(Error::State(_))
     ));
     container::kill(root, &f.id, libc::SIGKILL, false).unwrap();
+    // The detached exec is this process's child: reap it first, as a shim would (the
+    // container's init cannot finish dying while a process of its namespace is unreaped).
+    let exec_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(exec_pid, std::ptr::null_mut(), 0) };
     assert_eq!(container::wait(root, &f.id).unwrap(), Some(137));
     assert_eq!(
         container::state(root, &f.id).unwrap().status,

@@ -53,7 +53,10 @@ pub fn shim_main(args: Vec<OsString>) -> i32 {
         }
     };
     match server::Shim::start(cfg.clone()) {
-        Ok(shim) => shim.run(),
+        Ok(shim) => {
+            announce_ready();
+            shim.run()
+        }
         Err(err) => {
             tracing::error!(error = %err, id = %cfg.id, "shim start failed");
             eprintln!("berth shim: {err}");
@@ -64,5 +67,18 @@ pub fn shim_main(args: Vec<OsString>) -> i32 {
             let _ = files::remove(&cfg.state_dir.join(berth_shim_proto::PID_FILE));
             1
         }
+    }
+}
+
+/// Tells the daemon the control socket is bound: one byte on stdout, which the daemon made a
+/// pipe (it blocks on it instead of polling for the socket file), then stdout becomes
+/// `/dev/null` so nothing later holds the daemon's pipe open. A shim started by hand with a
+/// terminal just prints `R`.
+fn announce_ready() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"R").and_then(|()| out.flush());
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&null);
     }
 }

@@ -9,15 +9,32 @@ use std::path::Path;
 
 /// Atomically replaces `path` with `data`.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    replace(path, data, true)
+}
+
+/// Atomically replaces `path` with `data`, without the two fsyncs: the new content survives
+/// the daemon being killed (the rename is atomic, the data is in the page cache) but maybe not
+/// a power cut. For state that a reboot makes moot anyway, such as the address leases of
+/// running containers, where the fsyncs were most of the cost of starting one.
+pub fn write_file_unsynced(path: &Path, data: &[u8]) -> Result<()> {
+    replace(path, data, false)
+}
+
+fn replace(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let res = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        sync_dir(dir)
+        if durable {
+            sync_dir(dir)?;
+        }
+        Ok(())
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -30,6 +47,13 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let data = serde_json::to_vec_pretty(value)
         .map_err(|e| StorageError::io(path, std::io::Error::other(e)))?;
     write_file(path, &data)
+}
+
+/// [`write_json`] without the fsyncs (see [`write_file_unsynced`]).
+pub fn write_json_unsynced<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| StorageError::io(path, std::io::Error::other(e)))?;
+    write_file_unsynced(path, &data)
 }
 
 /// Reads JSON written by [`write_json`]; `Ok(None)` when the file does not exist.

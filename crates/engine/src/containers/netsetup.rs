@@ -65,7 +65,13 @@ pub struct NetSetup {
     netns_dir: PathBuf,
     /// Networks whose bridge this daemon has set up.
     ready_bridges: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The MTU of the host's default route, and when it was read.
+    mtu: std::sync::Mutex<Option<(std::time::Instant, Option<u32>)>>,
 }
+
+/// How long a looked-up host MTU is reused: a route and a link lookup per container start cost
+/// more than the rest of the veth set-up's bookkeeping, and the uplink's MTU rarely changes.
+const MTU_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl NetSetup {
     /// Set-up keeping namespace files in `netns_dir`, names in `dns`.
@@ -75,6 +81,20 @@ impl NetSetup {
             dns,
             netns_dir,
             ready_bridges: Default::default(),
+            mtu: Default::default(),
+        }
+    }
+
+    /// The host's uplink MTU for new veths (cached for [`MTU_TTL`]).
+    fn host_mtu(&self) -> Option<u32> {
+        let mut cached = self.mtu.lock().unwrap_or_else(|p| p.into_inner());
+        match *cached {
+            Some((at, mtu)) if at.elapsed() < MTU_TTL => mtu,
+            _ => {
+                let mtu = berth_net::host::default_route_mtu().ok().flatten();
+                *cached = Some((std::time::Instant::now(), mtu));
+                mtu
+            }
         }
     }
 
@@ -223,8 +243,9 @@ impl NetSetup {
         let _ = self.store.disconnect(&net.id, &rec.id);
         let (net, ep) = self
             .store
-            .connect(&net.id, &rec.id, &rec.name, requested, aliases)?;
+            .connect(&net.id, &rec.id, &rec.name, requested, aliases, false)?;
         let (Some(ip), Some(subnet)) = (ep.ip, net.subnet) else {
+            self.store.flush(&net.id)?;
             return Ok(None);
         };
         let mac = settings
@@ -241,7 +262,7 @@ impl NetSetup {
                     .map_err(|_| EngineError::InvalidArgument(format!("invalid MAC address: {m}")))
             })
             .transpose()?;
-        let mtu = berth_net::host::default_route_mtu().ok().flatten();
+        let mtu = self.host_mtu();
         let veth = Netlink::open()
             .and_then(|mut nl| {
                 nl.attach_container(&berth_net::ContainerLink {

@@ -12,7 +12,7 @@ use berth_shim_proto::client::{self, ClientError};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a shim may take to create its container.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,8 +94,9 @@ impl ShimLauncher {
         if stdin {
             cmd.arg("--stdin");
         }
+        // The shim's stdout is a pipe on which it announces readiness (see `await_ready`).
         cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::from(diag))
             .env_remove("RUST_LOG");
         // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
@@ -107,6 +108,7 @@ impl ShimLauncher {
         }
         let mut child = cmd.spawn().map_err(|e| EngineError::io(&self.exe, e))?;
         let pid = child.id();
+        let ready_pipe = child.stdout.take();
         // Reap the shim when it exits; if the daemon dies first, init adopts it.
         let _ = std::thread::Builder::new()
             .name(format!("reap-shim-{pid}"))
@@ -114,6 +116,10 @@ impl ShimLauncher {
             .spawn(move || {
                 let _ = child.wait();
             });
+        if let Some(pipe) = ready_pipe {
+            // Returns at the shim's byte or its exit; `wait_ready` then answers at once.
+            await_ready(pipe, READY_TIMEOUT);
+        }
         match client::wait_ready(&state, Some(pid), READY_TIMEOUT) {
             Ok(c) => Ok((c, pid)),
             Err(ClientError::CreateFailed(msg)) => Err(EngineError::StartFailed(msg)),
@@ -125,6 +131,37 @@ impl ShimLauncher {
                 )))
             }
             Err(e) => Err(EngineError::StartFailed(e.to_string())),
+        }
+    }
+}
+
+/// Blocks until the shim writes its readiness byte or closes its stdout (it exited: failed), or
+/// `timeout` passes. Replaces polling for the socket file every few milliseconds, which put
+/// half a poll interval on average on every container start.
+fn await_ready(mut pipe: std::process::ChildStdout, timeout: Duration) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    use std::io::Read;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let spec = rustix::event::Timespec::try_from(left).unwrap_or(rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&pipe, PollFlags::IN)];
+        let polled = poll(&mut fds, Some(&spec));
+        match polled {
+            Ok(0) => return,
+            Ok(_) => {
+                let mut byte = [0u8; 1];
+                let _ = pipe.read(&mut byte);
+                return;
+            }
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
         }
     }
 }

@@ -187,8 +187,10 @@ impl Leases {
     }
 
     /// Releases every address `holder` has.
-    pub fn release(&mut self, holder: &str) {
+    pub fn release(&mut self, holder: &str) -> bool {
+        let before = self.taken.len();
         self.taken.retain(|_, h| h != holder);
+        self.taken.len() != before
     }
 }
 

@@ -194,6 +194,17 @@ impl NetworkStore {
         )?)
     }
 
+    /// Saves a change of endpoints or leases only: atomic, not fsynced. A lease matters while
+    /// its container runs, and a power cut ends every container (a restarted daemon drops the
+    /// endpoints of containers that are gone); the fsyncs were most of a bridged start's cost.
+    /// Called with the map locked, so a slower writer cannot put an older snapshot back.
+    fn save_endpoints(&self, rec: &NetworkRecord) -> Result<()> {
+        Ok(berth_storage::atomic::write_json_unsynced(
+            &self.dir.join(format!("{}.json", rec.id)),
+            rec,
+        )?)
+    }
+
     /// Finds a network by full id, name or unique id prefix (Docker's order).
     pub fn find(&self, key: &str) -> Result<NetworkRecord> {
         let map = self.lock();
@@ -332,7 +343,9 @@ impl NetworkStore {
         Ok(rec)
     }
 
-    /// Adds an endpoint for `container` (leasing `requested` or the next address).
+    /// Adds an endpoint for `container` (leasing `requested` or the next address). With
+    /// `save` false the record is written by the [`NetworkStore::set_host_veth`] (or
+    /// [`NetworkStore::flush`]) that follows, one write instead of two on a container's start.
     pub fn connect(
         &self,
         key: &str,
@@ -340,6 +353,7 @@ impl NetworkStore {
         name: &str,
         requested: Option<Ipv4Addr>,
         aliases: Vec<String>,
+        save: bool,
     ) -> Result<(NetworkRecord, Endpoint)> {
         let mut map = self.lock();
         let id = find_in(&map, key)?.id.clone();
@@ -368,25 +382,28 @@ impl NetworkStore {
         };
         rec.endpoints.insert(container.to_string(), ep.clone());
         let snapshot = rec.clone();
-        drop(map);
-        self.save(&snapshot)?;
+        if save {
+            self.save_endpoints(&snapshot)?;
+        }
         Ok((snapshot, ep))
     }
 
-    /// Removes `container`'s endpoint and releases its address; missing is fine.
+    /// Removes `container`'s endpoint and releases its address; missing is fine (and writes
+    /// nothing).
     pub fn disconnect(&self, key: &str, container: &str) -> Result<Option<Endpoint>> {
         let mut map = self.lock();
         let id = find_in(&map, key)?.id.clone();
         let rec = map.get_mut(&id).expect("found above");
         let ep = rec.endpoints.remove(container);
-        rec.leases.release(container);
-        let snapshot = rec.clone();
-        drop(map);
-        self.save(&snapshot)?;
+        let released = rec.leases.release(container);
+        if ep.is_some() || released {
+            self.save_endpoints(rec)?;
+        }
         Ok(ep)
     }
 
-    /// Records the host veth of an endpoint.
+    /// Records the host veth of an endpoint (and saves the endpoint that
+    /// [`NetworkStore::connect`] was told not to).
     pub fn set_host_veth(&self, key: &str, container: &str, veth: &str) -> Result<()> {
         let mut map = self.lock();
         let id = find_in(&map, key)?.id.clone();
@@ -394,9 +411,13 @@ impl NetworkStore {
         if let Some(ep) = rec.endpoints.get_mut(container) {
             ep.host_veth = veth.to_string();
         }
-        let snapshot = rec.clone();
-        drop(map);
-        self.save(&snapshot)
+        self.save_endpoints(rec)
+    }
+
+    /// Writes a network's endpoints and leases as they are in memory.
+    pub fn flush(&self, key: &str) -> Result<()> {
+        let map = self.lock();
+        self.save_endpoints(find_in(&map, key)?)
     }
 
     /// Renames a container in the endpoints it has (`docker rename`).
@@ -412,7 +433,7 @@ impl NetworkStore {
             }
         }
         for rec in changed {
-            self.save(&rec)?;
+            self.save_endpoints(&rec)?;
         }
         Ok(())
     }
@@ -524,6 +545,42 @@ mod tests {
         assert!(err.to_string().contains("pre-defined"));
     }
 
+    /// What a restarted daemon reads back: an endpoint saved by `set_host_veth` after an
+    /// unsaved `connect`, its release by `disconnect`; a disconnect of nothing writes nothing.
+    #[test]
+    fn endpoint_changes_reach_the_disk() {
+        let (d, s) = store();
+        let reopen = || {
+            NetworkStore::open(
+                &d.path().join("n"),
+                "bt0",
+                Some("10.250.0.0/24".parse().unwrap()),
+                &[],
+            )
+            .unwrap()
+            .find("bridge")
+            .unwrap()
+        };
+        let (net, ep) = s
+            .connect("bridge", "c1", "web", None, vec![], false)
+            .unwrap();
+        assert!(!reopen().endpoints.contains_key("c1"), "not saved yet");
+        s.set_host_veth(&net.id, "c1", "veth1234567").unwrap();
+        let back = reopen();
+        assert_eq!(back.endpoints["c1"].host_veth, "veth1234567");
+        assert_eq!(back.endpoints["c1"].ip, ep.ip);
+        let file = d.path().join("n").join(format!("{}.json", net.id));
+        let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(s.disconnect("bridge", "nobody").unwrap().is_none());
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().modified().unwrap(),
+            before
+        );
+        assert!(s.disconnect("bridge", "c1").unwrap().is_some());
+        assert!(!reopen().endpoints.contains_key("c1"));
+    }
+
     #[test]
     fn user_networks_get_clear_subnets_and_leases() {
         let (_d, s) = store();
@@ -575,17 +632,17 @@ mod tests {
             .is_err()
         );
         let (_, ep) = s
-            .connect("front", "c1", "web", None, vec!["www".into()])
+            .connect("front", "c1", "web", None, vec!["www".into()], true)
             .unwrap();
         assert_eq!(ep.ip.unwrap().to_string(), "172.18.0.2");
         assert!(
-            s.connect("front", "c1", "web", None, vec![]).is_err(),
+            s.connect("front", "c1", "web", None, vec![], true).is_err(),
             "twice"
         );
         let err = s.remove("front").unwrap_err();
         assert!(err.to_string().contains("active endpoints"));
         s.disconnect("front", "c1").unwrap();
-        let (_, ep) = s.connect("front", "c2", "db", None, vec![]).unwrap();
+        let (_, ep) = s.connect("front", "c2", "db", None, vec![], true).unwrap();
         assert_eq!(
             ep.ip.unwrap().to_string(),
             "172.18.0.2",
