@@ -219,6 +219,101 @@ fn user_networks_internal_container_mode_and_live_connect() {
     assert!(!link_exists(&br_b));
 }
 
+/// Containers on different networks do not reach each other (Docker's isolation), unless
+/// connected to the same one; dynamic addresses come from `--ip-range`.
+#[test]
+fn networks_are_isolated_and_ip_range_is_honoured() {
+    let d = daemon();
+    let (br_a, subnet_a) = unique_bridge();
+    let (br_b, subnet_b) = unique_bridge();
+    let a_prefix = subnet_a.trim_end_matches("0/24").to_string();
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet_a,
+        "--ip-range",
+        &format!("{a_prefix}128/25"),
+        "-o",
+        &format!("com.docker.network.bridge.name={br_a}"),
+        "left",
+    ]);
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet_b,
+        "-o",
+        &format!("com.docker.network.bridge.name={br_b}"),
+        "right",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "target",
+        "--network",
+        "left",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let ip = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.Networks.left.IPAddress}}",
+        "target",
+    ]);
+    let ip = ip.trim().to_string();
+    let last: u8 = ip.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(
+        ip.starts_with(&a_prefix) && last >= 128,
+        "{ip} outside --ip-range"
+    );
+    let ping = |net: &str, to: &str| {
+        d.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "busybox",
+            "ping",
+            "-c1",
+            "-W1",
+            to,
+        ])
+    };
+    let same = ping("left", &ip);
+    assert!(
+        same.status.success(),
+        "same network: {}",
+        common::stdout(&same)
+    );
+    let other = ping("right", &ip);
+    assert!(
+        !other.status.success(),
+        "another network reached {ip}: {}",
+        common::stdout(&other)
+    );
+    // Connected to both, a container reaches the target over the shared network.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "both",
+        "--network",
+        "right",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    d.ok(&["network", "connect", "left", "both"]);
+    let out = d.ok(&["exec", "both", "ping", "-c1", "-W1", &ip]);
+    assert!(out.contains("1 packets received"), "{out}");
+    d.ok(&["rm", "-f", "target", "both"]);
+    d.ok(&["network", "rm", "left", "right"]);
+}
+
 #[test]
 fn network_bad_input_changes_nothing() {
     let d = daemon();

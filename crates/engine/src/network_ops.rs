@@ -279,6 +279,7 @@ impl Engine {
                 let _ = self.networks.disconnect(&net.id, &rec.id);
                 return Err(e);
             }
+            self.containers.sync_network_rules();
         }
         self.network_event("connect", &net, &[("container", rec.id.clone())]);
         Ok(())

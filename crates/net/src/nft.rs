@@ -440,10 +440,30 @@ pub fn render(table: &str, plan: &NatPlan) -> Result<String> {
         ));
     }
     line(format_args!("    ct state established,related accept"));
-    for net in plan.networks.iter().filter(|n| !n.internal) {
+    let open: Vec<&NatNetwork> = plan.networks.iter().filter(|n| !n.internal).collect();
+    for net in &open {
         let br = &net.bridge;
         line(format_args!("    oifname \"{br}\" ct status dnat accept"));
-        line(format_args!("    iifname \"{br}\" accept"));
+    }
+    // Networks are isolated from each other (Docker's DOCKER-ISOLATION chains): a container
+    // reaches another network's containers only by being connected to it, or through a
+    // published port (accepted just above).
+    for net in &open {
+        let others: Vec<String> = open
+            .iter()
+            .filter(|o| o.bridge != net.bridge)
+            .map(|o| format!("\"{}\"", o.bridge))
+            .collect();
+        if !others.is_empty() {
+            line(format_args!(
+                "    iifname \"{}\" oifname {{ {} }} drop",
+                net.bridge,
+                others.join(", ")
+            ));
+        }
+    }
+    for net in &open {
+        line(format_args!("    iifname \"{}\" accept", net.bridge));
     }
     line(format_args!("  }}"));
 
@@ -685,6 +705,31 @@ table ip berth {
     #[test]
     fn small_plan_renders_the_golden_script() {
         assert_eq!(render("berth", &plan()).unwrap(), GOLDEN);
+    }
+
+    #[test]
+    fn networks_are_isolated_from_each_other() {
+        let mut p = plan();
+        p.networks.push(NatNetwork {
+            bridge: "br-a".into(),
+            subnet: "172.19.0.0/16".parse().unwrap(),
+            internal: false,
+        });
+        let s = render("berth", &p).unwrap();
+        let forward = &s[s.find("chain forward").unwrap()..];
+        let lines: Vec<&str> = forward.lines().map(str::trim).collect();
+        let at = |l: &str| {
+            lines
+                .iter()
+                .position(|x| *x == l)
+                .unwrap_or_else(|| panic!("{l}"))
+        };
+        let drop_a = at(r#"iifname "berth0" oifname { "br-a" } drop"#);
+        let drop_b = at(r#"iifname "br-a" oifname { "berth0" } drop"#);
+        // Published ports stay reachable from other networks; a container's own network and
+        // the outside too.
+        assert!(at(r#"oifname "br-a" ct status dnat accept"#) < drop_a.min(drop_b));
+        assert!(at(r#"iifname "berth0" accept"#) > drop_a.max(drop_b));
     }
 
     #[test]

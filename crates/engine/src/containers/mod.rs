@@ -190,6 +190,17 @@ impl Containers {
         self.ports.remove_if_unused(self.net.store());
     }
 
+    /// Renders the firewall rules again when a bridge appeared or went since the last time:
+    /// a new network's containers need forwarding and masquerade, and every network is
+    /// isolated from the others.
+    pub fn sync_network_rules(&self) {
+        if self.net.take_bridges_changed()
+            && let Err(e) = self.ports.apply(self.net.store())
+        {
+            tracing::warn!(error = %e, "updating the network rules");
+        }
+    }
+
     /// Network set-up (the bridge of a removed network goes through it).
     pub fn net(&self) -> &netsetup::NetSetup {
         &self.net
@@ -576,6 +587,7 @@ impl Containers {
                 None => (None, None, None),
             },
         };
+        self.sync_network_rules();
         if let Some(ip) = ip {
             let published = self.ports.allocate(rec)?;
             if !published.is_empty() {

@@ -65,6 +65,9 @@ pub struct NetSetup {
     netns_dir: PathBuf,
     /// Networks whose bridge this daemon has set up.
     ready_bridges: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Set when a bridge was made or removed: the firewall rules (forwarding, masquerade,
+    /// isolation between networks) must be rendered again ([`NetSetup::take_bridges_changed`]).
+    bridges_changed: std::sync::atomic::AtomicBool,
     /// The MTU of the host's default route, and when it was read.
     mtu: std::sync::Mutex<Option<(std::time::Instant, Option<u32>)>>,
 }
@@ -81,8 +84,15 @@ impl NetSetup {
             dns,
             netns_dir,
             ready_bridges: Default::default(),
+            bridges_changed: Default::default(),
             mtu: Default::default(),
         }
+    }
+
+    /// Whether a bridge was made or removed since the last call.
+    pub fn take_bridges_changed(&self) -> bool {
+        self.bridges_changed
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The host's uplink MTU for new veths (cached for [`MTU_TTL`]).
@@ -144,6 +154,8 @@ impl NetSetup {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(net.id.clone());
+        self.bridges_changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         // Containers reach each other through the bridge and the host through the gateway;
         // routing out (masquerade) comes with port publishing.
         let _ = berth_net::host::sysctl_write("net.ipv4.ip_forward", "1");
@@ -156,6 +168,8 @@ impl NetSetup {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&net.id);
+        self.bridges_changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.dns.remove_network(&net.id);
         if net.bridge.is_empty() {
             return;
