@@ -19,7 +19,7 @@ bridge=bb$(printf '%04x' $$)
 dbridge=bd$(printf '%04x' $$)
 pids=()
 cleanup() {
-  "$berth" rm -f bench-web >/dev/null 2>&1 || true
+  "$berth" rm -f bench-d1 bench-d2 bench-d3 bench-p1 bench-p2 bench-p3 >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -41,6 +41,26 @@ time_cmd() {
   echo "scale=3; ($t1 - $t0) / 1000" | bc >> "$out"
 }
 rps() { wrk -t2 -c16 -d"${secs}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
+# Direct and published alternate, three rounds each, medians compared. Every measurement gets
+# a fresh container: busybox httpd closes each connection first, so its TIME_WAIT sockets hold
+# the (container:80, gateway:port) tuples for 60 s, and past ~28k connections (the client's
+# port range) new SYNs hit them and wait out retransmits: the second 4-second round to the
+# same container collapsed to a fifth of the first, direct and published alike.
+rps_rounds() { # $1 port base, then the CLI; prints "direct published" medians
+  local base=$1; shift
+  local d=() p=() i dip
+  for i in 1 2 3; do
+    "$@" run -d --name "bench-d$i" busybox sh -c "$serve" >/dev/null
+    "$@" run -d --name "bench-p$i" -p "127.0.0.1:$((base + i)):80" busybox sh -c "$serve" >/dev/null
+    sleep 0.5
+    dip=$("$@" inspect --format '{{.NetworkSettings.IPAddress}}' "bench-d$i")
+    d+=("$(rps "http://$dip/index.html")")
+    p+=("$(rps "http://127.0.0.1:$((base + i))/index.html")")
+    "$@" rm -f "bench-d$i" "bench-p$i" >/dev/null
+  done
+  printf '%s\n' "${d[@]}" | median | tr '\n' ' '
+  printf '%s\n' "${p[@]}" | median
+}
 serve='mkdir -p /www && head -c 4096 /dev/zero > /www/index.html && httpd -f -p 80 -h /www'
 
 # --- berth
@@ -55,12 +75,7 @@ for _ in $(seq "$runs"); do
   time_cmd "$work/b-bridge" "$berth" run --rm busybox true
   time_cmd "$work/b-none" "$berth" run --rm --network none busybox true
 done
-"$berth" run -d --name bench-web -p 127.0.0.1:18765:80 busybox sh -c "$serve" >/dev/null
-ip=$("$berth" inspect --format '{{.NetworkSettings.IPAddress}}' bench-web)
-sleep 0.5
-b_direct=$(rps "http://$ip/index.html")
-b_published=$(rps "http://127.0.0.1:18765/index.html")
-"$berth" rm -f bench-web >/dev/null
+read -r b_direct b_published < <(rps_rounds 18760 "$berth")
 
 # --- Docker (private dockerd on its own bridge; published ports via its userland proxy)
 have_docker=0
@@ -81,19 +96,14 @@ if command -v dockerd >/dev/null; then
       time_cmd "$work/d-bridge" "${D[@]}" run --rm busybox true
       time_cmd "$work/d-none" "${D[@]}" run --rm --network none busybox true
     done
-    "${D[@]}" run -d --name bench-web -p 127.0.0.1:18766:80 busybox sh -c "$serve" >/dev/null
-    dip=$("${D[@]}" inspect --format '{{.NetworkSettings.IPAddress}}' bench-web)
-    sleep 0.5
-    d_direct=$(rps "http://$dip/index.html")
-    d_published=$(rps "http://127.0.0.1:18766/index.html")
-    "${D[@]}" rm -f bench-web >/dev/null
+    read -r d_direct d_published < <(rps_rounds 18770 "${D[@]}")
   fi
 fi
 
 echo "run --rm busybox true, medians of $runs:"
 printf '  berth  bridge %8s ms   none %8s ms\n' "$(median < "$work/b-bridge")" "$(median < "$work/b-none")"
 [ "$have_docker" = 1 ] && printf '  docker bridge %8s ms   none %8s ms\n' "$(median < "$work/d-bridge")" "$(median < "$work/d-none")"
-echo "httpd, 4 KiB page, wrk -t2 -c16 ${secs}s (requests/s):"
+echo "httpd, 4 KiB page, wrk -t2 -c16 ${secs}s, median of 3 alternating rounds, a fresh container each (requests/s):"
 printf '  berth  direct %10s   published %10s   (%s%%)\n' "$b_direct" "$b_published" \
   "$(echo "scale=1; 100 * $b_published / $b_direct" | bc)"
 [ "$have_docker" = 1 ] && printf '  docker direct %10s   published %10s   (%s%%)\n' "$d_direct" "$d_published" \

@@ -2,11 +2,12 @@
 # Installs the Debian packages Berth's demo and tests need, skipping what is already there.
 # usage: scripts/install-deps.sh [demo|test]
 set -eu
-want="busybox-static"
+# nftables carries the network rules (NAT, published ports, isolation).
+want="busybox-static nftables"
 if [ "${1:-test}" = test ]; then
   # skopeo reads back archives `berth save` writes; podman and dockerd (docker.io) write archives
-  # `berth load` reads and read the ones Berth writes.
-  want="$want skopeo podman docker.io"
+  # `berth load` reads and read the ones Berth writes; iptables is the rules' fallback backend.
+  want="$want skopeo podman docker.io iptables"
 fi
 missing=""
 for p in $want; do

@@ -26,6 +26,8 @@ pub struct DaemonOptions {
     pub dns_listen: String,
     /// The host-side name suffix (`--dns-suffix`).
     pub dns_suffix: String,
+    /// `auto`, `nftables` or `iptables` (`--firewall`).
+    pub firewall: String,
 }
 
 /// Runs the daemon to completion; returns the process exit code.
@@ -92,6 +94,10 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
             } else {
                 format!("berth_{}", opts.bridge.replace(['-', '.'], "_"))
             },
+            firewall: opts
+                .firewall
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--firewall: {e}"))?,
             ..berth_engine::containers::Settings::detect()
         },
         default_bridge: opts.bridge.clone(),

@@ -25,6 +25,7 @@ fn main() {
             bip: args.bip,
             dns_listen: args.dns_listen,
             dns_suffix: args.dns_suffix,
+            firewall: args.firewall,
         })
     });
     std::process::exit(code);

@@ -314,6 +314,166 @@ fn networks_are_isolated_and_ip_range_is_honoured() {
     d.ok(&["network", "rm", "left", "right"]);
 }
 
+/// Removes, when dropped, the `ip raw|nat|filter` nftables tables that did not exist when it was
+/// made and hold no rule (iptables-nft creates them on first use).
+struct XtablesGuard(Vec<String>);
+
+impl XtablesGuard {
+    fn tables() -> Vec<String> {
+        let out = std::process::Command::new("nft")
+            .args(["list", "tables", "ip"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        out.lines()
+            .filter_map(|l| l.strip_prefix("table ip "))
+            .map(|t| t.trim().to_string())
+            .collect()
+    }
+
+    fn new() -> XtablesGuard {
+        XtablesGuard(Self::tables())
+    }
+}
+
+impl Drop for XtablesGuard {
+    fn drop(&mut self) {
+        for t in ["raw", "nat", "filter"] {
+            if self.0.iter().any(|x| x == t) || !Self::tables().iter().any(|x| x == t) {
+                continue;
+            }
+            let listing = std::process::Command::new("nft")
+                .args(["list", "table", "ip", t])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let has_rules = listing.lines().map(str::trim).any(|l| {
+                !(l.is_empty()
+                    || l == "}"
+                    || l.starts_with("table ")
+                    || l.starts_with("chain ")
+                    || l.starts_with("type "))
+            });
+            if !has_rules {
+                let _ = std::process::Command::new("nft")
+                    .args(["delete", "table", "ip", t])
+                    .status();
+            }
+        }
+    }
+}
+
+/// `--firewall iptables` (what a host without `nft` gets): published ports, isolation and
+/// clean-up through iptables chains named after the daemon, and no nftables table.
+#[test]
+fn iptables_backend_publishes_isolates_and_cleans_up() {
+    if std::process::Command::new("iptables")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no iptables");
+        return;
+    }
+    // iptables-nft makes the nftables tables of the xtables it touches; those this test makes
+    // go again at the end if empty.
+    let _xtables = XtablesGuard::new();
+    let d = Daemon::start_with(&["--firewall", "iptables"]);
+    d.import_busybox("busybox:latest");
+    let (bridge, _) = default_bridge(&d);
+    let prefix = format!("BERTH-{}-", bridge.to_ascii_uppercase());
+    let rules = |table: &str| {
+        let out = std::process::Command::new("iptables")
+            .args(["-w", "-t", table, "-S"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let port = free_port();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "site",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo via-iptables > /www/index.html && httpd -f -p 80 -h /www",
+    ]);
+    let mut body = None;
+    wait_for("the published port", || {
+        body = get_local(port);
+        body.is_some()
+    });
+    assert_eq!(body.unwrap(), "via-iptables\n");
+    let nat = rules("nat");
+    assert!(
+        nat.contains(&format!(
+            "-A {prefix}PUB -d 127.0.0.1/32 -p tcp -m tcp --dport {port} -j DNAT"
+        )),
+        "{nat}"
+    );
+    assert!(
+        nat.contains(&format!("-A PREROUTING -j {prefix}PRE")),
+        "{nat}"
+    );
+    let filter = rules("filter");
+    assert!(filter.contains(&format!("-N {prefix}USER")), "{filter}");
+    let nft = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output();
+    if let Ok(nft) = nft {
+        let tables = String::from_utf8_lossy(&nft.stdout).into_owned();
+        assert!(!tables.contains(&format!("berth_{bridge}")), "{tables}");
+    }
+    // A second network is isolated from the default one, in the FWD chain.
+    let (br_b, subnet_b) = unique_bridge();
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet_b,
+        "-o",
+        &format!("com.docker.network.bridge.name={br_b}"),
+        "other",
+    ]);
+    let site_ip = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "site",
+    ]);
+    let other = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W1",
+        site_ip.trim(),
+    ]);
+    assert!(!other.status.success(), "{}", common::stdout(&other));
+    assert!(
+        rules("filter").contains(&format!("-A {prefix}FWD -i {br_b} -o {bridge} -j DROP")),
+        "{}",
+        rules("filter")
+    );
+    // Prune: no chain, no jump of ours left.
+    d.ok(&["rm", "-f", "site"]);
+    d.ok(&["system", "prune", "-f"]);
+    for table in ["raw", "nat", "filter"] {
+        let left = rules(table);
+        assert!(
+            !left.contains(&prefix),
+            "{table} still has {prefix}*:\n{left}"
+        );
+    }
+}
+
 #[test]
 fn network_bad_input_changes_nothing() {
     let d = daemon();

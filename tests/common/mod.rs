@@ -237,6 +237,43 @@ pub fn unique_bridge() -> (String, String) {
     }
 }
 
+/// Removes every iptables rule jumping to, and every chain named, `prefix…` (a daemon run with
+/// `--firewall iptables`); nothing when iptables is absent or has none.
+pub fn remove_iptables_chains(prefix: &str) {
+    for table in ["raw", "nat", "filter"] {
+        let Ok(out) = Command::new("iptables")
+            .args(["-w", "-t", table, "-S"])
+            .output()
+        else {
+            return;
+        };
+        let rules = String::from_utf8_lossy(&out.stdout).into_owned();
+        for rule in rules.lines().filter(|l| l.starts_with("-A ")) {
+            let words: Vec<&str> = rule.split_whitespace().collect();
+            let jumps_to_ours = words
+                .windows(2)
+                .any(|w| w[0] == "-j" && w[1].starts_with(prefix));
+            if jumps_to_ours && !words[1].starts_with(prefix) {
+                let mut args = vec!["-w", "-t", table, "-D"];
+                args.extend(&words[1..]);
+                let _ = Command::new("iptables").args(&args).status();
+            }
+        }
+        for chain in rules
+            .lines()
+            .filter_map(|l| l.strip_prefix("-N "))
+            .filter(|c| c.starts_with(prefix))
+        {
+            let _ = Command::new("iptables")
+                .args(["-w", "-t", table, "-F", chain])
+                .status();
+            let _ = Command::new("iptables")
+                .args(["-w", "-t", table, "-X", chain])
+                .status();
+        }
+    }
+}
+
 /// Kills shims and container processes recorded under `root` and removes their cgroups.
 pub fn kill_leftovers(root: &Path) {
     if let Ok(rd) = std::fs::read_dir(root.join("shims")) {
@@ -257,6 +294,7 @@ pub fn kill_leftovers(root: &Path) {
                 .stderr(Stdio::null())
                 .status();
         }
+        remove_iptables_chains(&format!("BERTH-{}-", args.trim().to_ascii_uppercase()));
     }
     // Bridges of the daemon's networks (the default one included) and their netns files.
     if let Ok(rd) = std::fs::read_dir(root.join("networks")) {

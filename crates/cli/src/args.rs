@@ -297,6 +297,10 @@ pub struct DaemonArgs {
     /// Suffix of container names on the host (`web.berth`).
     #[arg(long, default_value = "berth", value_name = "DOMAIN")]
     pub dns_suffix: String,
+    /// Tool for the NAT and filter rules: auto (nftables, or iptables where `nft` is absent),
+    /// nftables or iptables.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "nftables", "iptables"])]
+    pub firewall: String,
 }
 
 impl DaemonArgs {

@@ -63,6 +63,14 @@ pub enum Error {
         /// nft's error output.
         stderr: String,
     },
+    /// An `iptables` tool failed (the fallback where `nft` is absent).
+    #[error("{what}: {stderr}")]
+    Firewall {
+        /// What we were doing, naming the chains.
+        what: String,
+        /// The tool's error output.
+        stderr: String,
+    },
 }
 
 /// The crate's result type.
@@ -124,6 +132,10 @@ impl HasKind for Error {
                 ErrorKind::Forbidden
             }
             Error::Nft { .. } => ErrorKind::Internal,
+            Error::Firewall { stderr, .. } if stderr.contains("Permission denied") => {
+                ErrorKind::Forbidden
+            }
+            Error::Firewall { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -4,7 +4,9 @@
 //! - [`Netlink`]: a synchronous route-netlink socket (no tokio) that applies [`Request`]s, the
 //!   operations [`plan`] builds as data (bridges, veth pairs, addresses, routes);
 //! - [`attach_container`] / [`detach`]: a container's veth set-up in three round trips;
-//! - [`host`]: facts about the host (default-route MTU, routes, sysctls).
+//! - [`host`]: facts about the host (default-route MTU, routes, sysctls);
+//! - [`firewall`]: the NAT, forwarding and isolation rules of a [`nft::NatPlan`], through
+//!   [`nft`] or, where `nft` is absent, [`iptables`].
 //!
 //! Everything is synchronous and needs `CAP_NET_ADMIN` (and `CAP_SYS_ADMIN` for namespaces);
 //! the pure parts (plans, addresses, parsers) are tested without root.
@@ -13,7 +15,9 @@ mod addr;
 mod attach;
 pub mod dns;
 mod error;
+pub mod firewall;
 pub mod host;
+pub mod iptables;
 mod netlink;
 mod netns;
 pub mod nft;

@@ -247,7 +247,7 @@ impl NatPlan {
     }
 
     /// Non-internal bridges with at least one port published on `0.0.0.0` or loopback.
-    fn localnet_bridges(&self) -> impl Iterator<Item = &NatNetwork> {
+    pub(crate) fn localnet_bridges(&self) -> impl Iterator<Item = &NatNetwork> {
         self.networks.iter().filter(|n| {
             !n.internal
                 && self
@@ -259,7 +259,7 @@ impl NatPlan {
 
     /// Checks names and ports, and returns the ports without exact duplicates (Docker's port
     /// map cannot hold two identical bindings either).
-    fn checked_ports(&self) -> Result<Vec<PublishedPort>> {
+    pub(crate) fn checked_ports(&self) -> Result<Vec<PublishedPort>> {
         for net in &self.networks {
             check_bridge_name(&net.bridge)?;
         }
@@ -309,7 +309,7 @@ pub fn user_table(table: &str) -> String {
 /// Checks a table or chain name: nft takes them as bare identifiers (quoting is not allowed
 /// there), so only ASCII letters, digits and `_`, starting with a letter, are accepted; this
 /// also keeps a caller's string from ever being read as nft syntax.
-fn check_name(what: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     let mut bytes = name.bytes();
     let ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -339,7 +339,7 @@ fn check_bridge_name(name: &str) -> Result<()> {
 }
 
 /// The subnet with host bits cleared, as nft wants a prefix written.
-fn subnet(net: &NatNetwork) -> Ipv4Net {
+pub(crate) fn subnet(net: &NatNetwork) -> Ipv4Net {
     Ipv4Net {
         addr: net.subnet.network(),
         prefix: net.subnet.prefix,

@@ -61,8 +61,11 @@ pub struct Settings {
     pub cgroup_v2: bool,
     /// The host's resolv.conf, copied (filtered) into containers.
     pub host_resolv_conf: PathBuf,
-    /// The daemon's nftables table (one per daemon, so tests and daemons never share rules).
+    /// The daemon's nftables table (one per daemon, so tests and daemons never share rules);
+    /// with iptables, the prefix of its chains.
     pub nft_table: String,
+    /// The tool that carries the rules: nftables, or iptables where `nft` is absent.
+    pub firewall: berth_net::firewall::Firewall,
 }
 
 impl Settings {
@@ -75,6 +78,7 @@ impl Settings {
             cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
             host_resolv_conf: PathBuf::from("/etc/resolv.conf"),
             nft_table: "berth".into(),
+            firewall: berth_net::firewall::Firewall::detect(),
         }
     }
 }
@@ -158,7 +162,7 @@ impl Containers {
         settings: Settings,
     ) -> Result<Arc<Containers>> {
         let store = ContainerStore::open(&root.join("containers"))?;
-        let ports = ports::PortPublisher::new(&settings.nft_table);
+        let ports = ports::PortPublisher::new(&settings.nft_table, settings.firewall);
         Ok(Arc::new(Containers {
             store,
             shims: ShimLauncher {

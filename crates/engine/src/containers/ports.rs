@@ -45,6 +45,7 @@ impl Published {
 /// The daemon's port rules.
 pub struct PortPublisher {
     table: String,
+    firewall: berth_net::firewall::Firewall,
     state: Mutex<BTreeMap<String, (Ipv4Addr, Vec<Published>)>>,
 }
 
@@ -63,10 +64,11 @@ fn parse_key(key: &str) -> Result<(u16, bool)> {
 }
 
 impl PortPublisher {
-    /// Rules go to nftables table `table` (one per daemon).
-    pub fn new(table: &str) -> PortPublisher {
+    /// Rules go to nftables table `table` (one per daemon), or iptables chains named after it.
+    pub fn new(table: &str, firewall: berth_net::firewall::Firewall) -> PortPublisher {
         PortPublisher {
             table: table.to_string(),
+            firewall,
             state: Mutex::new(BTreeMap::new()),
         }
     }
@@ -207,32 +209,24 @@ impl PortPublisher {
             user_chain: Some("filter".into()),
         };
         if plan.networks.is_empty() {
-            return nft::remove(&self.table)
+            return self
+                .firewall
+                .remove(&self.table)
                 .map_err(|e| EngineError::InvalidArgument(e.to_string()));
         }
         for s in plan.sysctls() {
             let _ = berth_net::host::sysctl_write(&s.key, &s.value);
         }
-        nft::apply(&self.table, &plan).map_err(|e| EngineError::InvalidArgument(e.to_string()))
+        self.firewall
+            .apply(&self.table, &plan)
+            .map_err(|e| EngineError::InvalidArgument(e.to_string()))
     }
 
     /// Drops our tables when no network needs rules any more (`system prune`): the main table
     /// always, the user table only if the user put no rule in it.
     pub fn remove_if_unused(&self, nets: &NetworkStore) {
         let _ = self.apply(nets);
-        let user = nft::user_table(&self.table);
-        if let Ok(Some(listing)) = nft::list(&user) {
-            let has_rules = listing.lines().map(str::trim).any(|l| {
-                !(l.is_empty()
-                    || l == "}"
-                    || l.starts_with("table ")
-                    || l.starts_with("chain ")
-                    || l.starts_with("type "))
-            });
-            if !has_rules {
-                let _ = nft::remove_user_table(&self.table);
-            }
-        }
+        let _ = self.firewall.remove_user_if_empty(&self.table);
     }
 
     /// The table's name.
@@ -260,7 +254,7 @@ mod tests {
 
     #[test]
     fn allocation_picks_free_ports_and_refuses_taken_ones() {
-        let p = PortPublisher::new("berth_unit_test");
+        let p = PortPublisher::new("berth_unit_test", berth_net::firewall::Firewall::Nftables);
         let mut rec = ContainerRecord::default();
         let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let busy_port = busy.local_addr().unwrap().port();
