@@ -314,6 +314,31 @@ fn networks_are_isolated_and_ip_range_is_honoured() {
     d.ok(&["network", "rm", "left", "right"]);
 }
 
+/// `host.berth.internal` and `--add-host NAME:host-gateway` name the host's address on the
+/// container's bridge, and the host answers there.
+#[test]
+fn containers_reach_the_host_by_name() {
+    let d = daemon();
+    let (_, bip) = default_bridge(&d);
+    let gateway = format!("{}1", bip.trim_end_matches("0/24"));
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hosts; ping -c1 -W2 host.berth.internal",
+    ]);
+    assert!(out.contains(&format!("{gateway}\tgw\n")), "{out}");
+    assert!(
+        out.contains(&format!("{gateway}\thost.berth.internal\n")),
+        "{out}"
+    );
+    assert!(out.contains("1 packets received"), "{out}");
+}
+
 /// Removes, when dropped, the `ip raw|nat|filter` nftables tables that did not exist when it was
 /// made and hold no rule (iptables-nft creates them on first use).
 struct XtablesGuard(Vec<String>);
@@ -489,6 +514,22 @@ fn network_bad_input_changes_nothing() {
         d.fails(&["run", "--rm", "--network", "nowhere", "busybox", "true"])
             .contains("not found")
     );
+    // A published range whose host and container sides differ in length: Docker's message,
+    // and no container made.
+    let err = d.fails(&[
+        "run",
+        "-d",
+        "-p",
+        "18000-18002:80-81",
+        "busybox",
+        "sleep",
+        "9",
+    ]);
+    assert!(
+        err.contains("invalid ranges specified for container and host Ports"),
+        "{err}"
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
     assert_eq!(d.ok(&["network", "ls", "-q"]), before);
 }
 

@@ -27,9 +27,19 @@ pub fn write(
     let host_net = host.network_mode == "host";
     write_file(&files.hostname, &format!("{hostname}\n"))?;
     let hosts = if host_net {
-        std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| hosts_file("", &[], None))
+        // The host's own file, plus `--add-host` entries; the host is itself.
+        let mut h = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        if !h.is_empty() && !h.ends_with('\n') {
+            h.push('\n');
+        }
+        h.push_str(&host_entries(
+            &host.extra_hosts,
+            Some(std::net::Ipv4Addr::LOCALHOST),
+        ));
+        h
     } else {
-        hosts_file(hostname, &host.extra_hosts, ip)
+        // A bridged container's gateway (its DNS server) is the host's address on its bridge.
+        hosts_file(hostname, &host.extra_hosts, ip, nameserver)
     };
     write_file(&files.hosts, &hosts)?;
     write_file(
@@ -39,27 +49,49 @@ pub fn write(
     Ok(files)
 }
 
+/// The `--add-host` lines and the [`HOST_NAME`] line, with `host-gateway` as `gateway` (entries
+/// naming it are left out when there is none: `--network none`).
+fn host_entries(extra_hosts: &[String], gateway: Option<std::net::Ipv4Addr>) -> String {
+    let mut s = String::new();
+    for entry in extra_hosts {
+        // `name:ip` (IPv6 addresses contain colons: split at the first one) or `name=ip`.
+        let split = entry.split_once('=').or_else(|| entry.split_once(':'));
+        match split {
+            Some((name, "host-gateway")) => {
+                if let Some(gw) = gateway {
+                    s.push_str(&format!("{gw}\t{name}\n"));
+                }
+            }
+            Some((name, ip)) => s.push_str(&format!("{ip}\t{name}\n")),
+            None => {}
+        }
+    }
+    if let Some(gw) = gateway {
+        s.push_str(&format!("{gw}\t{HOST_NAME}\n"));
+    }
+    s
+}
+
 fn write_file(path: &Path, content: &str) -> Result<(), EngineError> {
     std::fs::write(path, content).map_err(|e| EngineError::io(path, e))
 }
 
-/// Docker's /etc/hosts for a container: loopback names, IPv6 names, `--add-host` entries.
-/// The container's own address line joins when it gets one (networking).
+/// The name containers reach the host by (Docker Desktop's `host.docker.internal`).
+pub const HOST_NAME: &str = "host.berth.internal";
+
+/// Docker's /etc/hosts for a container: loopback names, IPv6 names, `--add-host` entries
+/// (`host-gateway` is the host's address as the container sees it, `gateway`), and
+/// [`HOST_NAME`]. The container's own address line joins when it gets one (networking).
 pub fn hosts_file(
     hostname: &str,
     extra_hosts: &[String],
     ip: Option<std::net::Ipv4Addr>,
+    gateway: Option<std::net::Ipv4Addr>,
 ) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
-    for entry in extra_hosts {
-        // `name:ip` (IPv6 addresses contain colons: split at the first one) or `name=ip`.
-        let split = entry.split_once('=').or_else(|| entry.split_once(':'));
-        if let Some((name, ip)) = split {
-            s.push_str(&format!("{ip}\t{name}\n"));
-        }
-    }
+    s.push_str(&host_entries(extra_hosts, gateway));
     if !hostname.is_empty() {
         // Docker's line for the container itself: its address on the network, when it has one.
         match ip {
@@ -184,12 +216,28 @@ mod tests {
 
     #[test]
     fn hosts_has_localhost_extra_hosts_and_hostname() {
-        let h = hosts_file("abc", &["db:10.1.2.3".into(), "v6:fe80::1".into()], None);
+        let h = hosts_file(
+            "abc",
+            &["db:10.1.2.3".into(), "v6:fe80::1".into()],
+            None,
+            None,
+        );
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("10.1.2.3\tdb\n"));
         assert!(h.contains("fe80::1\tv6\n"));
         assert!(h.ends_with("127.0.1.1\tabc\n"));
-        let h = hosts_file("abc", &[], Some("172.17.0.2".parse().unwrap()));
+        let h = hosts_file("abc", &[], Some("172.17.0.2".parse().unwrap()), None);
         assert!(h.ends_with("172.17.0.2\tabc\n"));
+    }
+
+    #[test]
+    fn host_gateway_and_the_host_name() {
+        let gw: std::net::Ipv4Addr = "10.9.0.1".parse().unwrap();
+        let h = hosts_file("abc", &["gw:host-gateway".into()], None, Some(gw));
+        assert!(h.contains("10.9.0.1\tgw\n"), "{h}");
+        assert!(h.contains("10.9.0.1\thost.berth.internal\n"), "{h}");
+        // Without a gateway (--network none) neither line is written.
+        let h = hosts_file("abc", &["gw:host-gateway".into()], None, None);
+        assert!(!h.contains("host-gateway") && !h.contains(HOST_NAME), "{h}");
     }
 }
