@@ -18,10 +18,12 @@ pub enum Firewall {
 }
 
 impl Firewall {
-    /// nftables when `nft` runs here, else iptables when its tools do, else nftables (whose
-    /// errors then say what is missing).
+    /// nftables when the `nft` tool is installed, else iptables when its tools are, else
+    /// nftables (whose errors then say what is missing). Judged by the tools answering
+    /// `--version`, which needs no privilege, so a failure to list rules is never mistaken for
+    /// a missing tool.
     pub fn detect() -> Firewall {
-        if nft::tables().is_ok() {
+        if nft::installed() {
             Firewall::Nftables
         } else if iptables::available() {
             Firewall::Iptables

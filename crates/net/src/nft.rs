@@ -493,6 +493,16 @@ fn nft_binary() -> &'static str {
         .unwrap_or("nft")
 }
 
+/// Whether the `nft` tool is installed (it answers `--version`).
+pub fn installed() -> bool {
+    Command::new(nft_binary())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Runs `nft ARGS`, with `stdin` fed to it when given, and returns its stdout; a failure
 /// carries nft's stderr (which points at the offending line of a script).
 fn run_nft(what: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
