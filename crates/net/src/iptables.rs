@@ -22,9 +22,6 @@
 use crate::error::{Error, Result};
 use crate::nft::{NatPlan, check_name, subnet};
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// The chain-name prefix of daemon table `table`: upper case, `_` as `-`.
 pub fn chain_prefix(table: &str) -> String {
@@ -159,54 +156,18 @@ pub fn render(table: &str, plan: &NatPlan) -> Result<String> {
     Ok(s)
 }
 
-fn binary(name: &str) -> String {
-    ["/usr/sbin", "/sbin"]
-        .iter()
-        .map(|d| format!("{d}/{name}"))
-        .find(|p| Path::new(p).exists())
-        .unwrap_or_else(|| name.to_string())
-}
-
 /// Whether the `iptables` tools can be run here.
 pub fn available() -> bool {
-    Command::new(binary("iptables"))
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    crate::tool::answers(&crate::tool::sbin("iptables"))
 }
 
 fn run(what: &str, tool: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
-    let mut child = Command::new(binary(tool))
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
+    crate::tool::run(&crate::tool::sbin(tool), args, stdin)
+        .map_err(|e| Error::io(format!("{what}: running {tool}"), e))?
+        .map_err(|stderr| Error::Firewall {
+            what: what.to_string(),
+            stderr: format!("{tool}: {stderr}"),
         })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io(format!("{what}: running {tool}"), e))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let _ = pipe.write_all(text.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::io(format!("{what}: running {tool}"), e))?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
-    Err(Error::Firewall {
-        what: what.to_string(),
-        stderr: if stderr.is_empty() {
-            format!("{tool} exited with {}", out.status)
-        } else {
-            stderr
-        },
-    })
 }
 
 fn iptables(args: &[&str]) -> std::result::Result<String, Error> {

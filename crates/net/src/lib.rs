@@ -22,6 +22,7 @@ mod netlink;
 mod netns;
 pub mod nft;
 pub mod plan;
+mod tool;
 
 pub use addr::{Ipv4Net, MAX_IFNAME_LEN, MacAddr, check_ifname};
 pub use attach::{ContainerLink, HostVeth, attach_container, detach, random_veth_name};

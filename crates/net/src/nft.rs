@@ -79,10 +79,7 @@
 //! other (only internal networks are isolated from everything).
 
 use std::fmt::{self, Write as _};
-use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use crate::addr::{Ipv4Net, check_ifname};
@@ -484,59 +481,20 @@ pub fn render_user_table(table: &str, chain: &str) -> Result<String> {
     ))
 }
 
-/// The `nft` binary: `/usr/sbin/nft` when present (a daemon's `PATH` often lacks `/usr/sbin`),
-/// else whatever `PATH` finds.
-fn nft_binary() -> &'static str {
-    ["/usr/sbin/nft", "/sbin/nft"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("nft")
-}
-
 /// Whether the `nft` tool is installed (it answers `--version`).
 pub fn installed() -> bool {
-    Command::new(nft_binary())
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    crate::tool::answers(&crate::tool::sbin("nft"))
 }
 
 /// Runs `nft ARGS`, with `stdin` fed to it when given, and returns its stdout; a failure
 /// carries nft's stderr (which points at the offending line of a script).
 fn run_nft(what: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
-    let mut child = Command::new(nft_binary())
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io(format!("{what}: running nft"), e))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // A write error (nft exited early) shows up as nft's own status and stderr below.
-        let _ = pipe.write_all(text.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::io(format!("{what}: running nft"), e))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        let stderr = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
-        Err(Error::Nft {
+    crate::tool::run(&crate::tool::sbin("nft"), args, stdin)
+        .map_err(|e| Error::io(format!("{what}: running nft"), e))?
+        .map_err(|stderr| Error::Nft {
             what: what.to_string(),
-            stderr: if stderr.is_empty() {
-                format!("exited with {}", out.status)
-            } else {
-                stderr
-            },
+            stderr,
         })
-    }
 }
 
 /// The names of the host's `ip` family tables.

@@ -159,6 +159,15 @@ fn open_cgroup_dir(cgroup: &Cgroup) -> Option<OwnedFd> {
     Some(file.into())
 }
 
+/// The group's v1 `tasks` files as C strings, for the child to join them (`CgroupJoin`).
+fn task_files(cgroup: &Cgroup) -> Vec<CString> {
+    cgroup
+        .v1_task_files()
+        .iter()
+        .map(|p| cstring(p.as_os_str().as_bytes()))
+        .collect()
+}
+
 fn cstring(s: impl AsRef<[u8]>) -> CString {
     let bytes = s.as_ref();
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
@@ -300,11 +309,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
     cleanup.cgroup = Some(planned.clone());
     if !init.user_ns_root {
         init.cgroup_join = process::CgroupJoin::WhenMade;
-        init.cgroup_tasks = planned
-            .v1_task_files()
-            .iter()
-            .map(|p| cstring(p.as_os_str().as_bytes()))
-            .collect();
+        init.cgroup_tasks = task_files(&planned);
     }
     init.cgroup_dir = open_cgroup_dir(&planned);
     init.reaper = spec
@@ -768,11 +773,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         // The exec'd process joins the v1 groups by itself before entering the container's
         // namespaces (see `process::CgroupJoin`), and starts in the cgroup2 one.
         init.cgroup_join = process::CgroupJoin::AtStart;
-        init.cgroup_tasks = cg
-            .v1_task_files()
-            .iter()
-            .map(|p| cstring(p.as_os_str().as_bytes()))
-            .collect();
+        init.cgroup_tasks = task_files(cg);
         init.cgroup_dir = open_cgroup_dir(cg);
     }
     let mut on_setup = |child: i32, in_unified: bool| -> Result<()> {

@@ -27,6 +27,7 @@ enum COp {
         propagation: Vec<u64>,
         bind: bool,
         remount: bool,
+        optional: bool,
     },
     Remount {
         dest: CString,
@@ -132,6 +133,7 @@ impl Prepared {
                     propagation: m.options.propagation.clone(),
                     bind: m.options.bind,
                     remount: m.needs_bind_remount(),
+                    optional: m.options.optional,
                 },
                 Op::Remount { dest, flags } => COp::Remount {
                     dest: rel(dest),
@@ -279,6 +281,12 @@ fn is_dir(source: &CStr) -> bool {
     rc < 0 || st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
+/// Whether a host path exists (for optional binds).
+fn exists(source: &CStr) -> bool {
+    // SAFETY: NUL-terminated path; `access` only reads it.
+    unsafe { libc::access(source.as_ptr(), libc::F_OK) == 0 }
+}
+
 /// Opens `path` (relative) inside `root`, creating missing directories (and, with
 /// `file`, the last component as an empty file) on the way. Each component is created with
 /// `mkdirat` on the already resolved parent, so creation cannot escape the root either.
@@ -378,7 +386,11 @@ fn run_op(root: RawFd, op: &COp) -> io::Result<()> {
             propagation,
             bind,
             remount,
+            optional,
         } => {
+            if *optional && source.as_deref().is_some_and(|s| !exists(s)) {
+                return Ok(());
+            }
             let file = *bind && source.as_deref().is_some_and(|s| !is_dir(s));
             let fd = ensure(root, dest, file)?;
             let target = FdPath::new(fd);

@@ -40,6 +40,9 @@ pub struct Options {
     pub data: String,
     /// `bind` or `rbind` was given.
     pub bind: bool,
+    /// A bind whose source may be missing, and is then skipped: the container's cgroup in an
+    /// optional hierarchy the parent could not make (never set from a spec).
+    pub optional: bool,
 }
 
 /// Splits OCI mount options into flags, propagation and file-system data (runc's table).
@@ -382,6 +385,7 @@ fn expand_cgroup(ops: &mut Vec<Op>, dest: PathBuf, options: Options, facts: &Fac
                 propagation: Vec::new(),
                 data: String::new(),
                 bind: true,
+                optional: true,
             },
         })
     };
@@ -400,6 +404,7 @@ fn expand_cgroup(ops: &mut Vec<Op>, dest: PathBuf, options: Options, facts: &Fac
             propagation: Vec::new(),
             data: "mode=755".into(),
             bind: false,
+            optional: false,
         },
     }));
     for (name, dir) in &facts.cgroup_dirs {
@@ -479,6 +484,20 @@ mod tests {
         assert_eq!(plan.cgroup_ops_start, Some(6 + 6 + 5));
         assert!(matches!(&plan.ops[17], Op::Mount(m) if m.dest == Path::new("/sys/fs/cgroup")));
         assert!(matches!(&plan.ops[16], Op::Symlink { .. }));
+        // A cgroup bind is skipped if the parent could not make that optional hierarchy's
+        // group; nothing from the spec is optional.
+        let optional: Vec<bool> = plan
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Mount(m) => Some(m.options.optional),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            optional,
+            [false, false, false, false, false, false, false, true, true]
+        );
         // The cgroup binds are read-only and the tmpfs is remounted read-only after them.
         assert!(
             plan.ops
