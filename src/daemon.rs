@@ -33,6 +33,12 @@ pub struct DaemonOptions {
 /// Runs the daemon to completion; returns the process exit code.
 pub fn run(opts: DaemonOptions) -> i32 {
     init_tracing(&opts.log_level);
+    // Whatever the daemon's parent left open must not reach shims and containers (the
+    // CVE-2024-21626 class); the daemon opens its own descriptors close-on-exec.
+    if let Err(e) = berth_runtime::hygiene::cloexec_inherited() {
+        eprintln!("berth daemon: marking inherited descriptors close-on-exec: {e}");
+        return 1;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Waits, attaches and `logs -f` each hold a blocking thread while they last.

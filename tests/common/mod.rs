@@ -23,6 +23,9 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub extra_args: Vec<String>,
+    /// Shell redirections applied before the daemon is exec'd (e.g. `7</some/dir`, to start
+    /// it with an inherited descriptor as a careless parent would).
+    pub shell_redirects: Option<String>,
 }
 
 impl Daemon {
@@ -33,6 +36,15 @@ impl Daemon {
 
     /// Same, with extra `berth daemon` flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Daemon::launch(extra, None)
+    }
+
+    /// Starts a daemon as [`Daemon::start`] does, through `sh -c 'exec berth … REDIRECTS'`.
+    pub fn start_with_redirects(redirects: &str) -> Daemon {
+        Daemon::launch(&[], Some(redirects.to_string()))
+    }
+
+    fn launch(extra: &[&str], shell_redirects: Option<String>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
@@ -53,6 +65,7 @@ impl Daemon {
             dir,
             child: None,
             extra_args,
+            shell_redirects,
         };
         d.spawn();
         d
@@ -77,7 +90,17 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .expect("log file");
-        let child = Command::new(berth_bin())
+        let mut cmd = match &self.shell_redirects {
+            None => Command::new(berth_bin()),
+            Some(redirects) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("exec \"$0\" \"$@\" {redirects}"))
+                    .arg(berth_bin());
+                c
+            }
+        };
+        let child = cmd
             .arg("daemon")
             .arg("--root")
             .arg(self.root())
@@ -462,6 +485,54 @@ fn sweep_stale_tar_dirs() {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// A directory (mode 0755, so any container user can enter a bind mount of it) holding the
+/// attacker's probe, `tests/probes/probe.c` built static: one per test process, compiled on
+/// first use with the machine's C compiler.
+pub fn probe_dir() -> PathBuf {
+    static DIR: OnceLock<TarDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        sweep_stale_tar_dirs();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-busybox-probe-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::write(dir.path().join("owner"), std::process::id().to_string()).expect("owner");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/probe.c");
+        let out = Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(dir.path().join("probe"))
+            .arg(&src)
+            .output()
+            .expect("run cc (install gcc and libc6-dev)");
+        assert!(
+            out.status.success(),
+            "compiling {}: {}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod probe dir");
+        TarDir { path: dir.keep() }
+    })
+    .path
+    .clone()
+}
+
+/// Fails the test unless it runs as root: tests that need it say so instead of passing
+/// without having run.
+pub fn require_root(why: &str) {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_default();
+    assert_eq!(uid, "0", "this test needs root: {why}");
 }
 
 /// The `docker` client, when installed (tests that need it skip otherwise).

@@ -44,6 +44,8 @@ impl From<EngineError> for ApiError {
         let kind = e.kind();
         if kind == ErrorKind::Internal || kind == ErrorKind::Corrupted {
             tracing::error!(error = %e, "request failed");
+        } else {
+            tracing::debug!(error = %e, ?kind, "request refused");
         }
         ApiError::new(kind, e.to_string())
     }

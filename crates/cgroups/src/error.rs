@@ -105,6 +105,18 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The device rules could not be put in force on a group (its `devices` files, or the
+    /// cgroup2 device program), so the container must not start.
+    #[error("applying device rules to {path}: {detail}")]
+    Devices {
+        /// The group directory.
+        path: PathBuf,
+        /// What failed and why.
+        detail: String,
+    },
+    /// A device rule could not be understood.
+    #[error(transparent)]
+    DeviceRule(#[from] crate::devices::RuleError),
 }
 
 impl HasKind for Error {
@@ -113,6 +125,7 @@ impl HasKind for Error {
             Error::InvalidPath { .. } | Error::InvalidResources(_) => ErrorKind::InvalidArgument,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::ControllerUnavailable { .. } => ErrorKind::InvalidArgument,
+            Error::DeviceRule(_) => ErrorKind::InvalidArgument,
             Error::Write { source, .. } | Error::Create { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {

@@ -11,15 +11,19 @@
 //! * [`plan`] turns resources into an ordered list of file writes, one module per version
 //!   ([`plan_v1`], [`plan_v2`]), testable without root;
 //! * [`manager`] is the small executor: create, join, update, destroy;
+//! * [`devices`] turns device rules into v1 writes or a cgroup2 eBPF program, which [`bpf`]
+//!   loads and attaches;
 //! * [`control`] freezes, thaws and kills everything in a group;
 //! * [`stats`] reads usage figures back.
 //!
 //! Everything here is synchronous and blocking (short sysfs writes and brief polls); async
 //! callers should run it on a blocking thread.
 
+pub mod bpf;
 pub mod control;
 pub mod controller;
 pub mod detect;
+pub mod devices;
 pub mod error;
 mod fsio;
 pub mod manager;

@@ -10,8 +10,10 @@
 //! useful, while one outside `memory` would escape its limits. Hybrid hosts additionally get the
 //! group in their cgroup2 mount, best-effort, which gives them `cgroup.kill`.
 
+use crate::bpf;
 use crate::controller::Controller;
 use crate::detect::{CgroupRoot, Layout};
+use crate::devices::{self, DeviceRule};
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::plan::{self, Facts, Write};
@@ -209,7 +211,35 @@ impl Cgroup {
     pub fn update(&self, resources: &Resources) -> Result<()> {
         let writes = plan::plan(self.root.layout(), &self.path, resources, &self.facts())?;
         self.check_controllers(&writes)?;
-        self.execute(&writes)
+        self.execute(&writes)?;
+        match &resources.devices {
+            Some(rules) => self.apply_devices(rules),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts device rules in force: through the v1 `devices` controller where it is mounted,
+    /// otherwise through a device program on the cgroup2 group. Either must work: a container
+    /// whose rules cannot be enforced would reach every device on the host.
+    fn apply_devices(&self, rules: &[DeviceRule]) -> Result<()> {
+        if !self.is_v2()
+            && let Some(dir) = self.v1_dir(Controller::Devices)
+        {
+            for (file, value) in devices::v1_writes(rules) {
+                fsio::write(&dir.join(file), &value).map_err(|e| Error::Devices {
+                    path: dir.clone(),
+                    detail: e.to_string(),
+                })?;
+            }
+            return Ok(());
+        }
+        match self.unified_dir() {
+            Some(dir) if dir.is_dir() => bpf::apply_device_rules(&dir, rules),
+            _ => Err(unavailable(
+                Controller::Devices,
+                "there is neither a v1 devices hierarchy nor a cgroup2 group for a device program",
+            )),
+        }
     }
 
     /// Removes the group from every hierarchy, sub-groups first. Groups that are already gone

@@ -123,6 +123,7 @@ mod tests {
             cpuset_cpus: Some("0-1".into()),
             cpuset_mems: Some("0".into()),
             pids_limit: Some(5),
+            devices: None,
         };
         let writes = plan("berth/x", &r, &with_swap(None)).unwrap();
         assert_eq!(

@@ -138,6 +138,7 @@ mod tests {
             cpuset_cpus: Some("0".into()),
             cpuset_mems: Some("0".into()),
             pids_limit: Some(5),
+            devices: None,
         };
         let writes = plan("berth/x", &r, &Facts::default()).unwrap();
         assert_eq!(

@@ -39,6 +39,9 @@ pub struct Resources {
     pub cpuset_mems: Option<String>,
     /// Maximum number of tasks; `0` or `-1` removes the limit (Docker's convention).
     pub pids_limit: Option<i64>,
+    /// Device access rules (see [`crate::devices`]), replacing the group's current ones;
+    /// `None` leaves them alone.
+    pub devices: Option<Vec<crate::devices::DeviceRule>>,
 }
 
 /// A limit after normalisation: what the planners switch on.

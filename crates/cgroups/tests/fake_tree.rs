@@ -83,6 +83,7 @@ fn v2_create_writes_the_plan_and_enables_controllers() {
         cpuset_cpus: Some("0".into()),
         cpuset_mems: Some("0".into()),
         pids_limit: Some(5),
+        devices: None,
     };
     let cg = Cgroup::create(&root, "berth/x", &resources).unwrap();
     let leaf = root_dir.join("berth/x");

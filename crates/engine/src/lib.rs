@@ -15,6 +15,7 @@ mod lock;
 mod network_ops;
 pub mod networks;
 mod ops;
+pub mod privacy;
 pub mod spec;
 mod system;
 pub mod volumes;
@@ -101,7 +102,7 @@ impl Engine {
     /// collected, so a `kill -9` during a load leaves a store on which the load can be repeated.
     pub fn open(config: &EngineConfig) -> Result<Engine, EngineError> {
         let root = config.root.clone();
-        std::fs::create_dir_all(&root).map_err(|e| EngineError::io(&root, e))?;
+        privacy::secure_root(&root)?;
         let lock = RootLock::acquire(&root)?;
         let content = Arc::new(ContentStore::open(&root.join("content"))?);
         let snapshotter: Arc<dyn Snapshotter> = match config.snapshotter {
@@ -161,6 +162,8 @@ impl Engine {
             }
         }
         let daemon_id = daemon_id(&root)?;
+        // Again now that every store has made its directories.
+        privacy::secure_root(&root)?;
         Ok(Engine {
             root,
             _lock: lock,

@@ -46,6 +46,9 @@ struct CreateArgs {
     /// File to write the container init's pid to.
     #[arg(long)]
     pid_file: Option<PathBuf>,
+    /// Pass on this many descriptors after stdio (3, 4, ...) to the container's process.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
     /// Accepted for runc compatibility.
     #[arg(long, hide = true)]
     no_pivot: bool,
@@ -108,6 +111,9 @@ enum Command {
         /// File to write the process's pid to.
         #[arg(long)]
         pid_file: Option<PathBuf>,
+        /// Pass on this many descriptors after stdio (3, 4, ...) to the process.
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: u32,
         /// Do not wait for the process to exit.
         #[arg(short, long)]
         detach: bool,
@@ -180,6 +186,11 @@ pub fn parse_signal(text: &str) -> Option<i32> {
 /// Entry point for `berth oci ARGS...` (`args` start after `oci`). Returns the exit code:
 /// the container's for `run` and `exec`, 1 for errors, as runc does.
 pub fn oci_main(args: Vec<OsString>) -> i32 {
+    // Every process this one clones stays non-dumpable until its execve (see `hygiene`).
+    if let Err(err) = crate::hygiene::non_dumpable() {
+        eprintln!("berth oci: making the runtime non-dumpable: {err}");
+        return 1;
+    }
     let argv = std::iter::once(OsString::from("berth oci")).chain(args);
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -202,6 +213,8 @@ fn create_options(root: &Path, args: &CreateArgs) -> CreateOptions {
         root: root.to_path_buf(),
         console_socket: args.console_socket.clone(),
         pid_file: args.pid_file.clone(),
+        // As runc: systemd's socket-activation descriptors come after the ones asked for.
+        preserve_fds: args.preserve_fds + crate::hygiene::listen_fds(),
     }
 }
 
@@ -232,6 +245,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             process,
             console_socket,
             pid_file,
+            preserve_fds,
             detach,
             tty,
             cwd,
@@ -255,6 +269,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 console_socket,
                 pid_file,
                 detach,
+                preserve_fds,
             };
             container::exec(root, &id, &process, &opts)
         }

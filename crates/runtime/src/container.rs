@@ -16,8 +16,11 @@ use crate::spec::{Bundle, OCI_VERSION};
 use crate::state::{self, EXEC_FIFO, Record, State, Status};
 use crate::user::Identity;
 use crate::{hooks, rlimits, seccomp};
+use berth_cgroups::devices::{DeviceKind, DeviceRule};
 use berth_cgroups::{Cgroup, CgroupRoot, Resources};
-use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{
+    Linux, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace, LinuxNamespaceType, Process, Spec,
+};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -33,6 +36,8 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// A file to write the init's pid into.
     pub pid_file: Option<PathBuf>,
+    /// Descriptors `3 .. 3 + preserve_fds` of the caller are passed on to the container.
+    pub preserve_fds: u32,
 }
 
 impl Default for CreateOptions {
@@ -41,6 +46,7 @@ impl Default for CreateOptions {
             root: PathBuf::from(state::DEFAULT_ROOT),
             console_socket: None,
             pid_file: None,
+            preserve_fds: 0,
         }
     }
 }
@@ -54,6 +60,8 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     /// Return once the process runs instead of waiting for it.
     pub detach: bool,
+    /// Descriptors `3 .. 3 + preserve_fds` of the caller are passed on to the process.
+    pub preserve_fds: u32,
 }
 
 /// Removes what a failed `create` made, unless disarmed.
@@ -105,10 +113,10 @@ pub fn cgroup_path(spec: &Spec, id: &str) -> Result<String> {
 pub const INIT_ANNOTATION: &str = "berth.init";
 
 /// `linux.resources` in berth-cgroups' terms.
-pub fn resources(linux: Option<&Linux>) -> Resources {
+pub fn resources(linux: Option<&Linux>) -> Result<Resources> {
     let mut r = Resources::default();
     let Some(res) = linux.and_then(|l| l.resources().as_ref()) else {
-        return r;
+        return Ok(r);
     };
     if let Some(m) = res.memory() {
         r.memory = m.limit();
@@ -125,7 +133,50 @@ pub fn resources(linux: Option<&Linux>) -> Resources {
     if let Some(p) = res.pids() {
         r.pids_limit = Some(p.limit());
     }
-    r
+    if let Some(devices) = res.devices() {
+        r.devices = Some(
+            devices
+                .iter()
+                .enumerate()
+                .map(|(i, d)| device_rule(i, d))
+                .collect::<Result<_>>()?,
+        );
+    }
+    Ok(r)
+}
+
+/// One `linux.resources.devices` entry as a cgroup device rule; a missing type means all
+/// devices and missing numbers any number, as the runtime spec says.
+fn device_rule(index: usize, d: &LinuxDeviceCgroup) -> Result<DeviceRule> {
+    let at = || format!("linux.resources.devices[{index}]");
+    let kind = match d.typ() {
+        None | Some(LinuxDeviceType::A) => DeviceKind::All,
+        Some(LinuxDeviceType::B) => DeviceKind::Block,
+        Some(LinuxDeviceType::C | LinuxDeviceType::U) => DeviceKind::Char,
+        Some(LinuxDeviceType::P) => {
+            return Err(Error::config(
+                at(),
+                "a FIFO (type p) has no device cgroup rule",
+            ));
+        }
+    };
+    let number = |n: Option<i64>, what: &str| -> Result<Option<u32>> {
+        match n {
+            None | Some(-1) => Ok(None),
+            Some(v) => u32::try_from(v)
+                .map(Some)
+                .map_err(|_| Error::config(at(), format!("{what} {v} is out of range"))),
+        }
+    };
+    let access = d.access().as_deref().unwrap_or("");
+    Ok(DeviceRule {
+        allow: d.allow(),
+        kind,
+        major: number(d.major(), "major")?,
+        minor: number(d.minor(), "minor")?,
+        access: DeviceRule::parse_access(access)
+            .ok_or_else(|| Error::config(at(), format!("access {access:?}: use r, w and m")))?,
+    })
 }
 
 /// The container's group directories for the `/sys/fs/cgroup` mount: where
@@ -244,7 +295,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing"))?;
     let cg_path = cgroup_path(spec, id)?;
-    let resources = resources(linux);
+    let resources = resources(linux)?;
     resources.validate()?;
     let namespaces: Vec<LinuxNamespace> = linux
         .and_then(|l| l.namespaces().clone())
@@ -312,6 +363,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         init.cgroup_tasks = task_files(&planned);
     }
     init.cgroup_dir = open_cgroup_dir(&planned);
+    init.preserve_fds = opts.preserve_fds;
     init.reaper = spec
         .annotations()
         .as_ref()
@@ -768,6 +820,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     let linux = spec.as_ref().and_then(|s| s.linux().as_ref());
     let mut init = process_init(process, linux, ns, opts.console_socket.as_deref())?;
     init.user_ns_root = false;
+    init.preserve_fds = opts.preserve_fds;
     let cgroup = load_cgroup(&record).ok();
     if let Some(cg) = &cgroup {
         // The exec'd process joins the v1 groups by itself before entering the container's

@@ -13,6 +13,7 @@
 //! * [`namespaces`], [`mounts`], [`pivot`], [`caps`], [`seccomp`], [`rlimits`], [`user`],
 //!   [`console`] are the mechanisms; [`process`] runs them in order in the child;
 //! * [`state`] and [`container`] implement the lifecycle; [`hooks`] the OCI hooks;
+//! * [`hygiene`] keeps descriptors and the runtime binary out of the container's reach;
 //! * [`profile`] holds Docker's default hardening; [`cli`] is `berth oci`.
 //!
 //! Everything is synchronous and single-threaded; the async daemon never calls this directly
@@ -24,6 +25,7 @@ pub mod console;
 pub mod container;
 pub mod error;
 pub mod hooks;
+pub mod hygiene;
 pub mod mounts;
 pub mod namespaces;
 pub mod pivot;

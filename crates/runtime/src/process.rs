@@ -48,7 +48,7 @@ enum Step {
     Hostname,
     Domainname,
     Rootfs,
-    OomScore,
+    Fds,
     Pivot,
     Sysctl,
     Mounts2,
@@ -73,7 +73,7 @@ const STEPS: [Step; 22] = [
     Step::Hostname,
     Step::Domainname,
     Step::Rootfs,
-    Step::OomScore,
+    Step::Fds,
     Step::Pivot,
     Step::Sysctl,
     Step::Mounts2,
@@ -251,6 +251,9 @@ pub struct Init {
     pub cgroup_tasks: Vec<CString>,
     /// When the process joins the `cgroup_tasks`.
     pub cgroup_join: CgroupJoin,
+    /// Descriptors `3 .. 3 + preserve_fds` are passed on to the program (`--preserve-fds`,
+    /// `LISTEN_FDS`); every other one above stdio is closed at `execve`.
+    pub preserve_fds: u32,
 }
 
 /// How a container process gets into its cgroup v1 groups.
@@ -332,7 +335,7 @@ impl Init {
                 Some(m) => m.describe(failure_from(msg.index)),
                 None => "mounting".into(),
             },
-            Some(Step::OomScore) => "writing oom_score_adj".into(),
+            Some(Step::Fds) => "marking inherited descriptors close-on-exec".into(),
             Some(Step::Pivot) => "pivot_root into the rootfs".into(),
             Some(Step::Sysctl) => format!(
                 "writing sysctl {}",
@@ -558,6 +561,15 @@ fn drive(init: &Init, spawned: &Spawned, in_cgroup: bool, callbacks: Callbacks<'
         step: "talking to the container's init".into(),
         source: e,
     };
+    if let Some(value) = &init.oom_score_adj {
+        // Written by the parent: a child in a new user namespace may not write its own once
+        // it is non-dumpable (the file then belongs to the host's root).
+        let path = format!("/proc/{}/oom_score_adj", spawned.pid);
+        std::fs::write(&path, value.to_bytes()).map_err(|e| Error::Sys {
+            step: "writing oom_score_adj".into(),
+            source: e,
+        })?;
+    }
     (callbacks.created)(spawned.pid)?;
     // A failed send means the child already gave up: its report (or EOF) is read below.
     let _ = go.send(fd);
@@ -686,8 +698,8 @@ fn describe_status(status: i32) -> String {
 
 /// The child's side. Never returns.
 fn child_main(init: &Init, sock: RawFd) -> ! {
-    let err = match child_setup(init, sock) {
-        Ok(()) if init.reaper => become_reaper(init, sock),
+    let err = match child_setup(init, sock).and_then(|()| seal_descriptors(init)) {
+        Ok(()) if init.reaper => become_reaper(init),
         Ok(()) => (Step::Exec, 0, exec(init)),
         Err(e) => e,
     };
@@ -796,9 +808,6 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
         let rc = unsafe { libc::setdomainname(name.as_ptr(), name.as_bytes().len()) };
         sys::check(rc).map_err(at(Step::Domainname))?;
     }
-    if let Some(value) = &init.oom_score_adj {
-        write_file(c"/proc/self/oom_score_adj", value).map_err(at(Step::OomScore))?;
-    }
     if let Some(mounts) = &init.mounts {
         let mut wait_joined =
             || join_cgroups(init, sock, &mut joined, &mut late_done).map_err(|(_, _, e)| e);
@@ -887,9 +896,18 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
     Ok(())
 }
 
+/// Right before `execve`: everything above stdio and the descriptors the caller passes on is
+/// marked close-on-exec, so nothing the runtime, the shim or the daemon held (inherited or
+/// opened without the flag) reaches the container. Allocation-free.
+fn seal_descriptors(init: &Init) -> ChildResult {
+    crate::hygiene::cloexec_from(3 + init.preserve_fds).map_err(at(Step::Fds))?;
+    crate::hygiene::keep_open(init.preserve_fds);
+    Ok(())
+}
+
 /// `--init`: forks; the child execs the program (its failure is reported like a plain exec's),
 /// this process stays PID 1 of the container. Returns only if the fork fails.
-fn become_reaper(init: &Init, sock: RawFd) -> (Step, u32, io::Error) {
+fn become_reaper(init: &Init) -> (Step, u32, io::Error) {
     // SAFETY: the container's init is single-threaded; the child only execs or reports.
     let child = unsafe { libc::fork() };
     if child < 0 {
@@ -898,8 +916,10 @@ fn become_reaper(init: &Init, sock: RawFd) -> (Step, u32, io::Error) {
     if child == 0 {
         return (Step::Exec, 0, exec(init));
     }
-    // The parent's copy of the sync socket must go, or the runtime never sees the exec.
-    sys::close(sock);
+    // The parent's copy of the sync socket must go, or the runtime never sees the exec; and
+    // this process never execs, so nothing it holds may stay open (close-on-exec would never
+    // fire): the container could read it through /proc/1/fd.
+    crate::hygiene::close_from(3);
     rename_self(b"berth-init");
     reap_as_init(child)
 }

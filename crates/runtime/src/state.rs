@@ -117,7 +117,19 @@ pub fn save(dir: &Path, record: &Record) -> Result<()> {
     let tmp = dir.join(".state.json.tmp");
     let text = serde_json::to_vec(record)
         .map_err(|e| Error::io("encoding", &tmp, std::io::Error::other(e)))?;
-    std::fs::write(&tmp, text).map_err(|e| Error::io("writing", &tmp, e))?;
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // The record names the bundle and annotations: the runtime's state is root's alone.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&text))
+            .map_err(|e| Error::io("writing", &tmp, e))?;
+    }
     let path = dir.join(STATE_FILE);
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("renaming", &path, e))
 }

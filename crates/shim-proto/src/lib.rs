@@ -3,7 +3,9 @@
 //!
 //! The engine (async, layer 3) must never link the runtime; the shim (`berth shim`, one
 //! single-threaded process per container) does. This crate is the only thing they share, so it
-//! stays small and synchronous: plain `std` sockets and files, no tokio. The engine runs these
+//! stays small and synchronous: plain `std` sockets and files, no tokio. It also holds the
+//! one piece of process start-up the engine needs (see [`launch`]), so the engine itself has
+//! no `unsafe`. The engine runs these
 //! calls on blocking threads.
 //!
 //! Modules, each with one job:
@@ -11,6 +13,7 @@
 //! * [`client`]: [`ShimClient`], a typed client over the shim's Unix socket, plus the helpers
 //!   the daemon needs without a live shim ([`client::wait_ready`], [`client::read_exit`]);
 //! * [`stdcopy`]: Docker's 8-byte multiplex framing, encoder and incremental decoder;
+//! * [`launch`]: starting shims detached, from a read-only view of the binary;
 //! * [`logs`]: reading Docker's json-file logs across rotated files, and following them;
 //! * [`timefmt`]: RFC 3339 timestamps with nanoseconds as Docker writes them in logs and state.
 //!
@@ -20,6 +23,7 @@
 //! [`SOCKET_FILE`], [`PID_FILE`], [`EXIT_FILE`] and [`CREATE_ERROR_FILE`].
 
 pub mod client;
+pub mod launch;
 pub mod logs;
 pub mod message;
 pub mod stdcopy;

@@ -41,6 +41,17 @@ use std::ffi::OsString;
 /// a normal life, 1 when the container could not be created — the reason is then in
 /// `<state-dir>/create-error` — and 2 for bad arguments).
 pub fn shim_main(args: Vec<OsString>) -> i32 {
+    // Nothing the daemon's parent left open reaches a container, and the processes this shim
+    // clones stay unreadable to the container until they exec (see `berth_runtime::hygiene`).
+    if let Err(err) = berth_runtime::hygiene::cloexec_inherited()
+        .and_then(|()| berth_runtime::hygiene::non_dumpable())
+    {
+        eprintln!("berth shim: {err}");
+        return 1;
+    }
+    // Started from a read-only view of the binary, the command name would be a descriptor
+    // number; name the process for `ps`.
+    let _ = rustix::thread::set_name(c"berth-shim");
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{}", args::USAGE);
         return 0;

@@ -264,7 +264,7 @@ impl Shim {
             .map_err(|e| ShimError::Invalid(format!("resources: {e}")))?;
         let mut l = oci_spec::runtime::Linux::default();
         l.set_resources(Some(linux));
-        cg.update(&container::resources(Some(&l)))?;
+        cg.update(&container::resources(Some(&l))?)?;
         Ok(Reply::Now(Response::Ok))
     }
 
@@ -313,6 +313,7 @@ impl Shim {
             console_socket: None,
             pid_file: Some(pid_file.clone()),
             detach: true,
+            preserve_fds: 0,
         };
         let root = &self.cfg.runtime_root;
         let id = &self.cfg.id;

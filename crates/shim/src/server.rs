@@ -177,6 +177,7 @@ impl Shim {
             root: cfg.runtime_root.clone(),
             console_socket: None,
             pid_file: None,
+            preserve_fds: 0,
         };
         let mut guard = CreatedGuard {
             cfg: &cfg,

@@ -1,10 +1,12 @@
 //! Crash-safe small-file writes: write a temp file beside the target, fsync it, rename it over
 //! the target, fsync the directory. A reader (or a daemon restarted after `kill -9`) sees either
-//! the old content or the new, never a torn file.
+//! the old content or the new, never a torn file. Files are created `0600`: they are the
+//! daemon's state, and some (container records, OCI specs) carry secrets.
 
 use crate::error::{Result, StorageError};
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Atomically replaces `path` with `data`.
@@ -25,7 +27,13 @@ fn replace(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let res = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        // State is private: records and specs carry the containers' environment.
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(data)?;
         if durable {
             f.sync_all()?;

@@ -9,11 +9,14 @@
 //!   written out as a layer tar with OCI whiteouts, for `docker commit`.
 //! * [`unpack`]: applying a layer tar safely (no write ever lands outside the snapshot) with OCI
 //!   whiteouts, from gzip, zstd or plain tar.
+//! * [`confined`]: a container's tree reached only through descriptors (paths resolved inside
+//!   it, trees read without following symlinks), for copies in and out of live containers.
 //! * [`atomic`]: small crash-safe file writes used for every piece of state.
 //!
 //! This crate knows nothing of images, manifests or Docker; it stores bytes and directories.
 
 pub mod atomic;
+pub mod confined;
 pub mod content;
 pub mod diff;
 pub mod error;

@@ -150,7 +150,23 @@ pub fn apply_tar(
     dest: &Path,
     whiteouts: WhiteoutMode,
 ) -> Result<ApplyStats> {
-    let mut extractor = Extractor::open(dest, whiteouts)?;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root = rustix::fs::open(dest, flags, Mode::empty())
+        .map_err(|e| StorageError::io(dest, e.into()))?;
+    apply_tar_at(reader, root, dest, whiteouts)
+}
+
+/// [`apply_tar`] into a directory already held as a descriptor (`O_PATH` is enough), e.g. one
+/// resolved inside a live container by [`crate::confined::Tree`]: nothing is looked up by
+/// path above it, so a container renaming things meanwhile cannot redirect the extraction.
+/// `shown` is the path used in error messages.
+pub fn apply_tar_at(
+    reader: &mut dyn Read,
+    dest: OwnedFd,
+    shown: &Path,
+    whiteouts: WhiteoutMode,
+) -> Result<ApplyStats> {
+    let mut extractor = Extractor::open(dest, shown, whiteouts);
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(malformed)? {
         let mut entry = entry.map_err(malformed)?;
@@ -303,18 +319,15 @@ struct Extractor<'a> {
 }
 
 impl<'a> Extractor<'a> {
-    fn open(dest: &'a Path, whiteouts: WhiteoutMode) -> Result<Self> {
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let root = rustix::fs::open(dest, flags, Mode::empty())
-            .map_err(|e| StorageError::io(dest, e.into()))?;
-        Ok(Extractor {
+    fn open(root: OwnedFd, dest: &'a Path, whiteouts: WhiteoutMode) -> Self {
+        Extractor {
             root,
             dest,
             whiteouts,
             written: HashSet::new(),
             dir_times: Vec::new(),
             stats: ApplyStats::default(),
-        })
+        }
     }
 
     fn io_err(&self, rel: &Path, e: impl Into<io::Error>) -> StorageError {

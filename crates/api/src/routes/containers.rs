@@ -549,17 +549,35 @@ async fn archive_get(
     q: Query,
 ) -> Result<Response, ApiError> {
     let path = archive_path(&q)?;
-    let stat = {
-        let (engine, id, path) = (engine.clone(), id.clone(), path.clone());
-        blocking(move || Ok(engine.containers().stat_path(&id, &path)?)).await?
-    };
+    // One engine call resolves the path and streams it; its stat arrives before the first byte,
+    // so an error up to then (say, a path a racing container just removed) is a real status.
+    type Stat = berth_engine::containers::archive::PathStat;
+    let (stat_tx, stat_rx) =
+        tokio::sync::oneshot::channel::<Result<Stat, berth_engine::EngineError>>();
     let mut resp = crate::stream::blocking_archive(move |out| {
-        engine
+        let mut stat_tx = Some(stat_tx);
+        let mut on_stat = |stat: &Stat| {
+            if let Some(tx) = stat_tx.take() {
+                let _ = tx.send(Ok(stat.clone()));
+            }
+        };
+        match engine
             .containers()
-            .get_archive(&id, &path, out)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .get_archive(&id, &path, &mut on_stat, out)
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match stat_tx.take() {
+                Some(tx) => {
+                    let _ = tx.send(Err(e));
+                    Ok(())
+                }
+                None => Err(e.to_string()),
+            },
+        }
     });
+    let stat = stat_rx
+        .await
+        .map_err(|_| ApiError::internal("the archive producer ended without a result"))??;
     resp.headers_mut()
         .insert(PATH_STAT_HEADER, path_stat_header(&stat)?);
     Ok(resp)

@@ -1,24 +1,24 @@
 //! `docker cp` and `docker export`: tar streams out of and into a container's file system.
 //!
-//! A running container is read through `/proc/<pid>/root`, which shows its mounts (volumes,
+//! A running container is reached through `/proc/<pid>/root`, which shows its mounts (volumes,
 //! binds, tmpfs) exactly as its processes see them. A stopped one gets its root file system
-//! mounted for the duration of the call, and paths under its volumes and binds are mapped to
-//! their host directories. Paths are resolved inside the container's root — symlinks included
-//! — so an image's `/etc -> /` trick cannot reach the host, and extraction uses the storage
-//! layer's confined tar applier.
+//! mounted for the duration of the call, with its volumes and binds grafted at their container
+//! paths. Either way the tree is only ever walked by descriptor (`berth_storage::confined`):
+//! paths resolve inside the container's root, symlinks included, and a container racing to
+//! swap a directory for a symlink to a host path cannot make a copy read or write the host
+//! (the CVE-2018-15664 class). Extraction uses the storage layer's confined tar applier on the
+//! destination directory's descriptor.
 
 use super::Containers;
 use super::record::ContainerRecord;
 use crate::EngineError;
+use berth_storage::confined::{ResolveError, Resolved, Tree};
 use serde::Serialize;
 use std::io::{Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 type Result<T> = std::result::Result<T, EngineError>;
-
-/// Symlinks followed while resolving one path before giving up (Linux's limit).
-const MAX_LINKS: usize = 40;
 
 /// `X-Docker-Container-Path-Stat`: what `docker cp` learns about a path before copying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,128 +36,52 @@ pub struct PathStat {
     pub link_target: String,
 }
 
-/// Where a container path lives on the host.
-struct Located {
-    /// Host path of the resolved container path.
-    host: PathBuf,
-    /// The resolved container path.
-    resolved: String,
-}
-
 /// A container's file system made reachable for the duration of a call.
 struct View<'a> {
     containers: &'a Containers,
     rec: ContainerRecord,
-    /// `/proc/<pid>/root` for a running container; the mounted rootfs otherwise.
-    root: PathBuf,
-    running: bool,
-    mounted_here: bool,
+    tree: Tree,
+    /// The mounted rootfs to unmount at the end (a stopped container's).
+    mounted_here: Option<PathBuf>,
 }
 
 impl Drop for View<'_> {
     fn drop(&mut self) {
-        if self.mounted_here {
-            let _ = self.containers.unmount_rootfs(&self.root);
+        if let Some(root) = &self.mounted_here {
+            let _ = self.containers.unmount_rootfs(root);
         }
     }
 }
 
 impl View<'_> {
-    /// The host directory that holds container path `path` (volumes and binds of a stopped
-    /// container are not under its rootfs).
-    fn base_for(&self, path: &str) -> (PathBuf, String) {
-        if !self.running {
-            let best = self
-                .rec
-                .mounts
-                .iter()
-                .filter(|m| m.kind != "tmpfs" && !m.source.is_empty())
-                .filter(|m| {
-                    path == m.destination || path.starts_with(&format!("{}/", m.destination))
-                })
-                .max_by_key(|m| m.destination.len());
-            if let Some(m) = best {
-                let rest = path[m.destination.len()..]
-                    .trim_start_matches('/')
-                    .to_string();
-                return (PathBuf::from(&m.source), format!("/{rest}"));
-            }
-        }
-        (self.root.clone(), path.to_string())
-    }
-
-    /// Resolves `path` inside the container; the last component is followed only if
-    /// `follow_last`.
-    fn locate(&self, path: &str, follow_last: bool) -> Result<Located> {
-        let resolved = resolve(path, follow_last, &|p| self.base_for(p))?;
-        let (base, rest) = self.base_for(&resolved);
-        Ok(Located {
-            host: base.join(rest.trim_start_matches('/')),
-            resolved,
-        })
+    /// Resolves a client's path inside the container.
+    fn resolve(&self, key: &str, path: &str, follow_last: bool) -> Result<Resolved> {
+        let path = clean(path)?;
+        self.tree
+            .resolve(&path, follow_last)
+            .map_err(|e| resolve_error(e, key, &path))
     }
 }
 
-/// Resolves `path` (absolute, in the container) component by component, following symlinks
-/// within the container's root; `base_for` maps a container path to the host directory that
-/// holds it and the remaining path.
-fn resolve(
-    path: &str,
-    follow_last: bool,
-    base_for: &dyn Fn(&str) -> (PathBuf, String),
-) -> Result<String> {
-    let mut todo: Vec<String> = components(path);
-    todo.reverse();
-    let mut done: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(part) = todo.pop() {
-        if part == ".." {
-            done.pop();
-            continue;
+fn resolve_error(e: ResolveError, key: &str, path: &str) -> EngineError {
+    match e {
+        ResolveError::NotFound(_) | ResolveError::NotADirectory(_) => not_found(key, path),
+        ResolveError::TooManyLinks(_) | ResolveError::Invalid(_) => {
+            EngineError::InvalidArgument(e.to_string())
         }
-        let candidate = format!("/{}", [done.clone(), vec![part.clone()]].concat().join("/"));
-        let is_last = todo.is_empty();
-        let (base, rest) = base_for(&candidate);
-        let host = base.join(rest.trim_start_matches('/'));
-        match std::fs::symlink_metadata(&host) {
-            Ok(md) if md.file_type().is_symlink() && (!is_last || follow_last) => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(EngineError::InvalidArgument(format!(
-                        "too many levels of symbolic links: {path}"
-                    )));
-                }
-                let target = std::fs::read_link(&host).map_err(|e| EngineError::io(&host, e))?;
-                let target = target.to_string_lossy().to_string();
-                if target.starts_with('/') {
-                    done.clear();
-                }
-                let mut more = components(&target);
-                more.reverse();
-                todo.extend(more);
-            }
-            _ => done.push(part),
-        }
+        ResolveError::Storage(s) => s.into(),
     }
-    Ok(format!("/{}", done.join("/")))
-}
-
-fn components(path: &str) -> Vec<String> {
-    Path::new(path)
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().to_string()),
-            Component::ParentDir => Some("..".to_string()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Go's `os.FileMode` for a file's metadata (what the docker CLI decodes).
 pub fn go_file_mode(md: &std::fs::Metadata) -> u32 {
-    let ft = md.file_type();
-    let mut mode = md.permissions().mode() & 0o777;
-    let raw = md.mode();
+    use std::os::unix::fs::MetadataExt;
+    go_mode(md.mode()) | (md.permissions().mode() & 0o777)
+}
+
+/// Go's `os.FileMode` for a raw `st_mode`.
+pub fn go_mode(raw: u32) -> u32 {
+    let mut mode = raw & 0o777;
     if raw & 0o4000 != 0 {
         mode |= 1 << 23;
     }
@@ -167,20 +91,27 @@ pub fn go_file_mode(md: &std::fs::Metadata) -> u32 {
     if raw & 0o1000 != 0 {
         mode |= 1 << 20;
     }
-    if ft.is_dir() {
-        mode |= 1 << 31;
-    } else if ft.is_symlink() {
-        mode |= 1 << 27;
-    } else if ft.is_fifo() {
-        mode |= 1 << 25;
-    } else if ft.is_socket() {
-        mode |= 1 << 24;
-    } else if ft.is_char_device() {
-        mode |= (1 << 26) | (1 << 21);
-    } else if ft.is_block_device() {
-        mode |= 1 << 26;
+    match raw & libc_mode::S_IFMT {
+        libc_mode::S_IFDIR => mode |= 1 << 31,
+        libc_mode::S_IFLNK => mode |= 1 << 27,
+        libc_mode::S_IFIFO => mode |= 1 << 25,
+        libc_mode::S_IFSOCK => mode |= 1 << 24,
+        libc_mode::S_IFCHR => mode |= (1 << 26) | (1 << 21),
+        libc_mode::S_IFBLK => mode |= 1 << 26,
+        _ => {}
     }
     mode
+}
+
+/// File type bits of `st_mode` (POSIX values, the same on every Linux architecture).
+mod libc_mode {
+    pub const S_IFMT: u32 = 0o170000;
+    pub const S_IFSOCK: u32 = 0o140000;
+    pub const S_IFLNK: u32 = 0o120000;
+    pub const S_IFBLK: u32 = 0o060000;
+    pub const S_IFDIR: u32 = 0o040000;
+    pub const S_IFCHR: u32 = 0o020000;
+    pub const S_IFIFO: u32 = 0o010000;
 }
 
 fn not_found(key: &str, path: &str) -> EngineError {
@@ -196,24 +127,37 @@ impl Containers {
         let _op = entry.op_lock();
         let rec = entry.snapshot();
         if rec.state.status.is_running() && rec.state.pid > 0 {
+            let tree = Tree::open(Path::new(&format!("/proc/{}/root", rec.state.pid)))?;
             let view = View {
                 containers: self,
-                root: PathBuf::from(format!("/proc/{}/root", rec.state.pid)),
                 rec,
-                running: true,
-                mounted_here: false,
+                tree,
+                mounted_here: None,
             };
             return f(&view);
         }
         let root = entry.dir().join("rootfs");
         let mounted_here = !super::is_mounted(&root);
         self.mount_rootfs(&rec, &root)?;
+        let guard = RootfsGuard {
+            containers: self,
+            root: mounted_here.then(|| root.clone()),
+        };
+        let mut tree = Tree::open(&root)?;
+        for m in rec
+            .mounts
+            .iter()
+            .filter(|m| m.kind != "tmpfs" && !m.source.is_empty())
+        {
+            if let Err(e) = tree.with_mount(&m.destination, Path::new(&m.source)) {
+                tracing::warn!(destination = %m.destination, error = %e, "mount source unavailable for a copy");
+            }
+        }
         let view = View {
             containers: self,
             rec,
-            root,
-            running: false,
-            mounted_here,
+            tree,
+            mounted_here: guard.disarm(),
         };
         f(&view)
     }
@@ -224,29 +168,27 @@ impl Containers {
     }
 
     /// `GET /containers/{id}/archive`: writes a tar of `path` to `out`, entries named after its
-    /// base name (its contents directly when the path ends in `/.`).
-    pub fn get_archive(&self, key: &str, path: &str, out: &mut dyn Write) -> Result<PathStat> {
+    /// base name (its contents directly when the path ends in `/.`). `on_stat` hears the
+    /// path's stat once the path is resolved and before any byte is written, so a caller can
+    /// still answer an error (a path a racing container removed) with a status of its own.
+    pub fn get_archive(
+        &self,
+        key: &str,
+        path: &str,
+        on_stat: &mut dyn FnMut(&PathStat),
+        out: &mut dyn Write,
+    ) -> Result<PathStat> {
         self.with_view(key, |view| {
             let stat = stat_in(view, key, path)?;
             let contents_only = path.ends_with("/.");
-            let loc = view.locate(&clean(path)?, contents_only)?;
-            let mut builder = tar::Builder::new(out);
-            builder.follow_symlinks(false);
+            let target = view.resolve(key, path, contents_only)?;
             let name = if contents_only {
                 ".".to_string()
             } else {
                 stat.name.clone()
             };
-            let md = std::fs::symlink_metadata(&loc.host).map_err(|_| not_found(key, path))?;
-            let io = |e: std::io::Error| EngineError::io(&loc.host, e);
-            if md.is_dir() {
-                builder.append_dir_all(&name, &loc.host).map_err(io)?;
-            } else {
-                builder
-                    .append_path_with_name(&loc.host, &name)
-                    .map_err(io)?;
-            }
-            builder.finish().map_err(io)?;
+            on_stat(&stat);
+            view.tree.write_tar(&target, &name, out)?;
             Ok(stat)
         })
     }
@@ -264,48 +206,81 @@ impl Containers {
         let root = entry.dir().join("rootfs");
         let mounted_here = !super::is_mounted(&root);
         self.mount_rootfs(&rec, &root)?;
-        let result = (|| {
-            let mut builder = tar::Builder::new(out);
-            builder.follow_symlinks(false);
-            let io = |e: std::io::Error| EngineError::io(&root, e);
-            builder.append_dir_all(".", &root).map_err(io)?;
-            builder.finish().map_err(io)
-        })();
-        if mounted_here {
-            let _ = self.unmount_rootfs(&root);
-        }
+        let _guard = RootfsGuard {
+            containers: self,
+            root: mounted_here.then(|| root.clone()),
+        };
+        let tree = Tree::open(&root)?;
+        let top = tree
+            .resolve("/", false)
+            .map_err(|e| resolve_error(e, key, "/"))?;
+        tree.write_tar(&top, ".", out)?;
         self.event("export", &rec, &[]);
-        result
+        Ok(())
+    }
+}
+
+/// Unmounts a rootfs mounted for one call, also when the call fails.
+struct RootfsGuard<'a> {
+    containers: &'a Containers,
+    root: Option<PathBuf>,
+}
+
+impl RootfsGuard<'_> {
+    /// Hands the unmount over to the caller.
+    fn disarm(mut self) -> Option<PathBuf> {
+        self.root.take()
+    }
+}
+
+impl Drop for RootfsGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(root) = self.root.take() {
+            let _ = self.containers.unmount_rootfs(&root);
+        }
     }
 }
 
 fn stat_in(view: &View<'_>, key: &str, path: &str) -> Result<PathStat> {
-    let loc = view.locate(&clean(path)?, false)?;
-    let md = std::fs::symlink_metadata(&loc.host).map_err(|_| not_found(key, path))?;
-    let link_target = if md.file_type().is_symlink() {
-        view.locate(&loc.resolved, true)?.resolved
+    let target = view.resolve(key, path, false)?;
+    let st = &target.stat;
+    let is_link = st.st_mode & libc_mode::S_IFMT == libc_mode::S_IFLNK;
+    let link_target = if is_link {
+        match view.tree.resolve(&target.path, true) {
+            Ok(r) => r.path,
+            // A dangling link: where it points, as the container would read it.
+            Err(_) => {
+                let raw = rustix::fs::readlinkat(&target.fd, "", Vec::new())
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if raw.starts_with('/') {
+                    raw
+                } else {
+                    let parent = Path::new(&target.path).parent().unwrap_or(Path::new("/"));
+                    parent.join(raw).to_string_lossy().into_owned()
+                }
+            }
+        }
     } else {
         String::new()
     };
-    let mtime = md
-        .modified()
-        .map(|t| berth_shim_proto::timefmt::format_nanos(berth_shim_proto::timefmt::unix_nanos(t)))
-        .unwrap_or_default();
+    let nanos = st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128;
+    let mtime = berth_shim_proto::timefmt::format_nanos(nanos);
     Ok(PathStat {
-        name: Path::new(&loc.resolved)
+        name: Path::new(&target.path)
             .file_name()
             .map_or("/".into(), |n| n.to_string_lossy().to_string()),
-        size: md.len() as i64,
-        mode: go_file_mode(&md),
+        size: st.st_size,
+        mode: go_mode(st.st_mode),
         mtime,
         link_target,
     })
 }
 
 fn put_in(view: &View<'_>, key: &str, path: &str, input: &mut dyn Read) -> Result<()> {
-    let loc = view.locate(&clean(path)?, true)?;
+    let target = view.resolve(key, path, true)?;
     if view.rec.host_config.readonly_rootfs {
-        let under = |d: &str| loc.resolved == d || loc.resolved.starts_with(&format!("{d}/"));
+        let under = |d: &str| target.path == d || target.path.starts_with(&format!("{d}/"));
         if !view
             .rec
             .mounts
@@ -317,15 +292,15 @@ fn put_in(view: &View<'_>, key: &str, path: &str, input: &mut dyn Read) -> Resul
             ));
         }
     }
-    let md = std::fs::metadata(&loc.host).map_err(|_| not_found(key, path))?;
-    if !md.is_dir() {
+    if target.stat.st_mode & libc_mode::S_IFMT != libc_mode::S_IFDIR {
         return Err(EngineError::InvalidArgument(format!(
             "extraction point is not a directory: {path}"
         )));
     }
-    berth_storage::unpack::apply_tar(
+    berth_storage::unpack::apply_tar_at(
         input,
-        &loc.host,
+        target.fd,
+        Path::new(&target.path),
         berth_storage::unpack::WhiteoutMode::Delete,
     )?;
     Ok(())
@@ -344,28 +319,6 @@ fn clean(path: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn symlinks_resolve_inside_the_root() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        std::fs::create_dir_all(root.join("etc")).unwrap();
-        std::fs::write(root.join("etc/hosts"), "x").unwrap();
-        std::os::unix::fs::symlink("/", root.join("up")).unwrap();
-        std::os::unix::fs::symlink("../../../../etc", root.join("etc2")).unwrap();
-        std::os::unix::fs::symlink("hosts", root.join("etc/alias")).unwrap();
-        let base = |p: &str| (root.to_path_buf(), p.to_string());
-        assert_eq!(
-            resolve("/up/up/etc/hosts", true, &base).unwrap(),
-            "/etc/hosts"
-        );
-        assert_eq!(resolve("/etc2/hosts", true, &base).unwrap(), "/etc/hosts");
-        assert_eq!(resolve("/../../etc", true, &base).unwrap(), "/etc");
-        assert_eq!(resolve("/etc/alias", false, &base).unwrap(), "/etc/alias");
-        assert_eq!(resolve("/etc/alias", true, &base).unwrap(), "/etc/hosts");
-        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
-        assert!(resolve("/loop/x", true, &base).is_err());
-    }
 
     #[test]
     fn go_modes() {

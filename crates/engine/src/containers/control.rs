@@ -331,10 +331,11 @@ impl Containers {
         if let Some(p) = &req.restart_policy {
             host.restart_policy = p.clone();
         }
-        // Validate the new limits by building them.
-        crate::spec::linux_resources(&host.resources, host.privileged)?;
+        // Validate the new limits by building them. Device rules are left as the container
+        // started with them (`docker update` does not change devices).
+        let mut resources = crate::spec::linux_resources(&host.resources, host.privileged, &[])?;
+        resources.set_devices(None);
         if rec.state.status.is_running() {
-            let resources = crate::spec::linux_resources(&host.resources, host.privileged)?;
             self.shims.client(&rec.id).update(
                 serde_json::to_value(resources)
                     .map_err(|e| EngineError::InvalidArgument(e.to_string()))?,

@@ -15,6 +15,7 @@
 pub mod archive;
 pub mod changes;
 pub mod control;
+pub mod devices;
 pub mod etc;
 pub mod exec;
 pub mod health;
@@ -36,6 +37,7 @@ use crate::volumes::VolumeStore;
 use berth_api_types::container::ContainerCreateRequest;
 use berth_api_types::events::EventType;
 use berth_common::Digest;
+use berth_shim_proto::launch::SealedExe;
 use berth_shim_proto::{ExitInfo, ShimClient};
 use berth_storage::snapshot::Snapshotter;
 use record::{ContainerRecord, Status};
@@ -167,6 +169,16 @@ impl Containers {
             store,
             shims: ShimLauncher {
                 exe: settings.shim_exe.clone(),
+                sealed: match SealedExe::new(&settings.shim_exe) {
+                    Ok(sealed) => {
+                        tracing::debug!(sealing = ?sealed.sealing(), "shims start from a sealed binary");
+                        Some(Arc::new(sealed))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, exe = %settings.shim_exe.display(), "cannot seal the shim binary; shims run from it directly");
+                        None
+                    }
+                },
                 shims_dir: root.join("shims"),
                 runtime_root: root.join("runtime"),
             },
@@ -276,6 +288,7 @@ impl Containers {
         restart::validate(&host.restart_policy, host.auto_remove)
             .map_err(EngineError::InvalidArgument)?;
         log_settings(host)?;
+        check_storage_opts(&host.storage_opt)?;
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }
@@ -447,6 +460,7 @@ impl Containers {
                     .collect(),
                 host_capabilities: host_caps,
             },
+            devices: devices::gather(&host.resources.devices)?,
         };
         Ok(spec::build(&input)?)
     }
@@ -1169,6 +1183,25 @@ pub fn validate_name(raw: &str) -> Result<String> {
 /// The json-file log of a container, Docker's naming.
 pub fn log_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}-json.log"))
+}
+
+/// `--storage-opt`: Docker's overlay2 knows only `size`, and enforces it only on xfs with
+/// project quotas. Berth cannot enforce a size yet, so it refuses the option rather than
+/// accept a limit that would not hold.
+fn check_storage_opts(opts: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    if let Some(key) = opts.keys().find(|k| !k.eq_ignore_ascii_case("size")) {
+        return Err(EngineError::InvalidArgument(format!(
+            "Unknown option {key}"
+        )));
+    }
+    if !opts.is_empty() {
+        return Err(EngineError::InvalidArgument(
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option \
+             (Berth cannot enforce a writable layer size on this daemon)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `--log-driver` and `--log-opt`, checked. Berth bounds logs by default (10 MB × 3).

@@ -9,9 +9,11 @@
 use crate::EngineError;
 use berth_shim_proto::ShimClient;
 use berth_shim_proto::client::{self, ClientError};
+use berth_shim_proto::launch::{SealedExe, spawn_detached};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a shim may take to create its container.
@@ -35,6 +37,9 @@ pub struct LogSettings {
 pub struct ShimLauncher {
     /// The `berth` executable (run as `berth shim …`).
     pub exe: PathBuf,
+    /// The same, sealed against writes (see `berth_shim_proto::launch`); `None` when neither a
+    /// read-only mount nor a sealed copy could be made, and shims run from `exe`.
+    pub sealed: Option<Arc<SealedExe>>,
     /// Parent of the shims' state directories.
     pub shims_dir: PathBuf,
     /// The runtime's state root.
@@ -73,8 +78,13 @@ impl ShimLauncher {
             .map_err(|e| EngineError::io(&self.runtime_root, e))?;
         let diag = std::fs::File::create(state.join(SHIM_LOG))
             .map_err(|e| EngineError::io(state.join(SHIM_LOG), e))?;
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("shim")
+        let program = self
+            .sealed
+            .as_ref()
+            .map_or_else(|| self.exe.clone(), |s| s.program());
+        let mut cmd = Command::new(program);
+        cmd.arg0("berth")
+            .arg("shim")
             .arg("--id")
             .arg(id)
             .arg("--bundle")
@@ -99,14 +109,7 @@ impl ShimLauncher {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(diag))
             .env_remove("RUST_LOG");
-        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                rustix::process::setsid().map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| EngineError::io(&self.exe, e))?;
+        let mut child = spawn_detached(&mut cmd).map_err(|e| EngineError::io(&self.exe, e))?;
         let pid = child.id();
         let ready_pipe = child.stdout.take();
         // Reap the shim when it exits; if the daemon dies first, init adopts it.

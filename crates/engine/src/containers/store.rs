@@ -9,6 +9,7 @@
 use super::record::ContainerRecord;
 use crate::EngineError;
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -183,7 +184,11 @@ impl ContainerStore {
             )));
         }
         let dir = self.dir_of(&record.id);
-        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(crate::privacy::PRIVATE_DIR)
+            .create(&dir)
+            .map_err(|e| EngineError::io(&dir, e))?;
         berth_storage::atomic::write_json(&dir.join(RECORD_FILE), &record)?;
         table.names.insert(record.name.clone(), record.id.clone());
         let entry = Arc::new(new_entry(&dir, record));

@@ -52,6 +52,14 @@ pub enum SpecError {
     /// A mount or tmpfs entry that is malformed.
     #[error("{0}")]
     Mount(String),
+    /// A `--device` or `--device-cgroup-rule` that cannot be used.
+    #[error("{0}")]
+    Devices(String),
+    /// A `--userns` mode other than the host's.
+    #[error(
+        "invalid --userns mode {0:?}: containers run in the host's user namespace (\"host\"); user namespace remapping is not enabled on this daemon"
+    )]
+    UsernsMode(String),
     /// A mode Berth does not implement yet (e.g. `--pid container:x`).
     #[error("{0} is not supported yet")]
     Unsupported(String),

@@ -8,10 +8,12 @@
 //! a [`SpecInput`]. That keeps every Docker rule testable as a table without root.
 //!
 //! Not covered yet (the engine should refuse or ignore them): `container:<id>` namespace modes,
-//! host devices (`--device`; /dev is a tmpfs with the runtime's default nodes even for
-//! `--privileged`), block IO device limits, user namespaces, AppArmor/SELinux labels.
+//! the host's devices for `--privileged` (/dev is a tmpfs with the runtime's default nodes; the
+//! device rules allow everything), block IO device limits, user namespaces, AppArmor/SELinux
+//! labels.
 
 mod caps;
+mod devices;
 mod error;
 mod merge;
 mod mounts;
@@ -24,6 +26,7 @@ mod sysctl;
 mod user;
 
 pub use caps::{ALL_CAPABILITIES, capabilities};
+pub use devices::{HostDevice, check_permissions, parse_cgroup_rule};
 pub use error::SpecError;
 pub use merge::{command_line, merge_config};
 pub use mounts::{DEFAULT_SHM_SIZE, EtcFiles, MountKind, ResolvedMount};
@@ -46,6 +49,13 @@ use std::path::PathBuf;
 
 /// `PATH` when neither the image nor the request sets one (Docker's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Sysctls Docker sets in every container with its own network namespace, unless asked
+/// otherwise.
+pub const UNPRIVILEGED_NET_SYSCTLS: [(&str, &str); 2] = [
+    ("net.ipv4.ping_group_range", "0 2147483647"),
+    ("net.ipv4.ip_unprivileged_port_start", "0"),
+];
 
 /// Annotation that asks the runtime for its built-in init (a reaper as PID 1 that forwards
 /// signals), set for `--init`.
@@ -98,11 +108,17 @@ pub struct SpecInput {
     pub host_hostname: String,
     /// The default hardening.
     pub hardening: Hardening,
+    /// `--device` nodes, as found on the host.
+    pub devices: Vec<HostDevice>,
 }
 
 /// Builds the OCI spec for a container.
 pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
     let host = &input.request.host_config;
+    match host.userns_mode.as_str() {
+        "" | "host" => {}
+        other => return Err(SpecError::UsernsMode(other.to_string())),
+    }
     let config = merge_config(&input.image, &input.request.config);
     let args = command_line(&config);
     if args.is_empty() {
@@ -199,13 +215,27 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         input.cgroup_v2,
         input.network_namespace.as_ref(),
     )?));
-    linux.set_resources(Some(linux_resources(&host.resources, host.privileged)?));
+    linux.set_resources(Some(linux_resources(
+        &host.resources,
+        host.privileged,
+        &input.devices,
+    )?));
     linux.set_cgroups_path(input.cgroups_path.clone());
-    let sysctl = sysctls(
+    let mut sysctl = sysctls(
         &host.sysctls.clone().unwrap_or_default(),
         host_net,
         host.ipc_mode == "host",
     )?;
+    if !host_net && !host.network_mode.starts_with("container:") {
+        // As Docker (20.10+): in its own network namespace a container's users may ping
+        // (ICMP datagram sockets) and bind low ports without privileges; neither reaches
+        // beyond the namespace.
+        for (key, value) in UNPRIVILEGED_NET_SYSCTLS {
+            sysctl
+                .entry(key.to_string())
+                .or_insert_with(|| value.to_string());
+        }
+    }
     linux.set_sysctl((!sysctl.is_empty()).then_some(sysctl));
     linux.set_seccomp(if host.privileged {
         None
@@ -229,7 +259,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, SpecError> {
         .unwrap_or_else(|| input.hardening.readonly_paths.clone());
     linux.set_masked_paths(Some(if confined_paths { masked } else { Vec::new() }));
     linux.set_readonly_paths(Some(if confined_paths { readonly } else { Vec::new() }));
-    linux.set_devices(None);
+    linux.set_devices((!input.devices.is_empty()).then(|| devices::linux_devices(&input.devices)));
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
 

@@ -3,11 +3,12 @@
 //! validation and defaults (swap = twice the memory limit when only `-m` is given).
 
 use super::SpecError;
+use super::devices::{HostDevice, device_rules};
 use berth_api_types::container::{Resources, Ulimit};
 use berth_api_types::shorthand::rlimit_name;
 use oci_spec::runtime::{
-    LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxPids, LinuxResources,
-    PosixRlimit, PosixRlimitBuilder, PosixRlimitType,
+    LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, PosixRlimit, PosixRlimitBuilder,
+    PosixRlimitType,
 };
 
 /// The CFS period `--cpus` is expressed in, as Docker uses.
@@ -15,8 +16,13 @@ const CPU_PERIOD_US: u64 = 100_000;
 /// Docker's lower bound for `-m`.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
-/// Builds `linux.resources`; `privileged` opens the device cgroup to every device.
-pub fn linux_resources(r: &Resources, privileged: bool) -> Result<LinuxResources, SpecError> {
+/// Builds `linux.resources`; `privileged` opens the device cgroup to every device, `devices`
+/// (the `--device` nodes found on the host) each add an allow rule.
+pub fn linux_resources(
+    r: &Resources,
+    privileged: bool,
+    devices: &[HostDevice],
+) -> Result<LinuxResources, SpecError> {
     let err = |m: &str| Err(SpecError::Resources(m.to_string()));
     let mut out = LinuxResources::default();
 
@@ -132,7 +138,11 @@ pub fn linux_resources(r: &Resources, privileged: bool) -> Result<LinuxResources
         pids.set_limit(limit);
         out.set_pids(Some(pids));
     }
-    out.set_devices(Some(device_rules(privileged)));
+    out.set_devices(Some(device_rules(
+        privileged,
+        &r.device_cgroup_rules,
+        devices,
+    )?));
     Ok(out)
 }
 
@@ -152,41 +162,6 @@ fn check_cpuset(flag: &str, value: &str) -> Result<(), SpecError> {
             "Invalid value {value} for {flag}"
         )))
     }
-}
-
-/// Docker's device cgroup rules: deny everything, then allow `mknod` of any device and
-/// read/write of the standard ones (null, zero, full, random, urandom, tty, console, pts, ptmx,
-/// tun). Privileged containers get every device.
-fn device_rules(privileged: bool) -> Vec<LinuxDeviceCgroup> {
-    let rule =
-        |allow: bool, typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access| {
-            let mut r = LinuxDeviceCgroup::default();
-            r.set_allow(allow);
-            r.set_typ(Some(typ));
-            r.set_major(major);
-            r.set_minor(minor);
-            r.set_access(Some(String::from(access)));
-            r
-        };
-    if privileged {
-        return vec![rule(true, LinuxDeviceType::A, None, None, "rwm")];
-    }
-    let c = LinuxDeviceType::C;
-    vec![
-        rule(false, LinuxDeviceType::A, None, None, "rwm"),
-        rule(true, c, None, None, "m"),
-        rule(true, LinuxDeviceType::B, None, None, "m"),
-        rule(true, c, Some(1), Some(3), "rwm"),
-        rule(true, c, Some(1), Some(5), "rwm"),
-        rule(true, c, Some(1), Some(7), "rwm"),
-        rule(true, c, Some(1), Some(8), "rwm"),
-        rule(true, c, Some(1), Some(9), "rwm"),
-        rule(true, c, Some(5), Some(0), "rwm"),
-        rule(true, c, Some(5), Some(1), "rwm"),
-        rule(true, c, Some(5), Some(2), "rwm"),
-        rule(true, c, Some(136), None, "rwm"),
-        rule(true, c, Some(10), Some(200), "rwm"),
-    ]
 }
 
 /// `--ulimit` entries → POSIX rlimits; -1 means unlimited (`RLIM_INFINITY`).
@@ -231,7 +206,7 @@ mod tests {
                 memory_swap: swap,
                 ..Default::default()
             };
-            let out = linux_resources(&r, false).unwrap();
+            let out = linux_resources(&r, false, &[]).unwrap();
             let m = out.memory().as_ref();
             assert_eq!(m.and_then(|m| m.limit()), limit, "{memory} {swap}");
             assert_eq!(m.and_then(|m| m.swap()), want_swap, "{memory} {swap}");
@@ -247,7 +222,7 @@ mod tests {
             pids_limit: Some(100),
             ..Default::default()
         };
-        let out = linux_resources(&r, false).unwrap();
+        let out = linux_resources(&r, false, &[]).unwrap();
         let cpu = out.cpu().as_ref().unwrap();
         assert_eq!((cpu.period(), cpu.quota()), (Some(100_000), Some(150_000)));
         assert_eq!(cpu.shares(), Some(512));
@@ -258,7 +233,7 @@ mod tests {
                 pids_limit: unlimited,
                 ..Default::default()
             };
-            assert!(linux_resources(&r, false).unwrap().pids().is_none());
+            assert!(linux_resources(&r, false, &[]).unwrap().pids().is_none());
         }
     }
 
@@ -318,18 +293,18 @@ mod tests {
             ),
         ];
         for (r, want) in cases {
-            let e = linux_resources(&r, false).unwrap_err().to_string();
+            let e = linux_resources(&r, false, &[]).unwrap_err().to_string();
             assert!(e.contains(want), "{e}");
         }
     }
 
     #[test]
     fn devices() {
-        let normal = linux_resources(&Resources::default(), false).unwrap();
+        let normal = linux_resources(&Resources::default(), false, &[]).unwrap();
         let rules = normal.devices().as_ref().unwrap();
         assert!(!rules[0].allow());
         assert!(rules.len() > 5);
-        let privileged = linux_resources(&Resources::default(), true).unwrap();
+        let privileged = linux_resources(&Resources::default(), true, &[]).unwrap();
         let rules = privileged.devices().as_ref().unwrap();
         assert_eq!(rules.len(), 1);
         assert!(rules[0].allow());
