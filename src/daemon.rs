@@ -39,10 +39,16 @@ pub fn run(opts: DaemonOptions) -> i32 {
         eprintln!("berth daemon: marking inherited descriptors close-on-exec: {e}");
         return 1;
     }
+    // A connection and a pidfd per running container: a thousand do not fit in 1024.
+    if let Err(e) = berth_shim_proto::launch::raise_nofile_limit() {
+        tracing::warn!(error = %e, "cannot raise the open files limit");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        // Waits, attaches and `logs -f` each hold a blocking thread while they last.
+        // Blocking threads do engine work (records, mounts, shim calls) for the request at
+        // hand; waiting (wait, attach before start, logs -f, events, stats) holds none.
         .max_blocking_threads(512)
+        .thread_keep_alive(std::time::Duration::from_secs(5))
         .enable_all()
         .build()
     {

@@ -42,17 +42,16 @@ pub fn wants_upgrade(req: &Request) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("tcp"))
 }
 
-/// Answers `101` and, once the client has the answer, runs `make` (which may block, e.g. until
-/// a container starts) and pipes what it returns.
+/// Answers `101` and, once the client has the answer, runs `make` (which may wait, e.g. until
+/// a container starts) and pipes what it returns. A client that did not ask for the upgrade
+/// gets the output as a plain `200` body instead ([`without_upgrade`]).
 pub fn upgrade<F, Fut>(mut req: Request, tty: bool, make: F) -> Result<Response, ApiError>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Pipe, ApiError>> + Send + 'static,
 {
     if !wants_upgrade(&req) {
-        return Err(ApiError::bad_request(
-            "this endpoint needs a hijacked connection: send `Connection: Upgrade` and `Upgrade: tcp`",
-        ));
+        return Ok(without_upgrade(tty, make));
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -67,20 +66,8 @@ where
         let pipe = match make().await {
             Ok(p) => p,
             Err(e) => {
-                // The status line is gone; tell the client in the stream, framed as stdout
-                // when the stream is multiplexed (as Docker does).
-                let text = format!("{}\r\n", e.message);
-                let mut bytes = Vec::new();
-                if tty {
-                    bytes.extend_from_slice(text.as_bytes());
-                } else {
-                    berth_shim_proto::stdcopy::encode(
-                        berth_shim_proto::stdcopy::StdStream::Stdout,
-                        text.as_bytes(),
-                        &mut bytes,
-                    );
-                }
-                let _ = client.write_all(&bytes).await;
+                // The status line is gone; tell the client in the stream.
+                let _ = client.write_all(&error_bytes(tty, &e.message)).await;
                 let _ = client.shutdown().await;
                 return;
             }
@@ -90,18 +77,99 @@ where
         }
         let _ = client.shutdown().await;
     });
-    let content_type = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(tty)),
+    );
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     Ok(resp)
+}
+
+/// The stream's content type.
+fn content_type(tty: bool) -> &'static str {
+    if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    }
+}
+
+/// A client that did not ask for an upgrade gets what moby gives it: a `200` whose body is the
+/// stream's output, until the process ends; there is no input channel (its request body was
+/// the start options).
+fn without_upgrade<F, Fut>(tty: bool, make: F) -> Response
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Pipe, ApiError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        let pipe = match make().await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.send(Ok(error_bytes(tty, &e.message).into())).await;
+                return;
+            }
+        };
+        let Pipe { stream, on_end, .. } = pipe;
+        let shim = stream
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::UnixStream::from_std(stream));
+        let mut shim = match shim {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        // No input will come: the process sees end of file on its stdin.
+        let _ = shim.shutdown().await;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            tokio::select! {
+                read = shim.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(Ok(bytes::Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
+                            return;
+                        }
+                    }
+                },
+                () = tx.closed() => return,
+            }
+        }
+        if let Some(f) = on_end {
+            let _ = tokio::task::spawn_blocking(f).await;
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(tty)),
+    );
+    resp
+}
+
+/// An error told in the stream after the status line is gone, framed as stdout when the
+/// stream is multiplexed (as Docker does).
+fn error_bytes(tty: bool, message: &str) -> Vec<u8> {
+    let text = format!("{message}\r\n");
+    let mut bytes = Vec::new();
+    if tty {
+        bytes.extend_from_slice(text.as_bytes());
+    } else {
+        berth_shim_proto::stdcopy::encode(
+            berth_shim_proto::stdcopy::StdStream::Stdout,
+            text.as_bytes(),
+            &mut bytes,
+        );
+    }
+    bytes
 }
 
 async fn run_pipe<C>(client: &mut C, pipe: Pipe) -> std::io::Result<()>

@@ -1,17 +1,18 @@
 //! The daemon's event bus: what `docker events` reads.
 //!
-//! The engine is synchronous, so the bus uses std primitives only: one mutex guards a ring
-//! buffer of the last [`RING_CAPACITY`] events (so `--since` can replay recent history) and the
-//! list of live subscribers. Replay and subscription happen under the same lock, so a client
-//! never misses nor duplicates an event published while it subscribes. Subscribers get bounded
-//! `SyncSender`s and are dropped when full or closed: a slow or vanished client must never block
-//! an image operation.
+//! One mutex guards a ring buffer of the last [`RING_CAPACITY`] events (so `--since` can
+//! replay recent history) and the list of live subscribers. Replay and subscription happen
+//! under the same lock, so a client never misses nor duplicates an event published while it
+//! subscribes. Subscribers get bounded channels (tokio's, which a synchronous publisher fills
+//! with `try_send` and an `async` reader awaits without holding a thread) and are dropped when
+//! full or closed: a slow or vanished client must never block an engine operation.
 
 use berth_api_types::Filters;
 use berth_api_types::events::{EventMessage, EventType};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Mutex, MutexGuard};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Receiver, Sender, channel};
 
 /// How many past events are kept for `since` replay.
 pub const RING_CAPACITY: usize = 1024;
@@ -38,7 +39,7 @@ pub struct EventBus {
 
 struct Inner {
     ring: VecDeque<EventMessage>,
-    subscribers: Vec<SyncSender<EventMessage>>,
+    subscribers: Vec<Sender<EventMessage>>,
     /// Last stamp handed out, so stamps are strictly increasing even when the clock is coarse
     /// or steps back: replay order then equals publication order.
     last_nano: i64,
@@ -92,7 +93,7 @@ impl EventBus {
     /// Subscribes: returns buffered events with `time_nano >= since` (none when `since` is
     /// `None`) and a receiver of every later event, atomically.
     pub fn subscribe(&self, since: Option<i64>) -> (Vec<EventMessage>, Receiver<EventMessage>) {
-        let (tx, rx) = sync_channel(SUBSCRIBER_QUEUE);
+        let (tx, rx) = channel(SUBSCRIBER_QUEUE);
         let mut inner = self.lock();
         let replay = match since {
             Some(since) => inner
@@ -122,7 +123,7 @@ fn publish_locked(inner: &mut Inner, capacity: usize, event: EventMessage) {
                 tracing::warn!("dropping an events subscriber that does not keep up");
                 false
             }
-            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Closed(_)) => false,
         });
     if inner.ring.len() >= capacity {
         inner.ring.pop_front();
@@ -290,7 +291,7 @@ mod tests {
     #[test]
     fn live_events_and_strictly_increasing_stamps() {
         let bus = EventBus::default();
-        let (_, rx) = bus.subscribe(None);
+        let (_, mut rx) = bus.subscribe(None);
         bus.emit(
             EventType::Image,
             "tag",
@@ -316,7 +317,7 @@ mod tests {
         let (_, closed) = bus.subscribe(None);
         drop(closed);
         let (_, stuck) = bus.subscribe(None);
-        let (_, live) = bus.subscribe(None);
+        let (_, mut live) = bus.subscribe(None);
         assert_eq!(bus.subscriber_count(), 3);
         bus.emit(EventType::Daemon, "reload", "d", &[]);
         assert_eq!(bus.subscriber_count(), 2);

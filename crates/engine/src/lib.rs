@@ -17,6 +17,7 @@ pub mod networks;
 mod ops;
 pub mod privacy;
 pub mod spec;
+pub mod supervisor;
 mod system;
 pub mod volumes;
 

@@ -103,6 +103,9 @@ impl Snapshotter for FakeSnapshotter {
     fn remove_writable(&self, _key: &str) -> Result<(), StorageError> {
         Ok(())
     }
+    fn writable_keys(&self) -> Result<Vec<String>, StorageError> {
+        Ok(Vec::new())
+    }
     fn mount(&self, _mount: &RootfsMount, _target: &Path) -> Result<(), StorageError> {
         Err(invalid("not supported by the test snapshotter"))
     }

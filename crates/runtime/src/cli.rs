@@ -89,6 +89,10 @@ enum Command {
         /// Kill a running container first.
         #[arg(short, long)]
         force: bool,
+        /// With --force, when the container has no state (its creator was killed half-way):
+        /// kill what is in this cgroup, remove it and whatever state directory is left.
+        #[arg(long, hide = true, requires = "force")]
+        cgroup: Option<String>,
         /// The container id.
         id: String,
     },
@@ -215,6 +219,7 @@ fn create_options(root: &Path, args: &CreateArgs) -> CreateOptions {
         pid_file: args.pid_file.clone(),
         // As runc: systemd's socket-activation descriptors come after the ones asked for.
         preserve_fds: args.preserve_fds + crate::hygiene::listen_fds(),
+        die_with_parent: false,
     }
 }
 
@@ -237,7 +242,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 .ok_or_else(|| Error::State(format!("unknown signal {signal:?}")))?;
             container::kill(root, &id, sig, all).map(|()| 0)
         }
-        Command::Delete { force, id } => container::delete(root, &id, force).map(|()| 0),
+        Command::Delete { force, cgroup, id } => match container::delete(root, &id, force) {
+            Err(Error::NotFound(_)) if cgroup.is_some() => {
+                container::delete_leftovers(root, &id, cgroup.as_deref().unwrap_or_default())
+                    .map(|()| 0)
+            }
+            other => other.map(|()| 0),
+        },
         Command::Run { args, detach } => {
             container::run(&args.id, &args.bundle, &create_options(root, &args), detach)
         }
@@ -270,6 +281,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 pid_file,
                 detach,
                 preserve_fds,
+                die_with_parent: false,
             };
             container::exec(root, &id, &process, &opts)
         }

@@ -38,6 +38,10 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     /// Descriptors `3 .. 3 + preserve_fds` of the caller are passed on to the container.
     pub preserve_fds: u32,
+    /// The container's init dies (SIGKILL) when the calling process does: for a supervisor
+    /// such as the shim, so that no container outlives its tracker. `berth oci` leaves it off
+    /// (runc's containers outlive `runc create`).
+    pub die_with_parent: bool,
 }
 
 impl Default for CreateOptions {
@@ -47,6 +51,7 @@ impl Default for CreateOptions {
             console_socket: None,
             pid_file: None,
             preserve_fds: 0,
+            die_with_parent: false,
         }
     }
 }
@@ -62,6 +67,8 @@ pub struct ExecOptions {
     pub detach: bool,
     /// Descriptors `3 .. 3 + preserve_fds` of the caller are passed on to the process.
     pub preserve_fds: u32,
+    /// The process dies (SIGKILL) when the calling process does (see [`CreateOptions`]).
+    pub die_with_parent: bool,
 }
 
 /// Removes what a failed `create` made, unless disarmed.
@@ -364,6 +371,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
     }
     init.cgroup_dir = open_cgroup_dir(&planned);
     init.preserve_fds = opts.preserve_fds;
+    init.die_with_parent = opts.die_with_parent;
     init.reaper = spec
         .annotations()
         .as_ref()
@@ -721,6 +729,23 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     remove_stopped(root, &record, cgroup, true)
 }
 
+/// What a `create` killed half-way leaves without a state file: a state directory, the cgroup
+/// `cgroup_path` and maybe processes in it. Kills them and removes both; nothing there is not
+/// an error.
+pub fn delete_leftovers(root: &Path, id: &str, cgroup_path: &str) -> Result<()> {
+    let dir = state::dir(root, id)?;
+    // `planned`, not `load`: a group made in only some hierarchies is still removed from them.
+    let cg = Cgroup::planned(&CgroupRoot::detect()?, cgroup_path)?;
+    let _ = cg.thaw();
+    let _ = cg.kill_all();
+    cg.destroy()?;
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("removing", &dir, e)),
+    }
+}
+
 /// The end of every delete: the cgroup (after killing what is left in it, unless the caller
 /// knows nothing can be: an init reaped in its own pid namespace takes every member with it),
 /// the `poststop` hooks, the state directory.
@@ -821,6 +846,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     let mut init = process_init(process, linux, ns, opts.console_socket.as_deref())?;
     init.user_ns_root = false;
     init.preserve_fds = opts.preserve_fds;
+    init.die_with_parent = opts.die_with_parent;
     let cgroup = load_cgroup(&record).ok();
     if let Some(cg) = &cgroup {
         // The exec'd process joins the v1 groups by itself before entering the container's

@@ -254,6 +254,10 @@ pub struct Init {
     /// Descriptors `3 .. 3 + preserve_fds` are passed on to the program (`--preserve-fds`,
     /// `LISTEN_FDS`); every other one above stdio is closed at `execve`.
     pub preserve_fds: u32,
+    /// The process gets SIGKILL when the process that created it dies (a supervising shim:
+    /// a container must not outlive the one process that tracks it). Set last before
+    /// `execve`, since changing credentials clears it.
+    pub die_with_parent: bool,
 }
 
 /// How a container process gets into its cgroup v1 groups.
@@ -902,6 +906,11 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
 fn seal_descriptors(init: &Init) -> ChildResult {
     crate::hygiene::cloexec_from(3 + init.preserve_fds).map_err(at(Step::Fds))?;
     crate::hygiene::keep_open(init.preserve_fds);
+    if init.die_with_parent {
+        // SAFETY: prctl with integer arguments.
+        let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        sys::check(rc).map_err(at(Step::Fds))?;
+    }
     Ok(())
 }
 

@@ -124,19 +124,21 @@ impl ShimClient {
         }
     }
 
-    /// Sends `req` and reads the response line, leaving the connection positioned right after
-    /// it (the line is read byte by byte so no stream data is swallowed).
-    fn exchange(&self, req: &Request, timeout: Option<Duration>) -> Result<(UnixStream, Response)> {
+    /// Opens a connection and writes `req` on it.
+    fn send(&self, req: &Request) -> Result<UnixStream> {
         let mut stream = self.open()?;
-        stream
-            .set_read_timeout(timeout)
-            .map_err(self.io("configuring"))?;
         let mut line = serde_json::to_vec(req).map_err(|e| ClientError::Protocol {
             path: self.socket.clone(),
             message: format!("encoding the request: {e}"),
         })?;
         line.push(b'\n');
         stream.write_all(&line).map_err(self.io("writing to"))?;
+        Ok(stream)
+    }
+
+    /// Reads one response line from `stream`, leaving the connection positioned right after
+    /// it (the line is read byte by byte so no stream data is swallowed).
+    fn receive(&self, stream: &mut UnixStream) -> Result<Response> {
         let mut buf = Vec::with_capacity(128);
         let mut byte = [0u8; 1];
         loop {
@@ -166,6 +168,16 @@ impl ShimClient {
         if let Response::Error { kind, message } = resp {
             return Err(ClientError::Shim { kind, message });
         }
+        Ok(resp)
+    }
+
+    /// Sends `req` and reads the response line (see [`ShimClient::receive`]).
+    fn exchange(&self, req: &Request, timeout: Option<Duration>) -> Result<(UnixStream, Response)> {
+        let mut stream = self.send(req)?;
+        stream
+            .set_read_timeout(timeout)
+            .map_err(self.io("configuring"))?;
+        let resp = self.receive(&mut stream)?;
         stream
             .set_read_timeout(None)
             .map_err(self.io("configuring"))?;
@@ -268,6 +280,27 @@ impl ShimClient {
         }
     }
 
+    /// Asks for the container's exit without waiting for it: the answer arrives on the returned
+    /// connection when the container exits (or the connection closes if the shim dies), so
+    /// one event loop can wait on every container at once.
+    pub fn send_wait(&self) -> Result<Pending> {
+        Ok(Pending {
+            client: self.clone(),
+            stream: self.send(&Request::Wait)?,
+        })
+    }
+
+    /// [`ShimClient::send_wait`] for exec `exec_id`'s exit code.
+    pub fn send_exec_wait(&self, exec_id: &str) -> Result<Pending> {
+        let req = Request::ExecWait {
+            exec_id: exec_id.to_string(),
+        };
+        Ok(Pending {
+            client: self.clone(),
+            stream: self.send(&req)?,
+        })
+    }
+
     /// Blocks until exec `exec_id` has exited and returns its exit code.
     pub fn exec_wait(&self, exec_id: &str) -> Result<i32> {
         let req = Request::ExecWait {
@@ -282,6 +315,52 @@ impl ShimClient {
     /// Tells the shim the exit is recorded so it may exit (see [`Request::Shutdown`]).
     pub fn shutdown(&self) -> Result<()> {
         self.expect_ok(&Request::Shutdown)
+    }
+}
+
+/// A request whose answer comes later ([`ShimClient::send_wait`]): poll its descriptor
+/// (`AsFd`) for readability, then read the answer with [`Pending::exit`] or
+/// [`Pending::exec_exit`].
+#[derive(Debug)]
+pub struct Pending {
+    client: ShimClient,
+    stream: UnixStream,
+}
+
+/// How long reading an answer that is announced as ready may take.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl std::os::fd::AsFd for Pending {
+    /// The connection, to register with a poller.
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+}
+
+impl Pending {
+    fn answer(mut self) -> Result<Response> {
+        self.stream
+            .set_read_timeout(Some(ANSWER_TIMEOUT))
+            .map_err(self.client.io("configuring"))?;
+        self.client.receive(&mut self.stream)
+    }
+
+    /// The container's exit (a shim that died instead gives an error).
+    pub fn exit(self) -> Result<ExitInfo> {
+        let client = self.client.clone();
+        match self.answer()? {
+            Response::Exited(info) => Ok(info),
+            other => Err(client.unexpected(other)),
+        }
+    }
+
+    /// The exec's exit code.
+    pub fn exec_exit(self) -> Result<i32> {
+        let client = self.client.clone();
+        match self.answer()? {
+            Response::ExecExited { exit_code } => Ok(exit_code),
+            other => Err(client.unexpected(other)),
+        }
     }
 }
 

@@ -120,13 +120,43 @@ fn sealed_copy(exe: &Path) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// The soft open-files limit the daemon started with, before [`raise_nofile_limit`].
+static ORIGINAL_NOFILE: std::sync::OnceLock<rustix::process::Rlimit> = std::sync::OnceLock::new();
+
+/// Raises this process's soft limit on open files to its hard limit: the daemon holds a
+/// connection and a pidfd per running container, and a thousand containers do not fit in the
+/// usual 1024. Shims started afterwards get the original limit back (see
+/// [`spawn_detached`]), so containers see the limits they would have without this.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let current = getrlimit(Resource::Nofile);
+    let _ = ORIGINAL_NOFILE.set(current);
+    let Some(hard) = current.maximum else {
+        return Ok(u64::MAX);
+    };
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(hard),
+            maximum: Some(hard),
+        },
+    )?;
+    Ok(hard)
+}
+
 /// Spawns `cmd` in a new session (`setsid`), so neither a terminal hang-up nor the daemon's
-/// process group reaches it.
+/// process group reaches it, with the open-files limit the daemon started with.
 pub fn spawn_detached(cmd: &mut Command) -> io::Result<Child> {
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    let original = ORIGINAL_NOFILE.get().copied();
+    // SAFETY: setsid and setrlimit are async-signal-safe system calls on values prepared
+    // before the fork; nothing of the parent's memory is touched.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             rustix::process::setsid().map_err(io::Error::from)?;
+            if let Some(limit) = &original {
+                rustix::process::setrlimit(rustix::process::Resource::Nofile, *limit)
+                    .map_err(io::Error::from)?;
+            }
             Ok(())
         });
     }

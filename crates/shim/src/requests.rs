@@ -314,6 +314,8 @@ impl Shim {
             pid_file: Some(pid_file.clone()),
             detach: true,
             preserve_fds: 0,
+            // An exec'd process must not outlive the shim that tracks it.
+            die_with_parent: true,
         };
         let root = &self.cfg.runtime_root;
         let id = &self.cfg.id;

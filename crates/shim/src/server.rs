@@ -178,6 +178,9 @@ impl Shim {
             console_socket: None,
             pid_file: None,
             preserve_fds: 0,
+            // The container dies with its shim: a container nobody tracks could hold its
+            // address and cgroup forever (the daemon then cleans up what is left).
+            die_with_parent: true,
         };
         let mut guard = CreatedGuard {
             cfg: &cfg,

@@ -185,29 +185,17 @@ async fn wait(
         .unwrap_or("")
         .parse()
         .map_err(|e: EngineError| ApiError::bad_request(e.to_string()))?;
-    // Fail fast (404) for an unknown container, before the 200 is committed.
+    // Fail fast (404) for an unknown container, before the 200 is committed. (An in-memory
+    // lookup: no blocking thread needed.)
+    if let Err(e) = engine.containers().store().get(&id)
+        && engine.containers().recently_removed(&id).is_none()
     {
-        let (engine, id) = (engine.clone(), id.clone());
-        blocking(move || {
-            engine
-                .containers()
-                .store()
-                .get(&id)
-                .map(|_| ())
-                .or_else(|e| {
-                    if engine.containers().recently_removed(&id).is_some() {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })?;
-            Ok(())
-        })
-        .await?;
+        return Err(e.into());
     }
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
-    tokio::task::spawn_blocking(move || {
-        let body = match engine.containers().wait(&id, condition) {
+    // The body is one future awaiting the engine: no thread waits, and a client that goes
+    // away drops it.
+    let body = futures_util::stream::once(async move {
+        let body = match engine.containers().wait(&id, condition).await {
             Ok(r) => ContainerWaitResponse {
                 status_code: r.status_code,
                 error: r.error.map(|message| WaitError { message }),
@@ -221,9 +209,9 @@ async fn wait(
         };
         let mut line = serde_json::to_vec(&body).unwrap_or_default();
         line.push(b'\n');
-        let _ = tx.blocking_send(Ok(Bytes::from(line)));
+        Ok::<_, std::convert::Infallible>(Bytes::from(line))
     });
-    let mut resp = Response::new(Body::from_stream(ReceiverStream::new(rx)));
+    let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -251,7 +239,8 @@ async fn attach(
     };
     hijack::upgrade(req, tty, move || async move {
         let stdin = attach.stdin;
-        let stream = blocking(move || Ok(engine.containers().attach(&id, attach)?)).await?;
+        let attachment = blocking(move || Ok(engine.containers().attach(&id, attach)?)).await?;
+        let stream = attachment.stream().await?;
         Ok(Pipe {
             stream,
             stdin,
@@ -260,6 +249,12 @@ async fn attach(
         })
     })
 }
+
+/// Log entries read per blocking batch.
+const LOG_BATCH: usize = 256;
+/// How long a follower waits for new lines, doubling while none come.
+const FOLLOW_MIN_WAIT: Duration = Duration::from_millis(25);
+const FOLLOW_MAX_WAIT: Duration = Duration::from_millis(250);
 
 /// Parses `since`/`until` of logs: Unix seconds with optional fraction, or RFC 3339.
 fn log_time(q: &Query, key: &str) -> Result<Option<i128>, ApiError> {
@@ -306,73 +301,104 @@ async fn logs(
         ));
     }
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    tokio::task::spawn_blocking(move || {
-        let encode = |e: &berth_shim_proto::logs::Entry| -> Option<Bytes> {
-            let wanted = match e.stream {
-                LogStream::Stdout => stdout,
-                LogStream::Stderr => stderr,
-            };
-            if !wanted {
-                return None;
-            }
-            let mut text = Vec::new();
-            if timestamps {
-                text.extend_from_slice(e.time.as_bytes());
-                text.push(b' ');
-            }
-            text.extend_from_slice(e.log.as_bytes());
-            if source.tty {
-                return Some(Bytes::from(text));
-            }
-            let kind = match e.stream {
-                LogStream::Stdout => StdStream::Stdout,
-                LogStream::Stderr => StdStream::Stderr,
-            };
-            let mut framed = Vec::with_capacity(text.len() + 8);
-            stdcopy::encode(kind, &text, &mut framed);
-            Some(Bytes::from(framed))
+    let encode = move |e: &berth_shim_proto::logs::Entry| -> Option<Bytes> {
+        let wanted = match e.stream {
+            LogStream::Stdout => stdout,
+            LogStream::Stderr => stderr,
         };
-        let mut reader = match Reader::open(&source.path, opts) {
-            Ok(r) => r,
-            Err(e) => {
+        if !wanted {
+            return None;
+        }
+        let mut text = Vec::new();
+        if timestamps {
+            text.extend_from_slice(e.time.as_bytes());
+            text.push(b' ');
+        }
+        text.extend_from_slice(e.log.as_bytes());
+        if source.tty {
+            return Some(Bytes::from(text));
+        }
+        let kind = match e.stream {
+            LogStream::Stdout => StdStream::Stdout,
+            LogStream::Stderr => StdStream::Stderr,
+        };
+        let mut framed = Vec::with_capacity(text.len() + 8);
+        stdcopy::encode(kind, &text, &mut framed);
+        Some(Bytes::from(framed))
+    };
+    // An async task feeds the body: file reads run on blocking threads one batch at a time,
+    // and waiting (for a slow client, or for new lines to follow) holds no thread. A client
+    // that goes away closes the channel, which ends the task.
+    let path = source.path.clone();
+    tokio::spawn(async move {
+        let opened = tokio::task::spawn_blocking(move || Reader::open(&path, opts)).await;
+        let mut reader = match opened {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 tracing::debug!(error = %e, "opening the log");
                 return;
             }
+            Err(_) => return,
         };
-        for entry in reader.by_ref() {
-            match entry {
-                Ok(e) => {
-                    if let Some(b) = encode(&e)
-                        && tx.blocking_send(b).is_err()
-                    {
-                        return;
+        loop {
+            let batch = tokio::task::spawn_blocking(move || {
+                let got: Vec<_> = reader.by_ref().take(LOG_BATCH).collect();
+                (reader, got)
+            })
+            .await;
+            let Ok((back, got)) = batch else { return };
+            reader = back;
+            let done = got.len() < LOG_BATCH;
+            for entry in got {
+                match entry {
+                    Ok(e) => {
+                        if let Some(b) = encode(&e)
+                            && tx.send(b).await.is_err()
+                        {
+                            return;
+                        }
                     }
+                    Err(_) => return,
                 }
-                Err(_) => return,
+            }
+            if done {
+                break;
             }
         }
         if !follow {
             return;
         }
         let mut follower = reader.into_follower();
+        let mut idle = FOLLOW_MIN_WAIT;
         loop {
             let running = engine.containers().is_running(&id);
-            let got = match follower.wait(Duration::from_millis(250), Duration::from_millis(25)) {
-                Ok(g) => g,
-                Err(_) => return,
-            };
+            let polled = tokio::task::spawn_blocking(move || {
+                let got = follower.poll();
+                (follower, got)
+            })
+            .await;
+            let Ok((back, got)) = polled else { return };
+            follower = back;
+            let Ok(got) = got else { return };
+            let empty = got.is_empty();
             for e in &got {
                 if let Some(b) = encode(e)
-                    && tx.blocking_send(b).is_err()
+                    && tx.send(b).await.is_err()
                 {
                     return;
                 }
             }
-            if tx.is_closed() {
+            if !running && empty {
                 return;
             }
-            if !running && got.is_empty() {
-                return;
+            if empty {
+                tokio::select! {
+                    () = tokio::time::sleep(idle) => {}
+                    () = tx.closed() => return,
+                }
+                idle = (idle * 2).min(FOLLOW_MAX_WAIT);
+            } else {
+                idle = FOLLOW_MIN_WAIT;
             }
         }
     });
@@ -456,24 +482,29 @@ async fn stats(
         return Ok(Json(first).into_response());
     }
     let (tx, rx) = mpsc::channel::<Bytes>(2);
-    tokio::task::spawn_blocking(move || {
+    // A sample a second: the task sleeps without a thread and reads each sample on a
+    // blocking one; a client that goes away closes the channel and ends it.
+    tokio::spawn(async move {
         let mut previous = first;
         let line = |v: &serde_json::Value| {
             let mut b = serde_json::to_vec(v).unwrap_or_default();
             b.push(b'\n');
             Bytes::from(b)
         };
-        if tx.blocking_send(line(&previous)).is_err() {
+        if tx.send(line(&previous)).await.is_err() {
             return;
         }
         loop {
-            std::thread::sleep(Duration::from_secs(1));
-            let Ok(mut next) = engine.containers().stats(&id) else {
-                return;
-            };
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = tx.closed() => return,
+            }
+            let (engine, id) = (engine.clone(), id.clone());
+            let sample = tokio::task::spawn_blocking(move || engine.containers().stats(&id)).await;
+            let Ok(Ok(mut next)) = sample else { return };
             next["precpu_stats"] = previous["cpu_stats"].clone();
             next["preread"] = previous["read"].clone();
-            if tx.blocking_send(line(&next)).is_err() {
+            if tx.send(line(&next)).await.is_err() {
                 return;
             }
             previous = next;

@@ -1,10 +1,9 @@
 //! `GET /events`: replays buffered events since `since`, then streams live ones until `until`
 //! or until the client goes away.
 //!
-//! The engine's bus is synchronous (std `mpsc`), so one blocking task per subscriber waits on
-//! it with a short timeout and forwards into a tokio channel that feeds the response body. The
-//! timeout lets that task notice both a passed `until` and a disconnected client (the tokio
-//! channel closes), so no thread outlives its request for more than a tick.
+//! The bus hands each subscriber a bounded tokio channel; the response body is a stream that
+//! awaits it, the `until` deadline and the client together, so a waiting subscriber holds no
+//! thread, and one whose client went away ends as soon as the server notices.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -18,14 +17,7 @@ use axum::routing::get;
 use berth_api_types::events::EventMessage;
 use berth_engine::events::{EVENT_FILTERS, matches, parse_event_time};
 use bytes::Bytes;
-use futures_util::StreamExt;
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-
-/// How often the forwarding task checks the deadline and the client.
-const TICK: Duration = Duration::from_millis(200);
 
 /// Routes of this section.
 pub fn routes() -> Router<AppState> {
@@ -64,33 +56,49 @@ async fn events(State(engine): State<AppState>, q: Query) -> Result<Response, Ap
         ));
     }
     let (replay, rx) = engine.events().subscribe(since);
-    let (tx, out) = mpsc::channel::<Bytes>(64);
-    tokio::task::spawn_blocking(move || {
-        let past = |e: &EventMessage| until.is_some_and(|u| e.time_nano > u);
-        for e in replay.iter().filter(|e| matches(&filters, e)) {
-            if past(e) || tx.blocking_send(line(e)).is_err() {
-                return;
+    let past = move |e: &EventMessage| until.is_some_and(|u| e.time_nano > u);
+    let replayed: Vec<EventMessage> = replay
+        .into_iter()
+        .filter(|e| matches(&filters, e))
+        .collect();
+    // State: the replay still to send, the live receiver, whether the stream has ended.
+    let state = (replayed.into_iter(), rx, filters, false);
+    let body = futures_util::stream::unfold(
+        state,
+        move |(mut replay, mut rx, filters, done)| async move {
+            if done {
+                return None;
             }
-        }
-        loop {
-            if until.is_some_and(|u| nanos_now() > u) || tx.is_closed() {
-                return;
-            }
-            match rx.recv_timeout(TICK) {
-                Ok(e) => {
-                    if past(&e) {
-                        return;
-                    }
-                    if matches(&filters, &e) && tx.blocking_send(line(&e)).is_err() {
-                        return;
-                    }
+            if let Some(e) = replay.next() {
+                if past(&e) {
+                    return None;
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                return Some((
+                    Ok::<_, std::convert::Infallible>(line(&e)),
+                    (replay, rx, filters, false),
+                ));
             }
-        }
-    });
-    let body = ReceiverStream::new(out).map(Ok::<_, std::convert::Infallible>);
+            loop {
+                let left = until
+                    .map(|u| Duration::from_nanos(u.saturating_sub(nanos_now()).max(0) as u64));
+                let next = match left {
+                    Some(d) if d.is_zero() => return None,
+                    Some(d) => match tokio::time::timeout(d, rx.recv()).await {
+                        Ok(e) => e,
+                        Err(_) => return None,
+                    },
+                    None => rx.recv().await,
+                };
+                let e = next?;
+                if past(&e) {
+                    return None;
+                }
+                if matches(&filters, &e) {
+                    return Some((Ok(line(&e)), (replay, rx, filters, false)));
+                }
+            }
+        },
+    );
     let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,5 +1,6 @@
 //! One module per section of Docker's Engine API reference.
 
+pub mod build;
 pub mod containers;
 pub mod events;
 pub mod exec;

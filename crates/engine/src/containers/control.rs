@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::mpsc;
-use std::time::Duration;
+use tokio::sync::oneshot;
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -28,11 +27,11 @@ pub struct PendingAttaches {
 
 /// One client waiting for a container to start: what it asked for and where to send the
 /// stream.
-type Waiting = (AttachRequest, mpsc::Sender<Result<UnixStream>>);
+type Waiting = (AttachRequest, oneshot::Sender<Result<UnixStream>>);
 
 impl PendingAttaches {
-    fn add(&self, id: &str, req: AttachRequest) -> mpsc::Receiver<Result<UnixStream>> {
-        let (tx, rx) = mpsc::channel();
+    fn add(&self, id: &str, req: AttachRequest) -> oneshot::Receiver<Result<UnixStream>> {
+        let (tx, rx) = oneshot::channel();
         self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -74,6 +73,39 @@ impl PendingAttaches {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+    }
+}
+
+/// An attach: connected now (a running container), or at the container's start.
+pub enum Attachment {
+    /// The shim's stream.
+    Ready(UnixStream),
+    /// Arrives when the container starts (`docker run` attaches before it starts).
+    AtStart {
+        /// The container, for the error when it is removed first.
+        key: String,
+        /// Where the stream comes.
+        stream: oneshot::Receiver<Result<UnixStream>>,
+    },
+}
+
+impl Attachment {
+    /// The stream, once there is one. Waiting for a start holds no thread; a container
+    /// removed first gives `No such container`, and one whose start failed an empty stream
+    /// (the start request reports why).
+    pub async fn stream(self) -> Result<UnixStream> {
+        match self {
+            Attachment::Ready(s) => Ok(s),
+            Attachment::AtStart { key, stream } => match stream.await {
+                Ok(Err(EngineError::StartFailed(_))) => {
+                    let (ours, _theirs) =
+                        UnixStream::pair().map_err(|e| EngineError::io("socketpair", e))?;
+                    Ok(ours)
+                }
+                Ok(r) => r,
+                Err(_) => Err(EngineError::NotFound(format!("No such container: {key}"))),
+            },
+        }
     }
 }
 
@@ -174,9 +206,8 @@ impl Containers {
     }
 
     /// `POST /containers/{id}/attach`: a stream of the container's output (and input). A
-    /// container that is not running yet is attached when it starts; this call blocks until
-    /// then (or until the container is removed).
-    pub fn attach(&self, key: &str, mut req: AttachRequest) -> Result<UnixStream> {
+    /// container that is not running yet is attached when it starts (see [`Attachment`]).
+    pub fn attach(&self, key: &str, mut req: AttachRequest) -> Result<Attachment> {
         let entry = self.store.get(key)?;
         let rec = entry.snapshot();
         req.stdcopy = !rec.config.tty;
@@ -185,28 +216,19 @@ impl Containers {
             req.stdin_once = true;
         }
         if rec.state.status.is_running() {
-            return Ok(self.shims.client(&entry.id).attach(&req)?);
+            return Ok(Attachment::Ready(
+                self.shims.client(&entry.id).attach(&req)?,
+            ));
         }
-        let rx = self.pending.add(&entry.id, req);
-        loop {
-            match rx.recv_timeout(Duration::from_millis(500)) {
-                // The start failed: the start request reports why; the stream just ends.
-                Ok(Err(EngineError::StartFailed(_))) => {
-                    let (ours, _theirs) =
-                        UnixStream::pair().map_err(|e| EngineError::io("socketpair", e))?;
-                    return Ok(ours);
-                }
-                Ok(r) => return r,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if entry.is_removed() {
-                        return Err(EngineError::NotFound(format!("No such container: {key}")));
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(EngineError::NotFound(format!("No such container: {key}")));
-                }
-            }
+        let stream = self.pending.add(&entry.id, req);
+        if entry.is_removed() {
+            // Removed between the lookup and the registration: nobody will connect it.
+            self.pending.cancel(&entry.id);
         }
+        Ok(Attachment::AtStart {
+            key: key.to_string(),
+            stream,
+        })
     }
 
     /// Where `docker logs` reads from.

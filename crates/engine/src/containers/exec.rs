@@ -178,26 +178,26 @@ impl Containers {
         );
         let this = self.clone();
         let id = exec_id.to_string();
-        let _ = std::thread::Builder::new()
-            .name(format!("exec-{}", &id[..12]))
-            .stack_size(128 * 1024)
-            .spawn(move || {
-                let code = match client.exec_wait(&id) {
-                    Ok(c) => i64::from(c),
-                    Err(_) => 126,
-                };
-                this.execs.update(&id, |r| {
-                    r.running = false;
-                    r.exit_code = Some(code);
-                });
-                if let Ok(e) = this.store.get(&rec.id) {
-                    this.event(
-                        "exec_die",
-                        &e.snapshot(),
-                        &[("execID", id.clone()), ("exitCode", code.to_string())],
-                    );
-                }
+        let record = move |code: i64| {
+            this.execs.update(&id, |r| {
+                r.running = false;
+                r.exit_code = Some(code);
             });
+            if let Ok(e) = this.store.get(&rec.id) {
+                this.event(
+                    "exec_die",
+                    &e.snapshot(),
+                    &[("execID", id.clone()), ("exitCode", code.to_string())],
+                );
+            }
+        };
+        // The exit code arrives on a pending answer the supervisor watches: no thread waits.
+        match client.send_exec_wait(exec_id) {
+            Ok(pending) => self.supervisor.on_readable(pending, move |pending| {
+                record(pending.exec_exit().map_or(126, i64::from));
+            }),
+            Err(_) => self.supervisor.spawn(move || record(126)),
+        }
         if detach {
             // The shim keeps the process running; its output is discarded.
             drop(stream);

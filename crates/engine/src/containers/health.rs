@@ -2,8 +2,9 @@
 //! every interval, its result kept in the record (`State.Health`, shown by `ps` and `inspect`)
 //! and announced as a `health_status` event when the status changes.
 //!
-//! One thread per running container with a check. It ends when the run it was started for
-//! ends (the container's `StartedAt` changes or it stops running).
+//! Each probe is a timer in the daemon's supervisor, and each run of a probe a short job: no
+//! thread waits between probes. The chain ends when the run it was started for ends (the
+//! container's `StartedAt` changes or it stops running).
 
 use super::Containers;
 use super::record::Status;
@@ -111,41 +112,50 @@ impl Containers {
                 log: Vec::new(),
             });
         });
-        let this = self.clone();
         let run = rec.state.started_at.clone();
-        let _ = std::thread::Builder::new()
-            .name(format!("health-{}", &rec.id[..12]))
-            .stack_size(256 * 1024)
-            .spawn(move || this.health_loop(&entry, &probe, &run));
+        self.schedule_probe(entry, Arc::new(probe), run, Instant::now());
     }
 
-    fn health_loop(&self, entry: &Entry, probe: &Probe, run: &str) {
-        let started = Instant::now();
-        loop {
-            let in_start = started.elapsed() < probe.start_period;
-            let wait = if in_start {
-                probe.start_interval
-            } else {
-                probe.interval
-            };
-            let (_, ended) = entry.wait_for(Some(wait), |r| {
-                r.state.started_at != run || r.state.status != Status::Running
-            });
-            if ended || entry.is_removed() {
+    /// Runs the next probe of the run that started at `run` when its interval has passed (a
+    /// timer in the supervisor: no thread waits between probes). The chain ends when that run
+    /// ends; a paused container skips probes.
+    fn schedule_probe(
+        self: &Arc<Self>,
+        entry: Arc<Entry>,
+        probe: Arc<Probe>,
+        run: String,
+        started: Instant,
+    ) {
+        let wait = if started.elapsed() < probe.start_period {
+            probe.start_interval
+        } else {
+            probe.interval
+        };
+        let this = self.clone();
+        self.supervisor.after(wait, move || {
+            let (same_run, status) = entry.read(|r| (r.state.started_at == run, r.state.status));
+            if entry.is_removed() || !same_run || !status.is_running() {
                 return;
             }
-            let result = self.run_probe(&entry.id, probe);
-            let in_start = started.elapsed() < probe.start_period;
-            let changed = entry.update(|r| {
-                let health = r.state.health.get_or_insert_with(Health::default);
-                let before = health.status.clone();
-                apply(health, result, in_start, probe.retries);
-                let after = health.status.clone();
-                (before != after).then(|| (after, r.clone()))
-            });
-            if let Ok(Some((status, rec))) = changed {
-                self.event(&format!("health_status: {status}"), &rec, &[]);
+            if status == Status::Running {
+                this.probe_once(&entry, &probe, started);
             }
+            this.schedule_probe(entry, probe, run, started);
+        });
+    }
+
+    fn probe_once(&self, entry: &Entry, probe: &Probe, started: Instant) {
+        let result = self.run_probe(&entry.id, probe);
+        let in_start = started.elapsed() < probe.start_period;
+        let changed = entry.update(|r| {
+            let health = r.state.health.get_or_insert_with(Health::default);
+            let before = health.status.clone();
+            apply(health, result, in_start, probe.retries);
+            let after = health.status.clone();
+            (before != after).then(|| (after, r.clone()))
+        });
+        if let Ok(Some((status, rec))) = changed {
+            self.event(&format!("health_status: {status}"), &rec, &[]);
         }
     }
 

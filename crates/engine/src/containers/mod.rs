@@ -27,12 +27,14 @@ pub mod ports;
 pub mod query;
 pub mod record;
 pub mod restart;
+pub mod scrub;
 pub mod shim;
 pub mod store;
 
 use crate::EngineError;
 use crate::events::EventBus;
 use crate::spec::{self, Hardening, SpecInput};
+use crate::supervisor::Supervisor;
 use crate::volumes::VolumeStore;
 use berth_api_types::container::ContainerCreateRequest;
 use berth_api_types::events::EventType;
@@ -104,6 +106,13 @@ pub struct Containers {
     published: Mutex<std::collections::HashMap<String, Vec<ports::Published>>>,
     /// Back-off of each container's restart loop, by id.
     backoff: Mutex<std::collections::HashMap<String, Duration>>,
+    /// The one loop that waits for exits, reaps shims and runs timers (restarts, health).
+    supervisor: Arc<Supervisor>,
+    /// The containers that existed when the store was opened: the only ones [`restore`]
+    /// touches, so a container a client creates while it runs is never mistaken for debris.
+    ///
+    /// [`restore`]: Containers::restore
+    restore_ids: Mutex<Option<Vec<String>>>,
 }
 
 /// What `docker wait` waits for.
@@ -164,10 +173,15 @@ impl Containers {
         settings: Settings,
     ) -> Result<Arc<Containers>> {
         let store = ContainerStore::open(&root.join("containers"))?;
+        let restore_ids = store.all().iter().map(|e| e.id.clone()).collect();
         let ports = ports::PortPublisher::new(&settings.nft_table, settings.firewall);
-        Ok(Arc::new(Containers {
+        let supervisor = Arc::new(
+            Supervisor::start().map_err(|e| EngineError::io("starting the supervisor", e))?,
+        );
+        let containers = Arc::new(Containers {
             store,
             shims: ShimLauncher {
+                supervisor: supervisor.clone(),
                 exe: settings.shim_exe.clone(),
                 sealed: match SealedExe::new(&settings.shim_exe) {
                     Ok(sealed) => {
@@ -193,7 +207,11 @@ impl Containers {
             tombstones: Mutex::new(Default::default()),
             published: Mutex::new(Default::default()),
             backoff: Mutex::new(Default::default()),
-        }))
+            supervisor,
+            restore_ids: Mutex::new(Some(restore_ids)),
+        });
+        containers.sweep_orphans();
+        Ok(containers)
     }
 
     /// The record table.
@@ -383,6 +401,21 @@ impl Containers {
             .transpose()
     }
 
+    /// The container's cgroup, relative to each hierarchy (`berth/<id>`, or under its
+    /// `--cgroup-parent`).
+    fn cgroup_path(&self, rec: &ContainerRecord) -> String {
+        let parent = if rec.host_config.resources.cgroup_parent.is_empty() {
+            self.settings.cgroup_parent.clone()
+        } else {
+            rec.host_config
+                .resources
+                .cgroup_parent
+                .trim_matches('/')
+                .to_string()
+        };
+        format!("{parent}/{}", rec.id)
+    }
+
     /// The OCI spec of a container: Docker's defaults, the container's config and the
     /// default hardening.
     fn spec_for(
@@ -418,11 +451,6 @@ impl Containers {
             .map(String::as_str)
             .collect();
         let dir = self.store.dir_of(id);
-        let parent = if host.resources.cgroup_parent.is_empty() {
-            self.settings.cgroup_parent.clone()
-        } else {
-            host.resources.cgroup_parent.trim_matches('/').to_string()
-        };
         let input = SpecInput {
             id: id.to_string(),
             image: Default::default(),
@@ -440,7 +468,7 @@ impl Containers {
             },
             passwd,
             group,
-            cgroups_path: Some(PathBuf::from(format!("/{parent}/{id}"))),
+            cgroups_path: Some(PathBuf::from(format!("/{}", self.cgroup_path(rec)))),
             cgroup_v2: self.settings.cgroup_v2,
             network_namespace: netns,
             host_hostname: rustix::system::uname()
@@ -674,31 +702,45 @@ impl Containers {
 
     // ----- monitor and exits --------------------------------------------------------------
 
+    /// Waits (in the supervisor's loop, without a thread) for the run that started `since` to
+    /// end, then records the exit and applies the restart policy on a job thread.
     fn spawn_monitor(self: &Arc<Self>, entry: Arc<Entry>, client: ShimClient, since: Instant) {
         let this = self.clone();
-        let name = format!("monitor-{}", &entry.id[..12]);
-        let spawned = std::thread::Builder::new()
-            .name(name)
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                let exit = match client.wait() {
-                    Ok(exit) => exit,
-                    Err(e) => {
-                        let dir = this.shims.state_dir(&entry.id);
-                        match berth_shim_proto::client::read_exit(&dir) {
-                            Ok(Some(exit)) => exit,
-                            _ => {
-                                tracing::warn!(id = %entry.id, error = %e, "lost the container's shim");
-                                lost_exit()
-                            }
+        let finish = move |entry: Arc<Entry>,
+                           client: ShimClient,
+                           answer: std::result::Result<ExitInfo, String>| {
+            let exit = match answer {
+                Ok(exit) => exit,
+                Err(why) => {
+                    // The shim died: its container went with it (it dies with its parent),
+                    // but whatever is left must go before the exit is recorded and the
+                    // addresses released.
+                    if let Err(e) = this.scrub_run(&entry.snapshot()) {
+                        tracing::error!(id = %entry.id, error = %e, "cleaning up after a dead shim");
+                    }
+                    let dir = this.shims.state_dir(&entry.id);
+                    match berth_shim_proto::client::read_exit(&dir) {
+                        Ok(Some(exit)) => exit,
+                        _ => {
+                            tracing::warn!(id = %entry.id, error = %why, "lost the container's shim");
+                            lost_exit()
                         }
                     }
-                };
-                let _ = client.shutdown();
-                this.handle_exit(&entry, exit, since.elapsed());
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start a container monitor thread");
+                }
+            };
+            let _ = client.shutdown();
+            this.handle_exit(&entry, exit, since.elapsed());
+        };
+        match client.send_wait() {
+            Ok(pending) => self.supervisor.on_readable(pending, move |pending| {
+                let answer = pending.exit().map_err(|e| e.to_string());
+                finish(entry, client, answer);
+            }),
+            Err(e) => {
+                let why = e.to_string();
+                self.supervisor
+                    .spawn(move || finish(entry, client, Err(why)));
+            }
         }
     }
 
@@ -762,41 +804,37 @@ impl Containers {
 
     fn schedule_restart(self: &Arc<Self>, entry: Arc<Entry>, delay: Duration) {
         let this = self.clone();
-        let _ = std::thread::Builder::new()
-            .name(format!("restart-{}", &entry.id[..12]))
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                std::thread::sleep(delay);
-                let _op = entry.op_lock();
-                // A stop, start or rm in the meantime cancels this restart.
-                if !this.store.contains(&entry.id)
-                    || entry.read(|r| r.state.status) != Status::Restarting
-                {
-                    return;
+        self.supervisor.after(delay, move || {
+            let _op = entry.op_lock();
+            // A stop, start or rm in the meantime cancels this restart.
+            if !this.store.contains(&entry.id)
+                || entry.read(|r| r.state.status) != Status::Restarting
+            {
+                return;
+            }
+            let _ = entry.update(|r| r.state.restart_count += 1);
+            if let Err(e) = this.start_locked(&entry) {
+                tracing::warn!(id = %entry.id, error = %e, "restart failed");
+                let _ = entry.update(|r| r.state.status = Status::Exited);
+                let delay = {
+                    let mut b = this.lock_backoff();
+                    let d = restart::next_delay(b.get(&entry.id).copied(), Duration::ZERO);
+                    b.insert(entry.id.clone(), d);
+                    d
+                };
+                let rec = entry.snapshot();
+                if restart::should_restart(
+                    &rec.host_config.restart_policy,
+                    1,
+                    rec.state.restart_count,
+                    rec.state.manually_stopped,
+                ) {
+                    let _ = entry.update(|r| r.state.status = Status::Restarting);
+                    drop(_op);
+                    this.schedule_restart(entry.clone(), delay);
                 }
-                let _ = entry.update(|r| r.state.restart_count += 1);
-                if let Err(e) = this.start_locked(&entry) {
-                    tracing::warn!(id = %entry.id, error = %e, "restart failed");
-                    let _ = entry.update(|r| r.state.status = Status::Exited);
-                    let delay = {
-                        let mut b = this.lock_backoff();
-                        let d = restart::next_delay(b.get(&entry.id).copied(), Duration::ZERO);
-                        b.insert(entry.id.clone(), d);
-                        d
-                    };
-                    let rec = entry.snapshot();
-                    if restart::should_restart(
-                        &rec.host_config.restart_policy,
-                        1,
-                        rec.state.restart_count,
-                        rec.state.manually_stopped,
-                    ) {
-                        let _ = entry.update(|r| r.state.status = Status::Restarting);
-                        drop(_op);
-                        this.schedule_restart(entry.clone(), delay);
-                    }
-                }
-            });
+            }
+        });
     }
 
     // ----- stop, kill, wait ---------------------------------------------------------------
@@ -897,27 +935,34 @@ impl Containers {
             .map(|(_, _, r, _)| r.clone())
     }
 
-    /// `docker wait`: blocks until `condition` holds.
-    pub fn wait(&self, key: &str, condition: WaitCondition) -> Result<WaitResult> {
+    /// `docker wait`: resolves when `condition` holds. It holds no thread while it waits, and
+    /// dropping the future (the client went away) ends the wait.
+    pub async fn wait(&self, key: &str, condition: WaitCondition) -> Result<WaitResult> {
         let entry = match self.store.get(key) {
             Ok(e) => e,
             Err(e) => return self.recently_removed(key).ok_or(e),
         };
+        // Subscribed before the first check, so no change between the two is missed.
+        let mut changes = entry.subscribe();
         let start = entry.snapshot();
-        let not_running = |r: &ContainerRecord| {
-            !r.state.status.is_running() && r.state.status != Status::Restarting
-        };
-        let (rec, _) = match condition {
-            WaitCondition::NotRunning => entry.wait_for(None, not_running),
-            WaitCondition::NextExit => entry.wait_for(None, |r| {
+        let holds = |r: &ContainerRecord| match condition {
+            WaitCondition::NotRunning => {
+                !r.state.status.is_running() && r.state.status != Status::Restarting
+            }
+            WaitCondition::NextExit => {
                 r.state.finished_at != start.state.finished_at && !r.state.status.is_running()
-            }),
-            WaitCondition::Removed => entry.wait_for(None, |_| entry.is_removed()),
+            }
+            WaitCondition::Removed => entry.is_removed(),
         };
-        Ok(WaitResult {
-            status_code: rec.state.exit_code,
-            error: (!rec.state.error.is_empty()).then(|| rec.state.error.clone()),
-        })
+        loop {
+            let rec = entry.snapshot();
+            if holds(&rec) || changes.changed().await.is_err() {
+                return Ok(WaitResult {
+                    status_code: rec.state.exit_code,
+                    error: (!rec.state.error.is_empty()).then(|| rec.state.error.clone()),
+                });
+            }
+        }
     }
 
     // ----- remove ---------------------------------------------------------------------------
@@ -982,9 +1027,8 @@ impl Containers {
     /// (with `volumes`) anonymous volumes.
     fn cleanup(&self, entry: &Entry, volumes: bool) -> Result<()> {
         let rec = entry.snapshot();
-        self.unmount_rootfs(&entry.dir().join("rootfs"))?;
-        self.ports.unpublish(&rec.id, self.net.store());
-        self.net.teardown(&rec.id);
+        // Whatever a crash may have left running or mounted goes first.
+        self.scrub_run(&rec)?;
         self.snapshotter.remove_writable(&rec.id)?;
         let state = self.shims.state_dir(&rec.id);
         if state.exists() {
@@ -1020,69 +1064,40 @@ impl Containers {
 
     /// Re-attaches to the shims of containers that were running when the previous daemon
     /// stopped, records the exits that happened meanwhile, finishes interrupted removals, and
-    /// starts the containers whose restart policy says so.
+    /// starts the containers whose restart policy says so. Only the containers that existed
+    /// when the store was opened are looked at, each under its operation lock, so this may run
+    /// while the API already serves (a restart is ready at once) without touching a container
+    /// a client creates or starts meanwhile. Runs once; later calls do nothing.
     pub fn restore(self: &Arc<Self>) {
+        let Some(ids) = self
+            .restore_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return;
+        };
         // Re-assert the rules first (a firewall reload or reboot may have dropped them).
         if let Err(e) = self.ports.apply(self.net.store()) {
             tracing::warn!(error = %e, "restoring the port rules");
         }
-        for entry in self.store.all() {
-            let rec = entry.snapshot();
-            match rec.state.status {
-                Status::Running | Status::Paused => {
-                    let dir = self.shims.state_dir(&rec.id);
-                    if berth_shim_proto::client::live_shim_pid(&dir).is_some() {
-                        tracing::info!(id = %rec.id, "re-attached to running container");
-                        let status = self.shims.client(&rec.id).state().ok();
-                        if let Some(s) = status {
-                            let paused = s.status == berth_shim_proto::ContainerStatus::Paused;
-                            let _ = entry.update(|r| {
-                                r.state.status = if paused {
-                                    Status::Paused
-                                } else {
-                                    Status::Running
-                                };
-                            });
-                        }
-                        if !rec.state.ports.is_empty()
-                            && let Some(ip) = self.net.ip_of(&rec.id)
-                        {
-                            let _ = self.ports.publish(
-                                &rec.id,
-                                ip,
-                                rec.state.ports.clone(),
-                                self.net.store(),
-                            );
-                        }
-                        self.spawn_monitor(
-                            entry.clone(),
-                            self.shims.client(&rec.id),
-                            Instant::now(),
-                        );
-                        self.spawn_health(entry.clone());
-                        continue;
-                    }
-                    let exit = berth_shim_proto::client::read_exit(&dir)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(lost_exit);
-                    tracing::info!(id = %rec.id, code = exit.exit_code, "container exited while the daemon was down");
-                    self.handle_exit(&entry, exit, Duration::ZERO);
+        for id in ids {
+            let Ok(entry) = self.store.get(&id) else {
+                continue; // removed by a client meanwhile
+            };
+            let next = {
+                let _op = entry.op_lock();
+                self.restore_one(&entry)
+            };
+            match next {
+                Restored::Done => {}
+                Restored::Exited(exit) => self.handle_exit(&entry, exit, Duration::ZERO),
+                Restored::Remove => {
+                    let _ = self.remove(&id, true, false);
                 }
-                Status::Restarting => {
-                    let _ = entry.update(|r| r.state.status = Status::Exited);
-                }
-                Status::Removing | Status::Dead => {
-                    let _ = self.remove(&rec.id, true, false);
-                    continue;
-                }
-                _ => {}
             }
+            let _op = entry.op_lock();
             let rec = entry.snapshot();
-            if !rec.state.status.is_running() && self.net.has_netns(&rec.id) {
-                // A namespace (and leases) left by a start that never finished.
-                self.net.teardown(&rec.id);
-            }
             if self.store.contains(&rec.id)
                 && !rec.state.status.is_running()
                 && rec.state.status != Status::Restarting
@@ -1090,14 +1105,80 @@ impl Containers {
                     &rec.host_config.restart_policy,
                     rec.state.manually_stopped,
                 )
+                && let Err(e) = self.start_locked(&entry)
             {
-                let _op = entry.op_lock();
-                if let Err(e) = self.start_locked(&entry) {
-                    tracing::warn!(id = %rec.id, error = %e, "starting container at daemon start");
-                }
+                tracing::warn!(id = %rec.id, error = %e, "starting container at daemon start");
             }
         }
     }
+
+    /// Brings one pre-existing container's record in line with what is there; the caller holds
+    /// its operation lock. Says what is left to do without the lock.
+    fn restore_one(self: &Arc<Self>, entry: &Arc<Entry>) -> Restored {
+        let rec = entry.snapshot();
+        match rec.state.status {
+            Status::Running | Status::Paused => {
+                let dir = self.shims.state_dir(&rec.id);
+                if berth_shim_proto::client::live_shim_pid(&dir).is_some() {
+                    tracing::info!(id = %rec.id, "re-attached to running container");
+                    let status = self.shims.client(&rec.id).state().ok();
+                    if let Some(s) = status {
+                        let paused = s.status == berth_shim_proto::ContainerStatus::Paused;
+                        let _ = entry.update(|r| {
+                            r.state.status = if paused {
+                                Status::Paused
+                            } else {
+                                Status::Running
+                            };
+                        });
+                    }
+                    if !rec.state.ports.is_empty()
+                        && let Some(ip) = self.net.ip_of(&rec.id)
+                    {
+                        let _ = self.ports.publish(
+                            &rec.id,
+                            ip,
+                            rec.state.ports.clone(),
+                            self.net.store(),
+                        );
+                    }
+                    self.spawn_monitor(entry.clone(), self.shims.client(&rec.id), Instant::now());
+                    self.spawn_health(entry.clone());
+                    return Restored::Done;
+                }
+                let exit = berth_shim_proto::client::read_exit(&dir)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(lost_exit);
+                tracing::info!(id = %rec.id, code = exit.exit_code, "container exited while the daemon was down");
+                if let Err(e) = self.scrub_run(&rec) {
+                    tracing::error!(id = %rec.id, error = %e, "cleaning up after a container whose shim is gone");
+                }
+                return Restored::Exited(exit);
+            }
+            Status::Restarting => {
+                let _ = entry.update(|r| r.state.status = Status::Exited);
+            }
+            Status::Removing | Status::Dead => return Restored::Remove,
+            _ => {}
+        }
+        // A start that never finished (the daemon was killed during it) may have left a shim,
+        // a container waiting to start, a cgroup, a mount, a namespace and leases.
+        if let Err(e) = self.scrub_run(&rec) {
+            tracing::error!(id = %rec.id, error = %e, "cleaning up an interrupted start");
+        }
+        Restored::Done
+    }
+}
+
+/// What is left of restoring one container once its record is in line.
+enum Restored {
+    /// Nothing.
+    Done,
+    /// Record this exit (it happened while the daemon was down).
+    Exited(ExitInfo),
+    /// Finish an interrupted removal.
+    Remove,
 }
 
 /// The capability bounding set of this process (`CapBnd` of /proc/self/status).

@@ -118,6 +118,11 @@ impl NetSetup {
         &self.store
     }
 
+    /// Where namespace files are kept.
+    pub fn netns_dir(&self) -> &Path {
+        &self.netns_dir
+    }
+
     fn netns_path(&self, id: &str) -> PathBuf {
         self.netns_dir.join(id)
     }

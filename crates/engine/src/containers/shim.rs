@@ -44,6 +44,8 @@ pub struct ShimLauncher {
     pub shims_dir: PathBuf,
     /// The runtime's state root.
     pub runtime_root: PathBuf,
+    /// Reaps exited shims (through their pidfds) without a thread per shim.
+    pub supervisor: Arc<crate::supervisor::Supervisor>,
 }
 
 impl ShimLauncher {
@@ -78,11 +80,7 @@ impl ShimLauncher {
             .map_err(|e| EngineError::io(&self.runtime_root, e))?;
         let diag = std::fs::File::create(state.join(SHIM_LOG))
             .map_err(|e| EngineError::io(state.join(SHIM_LOG), e))?;
-        let program = self
-            .sealed
-            .as_ref()
-            .map_or_else(|| self.exe.clone(), |s| s.program());
-        let mut cmd = Command::new(program);
+        let mut cmd = Command::new(self.program());
         cmd.arg0("berth")
             .arg("shim")
             .arg("--id")
@@ -112,13 +110,9 @@ impl ShimLauncher {
         let mut child = spawn_detached(&mut cmd).map_err(|e| EngineError::io(&self.exe, e))?;
         let pid = child.id();
         let ready_pipe = child.stdout.take();
-        // Reap the shim when it exits; if the daemon dies first, init adopts it.
-        let _ = std::thread::Builder::new()
-            .name(format!("reap-shim-{pid}"))
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                let _ = child.wait();
-            });
+        // Reap the shim when it exits (its pidfd becomes readable); if the daemon dies first,
+        // init adopts it.
+        self.reap_when_done(child);
         if let Some(pipe) = ready_pipe {
             // Returns at the shim's byte or its exit; `wait_ready` then answers at once.
             await_ready(pipe, READY_TIMEOUT);
@@ -134,6 +128,56 @@ impl ShimLauncher {
                 )))
             }
             Err(e) => Err(EngineError::StartFailed(e.to_string())),
+        }
+    }
+}
+
+impl ShimLauncher {
+    /// The executable to run: the sealed view of the binary when there is one.
+    fn program(&self) -> PathBuf {
+        self.sealed
+            .as_ref()
+            .map_or_else(|| self.exe.clone(), |s| s.program())
+    }
+
+    /// Kills what is left of container `id` and removes its runtime state and cgroup
+    /// (`cgroup_path`, used when the state file was never written) through the runtime's
+    /// command line, `berth oci delete --force`: the engine never links the runtime. Nothing
+    /// left is success.
+    pub fn delete_runtime_state(&self, id: &str, cgroup_path: &str) -> Result<(), EngineError> {
+        if !self.runtime_root.join(id).exists() {
+            return Ok(());
+        }
+        let out = Command::new(self.program())
+            .arg0("berth")
+            .arg("oci")
+            .arg("--root")
+            .arg(&self.runtime_root)
+            .args(["delete", "--force", "--cgroup", cgroup_path, id])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| EngineError::io(&self.exe, e))?;
+        if out.status.success() || !self.runtime_root.join(id).exists() {
+            return Ok(());
+        }
+        Err(EngineError::Conflict(format!(
+            "cannot remove what is left of container {id}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+
+    fn reap_when_done(&self, mut child: std::process::Child) {
+        let pidfd = rustix::process::Pid::from_raw(child.id() as i32)
+            .ok_or(rustix::io::Errno::SRCH)
+            .and_then(|pid| rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()));
+        match pidfd {
+            Ok(fd) => self.supervisor.on_readable(fd, move |_| {
+                let _ = child.wait();
+            }),
+            // A kernel without pidfds (before 5.3): a job thread waits instead.
+            Err(_) => self.supervisor.spawn(move || {
+                let _ = child.wait();
+            }),
         }
     }
 }

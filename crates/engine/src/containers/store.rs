@@ -1,7 +1,8 @@
 //! The in-memory table of containers, backed by one record file each.
 //!
 //! Every container is an [`Entry`]: its record behind a mutex, a condition variable that wakes
-//! waiters (`docker wait`, `stop`) on every state change, and an operation lock that serialises
+//! synchronous waiters (`stop`, `rm -f`) and a watch channel that wakes `async` ones
+//! (`docker wait`) on every state change, and an operation lock that serialises
 //! the lifecycle operations (start, stop, remove) of that one container without blocking others.
 //! Names are unique; lookups accept the full id, a unique id prefix, or the name with or
 //! without its leading `/`, as Docker's do.
@@ -29,6 +30,9 @@ pub struct Entry {
     changed: Condvar,
     op: Mutex<()>,
     removed: std::sync::atomic::AtomicBool,
+    /// Bumped at every change (and at removal), for `async` waiters: they hold a receiver
+    /// instead of a thread blocked on [`Entry::wait_for`].
+    version: tokio::sync::watch::Sender<u64>,
 }
 
 impl Entry {
@@ -45,6 +49,12 @@ impl Entry {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         drop(guard);
         self.changed.notify_all();
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// A receiver that sees every later change of the record (and the removal).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
     }
 
     /// The container's directory (`containers/<id>`).
@@ -74,6 +84,7 @@ impl Entry {
         let written = berth_storage::atomic::write_json(&self.dir.join(RECORD_FILE), &*rec);
         drop(rec);
         self.changed.notify_all();
+        self.version.send_modify(|v| *v += 1);
         written?;
         Ok(out)
     }
@@ -284,6 +295,7 @@ fn new_entry(dir: &Path, record: ContainerRecord) -> Entry {
         changed: Condvar::new(),
         op: Mutex::new(()),
         removed: std::sync::atomic::AtomicBool::new(false),
+        version: tokio::sync::watch::Sender::new(0),
     }
 }
 

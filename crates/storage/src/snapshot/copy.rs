@@ -92,6 +92,10 @@ impl Snapshotter for CopySnapshotter {
         self.store.remove_writable(key)
     }
 
+    fn writable_keys(&self) -> Result<Vec<String>> {
+        self.store.writable_keys()
+    }
+
     fn mount(&self, mount: &RootfsMount, target: &Path) -> Result<()> {
         match mount {
             RootfsMount::Directory(dir) => bind_mount(dir, target),

@@ -79,6 +79,9 @@ pub trait Snapshotter: Send + Sync + std::fmt::Debug {
     /// Removes the writable layer `key` (it must no longer be mounted).
     fn remove_writable(&self, key: &str) -> Result<()>;
 
+    /// The keys of every writable layer, so a daemon can remove those no container owns.
+    fn writable_keys(&self) -> Result<Vec<String>>;
+
     /// Mounts `mount` at `target` (overlay) or bind-mounts it (directory).
     fn mount(&self, mount: &RootfsMount, target: &std::path::Path) -> Result<()>;
 

@@ -329,6 +329,23 @@ impl Store {
     pub(crate) fn remove_writable(&self, key: &str) -> Result<()> {
         self.discard(&self.writable_dir(key)?)
     }
+
+    /// Keys of every writable layer.
+    pub(crate) fn writable_keys(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("writable");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StorageError::io(&dir, e)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| StorageError::io(&dir, e))?;
+            keys.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        keys.sort();
+        Ok(keys)
+    }
 }
 
 /// `du`: allocated bytes under `dir`, hardlinked inodes counted once, symlinks not followed.
@@ -554,6 +571,10 @@ impl Snapshotter for OverlaySnapshotter {
             upper: dir.join("upper"),
             work: dir.join("work"),
         })
+    }
+
+    fn writable_keys(&self) -> Result<Vec<String>> {
+        self.store.writable_keys()
     }
 
     fn remove_writable(&self, key: &str) -> Result<()> {
