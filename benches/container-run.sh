@@ -6,6 +6,7 @@
 # conmon, Docker's containerd-shim).
 #
 # usage: benches/container-run.sh [RUNS=20]   (as root; builds berth --release)
+#        BERTH_BASELINE=/path/to/older/berth benches/container-run.sh   (that build beside it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -36,22 +37,30 @@ time_cmd() {
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 report() { printf '%-34s %8s ms\n' "$1" "$(median < "$2")"; }
 
-# --- berth
-export BERTH_HOST="unix://$work/berth.sock"
-"$berth" daemon --root "$work/berth-root" --host "$BERTH_HOST" --log-level warn 2>"$work/berth.log" &
-pids+=($!); berth_pid=$!
-for _ in $(seq 100); do [ -S "$work/berth.sock" ] && break; sleep 0.05; done
-"$berth" import --change 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
-"$berth" run --rm --network none busybox true  # warm-up
-for _ in $(seq "$runs"); do time_cmd "$work/b-run" "$berth" run --rm --network none busybox true; done
-for _ in $(seq "$runs"); do
-  time_cmd "$work/b-detach" "$berth" run -d --name bench-d --network none busybox sleep 60
-  time_cmd "$work/b-exec" "$berth" exec bench-d true
-  shim=$(cat "$work"/berth-root/shims/*/shim.pid)
-  echo "$(rss_kb "$shim")" >> "$work/b-shim"
-  time_cmd "$work/b-rm" "$berth" rm -f bench-d
-done
-echo "$(rss_kb "$berth_pid")" > "$work/b-daemon"
+# --- berth (and, with BERTH_BASELINE=/path/to/an/older/berth, that build beside it)
+bench_berth() {  # bench_berth BINARY PREFIX
+  local bin=$1 p=$2
+  export BERTH_HOST="unix://$work/$p.sock"
+  "$bin" daemon --root "$work/$p-root" --host "$BERTH_HOST" --bridge "bb$p$$" \
+    --dns-listen none --log-level warn 2>"$work/$p.log" &
+  pids+=($!); local daemon_pid=$!
+  for _ in $(seq 100); do [ -S "$work/$p.sock" ] && break; sleep 0.05; done
+  "$bin" import --change 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+  "$bin" run --rm --network none busybox true  # warm-up
+  for _ in $(seq "$runs"); do time_cmd "$work/$p-run" "$bin" run --rm --network none busybox true; done
+  for _ in $(seq "$runs"); do
+    time_cmd "$work/$p-detach" "$bin" run -d --name bench-d --network none busybox sleep 60
+    time_cmd "$work/$p-exec" "$bin" exec bench-d true
+    shim=$(cat "$work"/$p-root/shims/*/shim.pid)
+    echo "$(rss_kb "$shim")" >> "$work/$p-shim"
+    time_cmd "$work/$p-rm" "$bin" rm -f bench-d
+  done
+  echo "$(rss_kb "$daemon_pid")" > "$work/$p-daemon"
+  echo "$(awk '/Threads/ {print $2}' "/proc/$daemon_pid/status")" > "$work/$p-threads"
+  unset BERTH_HOST
+}
+bench_berth "$berth" b
+if [ -n "${BERTH_BASELINE:-}" ]; then bench_berth "$BERTH_BASELINE" base; fi
 
 # --- podman (private storage and config, cgroupfs, runc: crun refuses this hybrid cgroup
 # layout; default ulimits this machine can grant without CAP_SYS_RESOURCE)
@@ -101,10 +110,17 @@ fi
 echo "medians of $runs runs (wall time through each CLI)"
 for what in run detach exec rm; do
   report "berth  $what" "$work/b-$what"
+  [ -n "${BERTH_BASELINE:-}" ] && report "baseline $what" "$work/base-$what"
   report "podman $what" "$work/p-$what"
   [ "$have_docker" = 1 ] && report "docker $what" "$work/d-$what"
 done
 printf '%-34s %8s kB\n' "berth daemon RSS (after runs)" "$(cat "$work/b-daemon")"
+printf '%-34s %8s\n' "berth daemon threads (after runs)" "$(cat "$work/b-threads")"
+if [ -n "${BERTH_BASELINE:-}" ]; then
+  printf '%-34s %8s kB\n' "baseline daemon RSS (after runs)" "$(cat "$work/base-daemon")"
+  printf '%-34s %8s\n' "baseline daemon threads" "$(cat "$work/base-threads")"
+  printf '%-34s %8s kB\n' "baseline shim RSS per container" "$(median < "$work/base-shim")"
+fi
 [ "$have_docker" = 1 ] && printf '%-34s %8s kB\n' "dockerd RSS (after runs)" "$(cat "$work/d-daemon")"
 printf '%-34s %8s kB\n' "berth shim RSS per container" "$(median < "$work/b-shim")"
 [ -s "$work/p-shim" ] && printf '%-34s %8s kB\n' "podman conmon RSS per container" "$(median < "$work/p-shim")"

@@ -44,11 +44,35 @@ impl Daemon {
         Daemon::launch(&[], Some(redirects.to_string()))
     }
 
+    /// Starts a daemon whose root is a tmpfs of `megabytes` (for full-disk tests); it is
+    /// unmounted with the rest when the daemon is dropped.
+    pub fn start_on_tmpfs(megabytes: u32) -> Daemon {
+        Daemon::launch_with(&[], None, |dir| {
+            let root = dir.join("root");
+            std::fs::create_dir(&root).expect("root dir");
+            let status = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+                .arg(&root)
+                .status()
+                .expect("mount");
+            assert!(status.success(), "mounting a tmpfs root");
+        })
+    }
+
     fn launch(extra: &[&str], shell_redirects: Option<String>) -> Daemon {
+        Daemon::launch_with(extra, shell_redirects, |_| {})
+    }
+
+    fn launch_with(
+        extra: &[&str],
+        shell_redirects: Option<String>,
+        prepare: impl FnOnce(&Path),
+    ) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
             .expect("tempdir");
+        prepare(dir.path());
         let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         // Every daemon gets its own default bridge and subnet, so tests never share links.
         if !extra_args.iter().any(|a| a == "--dns-listen") {

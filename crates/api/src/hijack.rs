@@ -32,6 +32,25 @@ pub struct Pipe {
     /// Called once the stream has ended, before the connection closes (exec uses it to
     /// collect the exit code so an inspect right after sees it).
     pub on_end: Option<Box<dyn FnOnce() + Send>>,
+    /// Input the client sent before the stream was ready, forwarded first.
+    pub early_input: Vec<u8>,
+}
+
+/// Input kept from a client while its stream is being made.
+const MAX_EARLY_INPUT: usize = 64 * 1024;
+/// How often a client that closed its input is checked for having gone altogether, while its
+/// stream is being made.
+const HANG_UP_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether the peer of `socket` closed it (not just its writing side).
+fn hung_up(socket: &tokio::net::UnixStream) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut fds = [PollFd::new(socket, PollFlags::empty())];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&zero)).is_ok() && fds[0].revents().contains(PollFlags::HUP)
 }
 
 /// Whether the client asked for an upgrade.
@@ -62,8 +81,47 @@ where
                 return;
             }
         };
-        let mut client = TokioIo::new(upgraded);
-        let pipe = match make().await {
+        // The daemon's own connections are unix streams: with the socket itself at hand, a
+        // client that closes while its stream is being made can be told from one that only
+        // closed its input (POLLHUP), so it does not leave an attach waiting forever.
+        let (socket, early_bytes) = match upgraded.downcast::<TokioIo<tokio::net::UnixStream>>() {
+            Ok(parts) => (Some(parts.io.into_inner()), parts.read_buf.to_vec()),
+            Err(_) => {
+                tracing::debug!("a hijacked connection that is not a unix stream");
+                return;
+            }
+        };
+        let Some(mut client) = socket else { return };
+        // While the stream is being made (an attach waits for the container's start), the
+        // client is read too: what it sends is kept for the process, and the wait ends if the
+        // client goes away.
+        let mut early = early_bytes;
+        let made = {
+            let made = make();
+            tokio::pin!(made);
+            let mut buf = [0u8; 4096];
+            let mut input_done = false;
+            loop {
+                tokio::select! {
+                    made = &mut made => break Some(made),
+                    read = client.read(&mut buf), if !input_done && early.len() < MAX_EARLY_INPUT => match read {
+                        Ok(0) => input_done = true,
+                        Ok(n) => early.extend_from_slice(&buf[..n]),
+                        Err(_) => break None,
+                    },
+                    () = tokio::time::sleep(HANG_UP_CHECK), if input_done => {
+                        if hung_up(&client) {
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        let Some(made) = made else {
+            tracing::debug!("the client left before its stream was ready");
+            return;
+        };
+        let mut pipe = match made {
             Ok(p) => p,
             Err(e) => {
                 // The status line is gone; tell the client in the stream.
@@ -72,6 +130,7 @@ where
                 return;
             }
         };
+        pipe.early_input = early;
         if let Err(e) = run_pipe(&mut client, pipe).await {
             tracing::debug!(error = %e, "hijacked stream ended with an error");
         }
@@ -179,7 +238,9 @@ where
     pipe.stream.set_nonblocking(true)?;
     let shim = tokio::net::UnixStream::from_std(pipe.stream)?;
     let (mut shim_r, mut shim_w) = shim.into_split();
-    let (mut client_r, mut client_w) = tokio::io::split(client);
+    let (client_r, mut client_w) = tokio::io::split(client);
+    // What the client sent while the stream was being made comes first.
+    let mut client_r = std::io::Cursor::new(pipe.early_input).chain(client_r);
     let detach = pipe.detach_keys.clone();
     let stdin = pipe.stdin;
     let input = async move {
@@ -334,6 +395,7 @@ mod tests {
                     stdin: true,
                     detach_keys: Some(vec![0x10, 0x11]),
                     on_end: None,
+                    early_input: b"early ".to_vec(),
                 },
             )
             .await
@@ -349,9 +411,17 @@ mod tests {
         let mut input = Vec::new();
         shim.set_read_timeout(Some(std::time::Duration::from_secs(2)))
             .unwrap();
-        let mut buf = [0u8; 16];
-        let n = shim.read(&mut buf).unwrap();
-        input.extend_from_slice(&buf[..n]);
-        assert_eq!(input, b"a\x10b");
+        let mut buf = [0u8; 32];
+        while input.len() < 9 {
+            let n = shim.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            input.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(
+            input, b"early a\x10b",
+            "early input first, then the client's"
+        );
     }
 }

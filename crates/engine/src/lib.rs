@@ -87,6 +87,8 @@ pub const DEFAULT_BRIDGE: &str = "berth0";
 pub struct Engine {
     root: PathBuf,
     _lock: RootLock,
+    /// Space set aside so removals work on a full disk.
+    reserve: Arc<berth_storage::reserve::SpaceReserve>,
     snapshotter: Arc<dyn Snapshotter>,
     images: ImageStore,
     volumes: Arc<VolumeStore>,
@@ -105,6 +107,12 @@ impl Engine {
         let root = config.root.clone();
         privacy::secure_root(&root)?;
         let lock = RootLock::acquire(&root)?;
+        let reserve = Arc::new(berth_storage::reserve::SpaceReserve::new(
+            &root.join("reserve"),
+        ));
+        if let Err(e) = reserve.ensure() {
+            tracing::warn!(error = %e, "cannot set space aside for removals on a full disk");
+        }
         let content = Arc::new(ContentStore::open(&root.join("content"))?);
         let snapshotter: Arc<dyn Snapshotter> = match config.snapshotter {
             SnapshotterKind::Overlay => Arc::new(OverlaySnapshotter::new(&root.join("overlay2"))?),
@@ -132,11 +140,14 @@ impl Engine {
         dns.rebuild(&networks);
         let containers = Containers::open(
             &root,
-            snapshotter.clone(),
-            volumes.clone(),
-            events.clone(),
-            networks.clone(),
-            dns.clone(),
+            containers::Shared {
+                snapshotter: snapshotter.clone(),
+                volumes: volumes.clone(),
+                events: events.clone(),
+                networks: networks.clone(),
+                dns: dns.clone(),
+                reserve: reserve.clone(),
+            },
             config.containers.clone(),
         )?;
         // Bridges that still exist (containers kept running across a daemon restart) get
@@ -168,6 +179,7 @@ impl Engine {
         Ok(Engine {
             root,
             _lock: lock,
+            reserve,
             snapshotter,
             images,
             volumes,

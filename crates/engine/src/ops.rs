@@ -60,6 +60,7 @@ impl Engine {
         noprune: bool,
         in_use: &dyn Fn(&Digest) -> Option<String>,
     ) -> ImageResult<Vec<ImageDeleteItem>> {
+        let _freeing = self.reserve.freeing();
         let id = self.images.resolve(name)?.to_string();
         let items = self.images.remove(name, force, noprune, in_use)?;
         for item in &items {
@@ -80,6 +81,7 @@ impl Engine {
         filters: &Filters,
         in_use: &dyn Fn(&Digest) -> Option<String>,
     ) -> ImageResult<ImagePruneResponse> {
+        let _freeing = self.reserve.freeing();
         let report = self.images.prune(dangling_only, filters, in_use)?;
         self.events.emit(
             EventType::Image,
@@ -123,6 +125,7 @@ impl Engine {
         force: bool,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<(), EngineError> {
+        let _freeing = self.reserve.freeing();
         self.volumes.remove(name, force, in_use)?;
         self.events.emit(
             EventType::Volume,
@@ -140,6 +143,7 @@ impl Engine {
         filters: &Filters,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<VolumePruneResponse, EngineError> {
+        let _freeing = self.reserve.freeing();
         let report = self.volumes.prune(filters, in_use)?;
         for name in report.volumes_deleted.iter().flatten() {
             self.events.emit(

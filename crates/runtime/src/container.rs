@@ -805,6 +805,25 @@ pub fn ps(root: &Path, id: &str) -> Result<Vec<u32>> {
 /// capabilities, user and the container's seccomp filter. Returns the exit code, or 0 at once
 /// with `detach`.
 pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32> {
+    let (pid, code) = exec_inner(root, id, process, opts)?;
+    Ok(if opts.detach {
+        let _ = pid;
+        0
+    } else {
+        code
+    })
+}
+
+/// [`exec`] with `detach` (whatever `opts` says): returns the new process's pid once it runs,
+/// without a pid file (a supervisor that reaps it itself needs no file on a full disk).
+pub fn exec_detached(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32> {
+    let mut opts = opts.clone();
+    opts.detach = true;
+    Ok(exec_inner(root, id, process, &opts)?.0)
+}
+
+/// Runs the exec; returns its pid and, unless detached, its exit code.
+fn exec_inner(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<(i32, i32)> {
     let record = state::load(root, id)?;
     match status(root, &record) {
         Status::Running | Status::Created => {}
@@ -877,7 +896,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         std::fs::write(path, spawned.pid.to_string()).map_err(|e| Error::io("writing", path, e))?;
     }
     if opts.detach {
-        return Ok(0);
+        return Ok((spawned.pid, 0));
     }
-    Ok(process::exit_code(process::reap(spawned.pid)))
+    Ok((spawned.pid, process::exit_code(process::reap(spawned.pid))))
 }

@@ -148,6 +148,9 @@ pub struct ShimState {
     /// How it ended, once it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitInfo>,
+    /// Why the container's log cannot be written (a full disk), while it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
 }
 
 /// Cgroup figures for `docker stats`; `None` means the host does not report it (or, for the

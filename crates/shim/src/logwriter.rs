@@ -30,7 +30,9 @@ pub struct JsonFileWriter {
     size: u64,
     partial: [Vec<u8>; 2],
     line: Vec<u8>,
-    failed: bool,
+    /// The first write failure since the log last worked (reported once, and to the daemon
+    /// through the shim's state), `None` while writing works.
+    failure: Option<String>,
 }
 
 fn open_append(path: &Path) -> Result<File> {
@@ -68,7 +70,7 @@ impl JsonFileWriter {
             size,
             partial: [Vec::new(), Vec::new()],
             line: Vec::with_capacity(256),
-            failed: false,
+            failure: None,
         })
     }
 
@@ -115,7 +117,12 @@ impl JsonFileWriter {
             self.line.clear();
             encode_line(stream, chunk, time, &mut self.line);
             match self.file.write_all(&self.line) {
-                Ok(()) => self.size += self.line.len() as u64,
+                Ok(()) => {
+                    self.size += self.line.len() as u64;
+                    if self.failure.take().is_some() {
+                        tracing::info!(path = %self.path.display(), "writing the container log works again");
+                    }
+                }
                 Err(err) => self.report(ShimError::io("writing log", &self.path.clone(), err)),
             }
             if self.max_size > 0
@@ -131,10 +138,15 @@ impl JsonFileWriter {
     }
 
     fn report(&mut self, err: ShimError) {
-        if !self.failed {
+        if self.failure.is_none() {
             tracing::warn!(error = %err, path = %self.path.display(), "writing the container log");
-            self.failed = true;
+            self.failure = Some(err.to_string());
         }
+    }
+
+    /// Why output is being lost, while it is (lines that cannot be written are dropped).
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
     }
 
     /// Shifts the files and starts a new one.
@@ -164,7 +176,6 @@ impl JsonFileWriter {
             self.file = open_append(&self.path)?;
         }
         self.size = 0;
-        self.failed = false;
         Ok(())
     }
 }

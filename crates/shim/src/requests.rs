@@ -172,6 +172,11 @@ impl Shim {
             status: self.status,
             started_at: self.started_at.clone(),
             exit: self.exit.clone(),
+            log_error: self
+                .log
+                .as_ref()
+                .and_then(|l| l.failure())
+                .map(str::to_string),
         }
     }
 
@@ -307,11 +312,9 @@ impl Shim {
             .map_err(|e| ShimError::Invalid(format!("exec process: {e}")))?;
         process.set_terminal(Some(req.tty));
         let dir = &self.cfg.state_dir;
-        let pid_file = dir.join("exec.pid");
-        crate::files::remove(&pid_file)?;
         let mut opts = ExecOptions {
             console_socket: None,
-            pid_file: Some(pid_file.clone()),
+            pid_file: None,
             detach: true,
             preserve_fds: 0,
             // An exec'd process must not outlive the shim that tracks it.
@@ -319,28 +322,19 @@ impl Shim {
         };
         let root = &self.cfg.runtime_root;
         let id = &self.cfg.id;
-        let read_pid = || -> Result<Pid> {
-            let text = std::fs::read_to_string(&pid_file)
-                .map_err(|e| ShimError::io("reading", &pid_file, e))?;
-            let _ = std::fs::remove_file(&pid_file);
-            let raw: i32 = text
-                .trim()
-                .parse()
-                .map_err(|_| ShimError::Invalid(format!("bad exec pid {text:?}")))?;
-            pid_of(raw)
-        };
         let proc = if req.tty {
             let console = ConsoleSocket::bind(&dir.join("exec-console.sock"))?;
             opts.console_socket = Some(console.path().to_path_buf());
-            container::exec(root, id, &process, &opts)?;
-            let pid = read_pid()?;
+            let pid = pid_of(container::exec_detached(root, id, &process, &opts)?)?;
             let master = console.receive()?;
             Proc::with_pty(pid, master, req.stdin)
         } else {
             let (parent, child) = stdio::pipes(req.stdin)?;
-            stdio::with_stdio(Some(&child), || container::exec(root, id, &process, &opts))??;
+            let pid = stdio::with_stdio(Some(&child), || {
+                container::exec_detached(root, id, &process, &opts)
+            })??;
             drop(child);
-            Proc::with_pipes(read_pid()?, parent)
+            Proc::with_pipes(pid_of(pid)?, parent)
         };
         self.execs.push(Exec {
             id: req.exec_id.clone(),

@@ -101,7 +101,8 @@ pub struct Shim {
     pub exit: Option<ExitInfo>,
     /// The container's cgroup, for pause, stats, kill-all and the OOM verdict.
     pub cgroup: Option<Cgroup>,
-    log: Option<JsonFileWriter>,
+    /// The json-file log, when the driver keeps one.
+    pub(crate) log: Option<JsonFileWriter>,
     /// Client connections.
     pub conns: Vec<Conn>,
     /// Exec'd processes.

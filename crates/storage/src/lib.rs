@@ -11,6 +11,7 @@
 //!   whiteouts, from gzip, zstd or plain tar.
 //! * [`confined`]: a container's tree reached only through descriptors (paths resolved inside
 //!   it, trees read without following symlinks), for copies in and out of live containers.
+//! * [`reserve`]: a few MiB set aside so that freeing space on a full disk never needs space.
 //! * [`atomic`]: small crash-safe file writes used for every piece of state.
 //!
 //! This crate knows nothing of images, manifests or Docker; it stores bytes and directories.
@@ -20,6 +21,7 @@ pub mod confined;
 pub mod content;
 pub mod diff;
 pub mod error;
+pub mod reserve;
 pub mod snapshot;
 pub mod unpack;
 

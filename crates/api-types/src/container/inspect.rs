@@ -31,6 +31,10 @@ pub struct ContainerInspect {
     pub hosts_path: String,
     /// Host path of the json-file log.
     pub log_path: String,
+    /// Berth's addition: why the log at `LogPath` is losing output right now (a full disk),
+    /// absent while it is written.
+    #[serde(rename = "LogError", default, skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
     /// Name with a leading `/`.
     pub name: String,
     /// Restarts done by the restart policy.

@@ -246,6 +246,7 @@ async fn attach(
             stdin,
             detach_keys: tty.then_some(detach_keys),
             on_end: None,
+            early_input: Vec::new(),
         })
     })
 }

@@ -75,6 +75,7 @@ async fn start(
             stdin,
             detach_keys: tty.then_some(detach_keys),
             on_end: Some(Box::new(move || engine.containers().exec_collect(&id))),
+            early_input: Vec::new(),
         })
     })
 }

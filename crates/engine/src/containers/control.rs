@@ -32,12 +32,11 @@ type Waiting = (AttachRequest, oneshot::Sender<Result<UnixStream>>);
 impl PendingAttaches {
     fn add(&self, id: &str, req: AttachRequest) -> oneshot::Receiver<Result<UnixStream>> {
         let (tx, rx) = oneshot::channel();
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id.to_string())
-            .or_default()
-            .push((req, tx));
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting = inner.entry(id.to_string()).or_default();
+        // Clients that left meanwhile are forgotten, so their number stays bounded.
+        waiting.retain(|(_, tx)| !tx.is_closed());
+        waiting.push((req, tx));
         rx
     }
 
@@ -49,7 +48,7 @@ impl PendingAttaches {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id)
             .unwrap_or_default();
-        for (req, tx) in waiting {
+        for (req, tx) in waiting.into_iter().filter(|(_, tx)| !tx.is_closed()) {
             let _ = tx.send(client.attach(&req).map_err(EngineError::from));
         }
     }

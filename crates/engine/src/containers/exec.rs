@@ -1,6 +1,9 @@
 //! Exec instances (`docker exec`): created, started once through the container's shim, and
-//! remembered with their exit code until the container is removed. Like Docker's, they live in
-//! memory only: a daemon restart forgets them (the processes themselves belong to the shim).
+//! remembered with their exit code for a while. Like Docker's, they live in memory only (a
+//! daemon restart forgets them; the processes themselves belong to the shim), and an ended one
+//! is dropped once its exit code was read ([`INSPECTED_GRACE`] later) or after [`ENDED_GRACE`]
+//! (moby's exec GC does the same), so a container running thousands of execs costs neither
+//! memory nor record writes.
 
 use super::record::Status;
 use super::{Containers, mounts};
@@ -11,12 +14,17 @@ use berth_shim_proto::ExecRequest;
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
 /// How long the API waits for an exec's exit code after its stream ended.
 const COLLECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// An ended exec whose exit code was inspected is kept this much longer (a client may look
+/// twice).
+pub const INSPECTED_GRACE: Duration = Duration::from_secs(60);
+/// An ended exec nobody inspected is kept this long.
+pub const ENDED_GRACE: Duration = Duration::from_secs(300);
 
 /// One exec instance.
 #[derive(Debug, Clone)]
@@ -33,6 +41,24 @@ pub struct ExecRecord {
     pub running: bool,
     /// Exit code once it ended.
     pub exit_code: Option<i64>,
+    /// When it ended, and when its exit code was first inspected after that: what pruning
+    /// goes by.
+    pub ended_at: Option<Instant>,
+    /// When it was first inspected after it ended.
+    pub inspected_at: Option<Instant>,
+}
+
+impl ExecRecord {
+    /// Whether the record may go: ended, and inspected a while ago or ended long ago.
+    fn expired(&self, now: Instant) -> bool {
+        let Some(ended) = self.ended_at else {
+            return false;
+        };
+        match self.inspected_at {
+            Some(seen) => now.duration_since(seen) >= INSPECTED_GRACE,
+            None => now.duration_since(ended) >= ENDED_GRACE,
+        }
+    }
 }
 
 /// The execs of all containers.
@@ -64,6 +90,26 @@ impl ExecTable {
     /// Drops the execs of a removed container.
     pub fn forget_container(&self, container_id: &str) {
         self.lock().retain(|_, r| r.container_id != container_id);
+    }
+
+    /// Drops expired execs (see the module documentation); returns how many are left.
+    pub fn prune(&self) -> usize {
+        let now = Instant::now();
+        let mut t = self.lock();
+        t.retain(|_, r| !r.expired(now));
+        t.len()
+    }
+
+    /// Ids of the container's execs still remembered (`ExecIDs` of inspect).
+    pub fn ids_of(&self, container_id: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|r| r.container_id == container_id)
+            .map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        ids
     }
 }
 
@@ -101,6 +147,7 @@ impl Containers {
             ));
         }
         let id = berth_common::id::random_id();
+        self.execs.prune();
         self.execs.lock().insert(
             id.clone(),
             ExecRecord {
@@ -110,9 +157,10 @@ impl Containers {
                 started: false,
                 running: false,
                 exit_code: None,
+                ended_at: None,
+                inspected_at: None,
             },
         );
-        entry.update(|r| r.exec_ids.push(id.clone()))?;
         let cmd = config.cmd.unwrap_or_default().join(" ");
         self.event(
             &format!("exec_create: {cmd}"),
@@ -162,6 +210,7 @@ impl Containers {
                     r.started = true;
                     r.running = false;
                     r.exit_code = Some(if code == 128 { 126 } else { code });
+                    r.ended_at = Some(Instant::now());
                 });
                 return Err(EngineError::StartFailed(message));
             }
@@ -182,6 +231,7 @@ impl Containers {
             this.execs.update(&id, |r| {
                 r.running = false;
                 r.exit_code = Some(code);
+                r.ended_at = Some(Instant::now());
             });
             if let Ok(e) = this.store.get(&rec.id) {
                 this.event(
@@ -218,8 +268,13 @@ impl Containers {
             });
     }
 
-    /// `GET /exec/{id}/json`.
+    /// `GET /exec/{id}/json`. The first look at an ended exec starts its last grace period.
     pub fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspect> {
+        self.execs.update(exec_id, |r| {
+            if r.ended_at.is_some() && r.inspected_at.is_none() {
+                r.inspected_at = Some(Instant::now());
+            }
+        });
         let r = self.execs.get(exec_id)?;
         let cmd = r.config.cmd.clone().unwrap_or_default();
         Ok(ExecInspect {
@@ -327,5 +382,54 @@ impl Containers {
             });
         }
         Ok(process)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(ended: Option<Duration>, inspected: Option<Duration>) -> ExecRecord {
+        let now = Instant::now();
+        ExecRecord {
+            id: "e".into(),
+            container_id: "c".into(),
+            config: ExecConfig::default(),
+            started: true,
+            running: ended.is_none(),
+            exit_code: ended.map(|_| 0),
+            ended_at: ended.map(|ago| now - ago),
+            inspected_at: inspected.map(|ago| now - ago),
+        }
+    }
+
+    #[test]
+    fn ended_execs_expire_after_their_grace() {
+        let now = Instant::now();
+        let s = Duration::from_secs;
+        assert!(!record(None, None).expired(now), "running: kept");
+        assert!(!record(Some(s(10)), None).expired(now), "just ended: kept");
+        assert!(
+            record(Some(ENDED_GRACE + s(1)), None).expired(now),
+            "never inspected, long ago"
+        );
+        assert!(
+            !record(Some(s(20)), Some(s(10))).expired(now),
+            "inspected a moment ago"
+        );
+        assert!(record(Some(s(120)), Some(INSPECTED_GRACE + s(1))).expired(now));
+    }
+
+    #[test]
+    fn pruning_drops_only_expired_execs() {
+        let t = ExecTable::default();
+        let mut old = record(Some(ENDED_GRACE + Duration::from_secs(5)), None);
+        old.id = "old".into();
+        let mut fresh = record(Some(Duration::from_secs(1)), None);
+        fresh.id = "fresh".into();
+        t.lock().insert(old.id.clone(), old);
+        t.lock().insert(fresh.id.clone(), fresh);
+        assert_eq!(t.prune(), 1);
+        assert_eq!(t.ids_of("c"), ["fresh"]);
     }
 }

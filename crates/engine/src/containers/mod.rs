@@ -113,6 +113,10 @@ pub struct Containers {
     ///
     /// [`restore`]: Containers::restore
     restore_ids: Mutex<Option<Vec<String>>>,
+    /// Space set aside so removals work on a full disk.
+    reserve: Arc<berth_storage::reserve::SpaceReserve>,
+    /// Containers whose log failure the daemon's log has told already.
+    log_errors_reported: Mutex<std::collections::HashSet<String>>,
 }
 
 /// What `docker wait` waits for.
@@ -161,17 +165,33 @@ pub struct ImageFacts {
     pub top_layer: Option<Digest>,
 }
 
+/// The engine's other stores that containers use.
+pub struct Shared {
+    /// Root file systems.
+    pub snapshotter: Arc<dyn Snapshotter>,
+    /// Volumes.
+    pub volumes: Arc<VolumeStore>,
+    /// Where container events go.
+    pub events: Arc<EventBus>,
+    /// Networks and their leases.
+    pub networks: Arc<crate::networks::NetworkStore>,
+    /// The networks' name servers.
+    pub dns: Arc<crate::networks::dns::NetworkDns>,
+    /// Space set aside for removals on a full disk.
+    pub reserve: Arc<berth_storage::reserve::SpaceReserve>,
+}
+
 impl Containers {
     /// Opens the container store under `root` (`containers/`, `shims/`, `runtime/`).
-    pub fn open(
-        root: &Path,
-        snapshotter: Arc<dyn Snapshotter>,
-        volumes: Arc<VolumeStore>,
-        events: Arc<EventBus>,
-        networks: Arc<crate::networks::NetworkStore>,
-        dns: Arc<crate::networks::dns::NetworkDns>,
-        settings: Settings,
-    ) -> Result<Arc<Containers>> {
+    pub fn open(root: &Path, shared: Shared, settings: Settings) -> Result<Arc<Containers>> {
+        let Shared {
+            snapshotter,
+            volumes,
+            events,
+            networks,
+            dns,
+            reserve,
+        } = shared;
         let store = ContainerStore::open(&root.join("containers"))?;
         let restore_ids = store.all().iter().map(|e| e.id.clone()).collect();
         let ports = ports::PortPublisher::new(&settings.nft_table, settings.firewall);
@@ -209,6 +229,8 @@ impl Containers {
             backoff: Mutex::new(Default::default()),
             supervisor,
             restore_ids: Mutex::new(Some(restore_ids)),
+            reserve,
+            log_errors_reported: Mutex::new(Default::default()),
         });
         containers.sweep_orphans();
         Ok(containers)
@@ -728,6 +750,10 @@ impl Containers {
                     }
                 }
             };
+            // Output lost to a log that could not be written is said in the daemon's log.
+            if let Ok(Some(error)) = client.state().map(|s| s.log_error) {
+                tracing::warn!(id = %entry.id, error = %error, "the container's log lost output");
+            }
             let _ = client.shutdown();
             this.handle_exit(&entry, exit, since.elapsed());
         };
@@ -855,7 +881,8 @@ impl Containers {
         if !rec.state.status.is_running() {
             return Err(EngineError::NotModified("container already stopped".into()));
         }
-        entry.update(|r| r.state.manually_stopped = true)?;
+        // Remembered in memory even when the disk is full: stopping must not need space.
+        note_failed_write(&entry.id, entry.update(|r| r.state.manually_stopped = true));
         let sig = match signal.filter(|s| !s.is_empty()) {
             Some(s) => spec::parse_signal(s)?,
             None => rec.stop_signal,
@@ -983,7 +1010,7 @@ impl Containers {
                     rec.name
                 )));
             }
-            entry.update(|r| r.state.manually_stopped = true)?;
+            note_failed_write(&entry.id, entry.update(|r| r.state.manually_stopped = true));
             let client = self.shims.client(&entry.id);
             let _ = client.kill(libc_sigkill(), true);
             if rec.state.status == Status::Paused {
@@ -997,7 +1024,13 @@ impl Containers {
                 )));
             }
         }
-        entry.update(|r| r.state.status = Status::Removing)?;
+        // A removal must work on a full disk: the status is kept in memory even if it cannot
+        // be written, and the record goes with its directory anyway.
+        let _freeing = self.reserve.freeing();
+        note_failed_write(
+            &entry.id,
+            entry.update(|r| r.state.status = Status::Removing),
+        );
         self.cleanup(&entry, volumes)?;
         {
             let last = entry.snapshot();
@@ -1179,6 +1212,14 @@ enum Restored {
     Exited(ExitInfo),
     /// Finish an interrupted removal.
     Remove,
+}
+
+/// Logs a record write that failed where the change still holds in memory (a full disk during
+/// a stop or a removal): the operation goes on, and the record is written at the next change.
+fn note_failed_write(id: &str, written: Result<()>) {
+    if let Err(e) = written {
+        tracing::warn!(id = %id, error = %e, "could not write the container record; going on");
+    }
 }
 
 /// The capability bounding set of this process (`CapBnd` of /proc/self/status).

@@ -108,6 +108,23 @@ impl Containers {
         super::changes::diff_size(self, id).unwrap_or(0)
     }
 
+    /// Why a running container's log is losing output, from its shim; said once in the
+    /// daemon's log too, the first time it is seen.
+    fn log_error(&self, r: &super::record::ContainerRecord) -> Option<String> {
+        if !r.state.status.is_running() {
+            return None;
+        }
+        let error = self.shims.client(&r.id).state().ok()?.log_error?;
+        let mut reported = self
+            .log_errors_reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if reported.insert(r.id.clone()) {
+            tracing::warn!(id = %r.id, error = %error, "the container's log is losing output");
+        }
+        Some(error)
+    }
+
     /// `docker inspect` of a container.
     pub fn inspect(&self, key: &str, size: bool) -> Result<ContainerInspect> {
         let entry = self.store.get(key)?;
@@ -118,7 +135,9 @@ impl Containers {
             "MergedDir".to_string(),
             dir.join("rootfs").display().to_string(),
         );
+        let log_error = self.log_error(&r);
         Ok(ContainerInspect {
+            log_error,
             id: r.id.clone(),
             created: r.created.clone(),
             path: r.path.clone(),
@@ -140,7 +159,10 @@ impl Containers {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            exec_ids: (!r.exec_ids.is_empty()).then(|| r.exec_ids.clone()),
+            exec_ids: {
+                let ids = self.execs.ids_of(&r.id);
+                (!ids.is_empty()).then_some(ids)
+            },
             host_config: r.host_config.clone(),
             graph_driver: GraphDriver {
                 name: self.snapshotter.name().to_string(),

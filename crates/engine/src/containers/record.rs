@@ -140,9 +140,6 @@ pub struct ContainerRecord {
     /// `--network-alias`, `--mac-address`).
     #[serde(default)]
     pub endpoints: std::collections::BTreeMap<String, berth_api_types::container::EndpointSettings>,
-    /// Ids of exec instances.
-    #[serde(default)]
-    pub exec_ids: Vec<String>,
     /// Run state.
     #[serde(default)]
     pub state: RunState,

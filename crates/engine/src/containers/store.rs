@@ -89,6 +89,21 @@ impl Entry {
         Ok(out)
     }
 
+    /// Changes the record only if the change can be persisted: the change is made on a copy,
+    /// written, and only then put in place. For changes that are decisions rather than facts
+    /// (a rename), so a full disk leaves the old state whole instead of half applied.
+    pub fn try_update<T>(&self, f: impl FnOnce(&mut ContainerRecord) -> T) -> Result<T> {
+        let mut rec = self.lock();
+        let mut next = rec.clone();
+        let out = f(&mut next);
+        berth_storage::atomic::write_json(&self.dir.join(RECORD_FILE), &next)?;
+        *rec = next;
+        drop(rec);
+        self.changed.notify_all();
+        self.version.send_modify(|v| *v += 1);
+        Ok(out)
+    }
+
     /// Blocks until `done` holds for the record (checked at every change), or `timeout`
     /// passes; returns the record and whether `done` held.
     pub fn wait_for(
@@ -200,7 +215,11 @@ impl ContainerStore {
             .mode(crate::privacy::PRIVATE_DIR)
             .create(&dir)
             .map_err(|e| EngineError::io(&dir, e))?;
-        berth_storage::atomic::write_json(&dir.join(RECORD_FILE), &record)?;
+        if let Err(e) = berth_storage::atomic::write_json(&dir.join(RECORD_FILE), &record) {
+            // Nothing half made stays behind (a full disk, say).
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e.into());
+        }
         table.names.insert(record.name.clone(), record.id.clone());
         let entry = Arc::new(new_entry(&dir, record));
         table.by_id.insert(entry.id.clone(), entry.clone());
@@ -259,7 +278,8 @@ impl ContainerStore {
                 "Error when allocating new name: Conflict. The container name \"/{new}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
-        let old = entry.update(|r| std::mem::replace(&mut r.name, new.to_string()))?;
+        // All or nothing: the table changes only once the record on disk has.
+        let old = entry.try_update(|r| std::mem::replace(&mut r.name, new.to_string()))?;
         table.names.remove(&old);
         table.names.insert(new.to_string(), entry.id.clone());
         Ok(old)
