@@ -126,12 +126,14 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     // Opening the engine takes the root lock first, so the stale-socket removal below can never
     // pull the socket from under another live daemon on the same root.
     let engine = tokio::task::spawn_blocking(move || Engine::open(&config)).await??;
+    // The handlers exist before the socket does: a client that sees the socket may stop the
+    // daemon at once, and that must be a clean stop, not the default action of SIGTERM.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let listener = bind(&sock)?;
     tracing::info!(root = %opts.root.display(), socket = %sock.display(), driver = engine.snapshotter().name(), "berth daemon ready");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = int.recv() => tracing::info!("SIGINT: shutting down"),

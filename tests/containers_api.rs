@@ -358,3 +358,44 @@ fn health_stop_signal_oom_and_live_update() {
     assert_eq!(r.json()["StatusCode"], 137);
     assert_eq!(inspect(&d, &id)["State"]["OOMKilled"], true);
 }
+
+#[test]
+fn prune_of_the_build_cache_exec_without_upgrade_and_kill_that_waits() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    // `docker system prune` calls it: an empty cache's answer, not a 404.
+    let r = d.http("POST", "/build/prune", b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["SpaceReclaimed"], 0);
+    let id = create(&d, "execs", busybox(&["sleep", "1000"]));
+    start(&d, &id);
+    // An exec started without asking for an upgrade gets its output as the body, as moby's.
+    let r = d.http(
+        "POST",
+        &format!("/containers/{id}/exec"),
+        json!({"Cmd": ["sh", "-c", "echo out; echo err >&2; exit 4"], "AttachStdout": true, "AttachStderr": true})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let exec = r.json()["Id"].as_str().unwrap().to_string();
+    let r = d.http("POST", &format!("/exec/{exec}/start"), b"{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/vnd.docker.multiplexed-stream")
+    );
+    let frames = berth_frames(&r.body);
+    assert_eq!(frames, [(1, "out\n".to_string()), (2, "err\n".to_string())]);
+    let r = d.http("GET", &format!("/exec/{exec}/json"), b"");
+    assert_eq!(r.json()["ExitCode"], 4);
+    // SIGKILL returns once the container has exited: inspect right after sees it, and an
+    // `rm` right after works.
+    let r = d.http("POST", &format!("/containers/{id}/kill"), b"");
+    assert_eq!(r.status, 204, "{}", r.text());
+    let state = inspect(&d, &id)["State"].clone();
+    assert_eq!(state["Status"], "exited", "{state}");
+    assert_eq!(state["ExitCode"], 137);
+    let r = d.http("DELETE", &format!("/containers/{id}"), b"");
+    assert_eq!(r.status, 204, "{}", r.text());
+}

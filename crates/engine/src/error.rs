@@ -45,6 +45,9 @@ pub enum EngineError {
     /// From the storage layer.
     #[error(transparent)]
     Storage(#[from] berth_storage::StorageError),
+    /// A failure of the engine itself (a worker that panicked).
+    #[error("{0}")]
+    Internal(String),
     /// A file system failure, with its path.
     #[error("{path}: {source}")]
     Io {
@@ -79,7 +82,7 @@ impl HasKind for EngineError {
             EngineError::Shim(e) => e.kind(),
             EngineError::Image(e) => e.kind(),
             EngineError::Storage(e) => e.kind(),
-            EngineError::Io { .. } => ErrorKind::Internal,
+            EngineError::Io { .. } | EngineError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

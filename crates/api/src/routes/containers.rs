@@ -135,7 +135,7 @@ async fn stop(
 ) -> Result<Response, ApiError> {
     let t = timeout(&q)?;
     let signal = q.get_nonempty("signal").map(str::to_string);
-    blocking(move || Ok(engine.containers().stop(&id, t, signal.as_deref())?)).await?;
+    engine.containers().stop(&id, t, signal.as_deref()).await?;
     Ok(no_content())
 }
 
@@ -146,7 +146,10 @@ async fn restart(
 ) -> Result<Response, ApiError> {
     let t = timeout(&q)?;
     let signal = q.get_nonempty("signal").map(str::to_string);
-    blocking(move || Ok(engine.containers().restart(&id, t, signal.as_deref())?)).await?;
+    engine
+        .containers()
+        .restart(&id, t, signal.as_deref())
+        .await?;
     Ok(no_content())
 }
 
@@ -156,7 +159,7 @@ async fn kill(
     q: Query,
 ) -> Result<Response, ApiError> {
     let signal = q.get_nonempty("signal").map(str::to_string);
-    blocking(move || Ok(engine.containers().kill(&id, signal.as_deref())?)).await?;
+    engine.containers().kill(&id, signal.as_deref()).await?;
     Ok(no_content())
 }
 
@@ -169,7 +172,10 @@ async fn remove(
     if q.bool("link") {
         return Err(ApiError::bad_request("links are not supported"));
     }
-    blocking(move || Ok(engine.containers().remove(&id, force, volumes)?)).await?;
+    engine
+        .containers()
+        .remove_async(&id, force, volumes)
+        .await?;
     Ok(no_content())
 }
 

@@ -866,51 +866,86 @@ impl Containers {
     // ----- stop, kill, wait ---------------------------------------------------------------
 
     /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds (the container's
-    /// own timeout when `None`; negative waits forever).
-    pub fn stop(&self, key: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    /// own timeout when `None`; negative waits forever). It holds no thread while it waits
+    /// for the exit.
+    pub async fn stop(
+        self: &Arc<Self>,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let entry = self.store.get(key)?;
-        let _op = entry.op_lock();
+        let _op = entry.op_lock_async().await;
         let rec = entry.snapshot();
-        if rec.state.status == Status::Restarting {
-            entry.update(|r| {
-                r.state.status = Status::Exited;
-                r.state.manually_stopped = true;
-            })?;
-            return Ok(());
-        }
-        if !rec.state.status.is_running() {
-            return Err(EngineError::NotModified("container already stopped".into()));
-        }
-        // Remembered in memory even when the disk is full: stopping must not need space.
-        note_failed_write(&entry.id, entry.update(|r| r.state.manually_stopped = true));
         let sig = match signal.filter(|s| !s.is_empty()) {
             Some(s) => spec::parse_signal(s)?,
             None => rec.stop_signal,
         };
-        let timeout = timeout.unwrap_or(rec.stop_timeout);
-        let client = self.shims.client(&entry.id);
-        let _ = client.kill(sig, false);
-        if rec.state.status == Status::Paused {
-            let _ = client.resume();
-        }
-        let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
-        let (_, stopped) = entry.wait_for(limit, |r| !r.state.status.is_running());
-        if !stopped {
-            let _ = client.kill(libc_sigkill(), true);
-            let (_, stopped) = entry.wait_for(Some(KILL_WAIT), |r| !r.state.status.is_running());
-            if !stopped {
-                return Err(EngineError::Conflict(format!(
-                    "cannot stop container {}: it did not exit after SIGKILL",
-                    entry.id
-                )));
+        let (this, e) = (self.clone(), entry.clone());
+        let signalled = blocking(move || -> Result<bool> {
+            let rec = e.snapshot();
+            if rec.state.status == Status::Restarting {
+                note_failed_write(
+                    &e.id,
+                    e.update(|r| {
+                        r.state.status = Status::Exited;
+                        r.state.manually_stopped = true;
+                    }),
+                );
+                return Ok(false);
             }
+            if !rec.state.status.is_running() {
+                return Err(EngineError::NotModified("container already stopped".into()));
+            }
+            // Remembered in memory even when the disk is full: stopping must not need space.
+            note_failed_write(&e.id, e.update(|r| r.state.manually_stopped = true));
+            let client = this.shims.client(&e.id);
+            let _ = client.kill(sig, false);
+            if rec.state.status == Status::Paused {
+                let _ = client.resume();
+            }
+            Ok(true)
+        })
+        .await?;
+        if !signalled {
+            return Ok(());
+        }
+        let timeout = timeout.unwrap_or(rec.stop_timeout);
+        let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
+        let (_, stopped) = entry
+            .wait_until(limit, |r| !r.state.status.is_running())
+            .await;
+        if !stopped {
+            self.kill_and_wait(&entry, "stop").await?;
         }
         self.event("stop", &entry.snapshot(), &[]);
         Ok(())
     }
 
-    /// `docker kill`.
-    pub fn kill(&self, key: &str, signal: Option<&str>) -> Result<()> {
+    /// SIGKILLs every process of a running container and waits (without a thread) for its
+    /// exit to be recorded.
+    async fn kill_and_wait(self: &Arc<Self>, entry: &Arc<Entry>, what: &str) -> Result<()> {
+        let client = self.shims.client(&entry.id);
+        blocking(move || {
+            let _ = client.kill(libc_sigkill(), true);
+            Ok(())
+        })
+        .await?;
+        let (_, stopped) = entry
+            .wait_until(Some(KILL_WAIT), |r| !r.state.status.is_running())
+            .await;
+        if stopped {
+            return Ok(());
+        }
+        Err(EngineError::Conflict(format!(
+            "cannot {what} container {}: it did not exit after SIGKILL",
+            entry.id
+        )))
+    }
+
+    /// `docker kill`. With SIGKILL it returns once the container has exited (as Docker's),
+    /// so an inspect or `rm` right after sees it stopped.
+    pub async fn kill(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
         let entry = self.store.get(key)?;
         let sig = match signal.filter(|s| !s.is_empty()) {
             Some(s) => spec::parse_signal(s)?,
@@ -923,31 +958,51 @@ impl Containers {
                 key, entry.id
             )));
         }
-        entry.update(|r| r.state.manually_stopped = true)?;
-        let client = self.shims.client(&entry.id);
-        client.kill(sig, false)?;
-        if rec.state.status == Status::Paused && sig == libc_sigkill() {
-            let _ = client.resume();
+        let (this, e) = (self.clone(), entry.clone());
+        blocking(move || {
+            note_failed_write(&e.id, e.update(|r| r.state.manually_stopped = true));
+            let client = this.shims.client(&e.id);
+            client.kill(sig, false)?;
+            if rec.state.status == Status::Paused && sig == libc_sigkill() {
+                let _ = client.resume();
+            }
+            this.event("kill", &rec, &[("signal", sig.to_string())]);
+            Ok(())
+        })
+        .await?;
+        if sig == libc_sigkill() {
+            let (_, stopped) = entry
+                .wait_until(Some(KILL_WAIT), |r| !r.state.status.is_running())
+                .await;
+            if !stopped {
+                return Err(EngineError::Conflict(format!(
+                    "container {} did not exit after SIGKILL",
+                    entry.id
+                )));
+            }
         }
-        self.event("kill", &rec, &[("signal", sig.to_string())]);
         Ok(())
     }
 
     /// `docker restart`: stop (if running), then start.
-    pub fn restart(
+    pub async fn restart(
         self: &Arc<Self>,
         key: &str,
         timeout: Option<i64>,
         signal: Option<&str>,
     ) -> Result<()> {
-        match self.stop(key, timeout, signal) {
+        match self.stop(key, timeout, signal).await {
             Ok(()) | Err(EngineError::NotModified(_)) => {}
             Err(e) => return Err(e),
         }
-        self.start(key)?;
-        let entry = self.store.get(key)?;
-        self.event("restart", &entry.snapshot(), &[]);
-        Ok(())
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || {
+            this.start(&key)?;
+            let entry = this.store.get(&key)?;
+            this.event("restart", &entry.snapshot(), &[]);
+            Ok(())
+        })
+        .await
     }
 
     /// The last result of a container removed within the last minute, by id, id prefix or
@@ -994,8 +1049,41 @@ impl Containers {
 
     // ----- remove ---------------------------------------------------------------------------
 
-    /// `docker rm`: `force` kills a running container first; `volumes` removes its anonymous
-    /// volumes.
+    /// `docker rm`: `force` kills a running container first (waiting for its exit without a
+    /// thread); `volumes` removes its anonymous volumes.
+    pub async fn remove_async(
+        self: &Arc<Self>,
+        key: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock_async().await;
+        if !self.store.contains(&entry.id) {
+            return Ok(());
+        }
+        let rec = entry.snapshot();
+        if rec.state.status.is_running() {
+            if !force {
+                return Err(running_conflict(&rec));
+            }
+            note_failed_write(&entry.id, entry.update(|r| r.state.manually_stopped = true));
+            if rec.state.status == Status::Paused {
+                let client = self.shims.client(&entry.id);
+                blocking(move || {
+                    let _ = client.resume();
+                    Ok(())
+                })
+                .await?;
+            }
+            self.kill_and_wait(&entry, "remove").await?;
+        }
+        let (this, e) = (self.clone(), entry.clone());
+        blocking(move || this.remove_locked(&e, volumes)).await
+    }
+
+    /// `docker rm` for blocking callers (auto-removal, prune, restore), which hold no
+    /// operation lock.
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let entry = self.store.get(key)?;
         let _op = entry.op_lock();
@@ -1005,10 +1093,7 @@ impl Containers {
         let rec = entry.snapshot();
         if rec.state.status.is_running() {
             if !force {
-                return Err(EngineError::Conflict(format!(
-                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
-                    rec.name
-                )));
+                return Err(running_conflict(&rec));
             }
             note_failed_write(&entry.id, entry.update(|r| r.state.manually_stopped = true));
             let client = self.shims.client(&entry.id);
@@ -1024,6 +1109,12 @@ impl Containers {
                 )));
             }
         }
+        self.remove_locked(&entry, volumes)
+    }
+
+    /// The removal of a stopped container; the caller holds its operation lock.
+    fn remove_locked(&self, entry: &Arc<Entry>, volumes: bool) -> Result<()> {
+        let rec = entry.snapshot();
         // A removal must work on a full disk: the status is kept in memory even if it cannot
         // be written, and the record goes with its directory anyway.
         let _freeing = self.reserve.freeing();
@@ -1031,7 +1122,7 @@ impl Containers {
             &entry.id,
             entry.update(|r| r.state.status = Status::Removing),
         );
-        self.cleanup(&entry, volumes)?;
+        self.cleanup(entry, volumes)?;
         {
             let last = entry.snapshot();
             let mut t = self.tombstones.lock().unwrap_or_else(|p| p.into_inner());
@@ -1048,7 +1139,7 @@ impl Containers {
                 t.pop_front();
             }
         }
-        self.store.remove(&entry)?;
+        self.store.remove(entry)?;
         self.pending.cancel(&entry.id);
         self.execs.forget_container(&entry.id);
         self.lock_backoff().remove(&entry.id);
@@ -1212,6 +1303,22 @@ enum Restored {
     Exited(ExitInfo),
     /// Finish an interrupted removal.
     Remove,
+}
+
+/// Docker's refusal to remove a running container without `force`.
+fn running_conflict(rec: &ContainerRecord) -> EngineError {
+    EngineError::Conflict(format!(
+        "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+        rec.name
+    ))
+}
+
+/// Runs blocking engine work (records, shim calls) from an `async` operation on the
+/// runtime's blocking pool, for the moment it lasts.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Internal(format!("engine worker failed: {e}")))?
 }
 
 /// Logs a record write that failed where the change still holds in memory (a full disk during

@@ -28,7 +28,9 @@ pub struct Entry {
     dir: PathBuf,
     record: Mutex<ContainerRecord>,
     changed: Condvar,
-    op: Mutex<()>,
+    /// One lifecycle operation at a time; a tokio mutex so `async` operations (stop, rm -f)
+    /// hold it while they wait for an exit without holding a thread.
+    op: tokio::sync::Mutex<()>,
     removed: std::sync::atomic::AtomicBool,
     /// Bumped at every change (and at removal), for `async` waiters: they hold a receiver
     /// instead of a thread blocked on [`Entry::wait_for`].
@@ -134,9 +136,43 @@ impl Entry {
         }
     }
 
-    /// Takes the container's operation lock: one start/stop/remove at a time.
-    pub fn op_lock(&self) -> MutexGuard<'_, ()> {
-        self.op.lock().unwrap_or_else(|p| p.into_inner())
+    /// Takes the container's operation lock: one start/stop/remove at a time. For blocking
+    /// callers (never an async task: it would block its worker).
+    pub fn op_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.op.blocking_lock()
+    }
+
+    /// [`Entry::op_lock`] for async callers.
+    pub async fn op_lock_async(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.op.lock().await
+    }
+
+    /// Resolves once `done` holds for the record (checked at every change), or `timeout`
+    /// passes; returns the record and whether `done` held. Holds no thread while it waits.
+    pub async fn wait_until(
+        &self,
+        timeout: Option<Duration>,
+        mut done: impl FnMut(&ContainerRecord) -> bool,
+    ) -> (ContainerRecord, bool) {
+        let mut changes = self.subscribe();
+        let check = async {
+            loop {
+                let rec = self.snapshot();
+                if done(&rec) {
+                    return (rec, true);
+                }
+                if changes.changed().await.is_err() {
+                    return (self.snapshot(), false);
+                }
+            }
+        };
+        match timeout {
+            None => check.await,
+            Some(t) => match tokio::time::timeout(t, check).await {
+                Ok(r) => r,
+                Err(_) => (self.snapshot(), false),
+            },
+        }
     }
 }
 
@@ -313,7 +349,7 @@ fn new_entry(dir: &Path, record: ContainerRecord) -> Entry {
         dir: dir.to_path_buf(),
         record: Mutex::new(record),
         changed: Condvar::new(),
-        op: Mutex::new(()),
+        op: tokio::sync::Mutex::new(()),
         removed: std::sync::atomic::AtomicBool::new(false),
         version: tokio::sync::watch::Sender::new(0),
     }
