@@ -17,6 +17,7 @@ berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-load-XXXX)
 pids=()
 cleanup() {
+  [ -S "$work/berth.sock" ] && "$berth" rm -f $("$berth" ps -aq) >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done

@@ -18,6 +18,8 @@ berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-scale-XXXX)
 pids=()
 cleanup() {
+  [ -S "$work/berth.sock" ] && BERTH_HOST="unix://$work/berth.sock" "$berth" rm -f \
+    $(BERTH_HOST="unix://$work/berth.sock" "$berth" ps -aq) >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -59,6 +61,8 @@ b_shim_private=$(( $(sum_private "${shims[@]}") / ${#shims[@]} ))
 t0=$(seconds)
 "$berth" rm -f $("$berth" ps -aq) >/dev/null
 b_down=$(elapsed "$t0")
+b_rss_rm=$(field "$bpid" VmRSS); b_threads_rm=$(field "$bpid" Threads)
+sleep 20  # idle threads leave, freed memory goes back (the daemon trims its heap every 15 s)
 b_rss_after=$(field "$bpid" VmRSS); b_threads_after=$(field "$bpid" Threads)
 unset BERTH_HOST
 
@@ -116,4 +120,5 @@ printf '%-44s %14s %14s %14s\n' "daemon threads with them running" "$b_threads" 
 printf '%-44s %14s %14s %14s\n' "daemon descriptors with them running" "$b_fds" "-" "-"
 printf '%-44s %14s %14s %14s\n' "private memory per supervisor (kB)" "$b_shim_private" "$d_shim" "$p_shim"
 printf '%-44s %14s %14s %14s\n' "rm -f of all (s)" "$b_down" "$d_down" "$p_down"
-printf '%-44s %14s\n' "berth daemon RSS / threads after rm (kB)" "$b_rss_after / $b_threads_after"
+printf '%-44s %14s\n' "berth daemon RSS (kB) / threads right after rm" "$b_rss_rm / $b_threads_rm"
+printf '%-44s %14s\n' "berth daemon RSS (kB) / threads 20 s later" "$b_rss_after / $b_threads_after"

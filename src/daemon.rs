@@ -46,8 +46,10 @@ pub fn run(opts: DaemonOptions) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Blocking threads do engine work (records, mounts, shim calls) for the request at
-        // hand; waiting (wait, attach before start, logs -f, events, stats) holds none.
-        .max_blocking_threads(512)
+        // hand; waiting (wait, stop, rm -f, attach before start, logs -f, events, stats) holds
+        // none. Bounded well below a thousand concurrent requests (`rm -f` of every container
+        // sends one each): more threads would not go faster, only cost memory.
+        .max_blocking_threads(64)
         .thread_keep_alive(std::time::Duration::from_secs(5))
         .enable_all()
         .build()
@@ -70,6 +72,9 @@ pub fn run(opts: DaemonOptions) -> i32 {
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     code
 }
+
+/// How often the daemon returns freed heap memory to the system.
+const HEAP_TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// How long long-running requests may go on after SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -141,6 +146,14 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         let _ = stop_tx.send(true);
     };
     let engine = Arc::new(engine);
+    // Memory freed after a burst (a thousand `rm -f` at once) goes back to the system.
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(HEAP_TRIM_INTERVAL);
+        loop {
+            tick.tick().await;
+            let _ = tokio::task::spawn_blocking(berth_runtime::hygiene::trim_heap).await;
+        }
+    });
     let restoring = engine.clone();
     tokio::task::spawn_blocking(move || restoring.restore_containers());
     // Finished requests end cleanly; long ones (attached clients, `wait`, `logs -f`) get a

@@ -341,7 +341,7 @@ fn kill_state_pause_stats_and_rss() {
     }
     // The kernel drops signals without a handler sent to a pid namespace's init (a plain
     // `sleep` would ignore SIGTERM, as in Docker without --init), so the init traps it.
-    let script = "trap 'exit 143' TERM; while :; do sleep 0.1; done";
+    let script = "trap 'exit 143' TERM; echo trapped; while :; do sleep 0.1; done";
     let mut f = Fixture::new(&["sh", "-c", script], |_| {});
     let c = f.spawn(&[]);
     // Killing a created container is refused.
@@ -368,6 +368,19 @@ fn kill_state_pause_stats_and_rss() {
         "shim memory with a running container: {}",
         memory_kib(f.shim_pid())
     );
+    // A SIGTERM that arrived before the trap was set would be dropped (no handler in the
+    // namespace's init): wait until the script says it is set.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(f.log())
+        .unwrap_or_default()
+        .contains("trapped")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the script never set its trap"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     c.kill(15, false).unwrap();
     let exit = c.wait().unwrap();
     assert_eq!(exit.exit_code, 143);
