@@ -7,7 +7,7 @@ want="busybox-static nftables"
 if [ "${1:-test}" = test ]; then
   # skopeo reads back archives `berth save` writes; podman and dockerd (docker.io) write archives
   # `berth load` reads and read the ones Berth writes; iptables is the rules' fallback backend.
-  want="$want skopeo podman docker.io iptables"
+  want="$want skopeo podman docker.io iptables docker-compose"
   # gcc and libc6-dev build the static attacker probe tests/security.rs runs in containers.
   want="$want gcc libc6-dev"
 fi

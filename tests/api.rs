@@ -181,3 +181,53 @@ fn filters_select_images() {
     assert_eq!(q(r#"{"reference":{"two":true}}"#), vec!["two:latest"]);
     assert!(q(r#"{"dangling":["true"]}"#).is_empty());
 }
+
+#[test]
+fn swarm_endpoints_answer_as_a_node_outside_a_swarm() {
+    let d = Daemon::start();
+    for (method, path, want) in [
+        ("GET", "/swarm", "not a swarm manager"),
+        (
+            "POST",
+            "/swarm/leave?force=1",
+            "This node is not part of a swarm",
+        ),
+        ("POST", "/v1.47/swarm/update", "not a swarm manager"),
+        ("GET", "/nodes", "not a swarm manager"),
+        ("GET", "/services?filters={}", "not a swarm manager"),
+        ("GET", "/tasks", "not a swarm manager"),
+        ("GET", "/secrets/abc", "not a swarm manager"),
+        ("GET", "/configs", "not a swarm manager"),
+        (
+            "POST",
+            "/swarm/init",
+            "swarm mode is not supported by Berth",
+        ),
+        (
+            "POST",
+            "/swarm/join",
+            "swarm mode is not supported by Berth",
+        ),
+    ] {
+        let r = d.http(method, path, b"{}");
+        assert_eq!(r.status, 503, "{method} {path}: {}", r.text());
+        let msg = r.json()["message"].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains(want), "{method} {path}: {msg}");
+    }
+}
+
+#[test]
+fn image_inspect_has_the_fields_of_the_clients_api_version() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let old = d.http("GET", "/v1.41/images/busybox/json", b"").json();
+    assert_eq!(old["ContainerConfig"], old["Config"], "{old}");
+    assert_eq!(old["VirtualSize"], old["Size"]);
+    assert_eq!(old["Container"], "");
+    let new = d.http("GET", "/v1.45/images/busybox/json", b"").json();
+    assert!(new.get("VirtualSize").is_none(), "{new}");
+    // Kept at every version on purpose: docker-compose 1.29 negotiates the newest and reads it.
+    assert_eq!(new["ContainerConfig"], new["Config"], "{new}");
+    let unversioned = d.http("GET", "/images/busybox/json", b"").json();
+    assert!(unversioned.get("VirtualSize").is_none());
+}

@@ -83,6 +83,27 @@ networks:
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // A changed service is recreated: docker-compose 1.29 reads the old image's
+    // `ContainerConfig` (API 1.41) to carry its volumes over, and crashed without it.
+    let yml = std::fs::read_to_string(dir.path().join("docker-compose.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        yml.replace(
+            "  web:\n    image: busybox\n",
+            "  web:\n    image: busybox\n    environment: [CHANGED=1]\n",
+        ),
+    )
+    .unwrap();
+    let again = compose(&d, dir.path(), &["up", "-d"]);
+    assert!(
+        again.status.success(),
+        "recreate: {}\n{}",
+        stdout(&again),
+        stderr(&again)
+    );
+    assert!(stderr(&again).contains("Recreating"), "{}", stderr(&again));
+    let env = d.ok(&["inspect", "--format", "{{.Config.Env}}", "stack_web_1"]);
+    assert!(env.contains("CHANGED=1"), "{env}");
     let down = compose(&d, dir.path(), &["down", "-v", "-t", "1"]);
     assert!(
         down.status.success(),

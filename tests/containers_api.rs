@@ -399,3 +399,105 @@ fn prune_of_the_build_cache_exec_without_upgrade_and_kill_that_waits() {
     let r = d.http("DELETE", &format!("/containers/{id}"), b"");
     assert_eq!(r.status, 204, "{}", r.text());
 }
+
+#[test]
+fn an_enormous_stop_timeout_is_no_deadline_not_a_panic() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    // The init traps SIGTERM (it exits at once), so the huge timeout never has to run out.
+    let id = create(
+        &d,
+        "patient",
+        busybox(&[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done",
+        ]),
+    );
+    start(&d, &id);
+    wait_until("the trap", Duration::from_secs(20), || {
+        d.http("GET", &format!("/containers/{id}/logs?stdout=1"), b"")
+            .body
+            .windows(5)
+            .any(|w| w == b"ready")
+    });
+    let r = d.http(
+        "POST",
+        &format!("/containers/{id}/stop?t=9223372036854775807"),
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(inspect(&d, &id)["State"]["Status"], "exited");
+    // The daemon is still there.
+    assert_eq!(d.http("GET", "/_ping", b"").status, 200);
+}
+
+#[test]
+fn waits_end_at_a_restart_and_attach_replays_logs_of_an_exited_container() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    // A wait on a container that restarts (policy always) returns at its next exit.
+    let mut body = busybox(&["sh", "-c", "sleep 0.5; exit 3"]);
+    body["HostConfig"] = json!({"RestartPolicy": {"Name": "always"}});
+    let id = create(&d, "again", body);
+    start(&d, &id);
+    let r = d.http("POST", &format!("/containers/{id}/wait"), b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["StatusCode"], 3, "{}", r.text());
+    let r = d.http("POST", &format!("/containers/{id}/stop?t=0"), b"");
+    assert!(r.status == 204 || r.status == 304, "{}", r.text());
+
+    // attach?logs=1&stream=0 on an exited container: its logs, then the end.
+    let id = create(&d, "said", busybox(&["sh", "-c", "echo one; echo two >&2"]));
+    start(&d, &id);
+    let r = d.http("POST", &format!("/containers/{id}/wait"), b"");
+    assert_eq!(r.json()["StatusCode"], 0);
+    let r = common::http::request(
+        &d.socket(),
+        "POST",
+        &format!("/containers/{id}/attach?logs=1&stream=0&stdout=1&stderr=1"),
+        &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
+        b"",
+    );
+    assert_eq!(r.status, 101);
+    assert_eq!(
+        berth_frames(&r.body),
+        [(1, "one\n".to_string()), (2, "two\n".to_string())]
+    );
+}
+
+#[test]
+fn the_exec_start_request_decides_the_framing() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let id = create(&d, "framing", busybox(&["sleep", "1000"]));
+    start(&d, &id);
+    let run = |create_tty: bool, start_tty: bool| {
+        let r = d.http(
+            "POST",
+            &format!("/containers/{id}/exec"),
+            json!({"Cmd": ["echo", "hi"], "AttachStdout": true, "Tty": create_tty})
+                .to_string()
+                .as_bytes(),
+        );
+        let exec = r.json()["Id"].as_str().unwrap().to_string();
+        let r = d.http(
+            "POST",
+            &format!("/exec/{exec}/start"),
+            json!({"Tty": start_tty}).to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        (
+            r.header("Content-Type").unwrap_or_default().to_string(),
+            r.body,
+        )
+    };
+    // A terminal, but a framed stream: the start said Tty false (as Docker does).
+    let (kind, body) = run(true, false);
+    assert_eq!(kind, "application/vnd.docker.multiplexed-stream");
+    assert_eq!(berth_frames(&body), [(1, "hi\r\n".to_string())]);
+    // No terminal, but a raw stream: the start said Tty true.
+    let (kind, body) = run(false, true);
+    assert_eq!(kind, "application/vnd.docker.raw-stream");
+    assert_eq!(body, b"hi\n");
+}

@@ -119,3 +119,23 @@ fn docker_cli_manages_images_on_berth() {
         stderr(&out)
     );
 }
+
+#[test]
+fn docker_swarm_leave_says_the_node_is_not_in_a_swarm() {
+    let d = Daemon::start();
+    let Some(bin) = common::docker_bin() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    let out = std::process::Command::new(bin)
+        .args(["swarm", "leave", "--force"])
+        .env("DOCKER_HOST", d.host())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("This node is not part of a swarm"),
+        "{}",
+        stderr(&out)
+    );
+}

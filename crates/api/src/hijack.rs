@@ -23,8 +23,10 @@ pub const DEFAULT_DETACH_KEYS: &[u8] = &[0x10, 0x11];
 
 /// What to pipe once the connection is upgraded.
 pub struct Pipe {
-    /// The shim's stream.
-    pub stream: std::os::unix::net::UnixStream,
+    /// Bytes sent to the client before the stream's (an attach's `logs=1` replay).
+    pub prelude: Vec<u8>,
+    /// The shim's stream; `None` ends the session after the prelude (`stream=0`).
+    pub stream: Option<std::os::unix::net::UnixStream>,
     /// Forward the client's bytes to the process's stdin.
     pub stdin: bool,
     /// Detach sequence, checked only on TTY streams (binary stdin could contain it).
@@ -174,7 +176,16 @@ where
                 return;
             }
         };
-        let Pipe { stream, on_end, .. } = pipe;
+        let Pipe {
+            prelude,
+            stream,
+            on_end,
+            ..
+        } = pipe;
+        if !prelude.is_empty() && tx.send(Ok(prelude.into())).await.is_err() {
+            return;
+        }
+        let Some(stream) = stream else { return };
         let shim = stream
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(stream));
@@ -235,8 +246,14 @@ async fn run_pipe<C>(client: &mut C, pipe: Pipe) -> std::io::Result<()>
 where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    pipe.stream.set_nonblocking(true)?;
-    let shim = tokio::net::UnixStream::from_std(pipe.stream)?;
+    if !pipe.prelude.is_empty() {
+        client.write_all(&pipe.prelude).await?;
+    }
+    let Some(stream) = pipe.stream else {
+        return Ok(());
+    };
+    stream.set_nonblocking(true)?;
+    let shim = tokio::net::UnixStream::from_std(stream)?;
     let (mut shim_r, mut shim_w) = shim.into_split();
     let (client_r, mut client_w) = tokio::io::split(client);
     // What the client sent while the stream was being made comes first.
@@ -391,7 +408,8 @@ mod tests {
             run_pipe(
                 &mut server_side,
                 Pipe {
-                    stream: theirs,
+                    prelude: Vec::new(),
+                    stream: Some(theirs),
                     stdin: true,
                     detach_keys: Some(vec![0x10, 0x11]),
                     on_end: None,

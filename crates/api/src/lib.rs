@@ -34,6 +34,7 @@ pub fn router(engine: AppState) -> Router {
         .merge(routes::exec::routes())
         .merge(routes::networks::routes())
         .merge(routes::build::routes())
+        .merge(routes::swarm::routes())
         .merge(version::routes())
         .fallback(routes::not_found)
         .with_state(engine)

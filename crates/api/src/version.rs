@@ -20,7 +20,39 @@ fn parse(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-/// Rewrites `/vX.Y/rest` to `/rest`, or to the refusal route when X.Y is unsupported.
+/// The API version a request was made for: its path prefix, or the current version without
+/// one (as Docker). Handlers whose answers changed shape across versions take it as an
+/// extractor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApiVersion(pub u32, pub u32);
+
+impl ApiVersion {
+    /// Whether the request is for a version older than `major.minor`.
+    pub fn before(self, major: u32, minor: u32) -> bool {
+        self < ApiVersion(major, minor)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiVersion {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ApiVersion>()
+            .copied()
+            .unwrap_or_else(|| {
+                let (a, b) = parse(API_VERSION).unwrap_or((1, 50));
+                ApiVersion(a, b)
+            }))
+    }
+}
+
+/// Rewrites `/vX.Y/rest` to `/rest`, or to the refusal route when X.Y is unsupported, and
+/// records X.Y as the request's [`ApiVersion`].
 pub fn strip_prefix<B>(mut req: Request<B>) -> Request<B> {
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/v") else {
@@ -28,6 +60,8 @@ pub fn strip_prefix<B>(mut req: Request<B>) -> Request<B> {
     };
     let (ver, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let Some(v) = parse(ver) else { return req };
+    let (ver, tail) = (ver.to_string(), tail.to_string());
+    req.extensions_mut().insert(ApiVersion(v.0, v.1));
     let new_path = if v < parse(MIN_API_VERSION).unwrap_or((1, 41))
         || v > parse(API_VERSION).unwrap_or((1, 50))
     {

@@ -19,6 +19,9 @@ pub enum ErrorKind {
     /// The object is already in the requested state, e.g. starting a running container
     /// (HTTP 304, no body).
     NotModified,
+    /// A feature the daemon does not run, such as swarm mode (HTTP 503, Docker's answer of a
+    /// node outside a swarm).
+    Unavailable,
     /// Anything else: I/O failures and bugs (HTTP 500).
     Internal,
 }
@@ -32,6 +35,7 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => 400,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotModified => 304,
+            ErrorKind::Unavailable => 503,
             ErrorKind::Corrupted | ErrorKind::Internal => 500,
         }
     }

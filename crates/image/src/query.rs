@@ -240,53 +240,120 @@ pub(crate) fn reference_matches(pattern: &str, r: &Reference) -> bool {
         || glob(pattern.as_bytes(), r.familiar_name().as_bytes())
 }
 
-/// `path.Match`: `*` and `?` never match `/`.
+/// `path.Match`: `*` and `?` never match `/`. Iterative, with one backtrack point (the last
+/// `*`): a `*` cannot cross a `/`, so an earlier one can never need to absorb more once a
+/// later one was reached. That keeps it linear in practice and `O(len(p) · len(s))` at worst,
+/// where the recursive form took exponential time on `*a*a*a*a*a*b` (a client-controlled
+/// filter).
 fn glob(p: &[u8], s: &[u8]) -> bool {
-    match p.first() {
-        None => s.is_empty(),
-        Some(b'*') => {
-            let rest = &p[1..];
-            let mut i = 0;
-            loop {
-                if glob(rest, &s[i..]) {
-                    return true;
+    glob_counted(p, s).0
+}
+
+/// [`glob`], also counting its steps (for the test that proves the bound).
+fn glob_counted(p: &[u8], s: &[u8]) -> (bool, usize) {
+    let mut steps = 0usize;
+    let (mut pi, mut si) = (0usize, 0usize);
+    // Where to resume after the last `*`: (pattern index after it, subject index it took up to).
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        steps += 1;
+        if pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    star = Some((pi + 1, si));
+                    pi += 1;
+                    continue;
                 }
-                if i == s.len() || s[i] == b'/' {
-                    return false;
+                b'?' if s[si] != b'/' => {
+                    pi += 1;
+                    si += 1;
+                    continue;
                 }
-                i += 1;
+                b'[' => match class(&p[pi..], s[si]) {
+                    Some((len, true)) => {
+                        pi += len;
+                        si += 1;
+                        continue;
+                    }
+                    Some((_, false)) => {}
+                    // No class (no closing `]`): a literal `[`.
+                    None if s[si] == b'[' => {
+                        pi += 1;
+                        si += 1;
+                        continue;
+                    }
+                    None => {}
+                },
+                c if c == s[si] && c != b'?' => {
+                    pi += 1;
+                    si += 1;
+                    continue;
+                }
+                _ => {}
             }
         }
-        Some(b'?') => !s.is_empty() && s[0] != b'/' && glob(&p[1..], &s[1..]),
-        Some(b'[') => match p.iter().position(|&c| c == b']') {
-            Some(end) if end > 1 && !s.is_empty() => {
-                let class = &p[1..end];
-                let (negate, class) = match class.first() {
-                    Some(b'^' | b'!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == b'-' {
-                        hit |= class[i] <= s[0] && s[0] <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == s[0];
-                        i += 1;
-                    }
-                }
-                hit != negate && glob(&p[end + 1..], &s[1..])
+        // A mismatch: let the last `*` take one more byte, never a `/`.
+        match star {
+            Some((after, taken)) if s[taken] != b'/' => {
+                star = Some((after, taken + 1));
+                pi = after;
+                si = taken + 1;
             }
-            _ => !s.is_empty() && s[0] == b'[' && glob(&p[1..], &s[1..]),
-        },
-        Some(&c) => !s.is_empty() && s[0] == c && glob(&p[1..], &s[1..]),
+            _ => return (false, steps),
+        }
     }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    (pi == p.len(), steps)
+}
+
+/// A `[...]` class at the start of `p` (`^` or `!` negates, `a-z` ranges) tested against `c`:
+/// the class's length in the pattern and whether `c` is in it; `None` when `p` has no class.
+fn class(p: &[u8], c: u8) -> Option<(usize, bool)> {
+    let end = p.iter().position(|&b| b == b']').filter(|e| *e > 1)?;
+    let body = &p[1..end];
+    let (negate, body) = match body.first() {
+        Some(b'^' | b'!') => (true, &body[1..]),
+        _ => (false, body),
+    };
+    let mut hit = false;
+    let mut i = 0;
+    while i < body.len() {
+        if i + 2 < body.len() && body[i + 1] == b'-' {
+            hit |= body[i] <= c && c <= body[i + 2];
+            i += 3;
+        } else {
+            hit |= body[i] == c;
+            i += 1;
+        }
+    }
+    Some((end + 1, hit != negate))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_like_path_match_and_in_linear_time() {
+        let m = |p: &str, s: &str| glob(p.as_bytes(), s.as_bytes());
+        assert!(m("a*c", "abc") && m("a*c", "ac") && !m("a*c", "ab"));
+        assert!(m("*", "busybox") && !m("*", "org/app"));
+        assert!(m("*/app", "org/app") && !m("*app", "org/app"));
+        assert!(m("a?c", "abc") && !m("a?c", "a/c"));
+        assert!(m("[a-c]x", "bx") && !m("[^a-c]x", "bx") && m("[!a-c]x", "dx"));
+        assert!(m("[x", "[x"), "an unclosed class is a literal");
+        assert!(m("**b", "ab") && m("a*", "a"));
+        // Exponential for a backtracking matcher; bounded by len(p) · len(s) steps here.
+        let (pattern, subject) = ("*a*a*a*a*a*a*a*a*a*a*b", "a".repeat(60));
+        let (hit, steps) = glob_counted(pattern.as_bytes(), subject.as_bytes());
+        assert!(!hit);
+        assert!(
+            steps <= (pattern.len() + 1) * (subject.len() + 1),
+            "{steps} steps"
+        );
+    }
 
     #[test]
     fn reference_patterns_match_like_docker() {

@@ -48,7 +48,8 @@ fn run_one(kind: &'static str, hook: &Hook, state: &str) -> Result<()> {
     let deadline = hook
         .timeout()
         .filter(|t| *t > 0)
-        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+        // A timeout beyond what an `Instant` holds is none.
+        .and_then(|t| Instant::now().checked_add(Duration::from_secs(t as u64)));
     loop {
         match child.try_wait().map_err(|e| fail(e.to_string()))? {
             Some(status) if status.success() => return Ok(()),

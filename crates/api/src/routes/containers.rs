@@ -243,11 +243,27 @@ async fn attach(
         stdcopy: !tty,
         stdin_once: false,
     };
+    // `logs=1` replays what was logged first; `stream=0` ends there (Docker's defaults are
+    // false for both; an attach without `stream` is taken as a live one, as clients mean it).
+    let logs = q.bool("logs");
+    let live = !matches!(q.get("stream"), Some("0" | "false" | "False"));
     hijack::upgrade(req, tty, move || async move {
         let stdin = attach.stdin;
-        let attachment = blocking(move || Ok(engine.containers().attach(&id, attach)?)).await?;
-        let stream = attachment.stream().await?;
+        let prelude = if logs {
+            let (engine, id) = (engine.clone(), id.clone());
+            let (o, e) = (attach.stdout, attach.stderr);
+            blocking(move || log_prelude(&engine, &id, o, e)).await?
+        } else {
+            Vec::new()
+        };
+        let stream = if live {
+            let attachment = blocking(move || Ok(engine.containers().attach(&id, attach)?)).await?;
+            Some(attachment.stream().await?)
+        } else {
+            None
+        };
         Ok(Pipe {
+            prelude,
             stream,
             stdin,
             detach_keys: tty.then_some(detach_keys),
@@ -255,6 +271,63 @@ async fn attach(
             early_input: Vec::new(),
         })
     })
+}
+
+/// One log entry as a client reads it: the line (with its timestamp when asked), framed with
+/// stdcopy unless the container has a TTY; `None` for a stream the client did not ask for.
+fn encode_log_entry(
+    e: &berth_shim_proto::logs::Entry,
+    stdout: bool,
+    stderr: bool,
+    timestamps: bool,
+    tty: bool,
+) -> Option<Bytes> {
+    let wanted = match e.stream {
+        LogStream::Stdout => stdout,
+        LogStream::Stderr => stderr,
+    };
+    if !wanted {
+        return None;
+    }
+    let mut text = Vec::new();
+    if timestamps {
+        text.extend_from_slice(e.time.as_bytes());
+        text.push(b' ');
+    }
+    text.extend_from_slice(e.log.as_bytes());
+    if tty {
+        return Some(Bytes::from(text));
+    }
+    let kind = match e.stream {
+        LogStream::Stdout => StdStream::Stdout,
+        LogStream::Stderr => StdStream::Stderr,
+    };
+    let mut framed = Vec::with_capacity(text.len() + 8);
+    stdcopy::encode(kind, &text, &mut framed);
+    Some(Bytes::from(framed))
+}
+
+/// What an attach with `logs=1` sends first: the container's log so far.
+fn log_prelude(
+    engine: &AppState,
+    id: &str,
+    stdout: bool,
+    stderr: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let source = engine.containers().log_source(id)?;
+    if !source.enabled {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let Ok(reader) = Reader::open(&source.path, ReadOptions::default()) else {
+        return Ok(out);
+    };
+    for entry in reader.flatten() {
+        if let Some(b) = encode_log_entry(&entry, stdout, stderr, false, source.tty) {
+            out.extend_from_slice(&b);
+        }
+    }
+    Ok(out)
 }
 
 /// Log entries read per blocking batch.
@@ -308,30 +381,9 @@ async fn logs(
         ));
     }
     let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let tty = source.tty;
     let encode = move |e: &berth_shim_proto::logs::Entry| -> Option<Bytes> {
-        let wanted = match e.stream {
-            LogStream::Stdout => stdout,
-            LogStream::Stderr => stderr,
-        };
-        if !wanted {
-            return None;
-        }
-        let mut text = Vec::new();
-        if timestamps {
-            text.extend_from_slice(e.time.as_bytes());
-            text.push(b' ');
-        }
-        text.extend_from_slice(e.log.as_bytes());
-        if source.tty {
-            return Some(Bytes::from(text));
-        }
-        let kind = match e.stream {
-            LogStream::Stdout => StdStream::Stdout,
-            LogStream::Stderr => StdStream::Stderr,
-        };
-        let mut framed = Vec::with_capacity(text.len() + 8);
-        stdcopy::encode(kind, &text, &mut framed);
-        Some(Bytes::from(framed))
+        encode_log_entry(e, stdout, stderr, timestamps, tty)
     };
     // An async task feeds the body: file reads run on blocking threads one batch at a time,
     // and waiting (for a slow client, or for new lines to follow) holds no thread. A client

@@ -51,13 +51,17 @@ async fn start(
     if start.detach {
         let console = start.console_size;
         blocking(move || {
-            engine.containers().exec_start(&id, true, console)?;
+            engine
+                .containers()
+                .exec_start(&id, true, start.tty, console)?;
             Ok(())
         })
         .await?;
         return Ok(StatusCode::OK.into_response());
     }
-    let tty = info.process_config.tty;
+    // Docker's rule: the start request's `Tty` decides the framing (raw or stdcopy), whatever
+    // the create said (which decides whether the process has a terminal).
+    let tty = start.tty;
     let stdin = info.open_stdin;
     let detach_keys = hijack::parse_detach_keys(&info.detach_keys)?;
     let req = Request::from_parts(parts, axum::body::Body::empty());
@@ -66,12 +70,13 @@ async fn start(
         let (e2, id2) = (engine.clone(), id.clone());
         let stream = blocking(move || {
             e2.containers()
-                .exec_start(&id2, false, console)?
+                .exec_start(&id2, false, tty, console)?
                 .ok_or_else(|| ApiError::internal("exec produced no stream"))
         })
         .await?;
         Ok(Pipe {
-            stream: stream.stream,
+            prelude: Vec::new(),
+            stream: Some(stream.stream),
             stdin,
             detach_keys: tty.then_some(detach_keys),
             on_end: Some(Box::new(move || engine.containers().exec_collect(&id))),

@@ -33,6 +33,29 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// Fields image inspect carried in older API versions: `VirtualSize` before 1.44, as Docker;
+/// `ContainerConfig` (the config of the container an image was committed from; Berth has
+/// none, so the image's own config, which is what clients read from it) and `Container` at
+/// every version, on purpose: docker-compose 1.29 negotiates the newest version, reads
+/// `ContainerConfig.Volumes` on every recreate and crashes without it (it does against Docker
+/// 25+), while newer clients ignore the extra fields.
+fn with_legacy_image_fields(value: &mut serde_json::Value, version: crate::version::ApiVersion) {
+    let Some(obj) = value.as_object_mut() else {
+        return;
+    };
+    let config = obj
+        .get("Config")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    obj.entry("ContainerConfig").or_insert(config);
+    obj.entry("Container")
+        .or_insert_with(|| serde_json::json!(""));
+    if version.before(1, 44) {
+        let size = obj.get("Size").cloned().unwrap_or(serde_json::json!(0));
+        obj.entry("VirtualSize").or_insert(size);
+    }
+}
+
 async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
     let all = q.bool("all");
@@ -43,6 +66,7 @@ async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiE
 /// `/images/{name}/json|history|get|tag` and `DELETE /images/{name}`.
 async fn by_name(
     State(engine): State<AppState>,
+    version: crate::version::ApiVersion,
     method: Method,
     Path(rest): Path<String>,
     q: Query,
@@ -53,7 +77,11 @@ async fn by_name(
     match (method, action) {
         (Method::GET, Some((name, "json"))) => {
             let name = name.to_string();
-            Ok(Json(blocking(move || Ok(engine.images().inspect(&name)?)).await?).into_response())
+            let inspect = blocking(move || Ok(engine.images().inspect(&name)?)).await?;
+            let mut value =
+                serde_json::to_value(&inspect).map_err(|e| ApiError::internal(e.to_string()))?;
+            with_legacy_image_fields(&mut value, version);
+            Ok(Json(value).into_response())
         }
         (Method::GET, Some((name, "history"))) => {
             let name = name.to_string();

@@ -117,7 +117,7 @@ impl ExecTable {
 pub struct ExecStream {
     /// The process's stdio: output (stdcopy-framed unless `tty`), input when attached.
     pub stream: UnixStream,
-    /// Whether the exec has a terminal (raw stream).
+    /// Whether the stream is raw (the start request's `Tty`), not stdcopy-framed.
     pub tty: bool,
 }
 
@@ -171,10 +171,13 @@ impl Containers {
     }
 
     /// `POST /exec/{id}/start`: runs the process; with `detach` nothing is streamed.
+    /// The process gets a terminal when the exec was created with `Tty`; the stream is raw
+    /// or stdcopy-framed by the *start* request's `raw` (Docker's rule: its `Tty` decides).
     pub fn exec_start(
         self: &Arc<Self>,
         exec_id: &str,
         detach: bool,
+        raw: bool,
         console_size: Option<[u64; 2]>,
     ) -> Result<Option<ExecStream>> {
         let exec = self.execs.get(exec_id)?;
@@ -199,7 +202,7 @@ impl Containers {
             process,
             tty,
             stdin: exec.config.attach_stdin && !detach,
-            stdcopy: !tty,
+            stdcopy: !raw,
         }) {
             Ok(s) => s,
             Err(e) => {
@@ -253,7 +256,7 @@ impl Containers {
             drop(stream);
             return Ok(None);
         }
-        Ok(Some(ExecStream { stream, tty }))
+        Ok(Some(ExecStream { stream, tty: raw }))
     }
 
     /// Waits (briefly) until an exec whose stream has ended has its exit code, so a client

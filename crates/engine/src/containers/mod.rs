@@ -1028,8 +1028,11 @@ impl Containers {
         let mut changes = entry.subscribe();
         let start = entry.snapshot();
         let holds = |r: &ContainerRecord| match condition {
+            // Not running now, or an exit since the wait began: a container that restarts
+            // (policy `always`) is "not running" for a moment, and Docker's wait returns then.
             WaitCondition::NotRunning => {
-                !r.state.status.is_running() && r.state.status != Status::Restarting
+                (!r.state.status.is_running() && r.state.status != Status::Restarting)
+                    || r.state.finished_at != start.state.finished_at
             }
             WaitCondition::NextExit => {
                 r.state.finished_at != start.state.finished_at && !r.state.status.is_running()

@@ -113,7 +113,8 @@ impl Entry {
         timeout: Option<Duration>,
         mut done: impl FnMut(&ContainerRecord) -> bool,
     ) -> (ContainerRecord, bool) {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline beyond what an `Instant` holds is no deadline.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut rec = self.lock();
         loop {
             if done(&rec) {
