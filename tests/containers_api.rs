@@ -501,3 +501,19 @@ fn the_exec_start_request_decides_the_framing() {
     assert_eq!(kind, "application/vnd.docker.raw-stream");
     assert_eq!(body, b"hi\n");
 }
+
+#[test]
+fn a_legacy_link_can_be_removed() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let db = create(&d, "db", busybox(&["sleep", "100"]));
+    start(&d, &db);
+    let mut body = busybox(&["sleep", "100"]);
+    body["HostConfig"] = json!({"Links": ["db:dbalias"]});
+    let web = create(&d, "web", body);
+    let r = d.http("DELETE", "/containers/web/nosuch?link=1", b"");
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = d.http("DELETE", "/containers/web/dbalias?link=1", b"");
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(inspect(&d, &web)["HostConfig"]["Links"], json!([]));
+}

@@ -131,3 +131,27 @@ pub struct SystemInfo {
     /// Warnings shown at the end of `docker info`.
     pub warnings: Vec<String>,
 }
+
+/// `GET /system/df`: what the daemon's objects take on disk, in Docker's shape. `LogsSize` is
+/// Berth's addition (Docker does not count container logs, which are often the biggest part).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DiskUsage {
+    /// Bytes taken by unpacked layers, each counted once.
+    pub layers_size: i64,
+    /// Every image, with `Containers` counted.
+    #[serde(default)]
+    pub images: Vec<crate::image::ImageSummary>,
+    /// Every container, with `SizeRw`.
+    #[serde(default)]
+    pub containers: Vec<crate::container::ContainerSummary>,
+    /// Every volume, with `UsageData`.
+    #[serde(default)]
+    pub volumes: Vec<crate::volume::Volume>,
+    /// The build cache's records (there is no cache yet: always empty).
+    #[serde(default)]
+    pub build_cache: Vec<serde_json::Value>,
+    /// Bytes of container logs (json-file, rotated files included).
+    #[serde(default)]
+    pub logs_size: i64,
+}

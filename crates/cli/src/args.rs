@@ -620,10 +620,23 @@ mod tests {
 /// `berth system …`.
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
+    /// Show docker disk usage
+    Df(DfArgs),
     /// Display system-wide information
     Info(InfoArgs),
     /// Remove unused data
     Prune(SystemPruneArgs),
+}
+
+/// `berth system df`.
+#[derive(Debug, clap::Args)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Format output using a custom template ('json' for JSON)
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 /// `berth system prune`.

@@ -30,6 +30,11 @@ impl Client {
         self.get_json("/info").await
     }
 
+    /// `GET /system/df`.
+    pub async fn disk_usage(&self) -> Result<berth_api_types::system::DiskUsage> {
+        self.get_json("/system/df").await
+    }
+
     /// `GET /info` undecoded, for `--format` and for daemons that omit fields.
     pub async fn info_raw(&self) -> Result<serde_json::Value> {
         self.get_json("/info").await

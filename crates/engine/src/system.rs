@@ -1,7 +1,8 @@
 //! What `/version` and `/info` report: facts about this engine and its host.
 
-use crate::Engine;
-use berth_api_types::system::{Component, Platform, SystemInfo, SystemVersion};
+use crate::{Engine, EngineError};
+use berth_api_types::Filters;
+use berth_api_types::system::{Component, DiskUsage, Platform, SystemInfo, SystemVersion};
 use berth_api_types::{API_VERSION, MIN_API_VERSION};
 use serde_json::json;
 
@@ -41,6 +42,66 @@ impl Engine {
             build_time: String::new(),
             experimental: false,
         }
+    }
+
+    /// `GET /system/df`: images (with how many containers use each), containers (with their
+    /// writable layer's size), volumes (size and references), the unpacked layers counted
+    /// once, and the container logs.
+    pub fn disk_usage(&self) -> Result<DiskUsage, EngineError> {
+        let containers = self
+            .containers()
+            .list(&crate::containers::query::ListOptions {
+                all: true,
+                size: true,
+                ..Default::default()
+            })?;
+        let mut images = self.images().list(&Filters::default(), false)?;
+        for image in &mut images {
+            image.containers = containers.iter().filter(|c| c.image_id == image.id).count() as i64;
+            image.shared_size = 0;
+        }
+        let mut layers_size = 0i64;
+        for chain in self.snapshotter().list()? {
+            layers_size += self.snapshotter().usage(&chain).unwrap_or(0) as i64;
+        }
+        let records: Vec<_> = self
+            .containers()
+            .store()
+            .all()
+            .iter()
+            .map(|e| e.snapshot())
+            .collect();
+        let mut volumes = self.volumes().list(&Filters::default())?;
+        for v in &mut volumes {
+            let refs = records
+                .iter()
+                .filter(|r| r.mounts.iter().any(|m| m.kind == "volume" && m.name == v.name))
+                .count();
+            v.usage_data = Some(berth_api_types::volume::VolumeUsageData {
+                size: crate::volumes::disk_usage(std::path::Path::new(&v.mountpoint)) as i64,
+                ref_count: refs as i64,
+            });
+        }
+        let mut logs_size = 0i64;
+        for r in &records {
+            let dir = self.containers().store().dir_of(&r.id);
+            let prefix = format!("{}-json.log", r.id);
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(&prefix) {
+                        logs_size += e.metadata().map(|m| m.len() as i64).unwrap_or(0);
+                    }
+                }
+            }
+        }
+        Ok(DiskUsage {
+            layers_size,
+            images,
+            containers,
+            volumes,
+            build_cache: Vec::new(),
+            logs_size,
+        })
     }
 
     /// The `/info` document.

@@ -310,8 +310,9 @@ fn validate_local_options(name: &str, opts: &BTreeMap<String, String>) -> Result
     Ok(())
 }
 
-/// Bytes used by the files under `dir` (0 when it cannot be read: prune reports best effort).
-fn disk_usage(dir: &Path) -> u64 {
+/// Bytes used by the files under `dir` (0 when it cannot be read: prune and `system df`
+/// report best effort).
+pub(crate) fn disk_usage(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };

@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
             get(archive_get).head(archive_head).put(archive_put),
         )
         .route("/containers/{id}", delete(remove))
+        .route("/containers/{id}/{alias}", delete(remove_link))
 }
 
 /// Decodes a JSON body with Docker's 400 on malformed input; an empty body is the default.
@@ -176,6 +177,21 @@ async fn remove(
         .containers()
         .remove_async(&id, force, volumes)
         .await?;
+    Ok(no_content())
+}
+
+/// `DELETE /containers/{id}/{alias}?link=1`: removes a legacy link.
+async fn remove_link(
+    State(engine): State<AppState>,
+    Path((id, alias)): Path<(String, String)>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    if !q.bool("link") {
+        return Err(ApiError::bad_request(format!(
+            "DELETE /containers/{id}/{alias} removes a link: add link=1"
+        )));
+    }
+    blocking(move || Ok(engine.containers().remove_link(&id, &alias)?)).await?;
     Ok(no_content())
 }
 

@@ -31,6 +31,19 @@ pub fn routes() -> Router<AppState> {
             "/images/{*rest}",
             get(by_name).post(by_name).delete(by_name),
         )
+        .route("/distribution/{*name}", axum::routing::any(distribution))
+}
+
+/// `GET /distribution/{name}/json`: a registry's manifest facts. Berth has no registry client
+/// yet, so it says so instead of a 404 a client would take for a missing image.
+async fn distribution(Path(name): Path<String>) -> ApiError {
+    let name = name.strip_suffix("/json").unwrap_or(&name);
+    ApiError::new(
+        berth_common::ErrorKind::Unavailable,
+        format!(
+            "cannot look up {name} in its registry: this Berth daemon has no registry client yet (pull, push and distribution inspect come with it)"
+        ),
+    )
 }
 
 /// Fields image inspect carried in older API versions: `VirtualSize` before 1.44, as Docker;

@@ -14,6 +14,15 @@ pub fn routes() -> Router<AppState> {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(disk_usage))
+}
+
+/// `GET /system/df` (`docker system df`).
+async fn disk_usage(
+    State(engine): State<AppState>,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    let df = crate::error::blocking(move || Ok(engine.disk_usage()?)).await?;
+    Ok(Json(df).into_response())
 }
 
 /// Every client starts with this; the `Api-Version` header drives version negotiation.

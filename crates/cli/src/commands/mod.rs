@@ -2,6 +2,7 @@
 //! through the client and prints Docker's output.
 
 pub mod containers;
+pub mod df;
 pub mod cp;
 pub mod create;
 pub mod events;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Version(a) => system::version(&target, a).await,
         Command::Info(a) => system::info(&target, a).await,
         Command::System(SystemCommand::Info(a)) => system::info(&target, a).await,
+        Command::System(SystemCommand::Df(a)) => df::df(&target, a).await,
         Command::System(SystemCommand::Prune(a)) => system::prune(&target, a).await,
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&target, a).await,
         Command::Image(ImageCommand::Inspect(a)) => inspect::image(&target, a).await,

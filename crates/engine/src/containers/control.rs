@@ -186,6 +186,31 @@ impl Containers {
         Ok(())
     }
 
+    /// `DELETE /containers/{id}/{alias}?link=1` (`docker rm --link /web/db`): drops the
+    /// legacy link `alias` from the container; its hosts entry and variables go at the next
+    /// start, as with Docker.
+    pub fn remove_link(&self, key: &str, alias: &str) -> Result<()> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        let has = entry.read(|r| {
+            r.host_config
+                .links
+                .iter()
+                .any(|l| super::links::alias_of(l) == alias)
+        });
+        if !has {
+            return Err(EngineError::NotFound(format!(
+                "Could not find link {alias} of container {key}"
+            )));
+        }
+        entry.try_update(|r| {
+            r.host_config
+                .links
+                .retain(|l| super::links::alias_of(l) != alias)
+        })?;
+        Ok(())
+    }
+
     /// `POST /containers/{id}/resize`.
     pub fn resize(&self, key: &str, height: u16, width: u16) -> Result<()> {
         let entry = self.store.get(key)?;

@@ -15,6 +15,15 @@ pub struct Linked {
     pub env: Vec<String>,
 }
 
+/// The alias a `--link` entry gives (`name:alias`, or the name alone).
+pub fn alias_of(link: &str) -> &str {
+    let link = link.trim_start_matches('/');
+    match link.split_once(':') {
+        Some((_, a)) => a.rsplit('/').next().unwrap_or(a),
+        None => link,
+    }
+}
+
 /// Resolves `rec`'s links; `lookup` finds a running container and its address.
 pub fn resolve(
     rec: &ContainerRecord,
