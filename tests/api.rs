@@ -235,8 +235,15 @@ fn image_inspect_has_the_fields_of_the_clients_api_version() {
 #[test]
 fn distribution_inspect_says_there_is_no_registry_client() {
     let d = Daemon::start();
-    let r = d.http("GET", "/v1.50/distribution/docker.io/library/busybox:latest/json", b"");
+    let r = d.http(
+        "GET",
+        "/v1.50/distribution/docker.io/library/busybox:latest/json",
+        b"",
+    );
     assert_eq!(r.status, 503, "{}", r.text());
     let msg = r.json()["message"].as_str().unwrap_or_default().to_string();
-    assert!(msg.contains("docker.io/library/busybox:latest") && msg.contains("no registry client"), "{msg}");
+    assert!(
+        msg.contains("docker.io/library/busybox:latest") && msg.contains("no registry client"),
+        "{msg}"
+    );
 }

@@ -139,3 +139,65 @@ fn kill_9_during_load_then_restart_is_consistent() {
     let out = d.ok(&["load", "-i", archive.to_str().unwrap()]);
     assert!(out.contains("big:1"), "{out}");
 }
+
+#[test]
+fn errors_clients_match_on_use_dockers_words() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let create = |host: serde_json::Value| {
+        d.http(
+            "POST",
+            "/containers/create",
+            serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": host})
+                .to_string()
+                .as_bytes(),
+        )
+    };
+    let ncpu = std::thread::available_parallelism().unwrap().get();
+    let r = create(serde_json::json!({"NanoCpus": (ncpu as i64 + 1) * 1_000_000_000}));
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains(&format!(
+            "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )),
+        "{}",
+        r.text()
+    );
+    let r = create(serde_json::json!({"CpusetCpus": "0-511"}));
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text()
+            .contains("Requested CPUs are not available - requested 0-511"),
+        "{}",
+        r.text()
+    );
+    let r = create(serde_json::json!({"LogConfig": {"Type": "fluentd"}}));
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("error looking up logging plugin fluentd"),
+        "{}",
+        r.text()
+    );
+    let r = create(
+        serde_json::json!({"NetworkMode": "host", "PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        r.json()["Warnings"],
+        serde_json::json!(["Published ports are discarded when using host network mode"])
+    );
+    // The SDKs map this wording to their image-not-found error.
+    let r = d.http(
+        "POST",
+        "/images/create?fromImage=docker.io/library/nosuch&tag=latest",
+        b"",
+    );
+    assert_eq!(r.status, 404);
+    assert!(
+        r.text().contains(
+            "pull access denied for nosuch, repository does not exist or may require 'docker login'"
+        ),
+        "{}",
+        r.text()
+    );
+}

@@ -144,7 +144,18 @@ fn docker_swarm_leave_says_the_node_is_not_in_a_swarm() {
 fn system_df_counts_images_containers_volumes_and_logs() {
     let d = Daemon::start();
     d.import_busybox("busybox:latest");
-    d.ok(&["run", "-d", "--name", "busy", "-v", "dfdata:/data", "busybox", "sh", "-c", "echo logged; sleep 100"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-v",
+        "dfdata:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo logged; sleep 100",
+    ]);
     d.ok(&["run", "--name", "done", "busybox", "true"]);
     let r = d.http("GET", "/system/df", b"");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -159,13 +170,25 @@ fn system_df_counts_images_containers_volumes_and_logs() {
     assert!(v["LogsSize"].as_i64().unwrap() > 0, "{v}");
     let table = d.ok(&["system", "df"]);
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("TYPE") && lines[0].contains("RECLAIMABLE"), "{table}");
-    assert!(lines[1].starts_with("Images") && lines[1].contains(" 1 "), "{table}");
+    assert!(
+        lines[0].starts_with("TYPE") && lines[0].contains("RECLAIMABLE"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("Images") && lines[1].contains(" 1 "),
+        "{table}"
+    );
     assert!(lines[2].starts_with("Containers"), "{table}");
     assert!(lines[5].starts_with("Container logs"), "{table}");
     let verbose = d.ok(&["system", "df", "-v"]);
-    assert!(verbose.contains("dfdata") && verbose.contains("busy"), "{verbose}");
+    assert!(
+        verbose.contains("dfdata") && verbose.contains("busy"),
+        "{verbose}"
+    );
     if let Some(out) = ok(&d, &["system", "df"]) {
-        assert!(out.contains("Local Volumes") && out.contains("Build Cache"), "{out}");
+        assert!(
+            out.contains("Local Volumes") && out.contains("Build Cache"),
+            "{out}"
+        );
     }
 }

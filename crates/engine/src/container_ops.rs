@@ -13,7 +13,8 @@ impl Engine {
         &self,
         name: Option<&str>,
         request: ContainerCreateRequest,
-    ) -> Result<ContainerRecord, EngineError> {
+    ) -> Result<(ContainerRecord, Vec<String>), EngineError> {
+        let warnings = crate::containers::create_warnings(&request);
         let image_name = request.config.image.clone();
         if image_name.is_empty() {
             return Err(EngineError::InvalidArgument(
@@ -31,7 +32,7 @@ impl Engine {
             )?;
         let config = self.images.image_config(&id)?;
         let top_layer = self.images.layers(&id)?.last().cloned();
-        self.containers.create(
+        let record = self.containers.create(
             name,
             request,
             ImageFacts {
@@ -39,7 +40,8 @@ impl Engine {
                 config: config.config.unwrap_or_default(),
                 top_layer,
             },
-        )
+        )?;
+        Ok((record, warnings))
     }
 
     /// The short id of a container that uses image `id`, if any (for `rmi`).

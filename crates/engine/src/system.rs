@@ -75,7 +75,11 @@ impl Engine {
         for v in &mut volumes {
             let refs = records
                 .iter()
-                .filter(|r| r.mounts.iter().any(|m| m.kind == "volume" && m.name == v.name))
+                .filter(|r| {
+                    r.mounts
+                        .iter()
+                        .any(|m| m.kind == "volume" && m.name == v.name)
+                })
                 .count();
             v.usage_data = Some(berth_api_types::volume::VolumeUsageData {
                 size: crate::volumes::disk_usage(std::path::Path::new(&v.mountpoint)) as i64,

@@ -75,12 +75,13 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let request: ContainerCreateRequest = json_body(&body)?;
     let name = q.get("name").map(str::to_string);
-    let rec = blocking(move || Ok(engine.container_create(name.as_deref(), request)?)).await?;
+    let (rec, warnings) =
+        blocking(move || Ok(engine.container_create(name.as_deref(), request)?)).await?;
     Ok((
         StatusCode::CREATED,
         Json(ContainerCreateResponse {
             id: rec.id,
-            warnings: Vec::new(),
+            warnings,
         }),
     )
         .into_response())

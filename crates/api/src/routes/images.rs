@@ -195,10 +195,14 @@ async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     if let Some(image) = q.get_nonempty("fromImage") {
+        // Named as Docker names it there (`nosuch`, not `docker.io/library/nosuch`).
+        let image = Reference::parse(image)
+            .map(|r| r.familiar_name())
+            .unwrap_or_else(|_| image.to_string());
         return Err(ApiError::new(
             berth_common::ErrorKind::NotFound,
             format!(
-                "pull access denied for {image}: this Berth daemon has no registry access; load or import the image instead"
+                "pull access denied for {image}, repository does not exist or may require 'docker login': this Berth daemon has no registry client yet; load or import the image instead"
             ),
         ));
     }

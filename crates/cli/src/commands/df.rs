@@ -81,7 +81,12 @@ pub fn rows(df: &DiskUsage) -> Vec<Row> {
         Row {
             r#type: "Images".into(),
             total_count: df.images.len().to_string(),
-            active: df.images.iter().filter(|i| i.containers > 0).count().to_string(),
+            active: df
+                .images
+                .iter()
+                .filter(|i| i.containers > 0)
+                .count()
+                .to_string(),
             size: human_size(df.layers_size as f64),
             reclaimable: with_share(images_reclaimable, df.layers_size),
         },
@@ -126,7 +131,11 @@ fn verbose(df: &DiskUsage) -> Result<String> {
     let mut out = String::from("Images space usage:\n\n");
     let mut t = String::from("REPOSITORY\tTAG\tIMAGE ID\tSIZE\tSHARED SIZE\tCONTAINERS\n");
     for i in &df.images {
-        let short = i.id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let short =
+            i.id.trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect::<String>();
         let tags = if i.repo_tags.is_empty() {
             vec!["<none>:<none>".to_string()]
         } else {

@@ -2,9 +2,9 @@
 //! through the client and prints Docker's output.
 
 pub mod containers;
-pub mod df;
 pub mod cp;
 pub mod create;
+pub mod df;
 pub mod events;
 pub mod images;
 pub mod inspect;

@@ -374,6 +374,7 @@ impl Containers {
         }
         let mut host = rec.host_config.clone();
         merge_resources(&mut host.resources, &req.resources);
+        super::check_host_resources(&host.resources)?;
         if let Some(p) = &req.restart_policy {
             host.restart_policy = p.clone();
         }

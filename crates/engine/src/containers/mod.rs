@@ -329,6 +329,7 @@ impl Containers {
             .map_err(EngineError::InvalidArgument)?;
         log_settings(host)?;
         check_storage_opts(&host.storage_opt)?;
+        check_host_resources(&host.resources)?;
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }
@@ -1417,6 +1418,80 @@ pub fn log_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}-json.log"))
 }
 
+/// What `docker create` warns about but does (Docker's wording).
+pub fn create_warnings(request: &ContainerCreateRequest) -> Vec<String> {
+    let host = &request.host_config;
+    let mut warnings = Vec::new();
+    if host.network_mode == "host" && !host.port_bindings.is_empty() {
+        warnings.push("Published ports are discarded when using host network mode".to_string());
+    }
+    warnings
+}
+
+/// The host's CPUs and memory nodes as the kernel lists them (`0-1`), for Docker's checks of
+/// `--cpus`, `--cpuset-cpus` and `--cpuset-mems`.
+fn host_list(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The numbers of a kernel list (`0-2,4`); `None` when malformed.
+fn parse_cpu_list(list: &str) -> Option<std::collections::BTreeSet<u32>> {
+    let mut out = std::collections::BTreeSet::new();
+    for part in list.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b || b - a > 65_536 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => {
+                out.insert(part.trim().parse().ok()?);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Docker's host checks of CPU limits, with its messages: `--cpus` at most the host's CPUs,
+/// `--cpuset-cpus`/`--cpuset-mems` within what the host has online.
+pub fn check_host_resources(r: &berth_api_types::container::Resources) -> Result<()> {
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    if r.nano_cpus > ncpu * 1_000_000_000 {
+        return Err(EngineError::InvalidArgument(format!(
+            "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    for (asked, path, what) in [
+        (&r.cpuset_cpus, "/sys/devices/system/cpu/online", "CPUs"),
+        (
+            &r.cpuset_mems,
+            "/sys/devices/system/node/online",
+            "memory nodes",
+        ),
+    ] {
+        if asked.is_empty() {
+            continue;
+        }
+        let Some(available) = host_list(path) else {
+            continue;
+        };
+        let (Some(want), Some(have)) = (parse_cpu_list(asked), parse_cpu_list(&available)) else {
+            continue; // a malformed list is the spec builder's to report
+        };
+        if !want.is_subset(&have) {
+            return Err(EngineError::InvalidArgument(format!(
+                "Requested {what} are not available - requested {asked}, available: {available}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `--storage-opt`: Docker's overlay2 knows only `size`, and enforces it only on xfs with
 /// project quotas. Berth cannot enforce a size yet, so it refuses the option rather than
 /// accept a limit that would not hold.
@@ -1443,7 +1518,7 @@ pub fn log_settings(host: &berth_api_types::container::HostConfig) -> Result<Log
         "none" => "none",
         other => {
             return Err(EngineError::InvalidArgument(format!(
-                "logging driver {other:?} is not supported (json-file, none)"
+                "error looking up logging plugin {other}: plugin \"{other}\" not found (Berth has the json-file and none drivers)"
             )));
         }
     };
@@ -1542,6 +1617,15 @@ fn unescape_mountinfo(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_cpu_lists_parse() {
+        let set = |s: &str| parse_cpu_list(s).map(|v| v.into_iter().collect::<Vec<_>>());
+        assert_eq!(set("0-2,4"), Some(vec![0, 1, 2, 4]));
+        assert_eq!(set("1"), Some(vec![1]));
+        assert_eq!(set("2-1"), None);
+        assert_eq!(set("a"), None);
+    }
 
     #[test]
     fn names_are_checked() {
