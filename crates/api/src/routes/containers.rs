@@ -550,13 +550,15 @@ async fn stats(
     let stream = q
         .get("stream")
         .is_none_or(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    if !stream {
+        let one_shot = q.bool("one-shot");
+        let sample = engine.containers().stats_once(&id, one_shot).await?;
+        return Ok(Json(sample).into_response());
+    }
     let first = {
         let (engine, id) = (engine.clone(), id.clone());
         blocking(move || Ok(engine.containers().stats(&id)?)).await?
     };
-    if !stream {
-        return Ok(Json(first).into_response());
-    }
     let (tx, rx) = mpsc::channel::<Bytes>(2);
     // A sample a second: the task sleeps without a thread and reads each sample on a
     // blocking one; a client that goes away closes the channel and ends it.

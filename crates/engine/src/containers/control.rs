@@ -17,6 +17,42 @@ use tokio::sync::oneshot;
 
 type Result<T> = std::result::Result<T, EngineError>;
 
+/// Docker's stats interval: the gap between the samples of one answer.
+pub const STATS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Per-interface counters of the network namespace `pid` is in (its `/proc/PID/net/dev`,
+/// loopback left out), in Docker's `networks` shape.
+fn network_counters(pid: i64) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/dev")) else {
+        return out;
+    };
+    for line in text.lines().skip(2) {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name == "lo" {
+            continue;
+        }
+        let n: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        if n.len() < 16 {
+            continue;
+        }
+        out.insert(
+            name.to_string(),
+            serde_json::json!({
+                "rx_bytes": n[0], "rx_packets": n[1], "rx_errors": n[2], "rx_dropped": n[3],
+                "tx_bytes": n[8], "tx_packets": n[9], "tx_errors": n[10], "tx_dropped": n[11],
+            }),
+        );
+    }
+    out
+}
+
 /// Clients attached to a container that is not running yet (`docker run` attaches before it
 /// starts): connected to the shim after it created the container and before the process runs,
 /// so they see all of its output.
@@ -360,6 +396,40 @@ impl Containers {
             "blkio_stats": {},
             "storage_stats": {},
         }))
+        .map(|mut v| {
+            let nets = if running {
+                network_counters(rec.state.pid)
+            } else {
+                serde_json::Map::new()
+            };
+            if !nets.is_empty() {
+                v["networks"] = serde_json::Value::Object(nets);
+            }
+            v
+        })
+    }
+
+    /// `GET /containers/{id}/stats?stream=false`: as Docker, two samples a second apart, so
+    /// `precpu_stats` is filled and a CPU percentage can be computed from one answer;
+    /// `one_shot` answers the first sample alone.
+    pub async fn stats_once(
+        self: &std::sync::Arc<Self>,
+        key: &str,
+        one_shot: bool,
+    ) -> Result<serde_json::Value> {
+        let sample = |this: std::sync::Arc<Self>, key: String| {
+            super::blocking(move || this.stats(&key))
+        };
+        let first = sample(self.clone(), key.to_string()).await?;
+        let running = self.store.get(key)?.read(|r| r.state.status.is_running());
+        if one_shot || !running {
+            return Ok(first);
+        }
+        tokio::time::sleep(STATS_INTERVAL).await;
+        let mut second = sample(self.clone(), key.to_string()).await?;
+        second["precpu_stats"] = first["cpu_stats"].clone();
+        second["preread"] = first["read"].clone();
+        Ok(second)
     }
 
     /// `docker update`: new limits and restart policy, recorded; limits of a running container
