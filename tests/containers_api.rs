@@ -532,7 +532,11 @@ fn one_shot_stats_carry_two_samples_and_the_network_counters() {
         .json();
     let total = |k: &str| s[k]["cpu_usage"]["total_usage"].as_u64().unwrap_or(0) as f64;
     let system = |k: &str| s[k]["system_cpu_usage"].as_u64().unwrap_or(0) as f64;
-    assert!(total("precpu_stats") > 0.0, "precpu_stats filled: {}", s["precpu_stats"]);
+    assert!(
+        total("precpu_stats") > 0.0,
+        "precpu_stats filled: {}",
+        s["precpu_stats"]
+    );
     assert_ne!(s["preread"], "0001-01-01T00:00:00Z");
     let cpus = s["cpu_stats"]["online_cpus"].as_f64().unwrap();
     let percent = (total("cpu_stats") - total("precpu_stats"))
@@ -542,11 +546,57 @@ fn one_shot_stats_carry_two_samples_and_the_network_counters() {
     // Held at half a CPU by --cpus 0.5 (Docker's formula, as `docker stats` computes it).
     assert!((30.0..70.0).contains(&percent), "CPU {percent:.1} %");
     let eth0 = &s["networks"]["eth0"];
-    assert!(eth0["tx_bytes"].as_u64().is_some(), "per-interface counters: {}", s["networks"]);
+    assert!(
+        eth0["tx_bytes"].as_u64().is_some(),
+        "per-interface counters: {}",
+        s["networks"]
+    );
     assert!(s["networks"].get("lo").is_none());
     // one-shot: one sample, at once.
     let s = d
-        .http("GET", &format!("/containers/{id}/stats?stream=false&one-shot=true"), b"")
+        .http(
+            "GET",
+            &format!("/containers/{id}/stats?stream=false&one-shot=true"),
+            b"",
+        )
         .json();
     assert_eq!(s["preread"], "0001-01-01T00:00:00Z");
+}
+
+#[test]
+fn a_commit_names_its_parent_and_does_not_need_a_pause() {
+    let d = Daemon::start();
+    let image = d.import_busybox("busybox:latest");
+    let id = create(
+        &d,
+        "maker",
+        busybox(&["sh", "-c", "echo made > /made; sleep 0.3"]),
+    );
+    start(&d, &id);
+    // Committed as it exits: pausing may fail then, and Docker commits anyway.
+    std::thread::sleep(Duration::from_millis(250));
+    for round in 0..3 {
+        let r = d.http(
+            "POST",
+            &format!("/commit?container={id}&repo=made&tag=v{round}&pause=1"),
+            b"",
+        );
+        assert_eq!(r.status, 201, "round {round}: {}", r.text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let made = d.http("GET", "/images/made:v0/json", b"").json();
+    assert_eq!(made["Parent"], image.as_str(), "{made}");
+    let list = d.http("GET", "/images/json", b"").json();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["RepoTags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|x| x == "made:v0"))
+        })
+        .unwrap()
+        .clone();
+    assert_eq!(row["ParentId"], image.as_str());
 }

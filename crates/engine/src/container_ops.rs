@@ -110,10 +110,10 @@ impl Engine {
         let config: berth_api_types::image::ImageConfig = serde_json::to_value(&config_source)
             .and_then(serde_json::from_value)
             .map_err(|e| EngineError::InvalidArgument(format!("config: {e}")))?;
-        let paused = req.pause && rec.state.status == crate::containers::record::Status::Running;
-        if paused {
-            containers.pause(&rec.id)?;
-        }
+        // A container that exits meanwhile cannot be paused: Docker commits it anyway.
+        let paused = req.pause
+            && rec.state.status == crate::containers::record::Status::Running
+            && containers.pause(&rec.id).is_ok();
         let (mut reader, mut writer) = std::io::pipe().map_err(|e| EngineError::io(&upper, e))?;
         let upper_dir = upper.clone();
         let producer = std::thread::spawn(move || {

@@ -174,6 +174,7 @@ impl ImageStore {
             repo_digests: Vec::new(),
             added: created,
             last_tag_time: None,
+            parent: Some(parent.clone()),
         };
         self.add_images(&[NewImage {
             record,

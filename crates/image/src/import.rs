@@ -97,6 +97,7 @@ impl ImageStore {
             repo_digests: Vec::new(),
             added: created,
             last_tag_time: None,
+            parent: None,
         };
         let tags = opts
             .reference

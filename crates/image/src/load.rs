@@ -428,6 +428,7 @@ impl ImageStore {
             repo_digests: Vec::new(),
             added: now_rfc3339(),
             last_tag_time: None,
+            parent: None,
         };
         Ok(NewImage {
             record,

@@ -69,7 +69,11 @@ impl ImageStore {
             }
             out.push(ImageSummary {
                 id: rec.id.to_string(),
-                parent_id: String::new(),
+                parent_id: rec
+                    .parent
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
                 repo_tags: tags.iter().map(Reference::familiar).collect(),
                 repo_digests: familiar_digests(&rec),
                 created,
@@ -111,7 +115,11 @@ impl ImageStore {
             id: id.to_string(),
             repo_tags: tags.iter().map(Reference::familiar).collect(),
             repo_digests: familiar_digests(&rec),
-            parent: String::new(),
+            parent: rec
+                .parent
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             comment: comment_of(&config),
             created: config.created.clone().unwrap_or_default(),
             docker_version: config.docker_version.clone().unwrap_or_default(),

@@ -56,6 +56,9 @@ pub(crate) struct ImageRecord {
     pub last_tag_time: Option<String>,
     /// Unpacked size: the sum of the layers' sizes.
     pub size: u64,
+    /// The image this one was committed (or built) from, on this daemon: Docker's `Parent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Digest>,
 }
 
 impl ImageRecord {

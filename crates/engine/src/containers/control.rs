@@ -417,9 +417,8 @@ impl Containers {
         key: &str,
         one_shot: bool,
     ) -> Result<serde_json::Value> {
-        let sample = |this: std::sync::Arc<Self>, key: String| {
-            super::blocking(move || this.stats(&key))
-        };
+        let sample =
+            |this: std::sync::Arc<Self>, key: String| super::blocking(move || this.stats(&key));
         let first = sample(self.clone(), key.to_string()).await?;
         let running = self.store.get(key)?.read(|r| r.state.status.is_running());
         if one_shot || !running {

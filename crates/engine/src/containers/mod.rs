@@ -1319,7 +1319,9 @@ fn running_conflict(rec: &ContainerRecord) -> EngineError {
 
 /// Runs blocking engine work (records, shim calls) from an `async` operation on the
 /// runtime's blocking pool, for the moment it lasts.
-pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| EngineError::Internal(format!("engine worker failed: {e}")))?
