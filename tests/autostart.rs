@@ -49,7 +49,14 @@ fn the_cli_starts_a_daemon_on_demand() {
         "daemon socket not created"
     );
     assert!(root.join("daemon.log").exists(), "daemon log not created");
-    // A second command reuses the running daemon.
+    let said = stderr(&out);
+    assert_eq!(said.lines().count(), 1, "one line on stderr: {said}");
+    assert!(
+        said.contains(&format!("started a daemon for {}", root.display()))
+            && said.contains(&root.join("daemon.log").display().to_string()),
+        "{said}"
+    );
+    // A second command reuses the running daemon, silently.
     let out = Command::new(berth_bin())
         .args([
             "--root",
@@ -63,6 +70,7 @@ fn the_cli_starts_a_daemon_on_demand() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), root.display().to_string());
+    assert_eq!(stderr(&out), "", "a running daemon is not announced");
 }
 
 #[test]

@@ -208,6 +208,26 @@ fn docker_exec_and_run_with_a_terminal() {
     let text = stdout(&out);
     assert!(text.contains("/dev/pts/0"), "{text}");
     assert!(text.contains("xterm"), "{text}");
+
+    // The detach keys of the client's config end an exec session and leave the shell running.
+    std::fs::write(
+        dk.d.dir.path().join("docker-config/config.json"),
+        r#"{"detachKeys": "ctrl-x,x"}"#,
+    )
+    .unwrap();
+    let out = dk.in_pty(
+        "exec -it box sh -c 'echo $$ > /exec.pid; exec sleep 600'",
+        "\x18x",
+    );
+    let text = stdout(&out) + &stderr(&out);
+    assert!(text.contains("read escape sequence"), "{text}");
+    let pid = dk.ok(&["exec", "box", "cat", "/exec.pid"]);
+    let ps = dk.ok(&["exec", "box", "ps", "-o", "pid,args"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.trim_start().starts_with(pid.trim()) && l.contains("sleep 600")),
+        "the detached exec still runs:\n{ps}"
+    );
 }
 
 #[test]
@@ -304,6 +324,83 @@ fn docker_volumes_keep_data_across_containers() {
     );
     dk.ok(&["rm", "holder"]);
     dk.ok(&["volume", "rm", "vol"]);
+}
+
+/// Issue 12.10: `top` passes ps options and fills STIME, inspect shows the swap limit Docker
+/// derives, `diff` leaves out the runtime's mount points, `image prune` names each id once.
+#[test]
+fn docker_top_inspect_diff_and_prune_match_docker() {
+    let Some(dk) = Docker::start() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    dk.ok(&[
+        "run", "-d", "--name", "top", "-m", "64m", "busybox", "sleep", "300",
+    ]);
+    let top = dk.ok(&["top", "top", "-o", "pid,args"]);
+    let mut lines = top.lines();
+    let titles: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(titles, ["PID", "COMMAND"], "{top}");
+    let row = lines.next().expect("the sleep process");
+    assert!(row.ends_with("sleep 300"), "{top}");
+    let top = dk.ok(&["top", "top"]);
+    let row = top.lines().nth(1).unwrap();
+    let stime = row.split_whitespace().nth(4).unwrap();
+    assert!(
+        stime.len() == 5 && stime.as_bytes()[2] == b':',
+        "STIME as HH:MM: {top}"
+    );
+    assert_eq!(
+        dk.ok(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+            "top"
+        ]),
+        format!("{} {}\n", 64 << 20, 128 << 20)
+    );
+    let out = dk.run(&["update", "-m", "200m", "top"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("update the memoryswap at the same time"),
+        "{}",
+        stderr(&out)
+    );
+    dk.ok(&["update", "-m", "200m", "--memory-swap", "400m", "top"]);
+    assert_eq!(
+        dk.ok(&["inspect", "--format", "{{.HostConfig.MemorySwap}}", "top"]),
+        format!("{}\n", 400 << 20)
+    );
+    dk.ok(&["exec", "top", "touch", "/made"]);
+    let diff = dk.ok(&["diff", "top"]);
+    assert!(diff.contains("A /made"), "{diff}");
+    for hidden in ["/dev", "/proc", "/sys", "/etc"] {
+        assert!(
+            !diff.lines().any(|l| l.ends_with(&format!(" {hidden}"))),
+            "{hidden} in diff:\n{diff}"
+        );
+    }
+    dk.ok(&["rm", "-f", "top"]);
+
+    // Two images sharing their only layer: prune deletes the layer once.
+    dk.ok(&["tag", "busybox", "copy:1"]);
+    dk.ok(&[
+        "commit",
+        "--change",
+        "LABEL x=1",
+        "--pause=false",
+        &dk.ok(&["create", "busybox"]).trim()[..12],
+        "other:1",
+    ]);
+    dk.ok(&["container", "prune", "-f"]);
+    let pruned = dk.ok(&["image", "prune", "-a", "-f"]);
+    let ids: Vec<&str> = pruned
+        .lines()
+        .filter(|l| l.starts_with("deleted: "))
+        .collect();
+    assert!(!ids.is_empty(), "{pruned}");
+    for (n, id) in ids.iter().enumerate() {
+        assert!(!ids[..n].contains(id), "{id} twice:\n{pruned}");
+    }
 }
 
 fn wait_for(mut cond: impl FnMut() -> bool) {

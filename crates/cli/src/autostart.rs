@@ -43,7 +43,9 @@ impl Target {
         match client.ping().await {
             Err(e) if e.is_connect() => {
                 let child = spawn_daemon(&self.root, &self.host)?;
-                wait_ready(&client, child, &self.root).await?;
+                if wait_ready(&client, child, &self.root).await? {
+                    eprintln!("{}", started_line(&self.root, &self.host));
+                }
                 Ok(client)
             }
             // Any other answer means a daemon is there; the command reports its own errors.
@@ -89,12 +91,24 @@ fn spawn_daemon(root: &Path, host: &str) -> Result<Child> {
         .context("cannot start the Berth daemon")
 }
 
-async fn wait_ready(client: &Client, mut child: Child, root: &Path) -> Result<()> {
+/// The one line on stderr saying a daemon was started behind the user's command: which root it
+/// owns and where its log is, so the next question ("where did that come from?") has an answer.
+pub fn started_line(root: &Path, host: &str) -> String {
+    format!(
+        "berth: started a daemon for {} on {host} (log: {})",
+        root.display(),
+        log_path(root).display()
+    )
+}
+
+/// Waits until a daemon answers; true when it is the one we started (another CLI may have won
+/// the race, then ours exited and says nothing).
+async fn wait_ready(client: &Client, mut child: Child, root: &Path) -> Result<bool> {
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut exited: Option<(Instant, std::process::ExitStatus)> = None;
     loop {
         if client.ping().await.is_ok() {
-            return Ok(());
+            return Ok(exited.is_none() && child.try_wait()?.is_none());
         }
         if exited.is_none()
             && let Some(status) = child.try_wait()?

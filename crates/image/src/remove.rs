@@ -210,6 +210,9 @@ impl ImageStore {
             reclaimed += self.delete_data(&mut inner, rec, &mut items);
         }
         reclaimed += self.gc_locked(&mut inner)?;
+        // Images sharing layers would otherwise report a shared snapshot once per image.
+        let mut seen = std::collections::HashSet::new();
+        items.retain(|i| seen.insert((i.untagged.clone(), i.deleted.clone())));
         Ok(ImagePruneResponse {
             images_deleted: (!items.is_empty()).then_some(items),
             space_reclaimed: reclaimed,

@@ -1316,6 +1316,25 @@ fn prune_removes_dangling_then_unused() {
 }
 
 #[test]
+fn prune_reports_a_shared_layer_once() {
+    let h = harness();
+    let tar = layer(&[("shared", "1")]);
+    let a = h.import(&tar, Some("a:1"), &["LABEL n=a"]);
+    let b = h.import(&tar, Some("b:1"), &["LABEL n=b"]);
+    let items = h
+        .store
+        .prune(false, &Filters::default(), &no_containers)
+        .unwrap()
+        .images_deleted
+        .unwrap();
+    for (n, i) in items.iter().enumerate() {
+        assert!(!items[..n].contains(i), "{i:?} reported twice in {items:?}");
+    }
+    assert!(items.contains(&deleted(&a)) && items.contains(&deleted(&b)));
+    assert_eq!(h.store.count(), 0);
+}
+
+#[test]
 fn gc_collects_what_no_image_references() {
     let h = harness();
     let tar = layer(&[("keep", "1")]);

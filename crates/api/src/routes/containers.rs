@@ -537,8 +537,13 @@ async fn rename(
     Ok(no_content())
 }
 
-async fn top(State(engine): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(blocking(move || Ok(engine.containers().top(&id)?)).await?).into_response())
+async fn top(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let ps_args = q.get("ps_args").unwrap_or("").to_string();
+    Ok(Json(blocking(move || Ok(engine.containers().top(&id, &ps_args)?)).await?).into_response())
 }
 
 /// `GET /containers/{id}/stats`: one sample with `stream=false`, else one per second.

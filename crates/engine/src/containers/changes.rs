@@ -30,16 +30,23 @@ fn layers(c: &Containers, id: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
 }
 
 /// `GET /containers/{id}/changes`, sorted by path. Mount points the runtime created for the
-/// per-container /etc files and the container's mounts are not changes of the container (Docker
+/// per-container /etc files, `/dev`, `/proc`, `/sys` and the container's mounts are not changes of the container (Docker
 /// keeps them in a separate init layer), so empty ones are left out, and so is a directory
 /// whose only change was to hold them.
 pub fn changes(c: &Containers, id: &str) -> Result<Vec<ContainerChange>> {
     let (upper, lower) = layers(c, id)?;
     let rec = c.store.get(id)?.snapshot();
-    let mut skip: Vec<String> = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut skip: Vec<String> = [
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/dev",
+        "/proc",
+        "/sys",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     skip.extend(rec.mounts.iter().map(|m| m.destination.clone()));
     skip.extend(rec.host_config.tmpfs.keys().cloned());
     let mut out = Vec::new();

@@ -313,7 +313,7 @@ impl Containers {
     }
 
     /// `docker top`: the container's processes, found by their cgroup.
-    pub fn top(&self, key: &str) -> Result<ContainerTopResponse> {
+    pub fn top(&self, key: &str, ps_args: &str) -> Result<ContainerTopResponse> {
         let entry = self.store.get(key)?;
         if !entry.read(|r| r.state.status.is_running()) {
             return Err(EngineError::Conflict(format!(
@@ -322,30 +322,25 @@ impl Containers {
             )));
         }
         let marker = format!("/{}", entry.id);
-        let mut processes = Vec::new();
         let proc_dir = std::fs::read_dir("/proc").map_err(|e| EngineError::io("/proc", e))?;
         let mut pids: Vec<u32> = proc_dir
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|pid: &u32| {
+                std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                    .is_ok_and(|cg| cg.lines().any(|l| l.ends_with(&marker)))
+            })
             .collect();
         pids.sort_unstable();
-        for pid in pids {
-            let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
-                continue;
-            };
-            if !cg.lines().any(|l| l.ends_with(&marker)) {
-                continue;
-            }
-            if let Some(row) = ps_row(pid) {
-                processes.push(row);
-            }
+        if !ps_args.trim().is_empty() {
+            return ps_with_args(ps_args, &pids);
         }
         Ok(ContainerTopResponse {
             titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            processes,
+            processes: pids.into_iter().filter_map(ps_row).collect(),
         })
     }
 
@@ -442,8 +437,15 @@ impl Containers {
                 .map_err(EngineError::InvalidArgument)?;
         }
         let mut host = rec.host_config.clone();
+        let (memory, old_swap) = (req.resources.memory, host.resources.memory_swap);
+        if memory > 0 && req.resources.memory_swap == 0 && old_swap > 0 && memory > old_swap {
+            return Err(EngineError::InvalidArgument(
+                "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
+            ));
+        }
         merge_resources(&mut host.resources, &req.resources);
         super::check_host_resources(&host.resources)?;
+        super::default_memory_swap(&mut host.resources);
         if let Some(p) = &req.restart_policy {
             host.restart_policy = p.clone();
         }
@@ -525,6 +527,78 @@ fn merge_resources(
     }
 }
 
+/// `docker top CONTAINER ARGS`: the host's `ps` with those arguments, keeping the rows of the
+/// container's processes (found by the `PID` column, as Docker does).
+fn ps_with_args(args: &str, pids: &[u32]) -> Result<ContainerTopResponse> {
+    let out = std::process::Command::new("ps")
+        .args(args.split_whitespace())
+        .output()
+        .map_err(|e| EngineError::io("ps", e))?;
+    if !out.status.success() {
+        return Err(EngineError::InvalidArgument(format!(
+            "ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let pid_col = titles.iter().position(|t| t == "PID").ok_or_else(|| {
+        EngineError::InvalidArgument("Couldn't find PID field in ps output".into())
+    })?;
+    let mut processes = Vec::new();
+    for line in lines {
+        // The last column (a command line) may hold spaces: split the others only.
+        let mut fields: Vec<String> = Vec::new();
+        let mut rest = line.trim_start();
+        while fields.len() + 1 < titles.len() {
+            let Some((head, tail)) = rest.split_once(char::is_whitespace) else {
+                break;
+            };
+            fields.push(head.to_string());
+            rest = tail.trim_start();
+        }
+        fields.push(rest.to_string());
+        let in_container = fields
+            .get(pid_col)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| pids.contains(&p));
+        if in_container {
+            processes.push(fields);
+        }
+    }
+    Ok(ContainerTopResponse { titles, processes })
+}
+
+/// `ps`'s STIME: the start time as `HH:MM` within the last day, `MonDD` before.
+fn start_time(start_ticks: u64) -> String {
+    let boot = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        })
+        .unwrap_or(0);
+    let hz = 100; // USER_HZ on Linux
+    let started = boot + (start_ticks / hz) as i64;
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(started) else {
+        return "-".into();
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if now - started < 24 * 3600 {
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    } else {
+        let month = format!("{}", t.month());
+        format!("{}{:02}", &month[..3.min(month.len())], t.day())
+    }
+}
+
 fn ps_row(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
@@ -550,6 +624,7 @@ fn ps_row(pid: u32) -> Option<Vec<String>> {
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect::<Vec<_>>()
         .join(" ");
+    let started: u64 = fields.get(19).and_then(|f| f.parse().ok()).unwrap_or(0);
     let secs = (utime + stime) / 100;
     let time = format!(
         "{:02}:{:02}:{:02}",
@@ -562,7 +637,7 @@ fn ps_row(pid: u32) -> Option<Vec<String>> {
         pid.to_string(),
         ppid,
         "0".into(),
-        "-".into(),
+        start_time(started),
         "?".into(),
         time,
         cmd,

@@ -330,6 +330,7 @@ impl Containers {
         log_settings(host)?;
         check_storage_opts(&host.storage_opt)?;
         check_host_resources(&host.resources)?;
+        default_memory_swap(&mut host.resources);
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }
@@ -1457,6 +1458,14 @@ fn parse_cpu_list(list: &str) -> Option<std::collections::BTreeSet<u32>> {
         }
     }
     Some(out)
+}
+
+/// Docker records a memory limit without a swap limit as memory plus as much swap
+/// (`MemorySwap` = 2 × `Memory`), which is what the kernel is then given and inspect shows.
+pub fn default_memory_swap(r: &mut berth_api_types::container::Resources) {
+    if r.memory > 0 && r.memory_swap == 0 {
+        r.memory_swap = r.memory.saturating_mul(2);
+    }
 }
 
 /// Docker's host checks of CPU limits, with its messages: `--cpus` at most the host's CPUs,
