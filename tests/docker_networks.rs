@@ -173,3 +173,355 @@ fn docker_cli_manages_networks_and_runs_on_them() {
             .exists()
     );
 }
+
+/// Issue 12.8: the shapes clients read — IPAM options as given (`null` on the default bridge),
+/// auxiliary addresses kept and never leased, `Aliases` null when none, the requested MAC
+/// address reported, `HostConfig.Runtime` set, an unknown network in `EndpointsConfig`
+/// refused, and container events with the legacy `status`/`id`/`from`.
+#[test]
+fn docker_sees_dockers_network_and_endpoint_shapes() {
+    if docker_bin().is_none() {
+        eprintln!("docker client not installed: skipping");
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let (bridge, subnet) = unique_bridge();
+    let prefix = subnet.trim_end_matches("0/24").to_string();
+    let aux = format!("{prefix}2");
+    ok(
+        &d,
+        &[
+            "network",
+            "create",
+            "--subnet",
+            &subnet,
+            "--aux-address",
+            &format!("router={aux}"),
+            "-o",
+            &format!("com.docker.network.bridge.name={bridge}"),
+            "shapes",
+        ],
+    );
+    let ipam = ok(
+        &d,
+        &["network", "inspect", "-f", "{{json .IPAM}}", "shapes"],
+    );
+    let ipam: serde_json::Value = serde_json::from_str(&ipam).unwrap();
+    assert_eq!(ipam["Options"], serde_json::json!({}), "{ipam}");
+    assert_eq!(
+        ipam["Config"][0]["AuxiliaryAddresses"]["router"],
+        aux.as_str(),
+        "{ipam}"
+    );
+    let ipam = ok(
+        &d,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{json .IPAM.Options}}",
+            "bridge",
+        ],
+    );
+    assert_eq!(ipam.trim(), "null");
+
+    // The first container on the network gets the next address after the reserved one.
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "first",
+            "--network",
+            "shapes",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let ip = ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.shapes.IPAddress}}",
+            "first",
+        ],
+    );
+    assert_eq!(ip.trim(), format!("{prefix}3"));
+    let out = docker(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "shapes",
+            "--ip",
+            &aux,
+            "busybox",
+            "true",
+        ],
+    );
+    assert!(!out.status.success(), "the aux address was leased");
+
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "mac",
+            "--mac-address",
+            "02:42:ac:11:00:99",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let shown = ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.bridge.MacAddress}} {{json .NetworkSettings.Networks.bridge.Aliases}} {{.HostConfig.Runtime}}",
+            "mac",
+        ],
+    );
+    assert_eq!(shown.trim(), "02:42:ac:11:00:99 null berth");
+    let inside = ok(&d, &["exec", "mac", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(inside.trim(), "02:42:ac:11:00:99");
+
+    let out = docker(
+        &d,
+        &[
+            "create",
+            "--network",
+            "shapes",
+            "--network",
+            "nosuch",
+            "busybox",
+        ],
+    );
+    assert!(
+        !out.status.success() && stderr(&out).contains("network nosuch not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = docker(&d, &["create", "--runtime", "crun", "busybox"]);
+    assert!(
+        stderr(&out).contains("unknown or invalid runtime name: crun"),
+        "{}",
+        stderr(&out)
+    );
+
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let events = ok(
+        &d,
+        &[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            "container=mac",
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Status}} {{.From}} {{len .ID}}",
+        ],
+    );
+    assert_eq!(events.trim(), "start busybox 64");
+    ok(&d, &["rm", "-f", "first", "mac"]);
+    ok(&d, &["network", "rm", "shapes"]);
+}
+
+/// Creates a bridge network of the test's own bridge and subnet; returns the subnet's
+/// `a.b.c.` prefix.
+fn own_network(d: &Daemon, name: &str) -> String {
+    let (bridge, subnet) = unique_bridge();
+    ok(
+        d,
+        &[
+            "network",
+            "create",
+            "--subnet",
+            &subnet,
+            "-o",
+            &format!("com.docker.network.bridge.name={bridge}"),
+            name,
+        ],
+    );
+    subnet.trim_end_matches("0/24").to_string()
+}
+
+/// The address busybox's `nslookup NAME` prints for NAME from inside `container`.
+fn lookup(d: &Daemon, container: &str, name: &str) -> Option<String> {
+    let out = docker(d, &["exec", container, "nslookup", name]);
+    let text = stdout(&out);
+    let after = text.split(&format!("Name:\t{name}")).nth(1)?;
+    after
+        .lines()
+        .find_map(|l| l.strip_prefix("Address: "))
+        .map(|a| a.trim().to_string())
+}
+
+#[test]
+fn a_container_on_two_networks_finds_names_on_both_and_can_leave_its_first() {
+    if docker_bin().is_none() {
+        eprintln!("docker client not installed: skipping");
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let front = own_network(&d, "front");
+    let back = own_network(&d, "back");
+    let run = |name: &str, net: &str| {
+        ok(
+            &d,
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                net,
+                "busybox",
+                "sleep",
+                "120",
+            ],
+        )
+    };
+    run("app", "back");
+    run("web", "front");
+    run("proxy", "front");
+    let app_ip = ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.back.IPAddress}}",
+            "app",
+        ],
+    );
+    let web_ip = ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.front.IPAddress}}",
+            "web",
+        ],
+    );
+    assert!(app_ip.starts_with(&back) && web_ip.starts_with(&front));
+    assert_eq!(lookup(&d, "proxy", "app"), None, "app is not on front yet");
+
+    // Connected at run time, the new network's names resolve at once, the old ones still do.
+    ok(&d, &["network", "connect", "back", "proxy"]);
+    assert_eq!(lookup(&d, "proxy", "app").as_deref(), Some(app_ip.trim()));
+    assert_eq!(lookup(&d, "proxy", "web").as_deref(), Some(web_ip.trim()));
+
+    // A link's alias resolves on a user network.
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "linked",
+            "--network",
+            "front",
+            "--link",
+            "web:www",
+            "busybox",
+            "sleep",
+            "120",
+        ],
+    );
+    assert_eq!(lookup(&d, "linked", "www").as_deref(), Some(web_ip.trim()));
+    assert_eq!(
+        lookup(&d, "web", "www"),
+        None,
+        "the alias is the linker's alone"
+    );
+
+    // Leaving the network it was created on, while running: the way out and the DNS server
+    // move to the network it is still on.
+    ok(&d, &["network", "disconnect", "front", "proxy"]);
+    let nets = ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            "proxy",
+        ],
+    );
+    assert_eq!(nets.trim(), "back");
+    let route = ok(&d, &["exec", "proxy", "ip", "route"]);
+    assert!(route.contains(&format!("default via {back}1")), "{route}");
+    let resolv = ok(&d, &["exec", "proxy", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains(&format!("nameserver {back}1")), "{resolv}");
+    assert_eq!(lookup(&d, "proxy", "app").as_deref(), Some(app_ip.trim()));
+    assert_eq!(lookup(&d, "proxy", "web"), None, "front was left");
+
+    // It stays off that network across a restart, and can come back.
+    ok(&d, &["restart", "-t", "0", "proxy"]);
+    let nets = ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            "proxy",
+        ],
+    );
+    assert_eq!(nets.trim(), "back");
+    assert_eq!(lookup(&d, "proxy", "app").as_deref(), Some(app_ip.trim()));
+    ok(&d, &["network", "connect", "front", "proxy"]);
+    assert_eq!(lookup(&d, "proxy", "web").as_deref(), Some(web_ip.trim()));
+
+    ok(&d, &["rm", "-f", "app", "web", "proxy", "linked"]);
+    ok(&d, &["network", "rm", "front", "back"]);
+}
+
+#[test]
+fn network_names_docker_accepts_are_accepted() {
+    if docker_bin().is_none() {
+        eprintln!("docker client not installed: skipping");
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    for name in ["my net", "1abc", "a:b", "_x", "é"] {
+        let prefix = own_network(&d, name);
+        let ip = ok(
+            &d,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                name,
+                "busybox",
+                "sh",
+                "-c",
+                "ip -4 -o addr show eth0",
+            ],
+        );
+        assert!(ip.contains(&prefix), "{name}: {ip}");
+        ok(&d, &["network", "rm", name]);
+    }
+    let out = docker(&d, &["network", "create", " "]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("invalid name"),
+        "{}",
+        stderr(&out)
+    );
+}

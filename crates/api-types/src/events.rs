@@ -81,7 +81,9 @@ pub struct EventMessage {
 
 impl EventMessage {
     /// A new local event stamped with `time_nano` (unix ns); legacy fields are filled the way
-    /// Docker fills them (`status`/`id` for images only, as Docker does).
+    /// Docker fills them: `status` and `id` for image and container events, `from` (the image)
+    /// for container events. Old clients (docker-py's `events(decode=True)` users, scripts
+    /// reading `status`) still key on them.
     pub fn new(
         typ: EventType,
         action: &str,
@@ -90,7 +92,11 @@ impl EventMessage {
         time_nano: i64,
     ) -> EventMessage {
         let id = id.into();
-        let legacy = typ == EventType::Image;
+        let legacy = matches!(typ, EventType::Image | EventType::Container);
+        let from = match typ {
+            EventType::Container => attributes.get("image").cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
         EventMessage {
             status: if legacy {
                 action.to_string()
@@ -98,7 +104,7 @@ impl EventMessage {
                 String::new()
             },
             id: if legacy { id.clone() } else { String::new() },
-            from: String::new(),
+            from,
             typ,
             action: action.to_string(),
             actor: EventActor { id, attributes },
@@ -135,5 +141,20 @@ mod tests {
         assert_eq!(v["scope"], "local");
         let back: EventMessage = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn container_events_carry_the_legacy_fields() {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("image".to_string(), "busybox".to_string());
+        let e = EventMessage::new(EventType::Container, "start", "abc", attrs.clone(), 1);
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            (&v["status"], &v["id"], &v["from"]),
+            (&"start".into(), &"abc".into(), &"busybox".into())
+        );
+        let n = EventMessage::new(EventType::Network, "create", "abc", attrs, 1);
+        let v = serde_json::to_value(&n).unwrap();
+        assert!(v.get("status").is_none() && v.get("from").is_none(), "{v}");
     }
 }

@@ -86,9 +86,9 @@ pub struct Ipam {
     /// IPAM driver (`default`).
     #[serde(default, deserialize_with = "or_default")]
     pub driver: String,
-    /// IPAM driver options.
-    #[serde(default, deserialize_with = "or_default")]
-    pub options: BTreeMap<String, String>,
+    /// IPAM driver options; `null` when none were given (as Docker sends them).
+    #[serde(default)]
+    pub options: Option<BTreeMap<String, String>>,
     /// One entry per subnet.
     #[serde(default, deserialize_with = "or_default")]
     pub config: Vec<IpamConfig>,
@@ -368,7 +368,8 @@ mod tests {
                     gateway: "172.18.0.1".into(),
                     ..Default::default()
                 }],
-                ..Default::default()
+                // A user network's (predefined ones have none: null).
+                options: Some(Default::default()),
             },
             ..Default::default()
         };
@@ -433,7 +434,7 @@ mod tests {
         let list: Vec<NetworkSummary> = serde_json::from_str(raw).unwrap();
         let n = &list[0];
         assert_eq!(n.name, "bridge");
-        assert!(n.ipam.options.is_empty());
+        assert!(n.ipam.options.is_none());
         assert!(n.labels.is_empty());
         assert_eq!(n.peers.as_ref().unwrap()[0].ip, "10.0.0.1");
         assert_eq!(n.ipam.config[0].gateway, "172.17.0.1");

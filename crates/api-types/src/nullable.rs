@@ -17,6 +17,20 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Encodes an empty list as `null`, as Go encodes the nil slices Docker leaves unset (clients
+/// tell "none given" from "given empty" by it, e.g. an endpoint's `Aliases`).
+pub(crate) fn empty_as_null<S, T>(v: &[T], s: S) -> Result<S::Ok, S::Error>
+where
+    S: Serializer,
+    T: Serialize,
+{
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        v.serialize(s)
+    }
+}
+
 /// Decodes Docker's `StrSlice`: `null` → `None`, `"sh -c x"` → `Some(["sh -c x"])`, an array →
 /// `Some(array)`. `None` and `Some([])` mean different things for `Entrypoint` (inherit vs
 /// clear), so the distinction is kept.

@@ -83,6 +83,14 @@ pub struct EngineConfig {
 /// The default bridge name.
 pub const DEFAULT_BRIDGE: &str = "berth0";
 
+/// The only OCI runtime: the built-in one. Containers record it as `HostConfig.Runtime`
+/// (clients read it) and `info` lists it; other names are refused at create.
+pub const DEFAULT_RUNTIME: &str = "berth";
+
+/// Runtime names a create may ask for: the built-in one, and `runc`, which compose files
+/// written for Docker name and which the built-in runtime is compatible with.
+pub const RUNTIME_NAMES: [&str; 2] = [DEFAULT_RUNTIME, "runc"];
+
 /// The daemon's state: stores and (later) live objects.
 pub struct Engine {
     root: PathBuf,

@@ -34,7 +34,11 @@ pub fn network_resource(rec: &NetworkRecord) -> Network {
             subnet: s.to_string(),
             ip_range: rec.ip_range.map(|r| r.to_string()).unwrap_or_default(),
             gateway: gw.map(|g| g.to_string()).unwrap_or_default(),
-            ..Default::default()
+            auxiliary_addresses: rec
+                .auxiliary_addresses
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
         }],
         _ => Vec::new(),
     };
@@ -48,7 +52,7 @@ pub fn network_resource(rec: &NetworkRecord) -> Network {
         enable_ipv6: false,
         ipam: Ipam {
             driver: "default".into(),
-            options: Default::default(),
+            options: rec.ipam_options.clone(),
             config,
         },
         internal: rec.internal,
@@ -136,6 +140,12 @@ impl Engine {
                 internal: req.internal,
                 attachable: req.attachable,
                 options: req.options.clone(),
+                ipam_options: ipam.options.clone(),
+                auxiliary_addresses: cfg
+                    .auxiliary_addresses
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), parse_ip(v)?)))
+                    .collect::<Result<_>>()?,
                 labels: req.labels.clone(),
             },
             &crate::networks::host_routes(),
@@ -255,8 +265,18 @@ impl Engine {
             )));
         }
         let settings = req.endpoint_config.clone().unwrap_or_default();
+        let is_mode_network = match crate::containers::netsetup::mode(&rec.host_config.network_mode)
+        {
+            crate::containers::netsetup::Mode::Network(n) => {
+                self.networks.find(&n).is_ok_and(|m| m.id == net.id)
+            }
+            _ => false,
+        };
         let rec = entry.update(|r| {
             r.endpoints.insert(net.name.clone(), settings);
+            if is_mode_network {
+                r.left_mode_network = false;
+            }
             r.clone()
         })?;
         let net_setup = self.containers.net();
@@ -273,12 +293,14 @@ impl Engine {
                 &net_setup.netns_of(&rec.id),
                 &net.name,
                 &ifname,
-                false,
+                // A container that had left every network gets its way out back.
+                used == 0,
             ) {
                 let _ = entry.update(|r| r.endpoints.remove(&net.name));
                 let _ = self.networks.disconnect(&net.id, &rec.id);
                 return Err(e);
             }
+            net_setup.refresh_views(&rec);
             self.containers.sync_network_rules();
         }
         self.network_event("connect", &net, &[("container", rec.id.clone())]);
@@ -324,17 +346,58 @@ impl Engine {
                 rec.id, net.name
             )));
         }
-        if primary && rec.state.status.is_running() {
-            return Err(EngineError::Forbidden(format!(
-                "cannot disconnect container {} from its primary network {} while it runs",
-                rec.name, net.name
-            )));
-        }
-        entry.update(|r| r.endpoints.remove(&net.name))?;
+        let running = rec.state.status.is_running();
+        let rec = entry.update(|r| {
+            r.endpoints.remove(&net.name);
+            // Leaving the network it was created on: it is not joined again at the next
+            // start (until `network connect` brings it back).
+            if primary {
+                r.left_mode_network = true;
+            }
+            r.clone()
+        })?;
         if net.endpoints.contains_key(&rec.id) {
-            self.containers.net().disconnect_one(&rec.id, &net.id)?;
+            let net_setup = self.containers.net();
+            net_setup.disconnect_one(&rec.id, &net.id)?;
+            net_setup.refresh_views(&rec);
+            if running && net_setup.has_netns(&rec.id) {
+                self.reroute_after_leaving(&rec, &net);
+            }
         }
         self.network_event("disconnect", &net, &[("container", rec.id.clone())]);
         Ok(())
+    }
+
+    /// After a running container left `left`: when that network carried its default route
+    /// and DNS server, both move to the first network it is still on, so traffic out and
+    /// name lookups keep working (the resolv.conf is rewritten in place: it is bind-mounted).
+    fn reroute_after_leaving(
+        &self,
+        rec: &crate::containers::record::ContainerRecord,
+        left: &NetworkRecord,
+    ) {
+        let Some(old_gw) = left.gateway else {
+            return;
+        };
+        let Some(next) = self
+            .networks
+            .all()
+            .into_iter()
+            .find(|n| n.endpoints.contains_key(&rec.id) && !n.internal && n.gateway.is_some())
+        else {
+            return;
+        };
+        let Some(new_gw) = next.gateway else {
+            return;
+        };
+        let netns = self.containers.net().netns_of(&rec.id);
+        if let Err(e) = berth_net::route_default_via(&netns, new_gw) {
+            // Already routed through another network (it was not the first): nothing to move.
+            tracing::debug!(container = %rec.id, error = %e, "default route kept");
+        }
+        let dir = self.containers.store().dir_of(&rec.id);
+        if let Err(e) = crate::containers::etc::switch_gateway(&dir, old_gw, new_gw) {
+            tracing::warn!(container = %rec.id, error = %e, "moving the DNS server in resolv.conf");
+        }
     }
 }

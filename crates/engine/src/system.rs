@@ -1,6 +1,6 @@
 //! What `/version` and `/info` report: facts about this engine and its host.
 
-use crate::{Engine, EngineError};
+use crate::{DEFAULT_RUNTIME, Engine, EngineError, RUNTIME_NAMES};
 use berth_api_types::Filters;
 use berth_api_types::system::{Component, DiskUsage, Platform, SystemInfo, SystemVersion};
 use berth_api_types::{API_VERSION, MIN_API_VERSION};
@@ -112,7 +112,9 @@ impl Engine {
     pub fn info(&self) -> SystemInfo {
         let uname = rustix::system::uname();
         let mut runtimes = serde_json::Map::new();
-        runtimes.insert("berth".into(), json!({"path": "berth"}));
+        for name in RUNTIME_NAMES {
+            runtimes.insert(name.into(), json!({"path": "berth"}));
+        }
         SystemInfo {
             id: self.daemon_id().to_string(),
             images: self.images().count() as i64,
@@ -132,7 +134,7 @@ impl Engine {
             cgroup_driver: "cgroupfs".into(),
             cgroup_version: cgroup_version().into(),
             logging_driver: "json-file".into(),
-            default_runtime: "berth".into(),
+            default_runtime: DEFAULT_RUNTIME.into(),
             security_options: vec!["name=seccomp,profile=builtin".into()],
             n_fd: std::fs::read_dir("/proc/self/fd")
                 .map(|d| d.count() as i64)

@@ -162,6 +162,26 @@ pub fn detach(host_veth: &str) -> Result<()> {
     Netlink::open()?.delete_link(host_veth).map(drop)
 }
 
+/// Points the default route of the namespace at `netns` via `gateway`, on whichever of its
+/// interfaces has an address in the gateway's subnet: after the interface that held the route
+/// left (a container disconnected from its first network), traffic out leaves by another.
+pub fn route_default_via(netns: &Path, gateway: Ipv4Addr) -> Result<()> {
+    let ns = crate::netns::Netns::open(netns)?;
+    let mut nl = Netlink::open_in(&ns)?;
+    let Some(index) = nl
+        .addresses()?
+        .into_iter()
+        .find(|a| a.net.contains(gateway))
+        .map(|a| a.index)
+    else {
+        return Ok(());
+    };
+    let Some(link) = nl.links()?.into_iter().find(|l| l.index == index) else {
+        return Ok(());
+    };
+    nl.add_default_route(&link.name, gateway)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,9 @@ pub mod plan;
 mod tool;
 
 pub use addr::{Ipv4Net, MAX_IFNAME_LEN, MacAddr, check_ifname};
-pub use attach::{ContainerLink, HostVeth, attach_container, detach, random_veth_name};
+pub use attach::{
+    ContainerLink, HostVeth, attach_container, detach, random_veth_name, route_default_via,
+};
 pub use error::{Error, Result};
 pub use netlink::{Answer, Link, LinkAddress, Netlink, Request};
 pub use netns::{Netns, run_in};

@@ -151,8 +151,13 @@ pub struct EndpointSettings {
     /// Requested or assigned MAC address.
     #[serde(rename = "MacAddress", default, deserialize_with = "or_default")]
     pub mac_address: String,
-    /// Extra DNS names on this network.
-    #[serde(rename = "Aliases", default, deserialize_with = "or_default")]
+    /// Extra DNS names on this network (`null` when none, as Docker sends it).
+    #[serde(
+        rename = "Aliases",
+        default,
+        deserialize_with = "or_default",
+        serialize_with = "crate::nullable::empty_as_null"
+    )]
     pub aliases: Vec<String>,
     /// Driver options.
     #[serde(rename = "DriverOpts", default, deserialize_with = "or_default")]

@@ -234,8 +234,8 @@ pub struct HostConfig {
     /// Namespaced kernel parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sysctls: Option<BTreeMap<String, String>>,
-    /// OCI runtime name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// OCI runtime name (always present in inspect, as Docker sends it).
+    #[serde(default)]
     pub runtime: Option<String>,
     /// Windows only.
     #[serde(default, deserialize_with = "or_default")]

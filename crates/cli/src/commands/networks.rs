@@ -368,7 +368,7 @@ pub fn create_request(args: &NetworkCreateArgs) -> Result<NetworkCreateRequest> 
         enable_ipv6: args.ipv6,
         ipam: Some(Ipam {
             driver: args.ipam_driver.clone(),
-            options: key_values(&args.ipam_opt),
+            options: Some(key_values(&args.ipam_opt)),
             config,
         }),
         internal: args.internal,

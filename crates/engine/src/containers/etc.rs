@@ -72,6 +72,50 @@ fn host_entries(extra_hosts: &[String], gateway: Option<std::net::Ipv4Addr>) -> 
     s
 }
 
+/// Moves the container's embedded DNS server (and `host.berth.internal`) from gateway `old`
+/// to `new` in the files in `dir`, when they name it: the network that carried them was
+/// disconnected. Written in place, as the files are bind-mounted into the running container.
+pub fn switch_gateway(
+    dir: &Path,
+    old: std::net::Ipv4Addr,
+    new: std::net::Ipv4Addr,
+) -> Result<(), EngineError> {
+    let (old, new) = (old.to_string(), new.to_string());
+    for name in ["resolv.conf", "hosts"] {
+        let path = dir.join(name);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let switched = replace_address(&text, &old, &new);
+        if switched != text {
+            write_file(&path, &switched)?;
+        }
+    }
+    Ok(())
+}
+
+/// `text` with every whitespace-separated word equal to `old` replaced by `new`.
+fn replace_address(text: &str, old: &str, new: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.contains(&old) && !line.trim_start().starts_with('#') {
+            let mut l = words
+                .iter()
+                .map(|w| if *w == old { new } else { w })
+                .collect::<Vec<_>>()
+                .join(if line.contains('\t') { "\t" } else { " " });
+            if line.ends_with('\n') {
+                l.push('\n');
+            }
+            out.push_str(&l);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 fn write_file(path: &Path, content: &str) -> Result<(), EngineError> {
     std::fs::write(path, content).map_err(|e| EngineError::io(path, e))
 }
@@ -172,6 +216,29 @@ fn is_loopback(addr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_moved_gateway_replaces_whole_addresses_only() {
+        let text =
+            "nameserver 10.1.0.1\nsearch x\n10.1.0.1\thost.berth.internal\n10.1.0.11\tother\n";
+        assert_eq!(
+            replace_address(text, "10.1.0.1", "10.2.0.1"),
+            "nameserver 10.2.0.1\nsearch x\n10.2.0.1\thost.berth.internal\n10.1.0.11\tother\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("resolv.conf"), "nameserver 8.8.8.8\n").unwrap();
+        switch_gateway(
+            dir.path(),
+            "10.1.0.1".parse().unwrap(),
+            "10.2.0.1".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("resolv.conf")).unwrap(),
+            "nameserver 8.8.8.8\n",
+            "a --dns server is not the gateway: kept"
+        );
+    }
 
     #[test]
     fn resolv_conf_drops_stub_resolvers_and_honours_flags() {

@@ -24,6 +24,19 @@ pub fn alias_of(link: &str) -> &str {
     }
 }
 
+/// `(alias, container name)` of each of `rec`'s links, for DNS.
+pub fn alias_pairs(rec: &ContainerRecord) -> Vec<(String, String)> {
+    rec.host_config
+        .links
+        .iter()
+        .map(|link| {
+            let link = link.trim_start_matches('/');
+            let name = link.split_once(':').map_or(link, |(n, _)| n);
+            (alias_of(link).to_string(), name.to_string())
+        })
+        .collect()
+}
+
 /// Resolves `rec`'s links; `lookup` finds a running container and its address.
 pub fn resolve(
     rec: &ContainerRecord,

@@ -331,16 +331,21 @@ impl Containers {
         check_storage_opts(&host.storage_opt)?;
         check_host_resources(&host.resources)?;
         default_memory_swap(&mut host.resources);
+        match host.runtime.as_deref() {
+            None | Some("") => host.runtime = Some(crate::DEFAULT_RUNTIME.into()),
+            Some(known) if crate::RUNTIME_NAMES.contains(&known) => {}
+            Some(other) => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "unknown or invalid runtime name: {other}"
+                )));
+            }
+        }
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = "bridge".into();
         }
         match netsetup::mode(&host.network_mode) {
             netsetup::Mode::Network(n) => {
-                let net = self
-                    .net
-                    .store()
-                    .find(&n)
-                    .map_err(|_| EngineError::NotFound(format!("network {n} not found")))?;
+                let net = self.net.store().find(&n).map_err(|_| unknown_network(&n))?;
                 if net.driver == "host" {
                     host.network_mode = "host".into();
                 } else if net.driver == "null" {
@@ -351,6 +356,15 @@ impl Containers {
                 self.store.get(&c)?;
             }
             netsetup::Mode::Host | netsetup::Mode::None => {}
+        }
+        // The CLI files `--mac-address` and friends under the mode's name, `default` when the
+        // user named no network: that is the network the mode resolved to.
+        let endpoints = &mut request.networking_config.endpoints_config;
+        if let Some(ep) = endpoints.remove("default") {
+            endpoints.entry(host.network_mode.clone()).or_insert(ep);
+        }
+        for n in endpoints.keys() {
+            self.net.store().find(n).map_err(|_| unknown_network(n))?;
         }
         if host.log_config.kind.is_empty() {
             host.log_config.kind = "json-file".into();
@@ -1458,6 +1472,13 @@ fn parse_cpu_list(list: &str) -> Option<std::collections::BTreeSet<u32>> {
         }
     }
     Some(out)
+}
+
+/// A create naming a network that does not exist. A 400, where Docker sends a 404: clients
+/// read a 404 on create as "no such image" and go pulling (docker run, docker-py), which hides
+/// the real mistake behind a pull error.
+fn unknown_network(name: &str) -> EngineError {
+    EngineError::InvalidArgument(format!("network {name} not found"))
 }
 
 /// Docker records a memory limit without a swap limit as memory plus as much swap

@@ -193,10 +193,32 @@ impl NetSetup {
         let Mode::Network(primary) = mode(&rec.host_config.network_mode) else {
             return Ok(None);
         };
-        let net = self.store.find(&primary)?;
-        if !net.is_bridge() {
+        // Left by `network disconnect`, the mode's network may even be gone: not needed then.
+        let mode_net = if rec.left_mode_network {
+            self.store.find(&primary).ok()
+        } else {
+            Some(self.store.find(&primary)?)
+        };
+        if mode_net.as_ref().is_some_and(|n| !n.is_bridge()) {
             return Ok(None);
         }
+        let mode_id = mode_net.as_ref().map(|n| n.id.clone());
+        let mut names: Vec<String> = Vec::new();
+        if !rec.left_mode_network {
+            names.push(primary.clone());
+        }
+        names.extend(
+            rec.endpoints
+                .keys()
+                .filter(|n| {
+                    **n != primary
+                        && self
+                            .store
+                            .find(n)
+                            .is_ok_and(|r| Some(&r.id) != mode_id.as_ref())
+                })
+                .cloned(),
+        );
         let path = self.netns_path(&rec.id);
         let attached = (|| {
             std::fs::create_dir_all(&self.netns_dir)
@@ -205,20 +227,19 @@ impl NetSetup {
                 let _ = Netns::remove(&path);
             }
             Netns::create(&path).map_err(net_err)?;
-            let ip = self.connect_one(rec, &path, &primary, "eth0", true)?;
-            let extra: Vec<String> = rec
-                .endpoints
-                .keys()
-                .filter(|n| **n != primary && self.store.find(n).is_ok_and(|r| r.id != net.id))
-                .cloned()
-                .collect();
-            for (i, name) in extra.iter().enumerate() {
-                self.connect_one(rec, &path, name, &format!("eth{}", i + 1), false)?;
+            // The first network is `eth0`, with the default route and the DNS server.
+            let mut first = (None, None);
+            for (i, name) in names.iter().enumerate() {
+                let ip = self.connect_one(rec, &path, name, &format!("eth{i}"), i == 0)?;
+                if i == 0 {
+                    first = (ip, self.store.find(name)?.gateway);
+                }
             }
+            self.refresh_views(rec);
             Ok(Attached {
                 netns: path.clone(),
-                ip,
-                nameserver: net.gateway,
+                ip: first.0,
+                nameserver: first.1,
             })
         })();
         if attached.is_err() {
@@ -299,12 +320,21 @@ impl NetSetup {
                 })
             })
             .map_err(net_err)?;
-        self.store.set_host_veth(&net.id, &rec.id, &veth.name)?;
+        // A requested MAC address is the one the endpoint reports, not the derived one.
+        self.store
+            .set_host_veth(&net.id, &rec.id, &veth.name, mac.map(|m| m.to_string()))?;
         // A container reaching its own published port through the host comes back through
         // the same bridge port.
         let _ = berth_net::nft::set_hairpin(&veth.name, true);
         self.dns.add_endpoint(&net, &rec.id, &ep);
         Ok(Some(ip))
+    }
+
+    /// Tells DNS what the container resolves now that its set of networks changed: the names
+    /// of all its networks, and its links' aliases.
+    pub fn refresh_views(&self, rec: &ContainerRecord) {
+        self.dns
+            .set_container_views(&self.store, &rec.id, &super::links::alias_pairs(rec));
     }
 
     /// Disconnects a running container from one network: its veth goes, its lease is freed.

@@ -183,6 +183,7 @@ impl Containers {
     fn endpoints(&self, r: &ContainerRecord) -> BTreeMap<String, EndpointSettings> {
         let mut out = BTreeMap::new();
         let primary = match super::netsetup::mode(&r.host_config.network_mode) {
+            super::netsetup::Mode::Network(_) if r.left_mode_network => None,
             super::netsetup::Mode::Network(n) => Some(n),
             super::netsetup::Mode::Host => Some("host".to_string()),
             super::netsetup::Mode::None => Some("none".to_string()),

@@ -140,6 +140,11 @@ pub struct ContainerRecord {
     /// `--network-alias`, `--mac-address`).
     #[serde(default)]
     pub endpoints: std::collections::BTreeMap<String, berth_api_types::container::EndpointSettings>,
+    /// Disconnected from the network its `NetworkMode` names (Docker allows it, running or
+    /// not): that network is then neither joined at start nor shown, until `network connect`
+    /// joins it again.
+    #[serde(default)]
+    pub left_mode_network: bool,
     /// Run state.
     #[serde(default)]
     pub state: RunState,

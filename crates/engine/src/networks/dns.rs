@@ -5,7 +5,9 @@
 //! `<name>.<network>.<suffix>`), so the host reaches containers by name (moby#27790).
 //!
 //! The zone is kept in step with endpoints: added when a container is connected, removed when
-//! it is disconnected, rebuilt from the records when the daemon starts.
+//! it is disconnected, rebuilt from the records when the daemon starts. A container on several
+//! networks resolves the names of all of them, whichever network's server it asks (the zone
+//! knows each of its addresses as a client of those views), as under Docker's 127.0.0.11.
 
 use super::{Endpoint, NetworkRecord, NetworkStore};
 use berth_net::dns::{DnsServer, ServerView, Zone};
@@ -102,19 +104,46 @@ impl NetworkDns {
         }
     }
 
-    /// Removes an endpoint's names.
+    /// Removes an endpoint's names, and what it saw beyond its network.
     pub fn remove_endpoint(&self, net_id: &str, ep: &Endpoint) {
         if let Some(ip) = ep.ip {
             self.zone.remove_ip(net_id, ip);
+            self.zone.remove_client(net_id, ip);
         }
     }
 
-    /// Rebuilds the zone from the records (daemon start).
+    /// Makes every network of container `id` resolve the names of all its networks (asked from
+    /// any of its addresses), and its links' `aliases` (alias → container name). Called when
+    /// the set of its networks changes: start, connect, disconnect.
+    pub fn set_container_views(
+        &self,
+        store: &NetworkStore,
+        id: &str,
+        aliases: &[(String, String)],
+    ) {
+        let mine: Vec<(String, std::net::Ipv4Addr)> = store
+            .all()
+            .iter()
+            .filter_map(|n| Some((n.id.clone(), n.endpoints.get(id)?.ip?)))
+            .collect();
+        let views: Vec<String> = mine.iter().map(|(v, _)| v.clone()).collect();
+        for (view, ip) in &mine {
+            self.zone.set_client(view, *ip, views.clone(), aliases);
+        }
+    }
+
+    /// Rebuilds the zone from the records (daemon start). Link aliases come back with the
+    /// containers' next start; their /etc/hosts entries hold them meanwhile.
     pub fn rebuild(&self, store: &NetworkStore) {
+        let mut containers = std::collections::BTreeSet::new();
         for net in store.all() {
             for (cid, ep) in &net.endpoints {
                 self.add_endpoint(&net, cid, ep);
+                containers.insert(cid.clone());
             }
+        }
+        for cid in containers {
+            self.set_container_views(store, &cid, &[]);
         }
     }
 

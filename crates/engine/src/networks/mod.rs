@@ -22,6 +22,8 @@ type Result<T> = std::result::Result<T, EngineError>;
 pub const PREDEFINED: &[&str] = &["bridge", "host", "none"];
 /// Holder name of a network's gateway lease.
 const GATEWAY: &str = "gateway";
+/// Lease holder prefix of auxiliary addresses (`aux:<host name>`).
+const AUX_PREFIX: &str = "aux:";
 
 /// One container's attachment to a network.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +76,12 @@ pub struct NetworkRecord {
     /// Driver options as given.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// IPAM driver options as given (`None`: the client sent none, shown as `null`).
+    #[serde(default)]
+    pub ipam_options: Option<BTreeMap<String, String>>,
+    /// `--aux-address`: host name → address, reserved from the leases.
+    #[serde(default)]
+    pub auxiliary_addresses: BTreeMap<String, Ipv4Addr>,
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -111,6 +119,10 @@ pub struct NetworkSpec {
     pub attachable: bool,
     /// `-o`.
     pub options: BTreeMap<String, String>,
+    /// `--ipam-opt`.
+    pub ipam_options: Option<BTreeMap<String, String>>,
+    /// `--aux-address`.
+    pub auxiliary_addresses: BTreeMap<String, Ipv4Addr>,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
 }
@@ -264,6 +276,7 @@ impl NetworkStore {
             internal: spec.internal,
             attachable: spec.attachable,
             options: spec.options.clone(),
+            ipam_options: spec.ipam_options.clone(),
             labels: spec.labels.clone(),
             ..Default::default()
         };
@@ -301,6 +314,19 @@ impl NetworkStore {
             rec.leases
                 .lease(&subnet, None, Some(gateway), GATEWAY)
                 .map_err(|e| EngineError::InvalidArgument(format!("gateway: {e}")))?;
+            for (host, addr) in &spec.auxiliary_addresses {
+                if !subnet.contains(*addr) {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "no matching subnet for aux-address {addr}"
+                    )));
+                }
+                rec.leases
+                    .lease(&subnet, None, Some(*addr), &format!("{AUX_PREFIX}{host}"))
+                    .map_err(|e| {
+                        EngineError::InvalidArgument(format!("aux-address {host}: {e}"))
+                    })?;
+            }
+            rec.auxiliary_addresses = spec.auxiliary_addresses.clone();
             rec.subnet = Some(subnet);
             rec.gateway = Some(gateway);
             rec.ip_range = spec.ip_range;
@@ -404,12 +430,21 @@ impl NetworkStore {
 
     /// Records the host veth of an endpoint (and saves the endpoint that
     /// [`NetworkStore::connect`] was told not to).
-    pub fn set_host_veth(&self, key: &str, container: &str, veth: &str) -> Result<()> {
+    pub fn set_host_veth(
+        &self,
+        key: &str,
+        container: &str,
+        veth: &str,
+        mac: Option<String>,
+    ) -> Result<()> {
         let mut map = self.lock();
         let id = find_in(&map, key)?.id.clone();
         let rec = map.get_mut(&id).expect("found above");
         if let Some(ep) = rec.endpoints.get_mut(container) {
             ep.host_veth = veth.to_string();
+            if let Some(mac) = mac {
+                ep.mac = mac;
+            }
         }
         self.save_endpoints(rec)
     }
@@ -480,23 +515,36 @@ pub fn host_routes() -> Vec<Subnet> {
         .collect()
 }
 
-/// Docker's rule for network names.
+/// Docker's rule for network names: anything that is not blank (`my net`, `1abc`, `a:b` and
+/// `é` are all networks under Docker). Control characters are refused as well, on purpose:
+/// they would corrupt every table and log line the name is printed in.
 fn validate_name(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::InvalidArgument(format!(
-            "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-        )))
+    if name.trim().is_empty() {
+        return Err(EngineError::InvalidArgument(format!(
+            "invalid name: {name}"
+        )));
     }
+    if name.chars().any(char::is_control) {
+        return Err(EngineError::InvalidArgument(format!(
+            "invalid network name {name:?}: control characters are not allowed"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_anything_but_blank_or_control() {
+        for ok in ["my net", "1abc", "a:b", "_x", "é", "a..b"] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "  ", "a\nb"] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn store() -> (tempfile::TempDir, NetworkStore) {
         let d = tempfile::tempdir().unwrap();
@@ -565,7 +613,7 @@ mod tests {
             .connect("bridge", "c1", "web", None, vec![], false)
             .unwrap();
         assert!(!reopen().endpoints.contains_key("c1"), "not saved yet");
-        s.set_host_veth(&net.id, "c1", "veth1234567").unwrap();
+        s.set_host_veth(&net.id, "c1", "veth1234567", None).unwrap();
         let back = reopen();
         assert_eq!(back.endpoints["c1"].host_veth, "veth1234567");
         assert_eq!(back.endpoints["c1"].ip, ep.ip);
@@ -623,7 +671,7 @@ mod tests {
         assert!(
             s.insert(
                 NetworkSpec {
-                    name: "bad name".into(),
+                    name: " ".into(),
                     ..Default::default()
                 },
                 &used,

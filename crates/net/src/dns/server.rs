@@ -16,10 +16,11 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use super::zone::{Zone, normalize};
 
-/// The TTL of the A records the server answers from its zone: 600 s, as Docker's embedded
-/// server does, so clients that cache behave as they do under Docker. Common container clients
-/// (glibc, musl) do not cache at all, so zone updates are seen at once by them.
-pub const ANSWER_TTL: u32 = 600;
+/// The TTL of the A records the server answers from its zone: short, unlike the 600 s of
+/// Docker's embedded server, because a container that restarts gets a new address and a
+/// caching resolver (systemd-resolved on the host, nscd, a proxy's own cache) must not keep
+/// the old one for ten minutes. glibc and musl do not cache at all.
+pub const ANSWER_TTL: u32 = 5;
 
 /// How long one upstream may take to answer a forwarded query before the next one is tried.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
@@ -344,6 +345,14 @@ fn step(
     Some(p)
 }
 
+/// The asking container's IPv4 address (IPv4-mapped IPv6 included), which picks its extra views.
+fn client_v4(ip: std::net::IpAddr) -> Option<std::net::Ipv4Addr> {
+    match ip {
+        std::net::IpAddr::V4(v4) => Some(v4),
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+    }
+}
+
 /// Whether `bytes` is a DNS response carrying `id`.
 fn is_reply_to(bytes: &[u8], id: u16) -> bool {
     bytes.len() >= 12 && u16::from_be_bytes([bytes[0], bytes[1]]) == id && bytes[2] & 0x80 != 0
@@ -360,7 +369,7 @@ fn serve_udp(shared: &Shared, udp: &UdpSocket, buf: &mut [u8], pending: &mut Vec
             Err(_) => continue,
         };
         let query = &buf[..n];
-        match shared.decide(query, true) {
+        match shared.decide(query, true, client_v4(client.ip())) {
             Decision::Reply(bytes) => {
                 let _ = udp.send_to(&bytes, client);
             }
@@ -418,6 +427,7 @@ fn accept_tcp(shared: &Arc<Shared>, tcp: &TcpListener) {
 /// Serves length-prefixed messages on one TCP connection until EOF, idleness, a malformed
 /// message or the server's stop.
 fn serve_tcp(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
+    let client = client_v4(stream.peer_addr()?.ip());
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(TCP_IDLE))?;
     stream.set_write_timeout(Some(TCP_IDLE))?;
@@ -426,7 +436,7 @@ fn serve_tcp(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             return Ok(());
         }
         let msg = read_framed(&mut stream)?;
-        let reply = match shared.decide(&msg, false) {
+        let reply = match shared.decide(&msg, false, client) {
             Decision::Reply(bytes) => bytes,
             Decision::Forward { id, servfail } => {
                 forward_tcp(&shared.upstreams, &msg, id).unwrap_or(servfail)
@@ -466,8 +476,9 @@ fn forward_tcp(upstreams: &[SocketAddr], msg: &[u8], id: u16) -> Option<Vec<u8>>
 }
 
 impl Shared {
-    /// Decides what to answer to one client message; `udp` applies the UDP size limit.
-    fn decide(&self, packet: &[u8], udp: bool) -> Decision {
+    /// Decides what to answer to one client message; `udp` applies the UDP size limit, and
+    /// `client` (the sender's address) adds the views and aliases that client also sees.
+    fn decide(&self, packet: &[u8], udp: bool, client: Option<std::net::Ipv4Addr>) -> Decision {
         let Ok(req) = Message::from_vec(packet) else {
             return Decision::Drop;
         };
@@ -495,7 +506,7 @@ impl Shared {
         let found = match &self.view {
             ServerView::Network(view) => {
                 match class_ok
-                    .then(|| self.zone.lookup_view(view, &name))
+                    .then(|| self.zone.lookup_view(view, client, &name))
                     .flatten()
                 {
                     Some(ips) => ips,
@@ -625,12 +636,14 @@ mod tests {
         // No question at all.
         let empty = Message::query().to_vec().unwrap();
         assert_eq!(
-            answer_of(s.decide(&empty, true)).metadata.response_code,
+            answer_of(s.decide(&empty, true, None))
+                .metadata
+                .response_code,
             ResponseCode::FormErr
         );
         let mut notify = Message::query();
         notify.metadata.op_code = OpCode::Notify;
-        let resp = answer_of(s.decide(&notify.to_vec().unwrap(), true));
+        let resp = answer_of(s.decide(&notify.to_vec().unwrap(), true, None));
         assert_eq!(resp.metadata.response_code, ResponseCode::NotImp);
         assert_eq!(resp.metadata.id, notify.metadata.id);
 
@@ -640,7 +653,7 @@ mod tests {
             RecordType::A,
         ));
         let bytes = q.to_vec().unwrap();
-        let resp = answer_of(s.decide(&bytes, true));
+        let resp = answer_of(s.decide(&bytes, true, None));
         assert_eq!(resp.metadata.response_code, ResponseCode::NXDomain);
         assert!(!resp.metadata.recursion_available);
 
@@ -648,7 +661,7 @@ mod tests {
             ServerView::Network("n".into()),
             vec!["192.0.2.1:53".parse().unwrap()],
         );
-        match up.decide(&bytes, true) {
+        match up.decide(&bytes, true, None) {
             Decision::Forward { id, servfail } => {
                 assert_eq!(id, q.metadata.id);
                 let sf = Message::from_vec(&servfail).unwrap();

@@ -26,6 +26,19 @@ struct View {
 #[derive(Debug, Default, Clone)]
 pub struct Zone {
     inner: Arc<RwLock<BTreeMap<String, View>>>,
+    clients: Arc<RwLock<HashMap<(String, Ipv4Addr), Client>>>,
+}
+
+/// What one client (a container's address on one network) sees beyond its network's view: a
+/// container on several networks resolves the names of all of them (Docker's embedded server
+/// answers for every network of the asking container), and its legacy links' aliases.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Client {
+    /// The other views searched, in order, after the client's own.
+    also: Vec<String>,
+    /// Alias (normalized) → the name it stands for, looked up like any other name, so a
+    /// linked container that restarts with a new address is found at its new one.
+    aliases: HashMap<String, String>,
 }
 
 /// The canonical form of a name: lowercase ASCII, no trailing dot.
@@ -117,6 +130,43 @@ impl Zone {
     /// Forgets a whole view, for when its network is removed.
     pub fn remove_view(&self, view: &str) {
         self.write().remove(view);
+        self.clients_mut().retain(|(v, _), _| v != view);
+    }
+
+    fn clients_mut(&self) -> RwLockWriteGuard<'_, HashMap<(String, Ipv4Addr), Client>> {
+        self.clients.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Says what the client at `ip` on `view` also resolves: the names of the views in `also`
+    /// (searched in that order after its own) and `aliases` (alias → name). Empty lists forget
+    /// the client, as does [`Zone::remove_client`].
+    pub fn set_client(
+        &self,
+        view: &str,
+        ip: Ipv4Addr,
+        also: Vec<String>,
+        aliases: &[(String, String)],
+    ) {
+        let key = (view.to_owned(), ip);
+        let client = Client {
+            also: also.into_iter().filter(|v| v != view).collect(),
+            aliases: aliases
+                .iter()
+                .map(|(a, n)| (normalize(a), normalize(n)))
+                .filter(|(a, n)| !a.is_empty() && !n.is_empty())
+                .collect(),
+        };
+        let mut clients = self.clients_mut();
+        if client == Client::default() {
+            clients.remove(&key);
+        } else {
+            clients.insert(key, client);
+        }
+    }
+
+    /// Forgets what the client at `ip` on `view` saw beyond its view (it left the network).
+    pub fn remove_client(&self, view: &str, ip: Ipv4Addr) {
+        self.clients_mut().remove(&(view.to_owned(), ip));
     }
 
     /// Gives `view` a second name (or removes it with `None`) that the host listener accepts in
@@ -162,13 +212,34 @@ impl Zone {
         view.names.get(name).filter(|ips| !ips.is_empty()).cloned()
     }
 
-    /// The network listener's lookup: an exact name in `view`, `None` when unknown.
-    pub(crate) fn lookup_view(&self, view: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
-        self.read()
-            .get(view)
-            .and_then(|v| v.names.get(name))
-            .filter(|ips| !ips.is_empty())
-            .cloned()
+    /// The network listener's lookup for a client at `client` (when known): its link aliases,
+    /// then an exact name in `view`, then in the client's other views; `None` when unknown.
+    pub(crate) fn lookup_view(
+        &self,
+        view: &str,
+        client: Option<Ipv4Addr>,
+        name: &str,
+    ) -> Option<Vec<Ipv4Addr>> {
+        let extra = client.and_then(|ip| {
+            self.clients
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&(view.to_owned(), ip))
+                .cloned()
+        });
+        let views = self.read();
+        let find = |n: &str| {
+            std::iter::once(view)
+                .chain(extra.iter().flat_map(|c| c.also.iter().map(String::as_str)))
+                .find_map(|v| views.get(v)?.names.get(n).filter(|ips| !ips.is_empty()))
+                .cloned()
+        };
+        if let Some(target) = extra.as_ref().and_then(|c| c.aliases.get(name))
+            && let Some(ips) = find(target)
+        {
+            return Some(ips);
+        }
+        find(name)
     }
 }
 
@@ -210,6 +281,33 @@ mod tests {
         z.add("n1", "x", A);
         z.remove("n1", "X");
         assert!(z.lookup("n1", "x").is_empty());
+    }
+
+    #[test]
+    fn a_client_on_several_networks_sees_all_of_them_and_its_aliases() {
+        let z = Zone::new();
+        z.add("front", "proxy", A);
+        z.add("back", "app", B);
+        z.add("back", "proxy", Ipv4Addr::new(10, 0, 1, 9));
+        assert_eq!(z.lookup_view("front", Some(A), "app"), None);
+        z.set_client(
+            "front",
+            A,
+            vec!["back".into()],
+            &[("db".into(), "App".into())],
+        );
+        assert_eq!(z.lookup_view("front", Some(A), "app"), Some(vec![B]));
+        assert_eq!(z.lookup_view("front", Some(A), "db"), Some(vec![B]));
+        // Its own network's answer comes first.
+        assert_eq!(z.lookup_view("front", Some(A), "proxy"), Some(vec![A]));
+        // Other clients of the network see only the network.
+        assert_eq!(z.lookup_view("front", Some(B), "app"), None);
+        assert_eq!(z.lookup_view("front", None, "app"), None);
+        z.remove_client("front", A);
+        assert_eq!(z.lookup_view("front", Some(A), "app"), None);
+        z.set_client("front", A, vec!["back".into()], &[]);
+        z.remove_view("front");
+        assert_eq!(z.lookup_view("front", Some(A), "app"), None);
     }
 
     #[test]
