@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 clients=${1:-20}
 round=${2:-30}
 rounds=${3:-6}
-sh scripts/install-deps.sh test >/dev/null
+sh scripts/install-deps.sh bench >/dev/null
 cargo build --release -q
 berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-load-XXXX)

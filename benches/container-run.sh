@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
-sh scripts/install-deps.sh test >/dev/null
+sh scripts/install-deps.sh bench >/dev/null
 cargo build --release -q
 berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-bench-XXXX)

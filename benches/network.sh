@@ -5,13 +5,13 @@
 # address directly, with wrk; and, where Debian's dockerd starts, the same two figures for
 # Docker (its own bridge made here, userland proxy for the published port).
 #
-# usage: benches/network.sh [RUNS=20] [WRK_SECONDS=5]   (as root; builds berth --release)
+# usage: benches/network.sh [RUNS=20] [WRK_SECONDS=2] [ROUNDS=10]   (as root; builds berth --release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
-secs=${2:-5}
-sh scripts/install-deps.sh test >/dev/null
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+secs=${2:-2}
+rounds=${3:-10}
+sh scripts/install-deps.sh bench >/dev/null
 cargo build --release -q
 berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-bench-XXXX)
@@ -19,7 +19,7 @@ bridge=bb$(printf '%04x' $$)
 dbridge=bd$(printf '%04x' $$)
 pids=()
 cleanup() {
-  "$berth" rm -f bench-d1 bench-d2 bench-d3 bench-p1 bench-p2 bench-p3 >/dev/null 2>&1 || true
+  "$berth" rm -f bench-srv >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -41,25 +41,36 @@ time_cmd() {
   echo "scale=3; ($t1 - $t0) / 1000" | bc >> "$out"
 }
 rps() { wrk -t2 -c16 -d"${secs}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
-# Direct and published alternate, three rounds each, medians compared. Every measurement gets
-# a fresh container: busybox httpd closes each connection first, so its TIME_WAIT sockets hold
-# the (container:80, gateway:port) tuples for 60 s, and past ~28k connections (the client's
-# port range) new SYNs hit them and wait out retransmits: the second 4-second round to the
-# same container collapsed to a fifth of the first, direct and published alike.
-rps_rounds() { # $1 port base, then the CLI; prints "direct published" medians
-  local base=$1; shift
-  local d=() p=() i dip
-  for i in 1 2 3; do
-    "$@" run -d --name "bench-d$i" busybox sh -c "$serve" >/dev/null
-    "$@" run -d --name "bench-p$i" -p "127.0.0.1:$((base + i)):80" busybox sh -c "$serve" >/dev/null
-    sleep 0.5
-    dip=$("$@" inspect --format '{{.NetworkSettings.IPAddress}}' "bench-d$i")
-    d+=("$(rps "http://$dip/index.html")")
-    p+=("$(rps "http://127.0.0.1:$((base + i))/index.html")")
-    "$@" rm -f "bench-d$i" "bench-p$i" >/dev/null
+# Throughput, direct vs published, on ONE container serving both (its address, and
+# 127.0.0.1:PORT through the engine's port publishing), in ROUNDS short rounds that alternate
+# direct/published, after a warm-up round of each. The same warm server answers both paths, so
+# the ratio shows what publishing costs and nothing else. busybox httpd closes every connection
+# itself, so each leaves a TIME_WAIT socket in the container's namespace; past ~28k of them
+# new SYNs meet old tuples and stall, which used to make later rounds collapse (and a fresh
+# container per round made the two paths incomparable): the container runs with
+# net.ipv4.tcp_max_tw_buckets=0 (namespaced), so closed connections leave nothing behind.
+rps_rounds() { # $1 host port, then the CLI; prints "direct_median d_min d_max published_median p_min p_max"
+  local port=$1; shift
+  local d=() p=() i ip
+  "$@" run -d --name bench-srv --sysctl net.ipv4.tcp_max_tw_buckets=0 \
+    -p "127.0.0.1:$port:80" busybox sh -c "$serve" >/dev/null
+  ip=$("$@" inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' bench-srv)
+  for _ in $(seq 50); do timeout 1 bash -c "</dev/tcp/$ip/80" 2>/dev/null && break; sleep 0.1; done
+  secs=1 rps "http://$ip/index.html" >/dev/null
+  secs=1 rps "http://127.0.0.1:$port/index.html" >/dev/null
+  for i in $(seq "$rounds"); do
+    if [ $((i % 2)) = 1 ]; then
+      d+=("$(rps "http://$ip/index.html")"); p+=("$(rps "http://127.0.0.1:$port/index.html")")
+    else
+      p+=("$(rps "http://127.0.0.1:$port/index.html")"); d+=("$(rps "http://$ip/index.html")")
+    fi
   done
-  printf '%s\n' "${d[@]}" | median | tr '\n' ' '
-  printf '%s\n' "${p[@]}" | median
+  "$@" rm -f bench-srv >/dev/null
+  local ds ps
+  ds=$(printf '%s\n' "${d[@]}" | sort -n)
+  ps=$(printf '%s\n' "${p[@]}" | sort -n)
+  echo "$(echo "$ds" | median) $(echo "$ds" | head -1) $(echo "$ds" | tail -1)" \
+    "$(echo "$ps" | median) $(echo "$ps" | head -1) $(echo "$ps" | tail -1)"
 }
 serve='mkdir -p /www && head -c 4096 /dev/zero > /www/index.html && httpd -f -p 80 -h /www'
 
@@ -75,7 +86,7 @@ for _ in $(seq "$runs"); do
   time_cmd "$work/b-bridge" "$berth" run --rm busybox true
   time_cmd "$work/b-none" "$berth" run --rm --network none busybox true
 done
-read -r b_direct b_published < <(rps_rounds 18760 "$berth")
+read -r b_d b_dmin b_dmax b_p b_pmin b_pmax < <(rps_rounds 18760 "$berth")
 
 # --- Docker (private dockerd on its own bridge; published ports via its userland proxy)
 have_docker=0
@@ -96,16 +107,18 @@ if command -v dockerd >/dev/null; then
       time_cmd "$work/d-bridge" "${D[@]}" run --rm busybox true
       time_cmd "$work/d-none" "${D[@]}" run --rm --network none busybox true
     done
-    read -r d_direct d_published < <(rps_rounds 18770 "${D[@]}")
+    read -r d_d d_dmin d_dmax d_p d_pmin d_pmax < <(rps_rounds 18770 "${D[@]}")
   fi
 fi
 
 echo "run --rm busybox true, medians of $runs:"
 printf '  berth  bridge %8s ms   none %8s ms\n' "$(median < "$work/b-bridge")" "$(median < "$work/b-none")"
 [ "$have_docker" = 1 ] && printf '  docker bridge %8s ms   none %8s ms\n' "$(median < "$work/d-bridge")" "$(median < "$work/d-none")"
-echo "httpd, 4 KiB page, wrk -t2 -c16 ${secs}s, median of 3 alternating rounds, a fresh container each (requests/s):"
-printf '  berth  direct %10s   published %10s   (%s%%)\n' "$b_direct" "$b_published" \
-  "$(echo "scale=1; 100 * $b_published / $b_direct" | bc)"
-[ "$have_docker" = 1 ] && printf '  docker direct %10s   published %10s   (%s%%)\n' "$d_direct" "$d_published" \
-  "$(echo "scale=1; 100 * $d_published / $d_direct" | bc)"
+echo "httpd, 4 KiB page, wrk -t2 -c16, $rounds alternating ${secs}s rounds on one container (requests/s, median [min-max]):"
+row() { # name direct min max published min max
+  printf '  %-6s direct %9s [%s-%s]   published %9s [%s-%s]   published/direct %s%%\n' \
+    "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$(echo "scale=1; 100 * $5 / $2" | bc)"
+}
+row berth "$b_d" "$b_dmin" "$b_dmax" "$b_p" "$b_pmin" "$b_pmax"
+[ "$have_docker" = 1 ] && row docker "$d_d" "$d_dmin" "$d_dmax" "$d_p" "$d_pmin" "$d_pmax"
 exit 0

@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
+# hyperfine, runc, crun, GNU time and busybox-static, on a fresh machine too.
+sh scripts/install-deps.sh bench >/dev/null
 out=target/x86_64-unknown-linux-gnu/release
 if [ -x $out/berth ] && $out/berth oci --help >/dev/null 2>&1; then
   berth="$PWD/$out/berth oci"

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-200}
 runs=${2:-5}
-sh scripts/install-deps.sh test >/dev/null
+sh scripts/install-deps.sh bench >/dev/null
 cargo build --release -q
 berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-bench-XXXX)

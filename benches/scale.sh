@@ -11,8 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 peer_n=${2:-$n}
-sh scripts/install-deps.sh test >/dev/null
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
+sh scripts/install-deps.sh bench >/dev/null
 cargo build --release -q
 berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
 work=$(mktemp -d /tmp/berth-scale-XXXX)

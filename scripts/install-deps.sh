@@ -1,15 +1,21 @@
 #!/bin/sh
 # Installs the Debian packages Berth's demo and tests need, skipping what is already there.
-# usage: scripts/install-deps.sh [demo|test]
+# usage: scripts/install-deps.sh [demo|test|bench]
 set -eu
 # nftables carries the network rules (NAT, published ports, isolation).
 want="busybox-static nftables"
-if [ "${1:-test}" = test ]; then
+mode=${1:-test}
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
   # skopeo reads back archives `berth save` writes; podman and dockerd (docker.io) write archives
   # `berth load` reads and read the ones Berth writes; iptables is the rules' fallback backend.
   want="$want skopeo podman docker.io iptables docker-compose"
   # gcc and libc6-dev build the static attacker probe tests/security.rs runs in containers.
   want="$want gcc libc6-dev"
+fi
+if [ "$mode" = bench ]; then
+  # The peers and tools benches/*.sh measure with: hyperfine for timings, runc and crun as
+  # OCI runtimes beside `berth oci`, wrk for HTTP throughput, GNU time for peak RSS, bc.
+  want="$want hyperfine runc crun wrk time bc python3"
 fi
 missing=""
 for p in $want; do
@@ -21,7 +27,7 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   apt-get install -y -qq $missing
 fi
-if [ "${1:-test}" = test ] && ! python3 -c 'import docker' >/dev/null 2>&1; then
+if [ "$mode" != demo ] && ! python3 -c 'import docker' >/dev/null 2>&1; then
   # The Docker SDK for Python, driven by tests/docker_py.rs.
   python3 -m pip install -q docker || python3 -m pip install -q --break-system-packages docker
 fi

@@ -43,3 +43,60 @@ fn state_survives_kill_9_and_restart() {
     let out = d.ok(&["images", "-q", "--no-trunc"]);
     assert!(out.contains(&id), "{out}");
 }
+
+#[test]
+fn a_host_without_nft_gets_one_clear_warning_and_no_complaint() {
+    common::require_root("hiding nft needs a mount namespace");
+    let dir = tempfile::Builder::new()
+        .prefix("berth-test-")
+        .tempdir()
+        .unwrap();
+    let sock = dir.path().join("berth.sock");
+    let log_path = dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let (bridge, subnet) = common::unique_bridge();
+    // nft is "uninstalled" for the daemon alone: /dev/null over it in a private mount
+    // namespace (exec then fails, as for a missing binary).
+    let mut child = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind /dev/null \"$(command -v nft || echo /usr/sbin/nft)\" && exec \"$0\" \"$@\"")
+        .arg(common::berth_bin())
+        .args(["daemon", "--root"])
+        .arg(dir.path().join("root"))
+        .arg("--host")
+        .arg(format!("unix://{}", sock.display()))
+        .args(["--firewall", "nftables", "--bridge", &bridge, "--bip", &subnet])
+        .args(["--dns-listen", "127.0.0.1:0"])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !sock.exists() {
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "daemon did not come up: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let info = common::http::request(&sock, "GET", "/info", &[], b"").json();
+    // Paths that tidy the rules (a prune) find nothing to remove and say nothing.
+    let prune = common::http::request(&sock, "POST", "/networks/prune", &[], b"");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert_eq!(prune.status, 200, "{log}");
+    let warnings = info["Warnings"].to_string();
+    assert!(
+        warnings.contains("nftables is not installed") && warnings.contains("published ports"),
+        "{warnings}"
+    );
+    assert_eq!(log.matches("nftables is not installed").count(), 1, "{log}");
+    assert!(!log.contains("removing nftables table"), "{log}");
+    assert!(!log.contains("running nft"), "{log}");
+    common::unmount_under(dir.path());
+}

@@ -511,3 +511,32 @@ fn execs_leave_no_trace_in_the_record_and_none_across_restarts() {
         v["ExecIDs"]
     );
 }
+
+#[test]
+fn containers_can_be_killed_and_removed_the_moment_the_daemon_is_back() {
+    let mut d = daemon();
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            d.ok(&["run", "-d", "busybox", "sleep", "100"])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    d.stop_with(15);
+    d.spawn();
+    // Straight away, before the restore pass may have reached them: each acts on a
+    // re-attached container (an exit nobody reported used to hold `rm -f` for 30 s and fail).
+    d.ok(&["kill", &ids[0]]);
+    let state = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &ids[0],
+    ]);
+    assert_eq!(state.trim(), "exited 137");
+    d.ok(&["rm", "-f", &ids[1]]);
+    d.ok(&["stop", "-t", "0", &ids[2]]);
+    d.ok(&["rm", &ids[0], &ids[2]]);
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    assert_consistent(&d, "after kill, rm -f and stop at restart");
+}

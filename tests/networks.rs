@@ -957,3 +957,184 @@ fn legacy_links_give_hosts_entries_and_variables() {
     let err = d.fails(&["run", "--rm", "--link", "db1:db", "busybox", "true"]);
     assert!(err.contains("non running container"), "{err}");
 }
+
+/// Host networking the test adds by hand (a bridge of "another engine", a VPN's route in a
+/// table of its own), removed even when the test fails.
+struct HostWiring {
+    links: Vec<String>,
+    routes: Vec<String>,
+}
+
+impl HostWiring {
+    fn ip(args: &[&str]) {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A bridge left down (so no route shows) holding `gateway/prefix`.
+    fn down_bridge_with(&mut self, name: &str, addr: &str) {
+        Self::ip(&["link", "add", name, "type", "bridge"]);
+        self.links.push(name.to_string());
+        Self::ip(&["addr", "add", addr, "dev", name]);
+    }
+
+    /// A route to `subnet` in routing table 51820 (where `wg-quick` puts a VPN's routes).
+    fn vpn_route(&mut self, subnet: &str) {
+        Self::ip(&["route", "add", subnet, "dev", "lo", "table", "51820"]);
+        self.routes.push(subnet.to_string());
+    }
+}
+
+impl Drop for HostWiring {
+    fn drop(&mut self) {
+        for l in &self.links {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", l])
+                .status();
+        }
+        for r in &self.routes {
+            let _ = std::process::Command::new("ip")
+                .args(["route", "del", r, "dev", "lo", "table", "51820"])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn new_networks_keep_clear_of_subnets_the_host_uses() {
+    let d = daemon();
+    let subnet_of = |name: &str| {
+        d.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Subnet}}",
+            name,
+        ])
+        .trim()
+        .to_string()
+    };
+    d.ok(&["network", "create", "probe"]);
+    let first = subnet_of("probe");
+    // The bridge exists from the create on, so other engines see the subnet taken.
+    let bridge = d
+        .ok(&["network", "inspect", "-f", "{{.Id}}", "probe"])
+        .trim()
+        .to_string();
+    let bridge = format!("br-{}", &bridge[..12]);
+    assert!(link_exists(&bridge), "{bridge} made at create");
+    d.ok(&["network", "rm", "probe"]);
+    assert!(!link_exists(&bridge));
+
+    // Another engine's bridge, down (no route), holds that subnet: it is not taken again.
+    let mut wiring = HostWiring {
+        links: vec![],
+        routes: vec![],
+    };
+    let (other, _) = unique_bridge();
+    let (net, prefix) = first.split_once('/').unwrap();
+    let gw = net.trim_end_matches(".0").to_string() + ".1";
+    wiring.down_bridge_with(&other, &format!("{gw}/{prefix}"));
+    d.ok(&["network", "create", "probe"]);
+    let second = subnet_of("probe");
+    assert_ne!(second, first, "took the subnet of a host bridge");
+    d.ok(&["network", "rm", "probe"]);
+
+    // A VPN routes the next one from a table of its own: skipped too.
+    wiring.vpn_route(&second);
+    d.ok(&["network", "create", "probe"]);
+    let third = subnet_of("probe");
+    assert!(
+        third != first && third != second,
+        "{first} {second} {third}"
+    );
+    d.ok(&["network", "rm", "probe"]);
+}
+
+#[test]
+fn bip_given_after_the_first_start_is_applied_or_refused() {
+    let mut d = daemon();
+    let (bridge, old) = default_bridge(&d);
+    let old_prefix = old.trim_end_matches("0/24").to_string();
+    let ip = |d: &Daemon, id: &str| {
+        d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", id])
+            .trim()
+            .to_string()
+    };
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "100"])
+        .trim()
+        .to_string();
+    assert!(ip(&d, &id).starts_with(&old_prefix));
+    d.stop_with(15);
+
+    // With a container still on the default network, another --bip is refused, saying why.
+    let (_, new) = unique_bridge();
+    let new_prefix = new.trim_end_matches("0/24").to_string();
+    let refused = std::process::Command::new(common::berth_bin())
+        .args(["daemon", "--root"])
+        .arg(d.root())
+        .arg("--host")
+        .arg(format!(
+            "unix://{}",
+            d.dir.path().join("other.sock").display()
+        ))
+        .args([
+            "--bridge",
+            &bridge,
+            "--bip",
+            &new,
+            "--dns-listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "--bip {new} differs from the default network's subnet {old}"
+        )),
+        "{err}"
+    );
+
+    // Once nothing is on it, the new subnet is applied: leases, gateway, the bridge's address.
+    d.spawn();
+    d.ok(&["rm", "-f", &id]);
+    d.stop_with(15);
+    let at = d.extra_args.iter().position(|a| a == "--bip").unwrap();
+    d.extra_args[at + 1] = new.clone();
+    d.spawn();
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "100"])
+        .trim()
+        .to_string();
+    assert!(ip(&d, &id).starts_with(&new_prefix), "{}", ip(&d, &id));
+    let gw = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+        "bridge",
+    ]);
+    assert_eq!(gw.trim(), format!("{new_prefix}1"));
+    let addrs = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", &bridge])
+        .output()
+        .unwrap();
+    let addrs = String::from_utf8_lossy(&addrs.stdout);
+    assert!(addrs.contains(&format!("{new_prefix}1/24")), "{addrs}");
+    assert!(
+        !addrs.contains(&format!("{old_prefix}1/")),
+        "old address kept: {addrs}"
+    );
+    let ping = d.ok(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &ip(&d, &id)]);
+    assert!(ping.contains("1 packets received"), "{ping}");
+}

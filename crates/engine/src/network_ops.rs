@@ -151,6 +151,21 @@ impl Engine {
             &crate::networks::host_routes(),
             false,
         )?;
+        // The bridge is made now, as Docker does: its address and route then show on the
+        // host, so another engine (or a VPN) picking a subnet keeps clear of this one.
+        let existed = std::path::Path::new("/sys/class/net")
+            .join(&rec.bridge)
+            .exists();
+        if rec.is_bridge()
+            && let Err(e) = self.containers.net().ensure_bridge(&rec)
+        {
+            let _ = self.networks.remove(&rec.id);
+            if !existed {
+                // Only a link made here goes: a bridge the user named is theirs.
+                self.containers.net().remove_bridge(&rec);
+            }
+            return Err(e);
+        }
         self.network_event("create", &rec, &[]);
         Ok(network_resource(&rec))
     }

@@ -153,7 +153,7 @@ impl Engine {
             swarm: json!({"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": "", "ControlAvailable": false}),
             registry_config: json!({"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []}),
             plugins: json!({"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file", "none"]}),
-            warnings: vec![],
+            warnings: self.containers.firewall_warning().into_iter().collect(),
             ..Default::default()
         }
     }

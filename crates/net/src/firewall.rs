@@ -32,6 +32,36 @@ impl Firewall {
         }
     }
 
+    /// Whether this tool is installed (answers `--version`; asked once per process).
+    pub fn installed(self) -> bool {
+        static NFT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        static IPT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        match self {
+            Firewall::Nftables => *NFT.get_or_init(nft::installed),
+            Firewall::Iptables => *IPT.get_or_init(iptables::available),
+        }
+    }
+
+    /// What a daemon says at start when its tool is absent: which features then do not work
+    /// and what to install. `None` when the tool is there.
+    pub fn missing_warning(self) -> Option<String> {
+        (!self.installed()).then(|| {
+            format!(
+                "{self} is not installed (no {} found): published ports (-p), masquerading out \
+                 of bridge networks and isolation between networks will fail until it is \
+                 (apt install {})",
+                match self {
+                    Firewall::Nftables => "nft",
+                    Firewall::Iptables => "iptables-restore",
+                },
+                match self {
+                    Firewall::Nftables => "nftables",
+                    Firewall::Iptables => "iptables",
+                }
+            )
+        })
+    }
+
     /// Replaces the daemon's rules with `plan`'s (see [`nft::apply`], [`iptables::apply`]).
     pub fn apply(self, table: &str, plan: &nft::NatPlan) -> Result<()> {
         match self {
@@ -40,8 +70,12 @@ impl Firewall {
         }
     }
 
-    /// Removes the daemon's rules; the user's chain stays.
+    /// Removes the daemon's rules; the user's chain stays. Where the tool is not installed
+    /// there can be no rules of its: nothing to do, and nothing to warn about.
     pub fn remove(self, table: &str) -> Result<()> {
+        if !self.installed() {
+            return Ok(());
+        }
         match self {
             Firewall::Nftables => nft::remove(table),
             Firewall::Iptables => iptables::remove(table),
@@ -51,6 +85,9 @@ impl Firewall {
     /// Removes the user's chain when it holds no rule (a prune leaves nothing of Berth's, and
     /// nothing of the user's is lost). Returns whether it was removed.
     pub fn remove_user_if_empty(self, table: &str) -> Result<bool> {
+        if !self.installed() {
+            return Ok(true);
+        }
         let has_rules = match self {
             Firewall::Nftables => nft::list(&nft::user_table(table))?.is_some_and(|listing| {
                 listing.lines().map(str::trim).any(|l| {

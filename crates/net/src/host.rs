@@ -66,6 +66,34 @@ pub fn ipv4_routes() -> Result<Vec<HostRoute>> {
     Ok(parse_proc_net_route(&text))
 }
 
+/// Every IPv4 subnet the host already uses, which a new bridge must keep clear of: route
+/// destinations of all routing tables (a VPN's policy-routed table included; default routes
+/// left out, they overlap everything) and the subnets of addresses assigned to interfaces
+/// (another engine's bridge that is down has no route, but still its address). Falls back to
+/// the main table in `/proc/net/route` where netlink cannot be used.
+pub fn taken_ipv4_subnets() -> Vec<Ipv4Net> {
+    let from_netlink = crate::Netlink::open().and_then(|mut nl| {
+        let mut taken = nl.route_destinations()?;
+        taken.extend(nl.addresses()?.into_iter().map(|a| a.net));
+        Ok(taken)
+    });
+    let all = match from_netlink {
+        Ok(t) => t,
+        Err(_) => ipv4_routes()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.dest)
+            .collect(),
+    };
+    let mut out: Vec<Ipv4Net> = all
+        .into_iter()
+        .filter(|n| n.prefix > 0 && !n.addr.is_loopback())
+        .collect();
+    out.sort_by_key(|n| (u32::from(n.addr), n.prefix));
+    out.dedup();
+    out
+}
+
 /// The default route with the lowest metric, if any.
 pub fn default_route(routes: &[HostRoute]) -> Option<&HostRoute> {
     routes

@@ -14,6 +14,7 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
 
@@ -305,6 +306,31 @@ impl Netlink {
             .collect())
     }
 
+    /// The destinations of the namespace's IPv4 routes in every table (default routes
+    /// included, as `0.0.0.0/0`).
+    pub fn route_destinations(&mut self) -> Result<Vec<Ipv4Net>> {
+        let answer = self.apply_one(plan::dump_ipv4_routes())?;
+        Ok(answer
+            .replies
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) => {
+                    let prefix = r.header.destination_prefix_length;
+                    let addr = r
+                        .attributes
+                        .iter()
+                        .find_map(|a| match a {
+                            RouteAttribute::Destination(RouteAddress::Inet(a)) => Some(*a),
+                            _ => None,
+                        })
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+                    Some(Ipv4Net { addr, prefix })
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Looks a link up by name, failing with [`Error::LinkNotFound`] if it does not exist.
     pub fn require_link(&mut self, name: &str) -> Result<Link> {
         self.link(name)?
@@ -397,6 +423,13 @@ impl Netlink {
     pub fn add_address(&mut self, name: &str, net: Ipv4Net) -> Result<()> {
         let index = self.require_link(name)?.index;
         self.apply_one(plan::add_address(index, name, net))
+            .map(drop)
+    }
+
+    /// Removes an IPv4 address from link `name`; removing one that is not there succeeds.
+    pub fn delete_address(&mut self, name: &str, net: Ipv4Net) -> Result<()> {
+        let index = self.require_link(name)?.index;
+        self.apply_one(plan::delete_address(index, name, net))
             .map(drop)
     }
 

@@ -99,6 +99,20 @@ pub fn dump_ipv4_addresses() -> Request {
     }
 }
 
+/// Lists the IPv4 routes of every table (`RT_TABLE_UNSPEC`): the main table, and those that
+/// VPNs such as `wg-quick` put in tables of their own under policy rules.
+pub fn dump_ipv4_routes() -> Request {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = AddressFamily::Inet;
+    msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+    Request {
+        what: "listing routes".into(),
+        message: RouteNetlinkMessage::GetRoute(msg),
+        flags: NLM_F_DUMP,
+        tolerate: vec![],
+    }
+}
+
 /// Creates bridge `name`, up, with `mtu`; `EEXIST` is tolerated so the caller can check the
 /// existing link instead (see [`Netlink::ensure_bridge`](crate::Netlink::ensure_bridge)).
 pub fn create_bridge(name: &str, mtu: Option<u32>) -> Request {
@@ -177,6 +191,22 @@ pub fn add_address(index: u32, name: &str, net: Ipv4Net) -> Request {
         message: RouteNetlinkMessage::NewAddress(msg),
         flags: NLM_F_CREATE | NLM_F_EXCL,
         tolerate: vec![eexist()],
+    }
+}
+
+/// Removes IPv4 address `net` from the link with `index` (one that is gone already is fine).
+pub fn delete_address(index: u32, name: &str, net: Ipv4Net) -> Request {
+    let mut msg = AddressMessage::default();
+    msg.header.family = AddressFamily::Inet;
+    msg.header.prefix_len = net.prefix;
+    msg.header.index = index;
+    msg.attributes
+        .push(AddressAttribute::Local(IpAddr::V4(net.addr)));
+    Request {
+        what: format!("removing address {net} from {name}"),
+        message: RouteNetlinkMessage::DelAddress(msg),
+        flags: 0,
+        tolerate: vec![Errno::ADDRNOTAVAIL.raw_os_error()],
     }
 }
 

@@ -233,7 +233,16 @@ impl Containers {
             log_errors_reported: Mutex::new(Default::default()),
         });
         containers.sweep_orphans();
+        if let Some(w) = containers.firewall_warning() {
+            tracing::warn!("{w}");
+        }
         Ok(containers)
+    }
+
+    /// Why published ports and network isolation cannot work on this host (the daemon's
+    /// packet-filter tool is not installed); said at start and in `docker info`'s warnings.
+    pub fn firewall_warning(&self) -> Option<String> {
+        self.settings.firewall.missing_warning()
     }
 
     /// The record table.
@@ -535,7 +544,7 @@ impl Containers {
 
     /// `docker start`. Starting a running container is a [`EngineError::NotModified`].
     pub fn start(self: &Arc<Self>, key: &str) -> Result<()> {
-        let entry = self.store.get(key)?;
+        let entry = self.settled(key)?;
         let _op = entry.op_lock();
         match entry.read(|r| r.state.status) {
             Status::Running | Status::Paused => {
@@ -890,7 +899,7 @@ impl Containers {
         timeout: Option<i64>,
         signal: Option<&str>,
     ) -> Result<()> {
-        let entry = self.store.get(key)?;
+        let entry = self.settled_async(key).await?;
         let _op = entry.op_lock_async().await;
         let rec = entry.snapshot();
         let sig = match signal.filter(|s| !s.is_empty()) {
@@ -962,7 +971,7 @@ impl Containers {
     /// `docker kill`. With SIGKILL it returns once the container has exited (as Docker's),
     /// so an inspect or `rm` right after sees it stopped.
     pub async fn kill(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
-        let entry = self.store.get(key)?;
+        let entry = self.settled_async(key).await?;
         let sig = match signal.filter(|s| !s.is_empty()) {
             Some(s) => spec::parse_signal(s)?,
             None => libc_sigkill(),
@@ -1076,7 +1085,7 @@ impl Containers {
         force: bool,
         volumes: bool,
     ) -> Result<()> {
-        let entry = self.store.get(key)?;
+        let entry = self.settled_async(key).await?;
         let _op = entry.op_lock_async().await;
         if !self.store.contains(&entry.id) {
             return Ok(());
@@ -1228,17 +1237,7 @@ impl Containers {
             let Ok(entry) = self.store.get(&id) else {
                 continue; // removed by a client meanwhile
             };
-            let next = {
-                let _op = entry.op_lock();
-                self.restore_one(&entry)
-            };
-            match next {
-                Restored::Done => {}
-                Restored::Exited(exit) => self.handle_exit(&entry, exit, Duration::ZERO),
-                Restored::Remove => {
-                    let _ = self.remove(&id, true, false);
-                }
-            }
+            self.restore_entry(&entry);
             let _op = entry.op_lock();
             let rec = entry.snapshot();
             if self.store.contains(&rec.id)
@@ -1253,6 +1252,51 @@ impl Containers {
                 tracing::warn!(id = %rec.id, error = %e, "starting container at daemon start");
             }
         }
+    }
+
+    /// Restores `entry` now unless that was done: a client acting on a container the restore
+    /// pass has not reached yet (`rm -f` right after a daemon restart) must find its shim
+    /// re-attached, or it would wait for an exit nobody reports.
+    fn restore_entry(self: &Arc<Self>, entry: &Arc<Entry>) {
+        if !entry.restore_pending() {
+            return;
+        }
+        let next = {
+            let _op = entry.op_lock();
+            if !entry.take_restore() {
+                return; // another caller did it while this one waited for the lock
+            }
+            self.restore_one(entry)
+        };
+        match next {
+            Restored::Done => {}
+            Restored::Exited(exit) => self.handle_exit(entry, exit, Duration::ZERO),
+            Restored::Remove => {
+                let _ = self.remove(&entry.id, true, false);
+            }
+        }
+    }
+
+    /// The entry of container `key`, restored first if the daemon-start pass has not got
+    /// to it (see [`Containers::restore_entry`]). For blocking callers.
+    pub(super) fn settled(self: &Arc<Self>, key: &str) -> Result<Arc<Entry>> {
+        let entry = self.store.get(key)?;
+        self.restore_entry(&entry);
+        Ok(entry)
+    }
+
+    /// [`Containers::settled`] for async callers.
+    pub(super) async fn settled_async(self: &Arc<Self>, key: &str) -> Result<Arc<Entry>> {
+        let entry = self.store.get(key)?;
+        if entry.restore_pending() {
+            let (this, e) = (self.clone(), entry.clone());
+            blocking(move || {
+                this.restore_entry(&e);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(entry)
     }
 
     /// Brings one pre-existing container's record in line with what is there; the caller holds

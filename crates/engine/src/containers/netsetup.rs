@@ -143,13 +143,24 @@ impl NetSetup {
             return Ok(());
         }
         let mut nl = Netlink::open().map_err(net_err)?;
-        nl.ensure_bridge(&net.bridge, None).map_err(net_err)?;
+        let link = nl.ensure_bridge(&net.bridge, None).map_err(net_err)?;
         let addr = Ipv4Net::new(gw, subnet.prefix).map_err(net_err)?;
-        let has = nl
-            .addresses()
-            .map_err(net_err)?
+        let addresses = nl.addresses().map_err(net_err)?;
+        // The address the bridge kept from its earlier subnet (`--bip` changed) goes; no other
+        // address is touched: the bridge may be the user's own (`--bridge br0`).
+        if let Some((addr, prefix)) = net.retired_gateway {
+            let old = Ipv4Net::new(addr, prefix).map_err(net_err)?;
+            if addresses
+                .iter()
+                .any(|a| a.index == link.index && a.net == old)
+            {
+                nl.delete_address(&net.bridge, old).map_err(net_err)?;
+            }
+            self.store.clear_retired_gateway(&net.id)?;
+        }
+        let has = addresses
             .iter()
-            .any(|a| a.net.addr == gw);
+            .any(|a| a.index == link.index && a.net == addr);
         if !has {
             nl.add_address(&net.bridge, addr).map_err(net_err)?;
         }

@@ -32,12 +32,27 @@ pub struct Entry {
     /// hold it while they wait for an exit without holding a thread.
     op: tokio::sync::Mutex<()>,
     removed: std::sync::atomic::AtomicBool,
+    /// Loaded at daemon start and not yet brought in line with what is there (its shim
+    /// re-attached, an exit recorded): see `Containers::settled`.
+    pending_restore: std::sync::atomic::AtomicBool,
     /// Bumped at every change (and at removal), for `async` waiters: they hold a receiver
     /// instead of a thread blocked on [`Entry::wait_for`].
     version: tokio::sync::watch::Sender<u64>,
 }
 
 impl Entry {
+    /// Whether the daemon-start restore has yet to look at this container.
+    pub fn restore_pending(&self) -> bool {
+        self.pending_restore
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Claims the restore of this container (true once: for the caller that does it).
+    pub fn take_restore(&self) -> bool {
+        self.pending_restore
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Whether the container has been removed from the store.
     pub fn is_removed(&self) -> bool {
         self.removed.load(std::sync::atomic::Ordering::SeqCst)
@@ -213,7 +228,7 @@ impl ContainerStore {
                     table.names.insert(rec.name.clone(), rec.id.clone());
                     table
                         .by_id
-                        .insert(rec.id.clone(), Arc::new(new_entry(&path, rec)));
+                        .insert(rec.id.clone(), Arc::new(new_entry(&path, rec, true)));
                 }
                 _ => {
                     tracing::warn!(path = %path.display(), "removing incomplete container directory");
@@ -258,7 +273,7 @@ impl ContainerStore {
             return Err(e.into());
         }
         table.names.insert(record.name.clone(), record.id.clone());
-        let entry = Arc::new(new_entry(&dir, record));
+        let entry = Arc::new(new_entry(&dir, record, false));
         table.by_id.insert(entry.id.clone(), entry.clone());
         Ok(entry)
     }
@@ -344,7 +359,7 @@ impl ContainerStore {
     }
 }
 
-fn new_entry(dir: &Path, record: ContainerRecord) -> Entry {
+fn new_entry(dir: &Path, record: ContainerRecord, pending_restore: bool) -> Entry {
     Entry {
         id: record.id.clone(),
         dir: dir.to_path_buf(),
@@ -352,6 +367,7 @@ fn new_entry(dir: &Path, record: ContainerRecord) -> Entry {
         changed: Condvar::new(),
         op: tokio::sync::Mutex::new(()),
         removed: std::sync::atomic::AtomicBool::new(false),
+        pending_restore: std::sync::atomic::AtomicBool::new(pending_restore),
         version: tokio::sync::watch::Sender::new(0),
     }
 }

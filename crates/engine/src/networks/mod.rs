@@ -91,6 +91,10 @@ pub struct NetworkRecord {
     /// Container id → endpoint.
     #[serde(default)]
     pub endpoints: BTreeMap<String, Endpoint>,
+    /// The gateway address (with the old prefix) the bridge still carries from before a
+    /// `--bip` change, to be removed from the bridge when it is next ensured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_gateway: Option<(Ipv4Addr, u8)>,
 }
 
 impl NetworkRecord {
@@ -164,6 +168,9 @@ impl NetworkStore {
             dir: dir.to_path_buf(),
             inner: Mutex::new(map),
         };
+        if let Some(want) = default_subnet {
+            store.apply_default_subnet(want)?;
+        }
         for name in PREDEFINED {
             if store.find(name).is_ok() {
                 continue;
@@ -193,6 +200,68 @@ impl NetworkStore {
             store.insert(spec, used, true)?;
         }
         Ok(store)
+    }
+
+    /// `--bip` on a root whose default network has another subnet: applied (new subnet and
+    /// gateway, leases reset; the bridge's address follows when it is next ensured) while no
+    /// container is on that network, refused with the reason otherwise — never ignored.
+    fn apply_default_subnet(&self, want: Subnet) -> Result<()> {
+        let mut map = self.lock();
+        if let Some(other) = map
+            .values()
+            .find(|n| n.name != "bridge" && n.subnet.is_some_and(|o| o.overlaps(&want)))
+        {
+            return Err(EngineError::Conflict(format!(
+                "--bip {want} overlaps the subnet {} of network {}",
+                other.subnet.map(|o| o.to_string()).unwrap_or_default(),
+                other.name
+            )));
+        }
+        let Some(rec) = map.values_mut().find(|n| n.name == "bridge") else {
+            return Ok(()); // first start: the bridge network is made with it
+        };
+        if rec.subnet == Some(want) {
+            return Ok(());
+        }
+        let old = rec.subnet.map(|o| o.to_string()).unwrap_or_default();
+        if !rec.endpoints.is_empty() {
+            let users: Vec<&str> = rec.endpoints.values().map(|e| e.name.as_str()).collect();
+            return Err(EngineError::Conflict(format!(
+                "--bip {want} differs from the default network's subnet {old}, which containers \
+                 still use ({}): stop them to change it, or start without --bip",
+                users.join(", ")
+            )));
+        }
+        let gateway = want.default_gateway();
+        let mut leases = Leases::default();
+        leases
+            .lease(&want, None, Some(gateway), GATEWAY)
+            .map_err(|e| EngineError::InvalidArgument(format!("--bip {want}: {e}")))?;
+        if let (Some(o), Some(g)) = (rec.subnet, rec.gateway) {
+            rec.retired_gateway = Some((g, o.prefix));
+        }
+        rec.subnet = Some(want);
+        rec.gateway = Some(gateway);
+        rec.ip_range = None;
+        rec.leases = leases;
+        tracing::info!(from = %old, to = %want, "the default network takes the new --bip");
+        let rec = rec.clone();
+        drop(map);
+        self.save(&rec)
+    }
+
+    /// Forgets the retired gateway of network `id` once the bridge no longer has it.
+    pub fn clear_retired_gateway(&self, id: &str) -> Result<()> {
+        let mut map = self.lock();
+        let Some(rec) = map.get_mut(id) else {
+            return Ok(());
+        };
+        if rec.retired_gateway.take().is_none() {
+            return Ok(());
+        }
+        let rec = rec.clone();
+        drop(map);
+        self.save(&rec)
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, NetworkRecord>> {
@@ -495,17 +564,15 @@ fn find_in<'a>(map: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'
     }
 }
 
-/// The host's IPv4 routes, so new networks keep clear of them. The default route is left
-/// out: it overlaps everything.
+/// The subnets the host already uses (routes of every table, interface addresses; see
+/// [`berth_net::host::taken_ipv4_subnets`]), so new networks keep clear of them.
 pub fn host_routes() -> Vec<Subnet> {
-    berth_net::host::ipv4_routes()
-        .unwrap_or_default()
+    berth_net::host::taken_ipv4_subnets()
         .into_iter()
-        .filter(|r| r.dest.prefix > 0)
-        .map(|r| {
+        .map(|n| {
             let s = Subnet {
-                addr: r.dest.addr,
-                prefix: r.dest.prefix,
+                addr: n.addr,
+                prefix: n.prefix,
             };
             Subnet {
                 addr: Ipv4Addr::from(s.first()),
