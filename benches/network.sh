@@ -29,8 +29,11 @@ cleanup() {
   nft delete table ip "berth_$bridge" 2>/dev/null || true
   nft delete table ip "berth_${bridge}_user" 2>/dev/null || true
   rm -rf "$work"
+  [ -n "${tw_reuse:-}" ] && sysctl -qw net.ipv4.tcp_tw_reuse="$tw_reuse"
 }
 trap cleanup EXIT
+tw_reuse=$(sysctl -n net.ipv4.tcp_tw_reuse)
+sysctl -qw net.ipv4.tcp_tw_reuse=1
 sh scripts/busybox-rootfs.sh "$work/busybox.tar"
 now_us() { date +%s%N | cut -b1-16; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -44,11 +47,12 @@ rps() { wrk -t2 -c16 -d"${secs}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
 # Throughput, direct vs published, on ONE container serving both (its address, and
 # 127.0.0.1:PORT through the engine's port publishing), in ROUNDS short rounds that alternate
 # direct/published, after a warm-up round of each. The same warm server answers both paths, so
-# the ratio shows what publishing costs and nothing else. busybox httpd closes every connection
-# itself, so each leaves a TIME_WAIT socket in the container's namespace; past ~28k of them
-# new SYNs meet old tuples and stall, which used to make later rounds collapse (and a fresh
-# container per round made the two paths incomparable): the container runs with
-# net.ipv4.tcp_max_tw_buckets=0 (namespaced), so closed connections leave nothing behind.
+# the ratio shows what publishing costs and nothing else. wrk closes each connection once it
+# has the page, so every request leaves a TIME_WAIT socket on the host; Debian's default
+# tcp_tw_reuse=2 reuses those ports for loopback only, so the direct path (to the container's
+# address) ran out of ports after ~28k connections and stalled in later rounds while the
+# published one (from 127.0.0.1) did not: that was the 194 %. The bench sets tcp_tw_reuse=1
+# while it runs (restored at exit), and the container runs with tcp_max_tw_buckets=0.
 rps_rounds() { # $1 host port, then the CLI; prints "direct_median d_min d_max published_median p_min p_max"
   local port=$1; shift
   local d=() p=() i ip

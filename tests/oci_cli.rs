@@ -234,3 +234,374 @@ fn hooks_run_on_the_host_and_pid_file_is_written() {
         .unwrap();
     assert!(pid > 1, "pid file holds {pid}");
 }
+
+/// Edits the bundle's config.json with `f`.
+fn edit_spec(b: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let path = b.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    f(&mut spec);
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+}
+
+/// `berth oci create` with stdio on files (the container inherits them); returns its stderr.
+fn create(state: &Path, dir: &Path, b: &Path, id: &str) -> (bool, String) {
+    let err = dir.join(format!("{id}.create.err"));
+    let status = Command::new(berth_bin())
+        .arg("oci")
+        .arg("--root")
+        .arg(state)
+        .args(["create", "--bundle", b.to_str().unwrap(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join(format!("{id}.create.out"))).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    (
+        status.success(),
+        std::fs::read_to_string(&err).unwrap_or_default(),
+    )
+}
+
+fn wait_stopped(state: &Path, id: &str) {
+    for _ in 0..200 {
+        let s: serde_json::Value =
+            serde_json::from_slice(&oci(state, &["state", id]).stdout).unwrap_or_default();
+        if s["status"] == "stopped" {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{id} did not stop");
+}
+
+#[test]
+fn every_hook_runs_in_its_place_and_order() {
+    common::require_root("containers need namespaces and mounts");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(dir.path(), &["sleep", "30"]);
+    let host_log = b.join("rootfs/tmp/hooks.log");
+    // Each hook appends: its name, the mount namespace it runs in, the state it was given.
+    let hook = |name: &str, log: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!(
+                "printf '%s %s ' {name} \"$(readlink /proc/self/ns/mnt)\" >> {log}; cat >> {log}; echo >> {log}"
+            )]
+        })
+    };
+    let hl = host_log.display().to_string();
+    edit_spec(&b, |spec| {
+        spec["hooks"] = serde_json::json!({
+            "prestart": [hook("prestart", &hl)],
+            "createRuntime": [hook("createRuntime", &hl)],
+            "createContainer": [hook("createContainer", &hl)],
+            // Resolved and run in the container: its /bin/sh, its /tmp.
+            "startContainer": [hook("startContainer", "/tmp/hooks.log")],
+            "poststart": [hook("poststart", &hl)],
+            "poststop": [hook("poststop", &hl)],
+        });
+    });
+    let id = format!("berth-e2e-allhooks-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
+    let (ok, err) = create(&state, dir.path(), &b, &id);
+    assert!(ok, "create: {err}");
+    let s: serde_json::Value =
+        serde_json::from_slice(&oci(&state, &["state", &id]).stdout).unwrap();
+    let pid = s["pid"].as_i64().unwrap();
+    let container_mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let out = oci(&state, &["start", &id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    assert!(oci(&state, &["kill", &id, "KILL"]).status.success());
+    wait_stopped(&state, &id);
+    let out = oci(&state, &["delete", &id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+
+    let log = std::fs::read_to_string(&host_log).unwrap();
+    let rows: Vec<(String, String, serde_json::Value)> = log
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, ' ');
+            let name = parts.next().unwrap().to_string();
+            let ns = parts.next().unwrap().to_string();
+            let st = serde_json::from_str(parts.next().unwrap()).unwrap_or_default();
+            (name, ns, st)
+        })
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{log}"
+    );
+    for (name, ns, st) in &rows {
+        let in_container = name == "createContainer" || name == "startContainer";
+        let want = if in_container {
+            &container_mnt
+        } else {
+            &host_mnt
+        };
+        assert_eq!(
+            ns,
+            &want.display().to_string(),
+            "{name} ran in the wrong mount namespace"
+        );
+        assert_eq!(st["id"], id.as_str(), "{name}: {st}");
+        if name != "poststop" {
+            assert_eq!(st["pid"].as_i64(), Some(pid), "{name}: {st}");
+        }
+    }
+}
+
+#[test]
+fn failing_poststart_and_poststop_hooks_only_warn_and_the_rest_run() {
+    common::require_root("containers need namespaces and mounts");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(dir.path(), &["sleep", "30"]);
+    let tmp = b.join("rootfs/tmp");
+    let sh = |script: String| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
+    edit_spec(&b, |spec| {
+        spec["hooks"] = serde_json::json!({
+            "poststart": [sh("exit 3".into()), sh(format!("touch {}/ps2", tmp.display()))],
+            "poststop": [sh("exit 1".into()), sh(format!("touch {}/pst2", tmp.display()))],
+        });
+    });
+    let id = format!("berth-e2e-warnhooks-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
+    let (ok, err) = create(&state, dir.path(), &b, &id);
+    assert!(ok, "create: {err}");
+    let out = oci(&state, &["start", &id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning") && stderr(&out).contains("poststart"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        tmp.join("ps2").exists(),
+        "the second poststart hook did not run"
+    );
+    let s: serde_json::Value =
+        serde_json::from_slice(&oci(&state, &["state", &id]).stdout).unwrap();
+    assert_eq!(s["status"], "running");
+    assert!(oci(&state, &["kill", &id, "KILL"]).status.success());
+    wait_stopped(&state, &id);
+    let out = oci(&state, &["delete", &id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+    assert!(stderr(&out).contains("poststop"), "{}", stderr(&out));
+    assert!(
+        tmp.join("pst2").exists(),
+        "the second poststop hook did not run"
+    );
+}
+
+#[test]
+fn ambient_capabilities_without_inheritable_only_warn() {
+    common::require_root("containers need namespaces and mounts");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(dir.path(), &["sh", "-c", "grep CapAmb /proc/self/status"]);
+    let caps = serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    // As `runc spec` writes it: ambient capabilities, no inheritable ones.
+    edit_spec(&b, |spec| {
+        let c = &mut spec["process"]["capabilities"];
+        c["ambient"] = caps.clone();
+        c.as_object_mut().unwrap().remove("inheritable");
+    });
+    let id = format!("berth-e2e-amb-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
+    let out = oci(&state, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("CapAmb:\t0000000000000000"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("warning") && stderr(&out).contains("CAP_NET_BIND_SERVICE"),
+        "{}",
+        stderr(&out)
+    );
+    // With inheritable ones too, they are raised, and nothing is said.
+    edit_spec(&b, |spec| {
+        spec["process"]["capabilities"]["inheritable"] = caps.clone()
+    });
+    let out = oci(&state, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("CapAmb:\t0000000020000420"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+#[test]
+fn shared_rootfs_propagation_pivots() {
+    common::require_root("containers need namespaces and mounts");
+    for propagation in ["shared", "rshared"] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let b = bundle(
+            dir.path(),
+            &["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"],
+        );
+        edit_spec(&b, |spec| {
+            spec["linux"]["rootfsPropagation"] = serde_json::json!(propagation);
+        });
+        let id = format!("berth-e2e-prop-{propagation}-{}", std::process::id());
+        let _cleanup = Cleanup(&state, id.clone());
+        let out = oci(&state, &["run", "--bundle", b.to_str().unwrap(), &id]);
+        assert!(out.status.success(), "{propagation}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("shared:"),
+            "{propagation}: {}",
+            stdout(&out)
+        );
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mounts.contains(b.to_str().unwrap()),
+            "a mount of the bundle leaked"
+        );
+    }
+}
+
+#[test]
+fn a_created_container_in_a_user_namespace_starts() {
+    common::require_root("containers need namespaces and mounts");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(dir.path(), &["sh", "-c", "id -u > /tmp/uid"]);
+    // The rootfs as the mapped root owns it, as a user-namespaced runc user prepares it.
+    let st = Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(b.join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    edit_spec(&b, |spec| {
+        let linux = &mut spec["linux"];
+        linux["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        linux["uidMappings"] = map.clone();
+        linux["gidMappings"] = map;
+    });
+    let id = format!("berth-e2e-userns-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
+    let (ok, err) = create(&state, dir.path(), &b, &id);
+    assert!(ok, "create: {err}");
+    let out = oci(&state, &["start", &id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    let uid = b.join("rootfs/tmp/uid");
+    for _ in 0..200 {
+        if std::fs::read_to_string(&uid).is_ok_and(|s| !s.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err =
+        std::fs::read_to_string(dir.path().join(format!("{id}.create.err"))).unwrap_or_default();
+    assert_eq!(
+        std::fs::read_to_string(&uid).unwrap_or_default().trim(),
+        "0",
+        "the container never ran its program: {err}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&uid).unwrap().uid(), 100000);
+}
+
+#[test]
+fn joins_mount_and_uts_namespaces_by_path() {
+    common::require_root("containers need namespaces and mounts");
+    // A process holding a mount and a uts namespace of its own.
+    let mut holder = Command::new("unshare")
+        .args([
+            "--mount",
+            "--uts",
+            "--propagation",
+            "private",
+            "sleep",
+            "60",
+        ])
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let hpid = holder.id();
+    let _kill = Kill(&mut holder);
+    let own = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let ns_mnt = format!("/proc/{hpid}/ns/mnt");
+    for _ in 0..200 {
+        if std::fs::read_link(&ns_mnt).is_ok_and(|l| l != own) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let theirs = std::fs::read_link(&ns_mnt).unwrap();
+    assert_ne!(theirs, own);
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(
+        dir.path(),
+        &["sh", "-c", "hostname; readlink /proc/self/ns/mnt"],
+    );
+    let join = |spec: &mut serde_json::Value, mnt: &str| {
+        for ns in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+            match ns["type"].as_str() {
+                Some("mount") => ns["path"] = serde_json::json!(mnt),
+                Some("uts") => ns["path"] = serde_json::json!(format!("/proc/{hpid}/ns/uts")),
+                _ => {}
+            }
+        }
+        spec["hostname"] = serde_json::json!("joined");
+    };
+    edit_spec(&b, |spec| join(spec, &ns_mnt));
+    let id = format!("berth-e2e-joinns-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
+    let out = oci(&state, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    assert_eq!(lines, ["joined".to_string(), theirs.display().to_string()]);
+    let host = Command::new("nsenter")
+        .arg(format!("--uts=/proc/{hpid}/ns/uts"))
+        .arg("hostname")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&host).trim(),
+        "joined",
+        "the hostname went elsewhere"
+    );
+
+    // The runtime's own mount namespace is refused: it would pivot the host's root.
+    edit_spec(&b, |spec| join(spec, "/proc/self/ns/mnt"));
+    let out = oci(
+        &state,
+        &["run", "--bundle", b.to_str().unwrap(), &format!("{id}-own")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("own mount namespace"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -117,6 +117,19 @@ impl CapSets {
         }
     }
 
+    /// Takes out of the ambient set what the kernel would refuse to raise (a capability
+    /// not in both the permitted and the inheritable set: `runc spec`'s own template lists
+    /// ambient capabilities without inheritable ones) and returns their numbers, for the
+    /// caller to warn about; runc warns and goes on too.
+    pub fn drop_unraisable_ambient(&mut self) -> Vec<u32> {
+        let raisable = self.permitted & self.inheritable;
+        let dropped: Vec<u32> = (0..=self.last.min(63))
+            .filter(|b| self.ambient & (1 << b) != 0 && raisable & (1 << b) == 0)
+            .collect();
+        self.ambient &= raisable;
+        dropped
+    }
+
     /// Drops every capability outside the bounding set. Allocation-free.
     pub fn drop_bounding(&self) -> std::io::Result<()> {
         for cap in 0..=self.last.min(63) {
@@ -219,5 +232,20 @@ mod tests {
         assert_eq!(cap_bit(&Capability::NetRaw), Some(13));
         assert_eq!(cap_bit(&Capability::AuditWrite), Some(29));
         assert_eq!(mask_of(&["CHOWN", "KILL"]).unwrap(), 1 | 1 << 5);
+    }
+
+    #[test]
+    fn ambient_caps_outside_permitted_and_inheritable_are_dropped() {
+        let mut sets = CapSets {
+            bounding: 0b1111,
+            effective: 0b1111,
+            permitted: 0b0111,
+            inheritable: 0b0101,
+            ambient: 0b1111,
+            last: 40,
+        };
+        assert_eq!(sets.drop_unraisable_ambient(), vec![1, 3]);
+        assert_eq!(sets.ambient, 0b0101);
+        assert!(sets.drop_unraisable_ambient().is_empty());
     }
 }

@@ -190,6 +190,7 @@ pub fn parse_signal(text: &str) -> Option<i32> {
 /// Entry point for `berth oci ARGS...` (`args` start after `oci`). Returns the exit code:
 /// the container's for `run` and `exec`, 1 for errors, as runc does.
 pub fn oci_main(args: Vec<OsString>) -> i32 {
+    crate::warn::to_stderr();
     // Every process this one clones stays non-dumpable until its execve (see `hygiene`).
     if let Err(err) = crate::hygiene::non_dumpable() {
         eprintln!("berth oci: making the runtime non-dumpable: {err}");

@@ -254,7 +254,17 @@ fn process_init(
         ns,
         oom_score_adj: process.oom_score_adj().map(|v| cstring(v.to_string())),
         rlimits: rlimits::prepare(process.rlimits().as_deref().unwrap_or_default()),
-        caps: process.capabilities().as_ref().map(CapSets::from_spec),
+        caps: process.capabilities().as_ref().map(|c| {
+            let mut sets = CapSets::from_spec(c);
+            for cap in sets.drop_unraisable_ambient() {
+                crate::warn::warn(format_args!(
+                    "can't raise ambient capability {}: it is not in both the permitted and \
+                     the inheritable set",
+                    crate::caps::NAMES.get(cap as usize).unwrap_or(&"?")
+                ));
+            }
+            sets
+        }),
         no_new_privs: process.no_new_privileges().unwrap_or(false),
         seccomp: linux
             .and_then(|l| l.seccomp().as_ref())
@@ -354,12 +364,18 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
             )
         })
         .collect();
-    let create_runtime = spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.create_runtime().clone())
-        .unwrap_or_default();
-    init.hooks_sync = !create_runtime.is_empty();
+    let hook_list =
+        |pick: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>| {
+            spec.hooks()
+                .as_ref()
+                .and_then(|h| pick(h).clone())
+                .unwrap_or_default()
+        };
+    let prestart = hook_list(|h| h.prestart());
+    let create_runtime = hook_list(|h| h.create_runtime());
+    let create_container = hook_list(|h| h.create_container());
+    init.hooks_sync =
+        !(prestart.is_empty() && create_runtime.is_empty() && create_container.is_empty());
     // The process joins its groups itself (see `process::CgroupJoin`) unless it gets a new
     // user namespace, whose root may not write the host's cgroup files; and it is cloned
     // straight into its cgroup2 group, made now for that.
@@ -381,6 +397,23 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         let fifo = dir.join(EXEC_FIFO);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
             .map_err(|e| Error::io("creating", &fifo, e.into()))?;
+        // The init opens it for writing as the container's user, after its identity and
+        // capabilities changed: writable by others (as runc makes it), owned by the container's
+        // root in a new user namespace. Only the runtime (root) reads it.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
+            .map_err(|e| Error::io("setting the mode of", &fifo, e))?;
+        if new_user {
+            let host_id = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+                maps.into_iter()
+                    .flatten()
+                    .find_map(|m| (m.container_id() == 0).then_some(m.host_id()))
+            };
+            let uid = host_id(linux.and_then(|l| l.uid_mappings().as_ref()));
+            let gid = host_id(linux.and_then(|l| l.gid_mappings().as_ref()));
+            std::os::unix::fs::chown(&fifo, uid, gid)
+                .map_err(|e| Error::io("giving the container's root", &fifo, e))?;
+        }
         let dirfd: OwnedFd = std::fs::File::open(&dir)
             .map_err(|e| Error::io("opening", &dir, e))?
             .into();
@@ -448,7 +481,11 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         let mut s = hook_state.clone();
         s.pid = pid;
         let json = serde_json::to_string(&s).unwrap_or_default();
-        hooks::run("createRuntime", &create_runtime, &json)
+        // The deprecated `prestart` first, in the runtime's namespaces, then `createRuntime`
+        // there too, then `createContainer` in the container's (still before `pivot_root`).
+        hooks::run("prestart", &prestart, &json)?;
+        hooks::run("createRuntime", &create_runtime, &json)?;
+        hooks::run_in_container("createContainer", &create_container, &json, pid)
     };
     let callbacks = process::Callbacks {
         created: &mut on_created,
@@ -500,16 +537,25 @@ pub fn create(id: &str, bundle: &Path, opts: &CreateOptions) -> Result<State> {
 /// as soon as the process runs; otherwise it waits, deletes the container and returns the
 /// exit code (128 + signal for a killed process, as a shell reports it).
 pub fn run(id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Result<i32> {
-    let created = create_inner(id, bundle, opts, false)?;
+    // `startContainer` hooks must run after pivot_root and before the user's program: the
+    // init then waits at the FIFO, as for create + start.
+    let gate = Bundle::load(bundle)?
+        .spec
+        .hooks()
+        .as_ref()
+        .is_some_and(|h| h.start_container().as_ref().is_some_and(|l| !l.is_empty()));
+    let created = create_inner(id, bundle, opts, gate)?;
+    if gate && let Err(err) = release(&opts.root, id, &created.record) {
+        process::reap(created.spawned.pid);
+        let _ = delete(&opts.root, id, true);
+        return Err(err);
+    }
     if let Err(err) = created.spawned.wait_exec(&created.init) {
         process::reap(created.spawned.pid);
         let _ = delete(&opts.root, id, true);
         return Err(err);
     }
-    if let Err(err) = run_hooks("poststart", &created.poststart, &created) {
-        let _ = delete(&opts.root, id, true);
-        return Err(err);
-    }
+    run_poststart(&created.poststart, &created.record);
     if detach {
         return Ok(0);
     }
@@ -519,7 +565,12 @@ pub fn run(id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Resul
     Ok(process::exit_code(status))
 }
 
-fn poststart_hooks(record: &Record) -> Result<Vec<oci_spec::runtime::Hook>> {
+/// The hooks `pick` chooses from the bundle's config.json, read again at `start` (the record
+/// does not keep them); none when the bundle is gone.
+fn bundle_hooks(
+    record: &Record,
+    pick: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
+) -> Result<Vec<oci_spec::runtime::Hook>> {
     let config = record.state.bundle.join("config.json");
     let Ok(text) = std::fs::read_to_string(&config) else {
         return Ok(Vec::new());
@@ -528,17 +579,22 @@ fn poststart_hooks(record: &Record) -> Result<Vec<oci_spec::runtime::Hook>> {
     Ok(spec
         .hooks()
         .as_ref()
-        .and_then(|h| h.poststart().clone())
+        .and_then(|h| pick(h).clone())
         .unwrap_or_default())
 }
 
-fn run_hooks(kind: &'static str, list: &[oci_spec::runtime::Hook], c: &Created) -> Result<()> {
+/// The `poststart` hooks, with the state as `running`: every one runs, a failure warns.
+fn run_poststart(list: &[oci_spec::runtime::Hook], record: &Record) {
     if list.is_empty() {
-        return Ok(());
+        return;
     }
-    let mut s = c.record.state.clone();
+    let mut s = record.state.clone();
     s.status = Status::Running;
-    hooks::run(kind, list, &serde_json::to_string(&s).unwrap_or_default())
+    hooks::run_all_warn(
+        "poststart",
+        list,
+        &serde_json::to_string(&s).unwrap_or_default(),
+    );
 }
 
 /// Waits for the container's init to exit. When this process is its parent (it called
@@ -620,6 +676,28 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             ));
         }
     }
+    release(root, id, &record)?;
+    run_poststart(&bundle_hooks(&record, |h| h.poststart())?, &record);
+    Ok(())
+}
+
+/// Lets a created container's init go on into the user's program: the `startContainer`
+/// hooks first (in the container's namespaces, while the init waits at the FIFO; a failing one
+/// kills the init, as the spec asks), then the FIFO is opened and its byte taken.
+fn release(root: &Path, id: &str, record: &Record) -> Result<()> {
+    let start_hooks = bundle_hooks(record, |h| h.start_container())?;
+    if !start_hooks.is_empty() {
+        let mut s = record.state.clone();
+        s.status = Status::Created;
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        if let Err(err) =
+            hooks::run_in_container("startContainer", &start_hooks, &json, record.state.pid)
+        {
+            // SAFETY: signalling the container's init, ours to stop.
+            unsafe { libc::kill(record.state.pid, libc::SIGKILL) };
+            return Err(err);
+        }
+    }
     let fifo = root.join(id).join(EXEC_FIFO);
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -641,7 +719,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             unsafe { libc::read(file.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
             break;
         }
-        if status(root, &record) == Status::Stopped {
+        if status(root, record) == Status::Stopped {
             let _ = std::fs::remove_file(&fifo);
             return Err(Error::State(
                 "cannot start a container that has stopped".into(),
@@ -653,18 +731,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             ));
         }
     }
-    std::fs::remove_file(&fifo).map_err(|e| Error::io("removing", &fifo, e))?;
-    let poststart = poststart_hooks(&record)?;
-    if !poststart.is_empty() {
-        let mut s = record.state.clone();
-        s.status = Status::Running;
-        hooks::run(
-            "poststart",
-            &poststart,
-            &serde_json::to_string(&s).unwrap_or_default(),
-        )?;
-    }
-    Ok(())
+    std::fs::remove_file(&fifo).map_err(|e| Error::io("removing", &fifo, e))
 }
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -765,9 +832,7 @@ fn remove_stopped(
         let mut s = record.state.clone();
         s.status = Status::Stopped;
         let json = serde_json::to_string(&s).unwrap_or_default();
-        if let Err(err) = hooks::run("poststop", &record.poststop, &json) {
-            tracing::warn!(error = %err, "poststop hook failed");
-        }
+        hooks::run_all_warn("poststop", &record.poststop, &json);
     }
     let dir = state::dir(root, &record.state.id)?;
     std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))

@@ -41,6 +41,7 @@ pub mod state;
 mod sys;
 pub mod syscall_table;
 pub mod user;
+pub mod warn;
 
 pub use cli::oci_main;
 pub use container::{CreateOptions, ExecOptions};

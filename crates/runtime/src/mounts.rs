@@ -68,6 +68,8 @@ pub enum Failure {
     Propagation,
     /// Binding the rootfs onto itself.
     RootBind,
+    /// Making the mount the rootfs is on private (`pivot_root` refuses a shared parent).
+    ParentPrivate,
     /// Plan op `n`.
     Op(usize),
     /// Masked path `n`.
@@ -218,6 +220,7 @@ impl Prepared {
             ),
             Failure::RootReadonly => "remounting the root read-only".into(),
             Failure::CgroupWait => "waiting for the container's cgroups".into(),
+            Failure::ParentPrivate => "making the rootfs's parent mount private".into(),
         }
     }
 
@@ -230,6 +233,12 @@ impl Prepared {
     ) -> Result<RawFd, (Failure, io::Error)> {
         sys::mount(None, c"/", None, self.propagation, None)
             .map_err(|e| (Failure::Propagation, e))?;
+        if self.propagation & libc::MS_SHARED != 0 {
+            // `rootfsPropagation: shared`: pivot_root refuses a rootfs whose parent mount is
+            // shared, so that one mount goes private (as runc does); the container's root
+            // gets the asked propagation back after the pivot (see `finish`).
+            parent_private(&self.rootfs).map_err(|e| (Failure::ParentPrivate, e))?;
+        }
         sys::mount(
             Some(&self.rootfs),
             &self.rootfs,
@@ -257,6 +266,10 @@ impl Prepared {
 
     /// Post-`pivot_root` phase: masked and read-only paths, then the read-only root.
     pub fn finish(&self) -> Result<(), (Failure, io::Error)> {
+        if self.propagation & libc::MS_SHARED != 0 {
+            sys::mount(None, c"/", None, self.propagation, None)
+                .map_err(|e| (Failure::Propagation, e))?;
+        }
         for (i, path) in self.masked.iter().enumerate() {
             mask(path).map_err(|e| (Failure::Mask(i), e))?;
         }
@@ -269,6 +282,35 @@ impl Prepared {
             sys::mount(None, c"/", None, flags, None).map_err(|e| (Failure::RootReadonly, e))?;
         }
         Ok(())
+    }
+}
+
+/// Makes the mount that `path` lies on private: tries `path`, then each parent, until one is
+/// a mount point (`EINVAL` means it is not). Allocation-free.
+fn parent_private(path: &CStr) -> io::Result<()> {
+    let bytes = path.to_bytes();
+    let mut buf = [0u8; 4096];
+    if bytes.len() >= buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let mut len = bytes.len();
+    loop {
+        buf[len] = 0;
+        let p = CStr::from_bytes_until_nul(&buf[..=len])
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        match sys::mount(None, p, None, libc::MS_PRIVATE, None) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && len > 1 => {
+                // Not a mount point: up one component ("/a/b" → "/a" → "/").
+                len = buf[..len]
+                    .iter()
+                    .rposition(|b| *b == b'/')
+                    .unwrap_or(0)
+                    .max(1);
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -64,6 +64,17 @@ pub fn open(path: &str, flag: libc::c_int) -> Result<Join> {
     })
 }
 
+/// Whether `join` is the mount namespace this process is in.
+fn is_own_mount_namespace(join: &Join) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(fd) = join.fd.try_clone() else {
+        return false;
+    };
+    let theirs = std::fs::File::from(fd).metadata();
+    let mine = std::fs::metadata("/proc/self/ns/mnt");
+    matches!((theirs, mine), (Ok(a), Ok(b)) if (a.dev(), a.ino()) == (b.dev(), b.ino()))
+}
+
 impl Namespaces {
     /// Works out flags and opens the namespaces to join from the spec's list.
     pub fn from_spec(list: &[LinuxNamespace]) -> Result<Namespaces> {
@@ -76,6 +87,15 @@ impl Namespaces {
             match n.path() {
                 Some(path) => {
                     let join = open(&path.to_string_lossy(), f)?;
+                    if f == libc::CLONE_NEWNS && is_own_mount_namespace(&join) {
+                        return Err(Error::config(
+                            "linux.namespaces",
+                            format!(
+                                "{}: joining the runtime's own mount namespace would pivot_root the host",
+                                join.path
+                            ),
+                        ));
+                    }
                     if n.typ() == LinuxNamespaceType::Pid {
                         ns.pid = Some(join);
                     } else if n.typ() == LinuxNamespaceType::User {

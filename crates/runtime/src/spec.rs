@@ -221,7 +221,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
     }
     if let Some(hooks) = spec.hooks() {
         for (name, list) in [
+            ("prestart", hooks.prestart()),
             ("createRuntime", hooks.create_runtime()),
+            ("createContainer", hooks.create_container()),
+            ("startContainer", hooks.start_container()),
             ("poststart", hooks.poststart()),
             ("poststop", hooks.poststop()),
         ] {
@@ -232,18 +235,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
                         format!("{:?} is not an absolute path", h.path()),
                     ));
                 }
-            }
-        }
-        for (name, list) in [
-            ("prestart", hooks.prestart()),
-            ("createContainer", hooks.create_container()),
-            ("startContainer", hooks.start_container()),
-        ] {
-            if list.as_ref().is_some_and(|l| !l.is_empty()) {
-                return Err(Error::config(
-                    format!("hooks.{name}"),
-                    "is not supported yet",
-                ));
             }
         }
     }
@@ -283,13 +274,9 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
     }
     let find = |t: LinuxNamespaceType| namespaces.iter().find(|n| n.typ() == t);
     match find(LinuxNamespaceType::Mount) {
-        Some(ns) if ns.path().is_none() => {}
-        Some(_) => {
-            return Err(Error::config(
-                "linux.namespaces",
-                "joining an existing mount namespace is not supported: the rootfs needs its own",
-            ));
-        }
+        // A new one, or an existing one joined by path (the container then pivots inside it,
+        // as with runc; the runtime's own is refused when the path is opened).
+        Some(_) => {}
         None => {
             return Err(Error::config(
                 "linux.namespaces",
@@ -320,11 +307,13 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
             "given without a user namespace",
         ));
     }
-    let uts_new = find(LinuxNamespaceType::Uts).is_some_and(|n| n.path().is_none());
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !uts_new {
+    // A joined uts namespace is fine: the hostname is set inside it, as runc does.
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && find(LinuxNamespaceType::Uts).is_none()
+    {
         return Err(Error::config(
             "hostname",
-            "setting a hostname needs a new uts namespace",
+            "setting a hostname needs a private uts namespace",
         ));
     }
     Ok(())
