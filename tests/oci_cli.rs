@@ -235,6 +235,15 @@ fn hooks_run_on_the_host_and_pid_file_is_written() {
     assert!(pid > 1, "pid file holds {pid}");
 }
 
+/// `exit(42)` through the i386 ABI (`mov eax,1; mov ebx,42; int 0x80`) as a 96-byte static
+/// ELF, so the test needs no 32-bit toolchain or libraries.
+#[cfg(target_arch = "x86_64")]
+const EXIT42_I386: &str = "7f454c460101010000000000000000000200030001000000548004083400000000000000000000003400200001000000000000000100000000000000008004080080040860000000600000000500000000100000b801000000bb2a000000cd80";
+
+/// SIGSYS, the signal of `SECCOMP_RET_KILL_PROCESS`.
+#[cfg(target_arch = "x86_64")]
+const SIGSYS: i32 = 31;
+
 /// Edits the bundle's config.json with `f`.
 fn edit_spec(b: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let path = b.join("config.json");
@@ -604,4 +613,54 @@ fn joins_mount_and_uts_namespaces_by_path() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A profile written for several architectures loads (names other architectures use, and
+/// unknown ones, are skipped), and `architectures` decides: with x86 listed an i386 binary
+/// runs, with x86_64 alone it is killed by SIGSYS on its first system call.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn seccomp_profile_for_several_architectures_runs_i386_code() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(dir.path(), &["/bin/exit42-i386"]);
+    let exe = b.join("rootfs/bin/exit42-i386");
+    std::fs::write(&exe, hex::decode(EXIT42_I386).unwrap()).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let host = Command::new(&exe).status().unwrap();
+    if host.code() != Some(42) {
+        eprintln!("skipped: this kernel does not run i386 code ({host})");
+        return;
+    }
+    // Names as Docker's multi-architecture profile has them, plus one of no architecture.
+    edit_spec(&b, |spec| {
+        spec["linux"]["seccomp"]["syscalls"]
+            .as_array_mut()
+            .expect("oci spec has a seccomp profile")
+            .push(serde_json::json!({
+                "names": ["chown32", "_llseek", "mmap2", "ugetrlimit", "not_a_syscall"],
+                "action": "SCMP_ACT_ALLOW"
+            }));
+    });
+    for (arches, want) in [
+        (
+            &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"][..],
+            42,
+        ),
+        (&["SCMP_ARCH_X86_64"][..], 128 + SIGSYS),
+    ] {
+        edit_spec(&b, |spec| {
+            spec["linux"]["seccomp"]["architectures"] = serde_json::json!(arches);
+        });
+        let id = format!("berth-e2e-arch-{}-{}", arches.len(), std::process::id());
+        let _cleanup = Cleanup(&state, id.clone());
+        let out = oci(&state, &["run", "--bundle", b.to_str().unwrap(), &id]);
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "architectures {arches:?}: stderr: {}",
+            stderr(&out)
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! Errors of the runtime.
 //!
 //! Every variant says what was wrong and where, so the CLI can print it as-is: configuration
-//! problems carry their JSON path (`config.json: linux.seccomp.syscalls[3].names[0]: unknown
-//! syscall "fooo"`), system call failures the step and object they were acting on.
+//! problems carry their JSON path (`config.json: linux.seccomp.syscalls[3].names: is empty`),
+//! system call failures the step and object they were acting on.
 
 use berth_common::{ErrorKind, error::HasKind};
 use std::path::PathBuf;

@@ -503,9 +503,9 @@ fn bad_input_fails_before_anything_is_made() {
     let f = Fixture::new(&["true"], |spec| spec["root"]["path"] = json!("nope"));
     expect_create_error(&f, "config.json: root.path: rootfs");
     let f = Fixture::new(&["true"], |spec| {
-        spec["linux"]["seccomp"]["syscalls"][0]["names"][0] = json!("fooo");
+        spec["linux"]["seccomp"]["syscalls"][0]["names"] = json!([]);
     });
-    expect_create_error(&f, "unknown syscall \"fooo\"");
+    expect_create_error(&f, "linux.seccomp.syscalls[0].names: is empty");
     let f = Fixture::new(&["true"], |spec| {
         spec["linux"]["namespaces"]
             .as_array_mut()
