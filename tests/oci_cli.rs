@@ -664,3 +664,61 @@ fn seccomp_profile_for_several_architectures_runs_i386_code() {
         );
     }
 }
+
+#[test]
+fn v1_groups_are_joined_without_a_cgroup_mount() {
+    common::require_root("containers need namespaces, mounts and cgroups");
+    if !Path::new("/sys/fs/cgroup/memory/tasks").exists() {
+        eprintln!("SKIPPED: no cgroup v1 memory hierarchy on this host (a cgroup2-only host)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let b = bundle(dir.path(), &["sleep", "30"]);
+    edit_spec(&b, |spec| {
+        // No /sys/fs/cgroup mount, a cgroup namespace, the default (dropped) capabilities.
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/sys/fs/cgroup");
+        let ns = spec["linux"]["namespaces"].as_array_mut().unwrap();
+        if !ns.iter().any(|n| n["type"] == "cgroup") {
+            ns.push(serde_json::json!({"type": "cgroup"}));
+        }
+        spec["linux"]["resources"] = serde_json::json!({
+            "pids": {"limit": 20},
+            "memory": {"limit": 67108864}
+        });
+    });
+    let id = format!("berth-e2e-v1join-{}", std::process::id());
+    let _cleanup = Cleanup(&state, id.clone());
+    let (ok, err) = create(&state, dir.path(), &b, &id);
+    assert!(ok, "create: {err}");
+    let s: serde_json::Value =
+        serde_json::from_slice(&oci(&state, &["state", &id]).stdout).unwrap();
+    let pid = s["pid"].as_i64().unwrap();
+    let groups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in groups.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        if ["memory", "pids", "cpu,cpuacct", "devices", "freezer"].contains(&controllers) {
+            assert!(
+                path.ends_with(&format!("/berth/{id}")),
+                "{controllers} not joined: {groups}"
+            );
+        }
+    }
+    let procs =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/memory/berth/{id}/cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    // Its cgroup namespace is rooted at its group.
+    let out = oci(&state, &["start", &id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    let out = oci(&state, &["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    for line in stdout(&out).lines() {
+        if line.contains(":memory:") || line.contains(":pids:") {
+            assert!(line.ends_with(":/"), "{}", stdout(&out));
+        }
+    }
+}

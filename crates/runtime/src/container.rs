@@ -226,6 +226,21 @@ fn task_files(cgroup: &Cgroup) -> Vec<CString> {
         .collect()
 }
 
+/// The bits of the `tasks` files in `tasks` whose group does not exist: optional hierarchies
+/// `Cgroup::create` could not make a group in (it says so in the log), for the container's
+/// process to skip. Every other join must succeed.
+fn skipped_groups(tasks: &[CString]) -> u32 {
+    tasks
+        .iter()
+        .take(32)
+        .enumerate()
+        .filter(|(_, t)| {
+            let path = Path::new(std::ffi::OsStr::from_bytes(t.as_bytes()));
+            path.parent().is_some_and(|dir| !dir.exists())
+        })
+        .fold(0, |mask, (i, _)| mask | 1 << i)
+}
+
 fn cstring(s: impl AsRef<[u8]>) -> CString {
     let bytes = s.as_ref();
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
@@ -471,10 +486,12 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
     // binding them, see `plan::MountPlan::cgroup_ops_start`).
     let mut made_cgroup: Option<Cgroup> = None;
     let child_joins_v1 = init.cgroup_join != process::CgroupJoin::Parent;
-    let mut on_setup = |pid: i32, in_unified: bool| -> Result<()> {
+    let child_tasks = init.cgroup_tasks.clone();
+    let mut on_setup = |pid: i32, in_unified: bool| -> Result<u32> {
         let cgroup = Cgroup::create(&cg_root, &cg_path, &resources)?;
         made_cgroup = Some(cgroup.clone());
-        Ok(cgroup.add_process_to(pid as u32, !child_joins_v1, !in_unified)?)
+        cgroup.add_process_to(pid as u32, !child_joins_v1, !in_unified)?;
+        Ok(skipped_groups(&child_tasks))
     };
     let hook_state = record.state.clone();
     let mut on_hooks = |pid: i32| -> Result<()> {
@@ -936,16 +953,25 @@ fn exec_inner(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> R
         // The exec'd process joins the v1 groups by itself before entering the container's
         // namespaces (see `process::CgroupJoin`), and starts in the cgroup2 one.
         init.cgroup_join = process::CgroupJoin::AtStart;
+        // Only the groups the container has: an optional hierarchy skipped at create is
+        // skipped here too; any other failure to join fails the exec.
         init.cgroup_tasks = task_files(cg);
+        let skip = skipped_groups(&init.cgroup_tasks);
+        init.cgroup_tasks = std::mem::take(&mut init.cgroup_tasks)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| *i >= 32 || skip & (1 << i) == 0)
+            .map(|(_, t)| t)
+            .collect();
         init.cgroup_dir = open_cgroup_dir(cg);
     }
-    let mut on_setup = |child: i32, in_unified: bool| -> Result<()> {
+    let mut on_setup = |child: i32, in_unified: bool| -> Result<u32> {
         if let Some(cg) = &cgroup
             && !in_unified
         {
             cg.add_process_to(child as u32, false, true)?;
         }
-        Ok(())
+        Ok(0)
     };
     let callbacks = process::Callbacks {
         created: &mut |_| Ok(()),

@@ -431,8 +431,10 @@ pub struct Callbacks<'a> {
     pub created: &'a mut dyn FnMut(i32) -> Result<()>,
     /// While the child sets up; it will not finish before this returns (make the cgroups;
     /// move the child into those it does not join itself). The flag says whether it was
-    /// created in its cgroup2 group already.
-    pub setup: &'a mut dyn FnMut(i32, bool) -> Result<()>,
+    /// created in its cgroup2 group already. Returns the bits of the `cgroup_tasks` entries the
+    /// child must skip (optional hierarchies whose group could not be made): every other join
+    /// that fails fails the start.
+    pub setup: &'a mut dyn FnMut(i32, bool) -> Result<u32>,
     /// When the child asks for the `createRuntime` hooks.
     pub hooks: &'a mut dyn FnMut(i32) -> Result<()>,
 }
@@ -559,10 +561,7 @@ fn drive(init: &Init, spawned: &Spawned, in_cgroup: bool, callbacks: Callbacks<'
         index: 0,
         errno: 0,
     };
-    let joined = Msg {
-        kind: kind::JOINED,
-        ..go
-    };
+
     let io_err = |e: io::Error| Error::Sys {
         step: "talking to the container's init".into(),
         source: e,
@@ -579,7 +578,12 @@ fn drive(init: &Init, spawned: &Spawned, in_cgroup: bool, callbacks: Callbacks<'
     (callbacks.created)(spawned.pid)?;
     // A failed send means the child already gave up: its report (or EOF) is read below.
     let _ = go.send(fd);
-    (callbacks.setup)(spawned.pid, in_cgroup)?;
+    let skipped = (callbacks.setup)(spawned.pid, in_cgroup)?;
+    let joined = Msg {
+        kind: kind::JOINED,
+        index: skipped,
+        ..go
+    };
     let _ = joined.send(fd);
     let on_hooks = callbacks.hooks;
     loop {
@@ -741,17 +745,33 @@ fn at(step: Step) -> impl Fn(io::Error) -> (Step, u32, io::Error) {
     move |e| (step, 0, e)
 }
 
+/// What the child knows of the parent's `JOINED`: whether it came, and which `cgroup_tasks`
+/// entries it said to skip.
+#[derive(Default)]
+struct Joined {
+    seen: bool,
+    skip: u32,
+}
+
 /// Waits for a message of kind `want`, noting a `JOINED` that arrives first.
-fn wait_for(sock: RawFd, want: u32, joined: &mut bool) -> ChildResult {
+fn wait_for(sock: RawFd, want: u32, joined: &mut Joined) -> ChildResult {
     loop {
         match Msg::recv(sock) {
             Ok(Some(m)) if m.kind == want => {
                 if want == kind::JOINED {
-                    *joined = true;
+                    *joined = Joined {
+                        seen: true,
+                        skip: m.index,
+                    };
                 }
                 return Ok(());
             }
-            Ok(Some(m)) if m.kind == kind::JOINED => *joined = true,
+            Ok(Some(m)) if m.kind == kind::JOINED => {
+                *joined = Joined {
+                    seen: true,
+                    skip: m.index,
+                }
+            }
             Ok(_) => return Err((Step::Sync, 0, io::Error::from_raw_os_error(libc::EPIPE))),
             Err(e) => return Err((Step::Sync, 0, e)),
         }
@@ -760,14 +780,19 @@ fn wait_for(sock: RawFd, want: u32, joined: &mut bool) -> ChildResult {
 
 /// Waits (once) until the parent has moved this process into the container's cgroups, then
 /// makes the cgroup namespace that must be rooted there. Allocation-free.
-fn join_cgroups(init: &Init, sock: RawFd, joined: &mut bool, late_done: &mut bool) -> ChildResult {
-    if !*joined {
+fn join_cgroups(
+    init: &Init,
+    sock: RawFd,
+    joined: &mut Joined,
+    late_done: &mut bool,
+) -> ChildResult {
+    if !joined.seen {
         wait_for(sock, kind::JOINED, joined)?;
     }
     if !*late_done {
         *late_done = true;
         if init.cgroup_join == CgroupJoin::WhenMade {
-            join_own_cgroups(init)?;
+            join_own_cgroups(init, joined.skip)?;
         }
         init.ns
             .enter_late()
@@ -777,11 +802,11 @@ fn join_cgroups(init: &Init, sock: RawFd, joined: &mut bool, late_done: &mut boo
 }
 
 fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
-    let mut joined = false;
+    let mut joined = Joined::default();
     let mut late_done = false;
     wait_for(sock, kind::GO, &mut joined)?;
     if init.cgroup_join == CgroupJoin::AtStart {
-        join_own_cgroups(init)?;
+        join_own_cgroups(init, 0)?;
     }
     init.ns
         .enter()
@@ -820,6 +845,11 @@ fn child_setup(init: &Init, sock: RawFd) -> ChildResult {
         let root = mounts
             .setup_rootfs(&mut wait_joined)
             .map_err(|(f, e)| (Step::Rootfs, failure_code(f), e))?;
+        // In the container's groups (and its cgroup namespace made) before the root changes:
+        // the host's v1 hierarchies are still reachable by path, the capabilities still
+        // held, and hooks see the process where it will run. (Done already, inside
+        // `setup_rootfs`, when the config mounts /sys/fs/cgroup.)
+        join_cgroups(init, sock, &mut joined, &mut late_done)?;
         if init.hooks_sync {
             let hooks = Msg {
                 kind: kind::HOOKS,
@@ -1101,15 +1131,15 @@ fn reset_signals() {
 }
 
 /// Moves this (single-threaded) process into its v1 groups by writing `0` to their `tasks`
-/// files (see [`CgroupJoin`]). A hierarchy whose group is missing was optional and skipped by
-/// the parent. Allocation-free.
-fn join_own_cgroups(init: &Init) -> ChildResult {
+/// files (see [`CgroupJoin`]), but those whose bit is set in `skip` (optional hierarchies the
+/// parent could not make a group in). Any other failure is the start's: limits that silently
+/// do not apply are worse than a container that does not start. Allocation-free.
+fn join_own_cgroups(init: &Init, skip: u32) -> ChildResult {
     for (i, tasks) in init.cgroup_tasks.iter().enumerate() {
-        match write_file(tasks, c"0") {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err((Step::Cgroup, i as u32, e)),
+        if i < 32 && skip & (1 << i) != 0 {
+            continue;
         }
+        write_file(tasks, c"0").map_err(|e| (Step::Cgroup, i as u32, e))?;
     }
     Ok(())
 }
