@@ -8,4 +8,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The e2e harness keeps one busybox tarball per test process; remove them whatever happens.
 trap 'rm -rf "${TMPDIR:-/tmp}"/berth-busybox-*' EXIT
+# The NSS module is a shared object built apart (tests/host_dns.rs installs it in a sandbox).
+sh scripts/build-nss.sh >/dev/null
 cargo test --workspace 2>&1

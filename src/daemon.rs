@@ -165,10 +165,11 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         tracing::warn!("long-running requests still open: closing them");
     };
     let res = tokio::select! {
-        r = berth_api::serve(listener, engine, shutdown) => r,
+        r = berth_api::serve(listener, engine.clone(), shutdown) => r,
         () = grace => Ok(()),
     };
     let _ = std::fs::remove_file(&sock);
+    engine.unregister_host_dns();
     tracing::info!("berth daemon stopped");
     res.context("serving the API")
 }

@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("berth-cgroups", 1),
     ("berth-runtime", 1),
     ("berth-net", 1),
+    ("berth-nss", 1),
     ("berth-storage", 1),
     ("berth-shim-proto", 1),
     ("berth-image", 2),

@@ -626,6 +626,25 @@ pub enum SystemCommand {
     Info(InfoArgs),
     /// Remove unused data
     Prune(SystemPruneArgs),
+    /// Make <container>.berth resolve on this host (NSS module, nsswitch.conf, systemd-resolved)
+    InstallDns(HostDnsArgs),
+    /// Undo install-dns
+    UninstallDns(HostDnsArgs),
+}
+
+/// `berth system install-dns` / `uninstall-dns`: where the host's name service files are
+/// (the defaults are the system's; the flags exist for packaging and tests).
+#[derive(Debug, clap::Args)]
+pub struct HostDnsArgs {
+    /// The NSS module to install (default: libnss_berth.so.2 next to this binary)
+    #[arg(long, value_name = "FILE")]
+    pub module: Option<std::path::PathBuf>,
+    /// Directory glibc loads NSS modules from (default: the one holding libnss_files.so.2)
+    #[arg(long, value_name = "DIR")]
+    pub lib_dir: Option<std::path::PathBuf>,
+    /// The name service switch configuration
+    #[arg(long, value_name = "FILE", default_value = "/etc/nsswitch.conf")]
+    pub nsswitch: std::path::PathBuf,
 }
 
 /// `berth system df`.

@@ -177,6 +177,7 @@ impl Engine {
                         &root.join("dns.addr"),
                         addr.to_string().as_bytes(),
                     );
+                    register_host_dns(&root, addr, &config.dns_suffix);
                 }
                 Err(e) => tracing::warn!(%listen, error = %e, "cannot serve the host resolver"),
             }
@@ -249,6 +250,28 @@ impl Engine {
     /// When this engine was opened.
     pub fn started(&self) -> SystemTime {
         self.started
+    }
+}
+
+/// Tells the host's NSS module (`libnss_berth`, see `berth system install-dns`) where this
+/// daemon answers `<name>.<suffix>`, after dropping what daemons killed before their stop left.
+fn register_host_dns(root: &Path, addr: std::net::SocketAddr, suffix: &str) {
+    let dir = Path::new(berth_nss::registry::DIR);
+    berth_nss::registry::remove_dead(dir);
+    let reg = berth_nss::registry::Registration {
+        addr,
+        suffix: suffix.to_string(),
+        pid: std::process::id(),
+    };
+    if let Err(e) = berth_nss::registry::register(dir, root, &reg) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot register the host resolver for the NSS module");
+    }
+}
+
+impl Engine {
+    /// Withdraws this daemon's host resolver from the NSS module's list (the daemon stops).
+    pub fn unregister_host_dns(&self) {
+        let _ = berth_nss::registry::unregister(Path::new(berth_nss::registry::DIR), &self.root);
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cp;
 pub mod create;
 pub mod df;
 pub mod events;
+pub mod hostdns;
 pub mod images;
 pub mod inspect;
 pub mod networks;
@@ -36,6 +37,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::System(SystemCommand::Info(a)) => system::info(&target, a).await,
         Command::System(SystemCommand::Df(a)) => df::df(&target, a).await,
         Command::System(SystemCommand::Prune(a)) => system::prune(&target, a).await,
+        Command::System(SystemCommand::InstallDns(a)) => hostdns::install(&a),
+        Command::System(SystemCommand::UninstallDns(a)) => hostdns::uninstall(&a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&target, a).await,
         Command::Image(ImageCommand::Inspect(a)) => inspect::image(&target, a).await,
         Command::Inspect(a) => inspect::any(&target, a).await,
