@@ -1138,3 +1138,83 @@ fn bip_given_after_the_first_start_is_applied_or_refused() {
     let ping = d.ok(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &ip(&d, &id)]);
     assert!(ping.contains("1 packets received"), "{ping}");
 }
+
+/// `GET /` over TCP to `addr`, the body only.
+fn get_at(addr: std::net::SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+#[test]
+fn ports_published_on_all_addresses_answer_on_ipv6_too() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        panic!("this host has no IPv6 loopback: the test needs ::1");
+    }
+    let mut d = daemon();
+    let port = free_port();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web6",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo six > /www/index.html && httpd -f -p 80 -h /www",
+    ]);
+    let v6: std::net::SocketAddr = format!("[::1]:{port}").parse().unwrap();
+    wait_for("the IPv6 side of the published port", || {
+        get_at(v6).is_some_and(|b| b.trim() == "six")
+    });
+    assert_eq!(get_local(port).as_deref().map(str::trim), Some("six"));
+    let bindings = d.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web6"]);
+    let bindings: serde_json::Value = serde_json::from_str(&bindings).unwrap();
+    assert_eq!(
+        bindings["80/tcp"],
+        serde_json::json!([
+            {"HostIp": "0.0.0.0", "HostPort": port.to_string()},
+            {"HostIp": "::", "HostPort": port.to_string()}
+        ])
+    );
+    let ps = d.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=web6"]);
+    assert_eq!(
+        ps.trim(),
+        format!("0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp")
+    );
+    // Bound to one IPv4 address: no IPv6 side, as with Docker.
+    let port4 = free_port();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web4",
+        "-p",
+        &format!("127.0.0.1:{port4}:80"),
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+    ]);
+    let v6_4: std::net::SocketAddr = format!("[::1]:{port4}").parse().unwrap();
+    assert!(std::net::TcpStream::connect_timeout(&v6_4, Duration::from_secs(1)).is_err());
+    // Stopped, the IPv6 listener goes with the rules.
+    d.ok(&["stop", "-t", "0", "web6"]);
+    assert!(std::net::TcpStream::connect_timeout(&v6, Duration::from_secs(1)).is_err());
+    d.ok(&["start", "web6"]);
+    wait_for("the IPv6 side after a start", || get_at(v6).is_some());
+    // The listener lives in the daemon: a restarted daemon listens again for the container
+    // that kept running.
+    d.stop_with(15);
+    d.spawn();
+    wait_for("the IPv6 side after a daemon restart", || {
+        get_at(v6).is_some()
+    });
+}

@@ -24,6 +24,7 @@ pub mod mounts;
 pub mod names;
 pub mod netsetup;
 pub mod ports;
+pub mod proxy6;
 pub mod query;
 pub mod record;
 pub mod restart;
@@ -682,10 +683,11 @@ impl Containers {
         };
         self.sync_network_rules();
         if let Some(ip) = ip {
-            let published = self.ports.allocate(rec)?;
+            let mut published = self.ports.allocate(rec)?;
             if !published.is_empty() {
-                self.ports
-                    .publish(&rec.id, ip, published.clone(), self.net.store())?;
+                published = self
+                    .ports
+                    .publish(&rec.id, ip, published, self.net.store())?;
             }
             self.published
                 .lock()
@@ -1328,6 +1330,8 @@ impl Containers {
                             rec.state.ports.clone(),
                             self.net.store(),
                         );
+                        // The IPv6 listeners came back as they were (or the record says
+                        // otherwise at the next start).
                     }
                     self.spawn_monitor(entry.clone(), self.shims.client(&rec.id), Instant::now());
                     self.spawn_health(entry.clone());

@@ -29,6 +29,9 @@ pub struct Published {
     pub container_port: u16,
     /// `tcp` or `udp`.
     pub udp: bool,
+    /// Also listening on `[::]` (see `proxy6`).
+    #[serde(default)]
+    pub v6: bool,
 }
 
 impl Published {
@@ -47,6 +50,7 @@ pub struct PortPublisher {
     table: String,
     firewall: berth_net::firewall::Firewall,
     state: Mutex<BTreeMap<String, (Ipv4Addr, Vec<Published>)>>,
+    proxy6: super::proxy6::Proxy6,
 }
 
 fn parse_key(key: &str) -> Result<(u16, bool)> {
@@ -70,6 +74,7 @@ impl PortPublisher {
             table: table.to_string(),
             firewall,
             state: Mutex::new(BTreeMap::new()),
+            proxy6: Default::default(),
         }
     }
 
@@ -142,26 +147,31 @@ impl PortPublisher {
                 host_port,
                 container_port,
                 udp,
+                v6: false,
             });
         }
         out.sort();
         Ok(out)
     }
 
-    /// Adds a running container's ports (at `ip`) and re-asserts the rules.
+    /// Adds a running container's ports (at `ip`) and re-asserts the rules, then listens on
+    /// IPv6 for those published on all addresses; returns the ports as published (`v6` set
+    /// where the IPv6 side listens).
     pub fn publish(
         &self,
         id: &str,
         ip: Ipv4Addr,
         ports: Vec<Published>,
         nets: &NetworkStore,
-    ) -> Result<()> {
-        self.lock().insert(id.to_string(), (ip, ports));
-        self.apply(nets)
+    ) -> Result<Vec<Published>> {
+        self.lock().insert(id.to_string(), (ip, ports.clone()));
+        self.apply(nets)?;
+        Ok(self.proxy6.start(id, ip, &ports))
     }
 
     /// Removes a container's ports (if it had any) and re-asserts the rules.
     pub fn unpublish(&self, id: &str, nets: &NetworkStore) {
+        self.proxy6.stop(id);
         if self.lock().remove(id).is_some()
             && let Err(e) = self.apply(nets)
         {

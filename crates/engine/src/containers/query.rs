@@ -294,13 +294,20 @@ fn port_map(r: &ContainerRecord) -> berth_api_types::container::PortMap {
         .map(|k| (k.clone(), None))
         .collect();
     for p in &r.state.ports {
-        map.entry(p.key())
+        let bindings = map
+            .entry(p.key())
             .or_insert(None)
-            .get_or_insert_with(Vec::new)
-            .push(berth_api_types::container::PortBinding {
-                host_ip: p.host_ip.to_string(),
+            .get_or_insert_with(Vec::new);
+        bindings.push(berth_api_types::container::PortBinding {
+            host_ip: p.host_ip.to_string(),
+            host_port: p.host_port.to_string(),
+        });
+        if p.v6 {
+            bindings.push(berth_api_types::container::PortBinding {
+                host_ip: "::".into(),
                 host_port: p.host_port.to_string(),
             });
+        }
     }
     map
 }
@@ -323,12 +330,21 @@ pub fn summary(r: &ContainerRecord) -> ContainerSummary {
         .collect();
     for p in &r.state.ports {
         ports.retain(|x| !(x.private_port == p.container_port && x.public_port.is_none()));
+        let kind = if p.udp { "udp" } else { "tcp" };
         ports.push(Port {
             ip: Some(p.host_ip.to_string()),
             private_port: p.container_port,
             public_port: Some(p.host_port),
-            kind: if p.udp { "udp".into() } else { "tcp".into() },
+            kind: kind.into(),
         });
+        if p.v6 {
+            ports.push(Port {
+                ip: Some("::".into()),
+                private_port: p.container_port,
+                public_port: Some(p.host_port),
+                kind: kind.into(),
+            });
+        }
     }
     ports.sort();
     let mut command = r.path.clone();
