@@ -2,7 +2,10 @@
 //!
 //! Every variant that touches the file system carries the path (and, for writes, the value) so a
 //! failure reads like `writing 16777216 to /sys/fs/cgroup/memory/berth/x/memory.limit_in_bytes:
-//! Device or resource busy` without the caller having to add context.
+//! Device or resource busy` without the caller having to add context. A failure while applying
+//! one limit also names the `linux.resources` field that asked for it ([`Error::Resource`],
+//! [`Error::Unsupported`]): the user wrote the field, not the file, and a limit the host cannot
+//! apply must be reported as such rather than dropped.
 
 use berth_common::{ErrorKind, error::HasKind};
 use std::path::PathBuf;
@@ -117,12 +120,54 @@ pub enum Error {
     /// A device rule could not be understood.
     #[error(transparent)]
     DeviceRule(#[from] crate::devices::RuleError),
+    /// A requested limit cannot be applied on this host at all (the cgroup version has no such
+    /// knob, the kernel lacks the file, the value is not one the host offers), so the request
+    /// is refused instead of the limit being silently dropped.
+    #[error("{field}: {reason}")]
+    Unsupported {
+        /// The OCI field, e.g. `linux.resources.blockIO.leafWeight`.
+        field: String,
+        /// Why the host cannot apply it.
+        reason: String,
+    },
+    /// Applying one requested limit failed; wraps the file-level error with the field that
+    /// asked for the write.
+    #[error("{field}: {source}")]
+    Resource {
+        /// The OCI field, e.g. `linux.resources.blockIO.throttleReadBpsDevice[0]`.
+        field: String,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// The error under any [`Error::Resource`] wrappers: what went wrong, for callers that
+    /// match on the kind of failure rather than on which field caused it.
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Error::Resource { source, .. } => source.innermost(),
+            other => other,
+        }
+    }
+
+    /// Wraps `self` with the field that asked for the failed operation.
+    pub(crate) fn for_field(self, field: impl Into<String>) -> Error {
+        Error::Resource {
+            field: field.into(),
+            source: Box::new(self),
+        }
+    }
 }
 
 impl HasKind for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidPath { .. } | Error::InvalidResources(_) => ErrorKind::InvalidArgument,
+            Error::Resource { source, .. } => source.kind(),
+            Error::InvalidPath { .. } | Error::InvalidResources(_) | Error::Unsupported { .. } => {
+                ErrorKind::InvalidArgument
+            }
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::ControllerUnavailable { .. } => ErrorKind::InvalidArgument,
             Error::DeviceRule(_) => ErrorKind::InvalidArgument,

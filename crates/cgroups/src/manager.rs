@@ -7,8 +7,15 @@
 //! On v1 hosts the group is created in every mounted controller hierarchy. The core ones
 //! (memory, cpu, cpuacct, cpuset, pids, freezer) must work; the rest (devices, blkio, net_cls,
 //! ...) are best-effort, because a container that cannot be put in, say, `net_prio` is still
-//! useful, while one outside `memory` would escape its limits. Hybrid hosts additionally get the
-//! group in their cgroup2 mount, best-effort, which gives them `cgroup.kill`.
+//! useful, while one outside `memory` would escape its limits; but a hierarchy whose controller
+//! the resources use is required like a core one, since a limit on a group the container is not
+//! in limits nothing. Hybrid hosts additionally get the group in their cgroup2 mount,
+//! best-effort, which gives them `cgroup.kill`; it is required there too when the host's
+//! `hugetlb` controller lives only on cgroup2 and huge page limits are asked for. Then `+hugetlb`
+//! is enabled in the cgroup2 ancestors' `cgroup.subtree_control`, and stays enabled at the mount
+//! root (harmless, and what every v2 host does).
+//!
+//! Whatever write fails names the `linux.resources` field that asked for it.
 
 use crate::bpf;
 use crate::controller::Controller;
@@ -16,8 +23,9 @@ use crate::detect::{CgroupRoot, Layout};
 use crate::devices::{self, DeviceRule};
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::plan::{self, Facts, Write};
+use crate::plan::{self, Facts, Hugetlb, HugetlbHome, Write};
 use crate::resources::Resources;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -37,11 +45,25 @@ const PROCS_ORDER: [Controller; 6] = [
 ];
 
 /// One container's cgroup, in every hierarchy the host uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Cgroup {
     pub(crate) root: CgroupRoot,
     pub(crate) path: String,
+    /// The controllers the resources given to [`Cgroup::create`] use, each with the field that
+    /// uses it: their hierarchies must be made and joined. Empty for a handle from
+    /// [`Cgroup::load`] or [`Cgroup::planned`], which only skip what is missing.
+    needs: BTreeMap<Controller, &'static str>,
 }
+
+/// Two handles are equal when they name the same group; what a creator knew about its
+/// resources does not make it a different group.
+impl PartialEq for Cgroup {
+    fn eq(&self, other: &Cgroup) -> bool {
+        self.root == other.root && self.path == other.path
+    }
+}
+
+impl Eq for Cgroup {}
 
 impl Cgroup {
     /// Creates the group `path` (relative to each hierarchy's mount point, e.g. `berth/<id>`)
@@ -54,6 +76,7 @@ impl Cgroup {
         let cgroup = Cgroup {
             root: root.clone(),
             path: path.to_string(),
+            needs: resources.controllers(root.layout()),
         };
         let result = if root.layout().is_v1() {
             cgroup.create_v1()
@@ -77,6 +100,7 @@ impl Cgroup {
         let cgroup = Cgroup {
             root: root.clone(),
             path: path.to_string(),
+            needs: BTreeMap::new(),
         };
         let dir = cgroup.procs_dir()?;
         if !dir.is_dir() {
@@ -143,7 +167,8 @@ impl Cgroup {
 
     /// Moves process `pid` into the group in the v1 hierarchies (`v1`) and the cgroup2 one
     /// (`unified`), for a caller that got it into the others by other means (a process
-    /// joining by itself, `CLONE_INTO_CGROUP`).
+    /// joining by itself, `CLONE_INTO_CGROUP`). Failing to join an optional hierarchy is only
+    /// a warning, unless the resources the group was created with use its controller.
     pub fn add_process_to(&self, pid: u32, v1: bool, unified: bool) -> Result<()> {
         let value = pid.to_string();
         if v1 {
@@ -153,6 +178,9 @@ impl Cgroup {
                     if controllers.iter().any(|c| c.is_core()) {
                         return Err(err);
                     }
+                    if let Some(field) = self.needed_for(&controllers) {
+                        return Err(err.for_field(field));
+                    }
                     tracing::warn!(error = %err, "not joining an optional cgroup hierarchy");
                 }
             }
@@ -161,11 +189,37 @@ impl Cgroup {
             let result = fsio::write(&dir.join("cgroup.procs"), &value);
             match result {
                 Err(err) if self.is_v2() => return Err(err),
-                Err(err) => tracing::warn!(error = %err, "not joining the hybrid cgroup2 group"),
+                Err(err) => match self.unified_needed_for() {
+                    Some(field) => return Err(err.for_field(field)),
+                    None => tracing::warn!(error = %err, "not joining the hybrid cgroup2 group"),
+                },
                 Ok(()) => {}
             }
         }
         Ok(())
+    }
+
+    /// The field that needs one of `controllers`, if the group's resources use any.
+    fn needed_for(&self, controllers: &[Controller]) -> Option<&'static str> {
+        controllers.iter().find_map(|c| self.needs.get(c).copied())
+    }
+
+    /// On a hybrid host, the field that needs the cgroup2 group: huge page limits when the
+    /// `hugetlb` controller is there only.
+    fn unified_needed_for(&self) -> Option<&'static str> {
+        if self.hugetlb_on_unified() {
+            self.needs.get(&Controller::Hugetlb).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Whether huge page limits of this v1-driven group go to its cgroup2 group: the host
+    /// has no v1 `hugetlb` hierarchy but a cgroup2 mount (systemd's hybrid layout).
+    fn hugetlb_on_unified(&self) -> bool {
+        !self.is_v2()
+            && self.root.v1_mount(Controller::Hugetlb).is_none()
+            && self.root.unified_mount().is_some()
     }
 
     /// The v1 `tasks` files of the group, through which a process can move itself (writing
@@ -185,6 +239,7 @@ impl Cgroup {
         Ok(Cgroup {
             root: root.clone(),
             path: path.to_string(),
+            needs: BTreeMap::new(),
         })
     }
 
@@ -207,15 +262,58 @@ impl Cgroup {
     }
 
     /// Applies new limits to the live group (`docker update`); fields left `None` keep their
-    /// current values.
+    /// current values. A field the host cannot apply fails the whole update before anything
+    /// is written, naming the field; a write the kernel refuses names it too.
     pub fn update(&self, resources: &Resources) -> Result<()> {
-        let writes = plan::plan(self.root.layout(), &self.path, resources, &self.facts())?;
+        resources.validate()?;
+        if !resources.hugepage_limits.is_empty() && self.hugetlb_on_unified() {
+            self.enable_in_unified_ancestors(Controller::Hugetlb)
+                .map_err(|e| e.for_field("linux.resources.hugepageLimits"))?;
+        }
+        let facts = self.facts(resources);
+        let writes = plan::plan(self.root.layout(), &self.path, resources, &facts)?;
         self.check_controllers(&writes)?;
         self.execute(&writes)?;
         match &resources.devices {
-            Some(rules) => self.apply_devices(rules),
+            Some(rules) => self
+                .apply_devices(rules)
+                .map_err(|e| e.for_field("linux.resources.devices")),
             None => Ok(()),
         }
+    }
+
+    /// Enables `controller` in the `cgroup.subtree_control` of every cgroup2 ancestor of the
+    /// group, from the mount root down to its parent, so that a hybrid host's cgroup2-only
+    /// controller reaches the group. Unlike [`enable_controllers`] this fails when the kernel
+    /// refuses: the caller needs the controller. Nothing is done when the root does not offer
+    /// it (the planner then reports the field as unsupported). It runs before planning because
+    /// the group's `hugetlb.*` files, which tell the planner the valid page sizes, appear only
+    /// once the controller is enabled; a request refused afterwards leaves it enabled, which is
+    /// harmless (see the module documentation).
+    fn enable_in_unified_ancestors(&self, controller: Controller) -> Result<()> {
+        let Some(mount) = self.root.unified_mount() else {
+            return Ok(());
+        };
+        let name = controller.name();
+        let listed = |dir: &Path, file: &str| -> Result<bool> {
+            let text = fsio::read(&dir.join(file))?;
+            Ok(text.split_whitespace().any(|c| c == name))
+        };
+        if !listed(mount, "cgroup.controllers")? {
+            return Ok(());
+        }
+        let mut ancestors = vec![mount.to_path_buf()];
+        let components: Vec<&str> = self.path.split('/').collect();
+        for component in &components[..components.len() - 1] {
+            let next = ancestors[ancestors.len() - 1].join(component);
+            ancestors.push(next);
+        }
+        for dir in ancestors {
+            if !listed(&dir, "cgroup.subtree_control")? {
+                fsio::write(&dir.join("cgroup.subtree_control"), &format!("+{name}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Puts device rules in force: through the v1 `devices` controller where it is mounted,
@@ -260,7 +358,8 @@ impl Cgroup {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// v1: a directory in every mounted hierarchy, then cpuset's inherited masks.
+    /// v1: a directory in every mounted hierarchy, then cpuset's inherited masks. An optional
+    /// hierarchy may be skipped only when the resources do not use its controller.
     fn create_v1(&self) -> Result<()> {
         for (mount, controllers) in self.root.v1_hierarchies() {
             let dir = mount.join(&self.path);
@@ -268,6 +367,9 @@ impl Cgroup {
                 let err = Error::Create { path: dir, source };
                 if controllers.iter().any(|c| c.is_core()) {
                     return Err(err);
+                }
+                if let Some(field) = self.needed_for(&controllers) {
+                    return Err(err.for_field(field));
                 }
                 tracing::warn!(error = %err, "skipping an optional cgroup hierarchy");
                 continue;
@@ -280,6 +382,9 @@ impl Cgroup {
             && let Err(source) = create_dir_retrying(&dir)
         {
             let err = Error::Create { path: dir, source };
+            if let Some(field) = self.unified_needed_for() {
+                return Err(err.for_field(field));
+            }
             tracing::warn!(error = %err, "not creating the hybrid cgroup2 group");
         }
         Ok(())
@@ -304,8 +409,9 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Reads what the planner needs to know about the live group.
-    fn facts(&self) -> Facts {
+    /// Reads what the planner needs to know about the live group, looking only at what
+    /// `resources` touch (the files are few, but every container start pays for each).
+    fn facts(&self, resources: &Resources) -> Facts {
         let mut facts = Facts::default();
         if let Some(dir) = self.v1_dir(Controller::Memory) {
             facts.swap_accounting = dir.join("memory.memsw.limit_in_bytes").exists();
@@ -319,34 +425,103 @@ impl Cgroup {
         {
             facts.cpu_quota = text.split_whitespace().next().and_then(|q| q.parse().ok());
         }
+        if (resources.cpu_rt_runtime.is_some() || resources.cpu_rt_period.is_some())
+            && let Some(dir) = self.v1_dir(Controller::Cpu)
+        {
+            facts.cpu_rt = dir.join("cpu.rt_runtime_us").exists();
+        }
+        if resources.blkio.is_some() {
+            if self.is_v2() {
+                facts.io_bfq_weight = self
+                    .unified_dir()
+                    .is_some_and(|d| d.join("io.bfq.weight").exists());
+            } else if let Some(dir) = self.v1_dir(Controller::Blkio) {
+                let first =
+                    |files: [&'static str; 2]| files.into_iter().find(|f| dir.join(f).exists());
+                facts.blkio_weight_file = first(["blkio.weight", "blkio.bfq.weight"]);
+                facts.blkio_weight_device_file =
+                    first(["blkio.weight_device", "blkio.bfq.weight_device"]);
+                facts.blkio_leaf_weight = dir.join("blkio.leaf_weight").exists();
+            }
+        }
+        if !resources.hugepage_limits.is_empty() {
+            facts.hugetlb = self.hugetlb_facts();
+        }
         facts
     }
 
-    /// Fails with [`Error::ControllerUnavailable`] before writing anything if a plan needs a
-    /// controller the group does not have, rather than half-applying it.
-    fn check_controllers(&self, writes: &[Write]) -> Result<()> {
-        let needed = plan::controllers(writes);
-        if needed.is_empty() {
-            return Ok(());
-        }
-        if self.is_v2() {
-            let file = self
-                .unified_dir()
-                .unwrap_or_default()
-                .join("cgroup.controllers");
-            let text = fsio::read(&file)?;
-            let offered: Vec<&str> = text.split_whitespace().collect();
-            for controller in needed {
-                if !offered.contains(&controller.name()) {
-                    let detail = format!("not listed in {}", file.display());
-                    return Err(unavailable(controller, &detail));
-                }
-            }
+    /// Where the group's hugetlb files are and which page sizes they cover, read from the
+    /// file names (`hugetlb.2MB.limit_in_bytes`, `hugetlb.2MB.rsvd.max`), which list exactly
+    /// the sizes the kernel accepts. `None` when the group has no hugetlb controller.
+    fn hugetlb_facts(&self) -> Option<Hugetlb> {
+        let (home, dir) = if let Some(dir) = self.v1_dir(Controller::Hugetlb) {
+            (HugetlbHome::V1, dir)
+        } else if self.is_v2() || self.hugetlb_on_unified() {
+            (HugetlbHome::Unified, self.unified_dir()?)
         } else {
-            for controller in needed {
-                if self.root.v1_mount(controller).is_none() {
-                    return Err(unavailable(controller, "no v1 hierarchy for it is mounted"));
+            return None;
+        };
+        if home == HugetlbHome::Unified {
+            let offered = fsio::read(&dir.join("cgroup.controllers")).ok()?;
+            if !offered.split_whitespace().any(|c| c == "hugetlb") {
+                return None;
+            }
+        }
+        let suffix = match home {
+            HugetlbHome::V1 => ".limit_in_bytes",
+            HugetlbHome::Unified => ".max",
+        };
+        let mut facts = Hugetlb {
+            home,
+            sizes: Vec::new(),
+            rsvd: false,
+        };
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let name = entry.file_name();
+            let Some(size) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("hugetlb."))
+                .and_then(|n| n.strip_suffix(suffix))
+            else {
+                continue;
+            };
+            match size.strip_suffix(".rsvd") {
+                Some(_) => facts.rsvd = true,
+                None if !size.contains('.') => facts.sizes.push(size.to_string()),
+                None => {}
+            }
+        }
+        facts.sizes.sort();
+        Some(facts)
+    }
+
+    /// Fails before writing anything if a plan needs a controller the group does not have,
+    /// rather than half-applying it; the error names the first field that needs it.
+    fn check_controllers(&self, writes: &[Write]) -> Result<()> {
+        let mut checked = BTreeSet::new();
+        let mut offered_v2: Option<(PathBuf, String)> = None;
+        for write in writes {
+            if !checked.insert((write.controller, write.unified)) {
+                continue;
+            }
+            let controller = write.controller;
+            if self.is_v2() || write.unified {
+                if offered_v2.is_none() {
+                    let file = self
+                        .unified_dir()
+                        .unwrap_or_default()
+                        .join("cgroup.controllers");
+                    let text = fsio::read(&file).map_err(|e| e.for_field(&write.field))?;
+                    offered_v2 = Some((file, text));
                 }
+                let (file, text) = offered_v2.as_ref().expect("read above");
+                if !text.split_whitespace().any(|c| c == controller.name()) {
+                    let detail = format!("not listed in {}", file.display());
+                    return Err(unavailable(controller, &detail).for_field(&write.field));
+                }
+            } else if self.root.v1_mount(controller).is_none() {
+                return Err(unavailable(controller, "no v1 hierarchy for it is mounted")
+                    .for_field(&write.field));
             }
         }
         Ok(())
@@ -354,18 +529,20 @@ impl Cgroup {
 
     /// Where a planned write goes.
     fn file_for(&self, write: &Write) -> Result<PathBuf> {
-        let mount = if self.is_v2() {
+        let mount = if self.is_v2() || write.unified {
             self.root.unified_mount()
         } else {
             self.root.v1_mount(write.controller)
         };
-        let mount = mount.ok_or_else(|| unavailable(write.controller, "not mounted"))?;
+        let mount = mount
+            .ok_or_else(|| unavailable(write.controller, "not mounted").for_field(&write.field))?;
         Ok(mount.join(&write.path_relative).join(&write.file))
     }
 
     /// Performs the writes in order. A write refused with `EINVAL` is retried once after all
     /// the others, which resolves ordering constraints the planner could not see (see
-    /// [`crate::plan_v1`]); a second refusal is reported.
+    /// [`crate::plan_v1`]); a second refusal is reported. Every failure names the field the
+    /// write applies; a file the kernel does not have is reported as unsupported.
     fn execute(&self, writes: &[Write]) -> Result<()> {
         let mut deferred = Vec::new();
         for write in writes {
@@ -377,11 +554,11 @@ impl Cgroup {
                 {
                     deferred.push((file, write));
                 }
-                Err(err) => return Err(err),
+                Err(err) => return Err(write_failed(write, &file, err)),
             }
         }
         for (file, write) in deferred {
-            fsio::write(&file, &write.value)?;
+            fsio::write(&file, &write.value).map_err(|err| write_failed(write, &file, err))?;
         }
         Ok(())
     }
@@ -412,6 +589,25 @@ fn validate_path(path: &str) -> Result<()> {
         return invalid("it has an empty, '.' or '..' component");
     }
     Ok(())
+}
+
+/// The error for a failed planned write: a missing control file means the kernel has no such
+/// knob for this group ([`Error::Unsupported`]); anything else is the kernel's refusal, with the
+/// field that asked for it.
+fn write_failed(write: &Write, file: &Path, err: Error) -> Error {
+    match &err {
+        Error::Write { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::Unsupported {
+                field: write.field.clone(),
+                reason: format!(
+                    "{} does not exist: the kernel offers no {} for this group",
+                    file.display(),
+                    write.file
+                ),
+            }
+        }
+        _ => err.for_field(&write.field),
+    }
 }
 
 /// The error for a controller a request needs but the host does not provide.
@@ -483,6 +679,7 @@ pub fn remove_if_unused(root: &CgroupRoot, path: &str) -> Result<bool> {
     let group = Cgroup {
         root: root.clone(),
         path: path.to_string(),
+        needs: BTreeMap::new(),
     };
     let mut removed = false;
     for dir in group.dirs() {

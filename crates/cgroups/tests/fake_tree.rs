@@ -5,6 +5,7 @@
 //! would offer, lets the manager run, and checks what it wrote. What the fake cannot show is the
 //! kernel's reaction (validation, state changes); the live tests cover that where they can.
 
+use berth_cgroups::resources::{Blkio, Hugepage, Throttle};
 use berth_cgroups::{Cgroup, CgroupRoot, Controller, Error, Resources};
 use std::fs;
 use std::path::Path;
@@ -83,7 +84,7 @@ fn v2_create_writes_the_plan_and_enables_controllers() {
         cpuset_cpus: Some("0".into()),
         cpuset_mems: Some("0".into()),
         pids_limit: Some(5),
-        devices: None,
+        ..Default::default()
     };
     let cg = Cgroup::create(&root, "berth/x", &resources).unwrap();
     let leaf = root_dir.join("berth/x");
@@ -208,7 +209,12 @@ fn v2_missing_controller_is_refused_before_any_write() {
         ..Default::default()
     };
     let err = Cgroup::create(&root, "berth/x", &resources).unwrap_err();
-    match &err {
+    assert!(
+        err.to_string()
+            .starts_with("linux.resources.memory.limit: "),
+        "{err}"
+    );
+    match err.innermost() {
         Error::ControllerUnavailable { controller, detail } => {
             assert_eq!(controller, "memory");
             assert!(detail.contains("cgroup.controllers"), "{detail}");
@@ -392,7 +398,7 @@ fn v1_missing_pids_hierarchy_is_refused_only_when_needed() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, Error::ControllerUnavailable { controller, .. } if controller == "pids"),
+        matches!(err.innermost(), Error::ControllerUnavailable { controller, .. } if controller == "pids"),
         "{err}"
     );
     Cgroup::create(
@@ -404,4 +410,319 @@ fn v1_missing_pids_hierarchy_is_refused_only_when_needed() {
         },
     )
     .unwrap();
+}
+
+/// [`fake_v1`] plus what this project's CI host has: a blkio hierarchy with BFQ's files only,
+/// and a cgroup2 mount whose only controller is `hugetlb`. The fake group's own
+/// `cgroup.controllers` lists hugetlb already (the kernel would once the parent enables it).
+fn fake_hybrid(root: &Path) -> CgroupRoot {
+    let v1 = fake_v1(root);
+    let blkio = root.join("blkio");
+    let leaf = blkio.join("berth/x");
+    for file in [
+        "cgroup.procs",
+        "blkio.bfq.weight",
+        "blkio.bfq.weight_device",
+        "blkio.throttle.read_bps_device",
+        "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device",
+        "blkio.throttle.write_iops_device",
+    ] {
+        put(&leaf, file, "");
+    }
+    let unified = root.join("unified");
+    put(&unified, "cgroup.controllers", "hugetlb\n");
+    put(&unified, "cgroup.subtree_control", "\n");
+    put(&unified.join("berth"), "cgroup.subtree_control", "\n");
+    let group = unified.join("berth/x");
+    put(&group, "cgroup.controllers", "hugetlb\n");
+    put(&group, "cgroup.procs", "");
+    for file in [
+        "hugetlb.2MB.max",
+        "hugetlb.2MB.rsvd.max",
+        "hugetlb.2MB.current",
+        "hugetlb.1GB.max",
+        "hugetlb.1GB.rsvd.max",
+    ] {
+        put(&group, file, "max\n");
+    }
+    let mut mounts: Vec<(Controller, std::path::PathBuf)> = Controller::ALL
+        .into_iter()
+        .filter_map(|c| v1.v1_mount(c).map(|m| (c, m.to_path_buf())))
+        .collect();
+    mounts.push((Controller::Blkio, blkio));
+    CgroupRoot::hybrid(mounts, unified)
+}
+
+fn two_mb(limit: u64) -> Hugepage {
+    Hugepage {
+        page_size: "2MB".into(),
+        limit,
+    }
+}
+
+#[test]
+fn hybrid_hugetlb_goes_to_cgroup2_and_blkio_uses_bfq() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let root = fake_hybrid(t);
+    let resources = Resources {
+        blkio: Some(Blkio {
+            weight: Some(300),
+            throttle_read_bps: vec![Throttle {
+                major: 254,
+                minor: 0,
+                rate: 1_048_576,
+            }],
+            ..Default::default()
+        }),
+        hugepage_limits: vec![two_mb(4 << 20)],
+        ..Default::default()
+    };
+    let cg = Cgroup::create(&root, "berth/x", &resources).unwrap();
+    // +hugetlb was enabled from the cgroup2 root down to the group's parent, not in the group.
+    assert_eq!(
+        get(&t.join("unified"), "cgroup.subtree_control"),
+        "+hugetlb"
+    );
+    assert_eq!(
+        get(&t.join("unified/berth"), "cgroup.subtree_control"),
+        "+hugetlb"
+    );
+    let group = t.join("unified/berth/x");
+    assert_eq!(get(&group, "hugetlb.2MB.max"), "4194304");
+    assert_eq!(get(&group, "hugetlb.2MB.rsvd.max"), "4194304");
+    assert_eq!(get(&group, "hugetlb.1GB.max"), "max\n");
+    let blkio = t.join("blkio/berth/x");
+    assert_eq!(get(&blkio, "blkio.bfq.weight"), "300");
+    assert_eq!(
+        get(&blkio, "blkio.throttle.read_bps_device"),
+        "254:0 1048576"
+    );
+    // The process joins both, the optional blkio hierarchy and the hybrid cgroup2 group.
+    cg.add_process(4242).unwrap();
+    assert_eq!(get(&blkio, "cgroup.procs"), "4242");
+    assert_eq!(get(&group, "cgroup.procs"), "4242");
+
+    // A leaf weight cannot be applied without CFQ: refused by name, nothing written.
+    let err = cg
+        .update(&Resources {
+            blkio: Some(Blkio {
+                weight: Some(500),
+                leaf_weight: Some(500),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("linux.resources.blockIO.leafWeight: "),
+        "{err}"
+    );
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert_eq!(get(&blkio, "blkio.bfq.weight"), "300");
+
+    // A page size the kernel has no files for is refused by index.
+    let err = cg
+        .update(&Resources {
+            hugepage_limits: vec![
+                two_mb(1),
+                Hugepage {
+                    page_size: "3MB".into(),
+                    limit: 1,
+                },
+            ],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linux.resources.hugepageLimits[1].pageSize: 3MB is not a huge page size of this host \
+         (it has 1GB, 2MB)"
+    );
+    assert_eq!(get(&group, "hugetlb.2MB.max"), "4194304");
+
+    // A kernel refusal (here: the fake has no such file) names the field too.
+    fs::remove_file(blkio.join("blkio.throttle.write_iops_device")).unwrap();
+    let err = cg
+        .update(&Resources {
+            blkio: Some(Blkio {
+                throttle_write_iops: vec![Throttle {
+                    major: 254,
+                    minor: 0,
+                    rate: 100,
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("linux.resources.blockIO.throttleWriteIOPSDevice[0]: ")
+            && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hybrid_without_hugetlb_anywhere_refuses_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = fake_hybrid(tmp.path());
+    put(&tmp.path().join("unified"), "cgroup.controllers", "\n");
+    put(
+        &tmp.path().join("unified/berth/x"),
+        "cgroup.controllers",
+        "\n",
+    );
+    let err = Cgroup::create(
+        &root,
+        "berth/x",
+        &Resources {
+            hugepage_limits: vec![two_mb(1)],
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("linux.resources.hugepageLimits: "),
+        "{err}"
+    );
+    // Nothing was enabled where the controller is not offered.
+    assert_eq!(
+        get(&tmp.path().join("unified"), "cgroup.subtree_control"),
+        "\n"
+    );
+}
+
+#[test]
+fn optional_hierarchies_are_required_when_the_resources_use_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let root = fake_hybrid(t);
+    // No group can be made in blkio or the cgroup2 mount: their `berth` is a plain file.
+    for mount in ["blkio", "unified"] {
+        fs::remove_dir_all(t.join(mount).join("berth")).unwrap();
+        fs::write(t.join(mount).join("berth"), "").unwrap();
+    }
+    // Unused, they are skipped.
+    Cgroup::create(
+        &root,
+        "berth/x",
+        &Resources {
+            memory: Some(16 * MIB),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let blkio = Resources {
+        blkio: Some(Blkio {
+            weight: Some(300),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = Cgroup::create(&root, "berth/x", &blkio)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("linux.resources.blockIO: creating "),
+        "{err}"
+    );
+    let huge = Resources {
+        hugepage_limits: vec![two_mb(1)],
+        ..Default::default()
+    };
+    let err = Cgroup::create(&root, "berth/x", &huge)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("linux.resources.hugepageLimits: creating "),
+        "{err}"
+    );
+}
+
+#[test]
+fn joining_a_used_optional_hierarchy_must_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let root = fake_hybrid(t);
+    // The fake blkio group cannot be joined (no cgroup.procs).
+    fs::remove_file(t.join("blkio/berth/x/cgroup.procs")).unwrap();
+    let unused = Cgroup::create(&root, "berth/x", &Resources::default()).unwrap();
+    unused.add_process(4242).unwrap();
+    let used = Cgroup::create(
+        &root,
+        "berth/x",
+        &Resources {
+            blkio: Some(Blkio {
+                weight: Some(300),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = used.add_process(4242).unwrap_err().to_string();
+    assert!(
+        err.starts_with("linux.resources.blockIO: writing 4242"),
+        "{err}"
+    );
+    // A handle that was loaded knows no resources and skips as before.
+    Cgroup::load(&root, "berth/x")
+        .unwrap()
+        .add_process(4242)
+        .unwrap();
+}
+
+#[test]
+fn v2_io_and_hugetlb() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_v2(tmp.path(), "io hugetlb memory");
+    let leaf = tmp.path().join("berth/x");
+    for file in [
+        "io.weight",
+        "io.max",
+        "hugetlb.2MB.max",
+        "hugetlb.2MB.rsvd.max",
+    ] {
+        put(&leaf, file, "");
+    }
+    let root = CgroupRoot::unified(tmp.path());
+    let resources = Resources {
+        memory_swappiness: Some(10),
+        blkio: Some(Blkio {
+            weight: Some(300),
+            leaf_weight: Some(300),
+            throttle_write_bps: vec![Throttle {
+                major: 8,
+                minor: 0,
+                rate: 4096,
+            }],
+            ..Default::default()
+        }),
+        hugepage_limits: vec![two_mb(2 << 20)],
+        ..Default::default()
+    };
+    assert_eq!(resources.ignored_on(root.layout()).len(), 2);
+    Cgroup::create(&root, "berth/x", &resources).unwrap();
+    assert_eq!(get(&leaf, "io.weight"), "default 2930");
+    assert_eq!(get(&leaf, "io.max"), "8:0 wbps=4096");
+    assert_eq!(get(&leaf, "hugetlb.2MB.max"), "2097152");
+    assert_eq!(get(&leaf, "hugetlb.2MB.rsvd.max"), "2097152");
+    // io.bfq.weight is preferred when the group has it.
+    put(&leaf, "io.bfq.weight", "");
+    Cgroup::load(&root, "berth/x")
+        .unwrap()
+        .update(&Resources {
+            blkio: Some(Blkio {
+                weight: Some(300),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(get(&leaf, "io.bfq.weight"), "300");
 }
