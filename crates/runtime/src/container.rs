@@ -17,9 +17,11 @@ use crate::state::{self, EXEC_FIFO, Record, State, Status};
 use crate::user::Identity;
 use crate::{hooks, rlimits, seccomp};
 use berth_cgroups::devices::{DeviceKind, DeviceRule};
-use berth_cgroups::{Cgroup, CgroupRoot, Resources};
+use berth_cgroups::resources::{Blkio, Hugepage, InterfacePriority, Rdma, Throttle, WeightDevice};
+use berth_cgroups::{Cgroup, CgroupRoot, Layout, Resources};
 use oci_spec::runtime::{
-    Linux, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace, LinuxNamespaceType, Process, Spec,
+    Linux, LinuxBlockIo, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespace, LinuxNamespaceType,
+    LinuxThrottleDevice, Process, Spec,
 };
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -119,7 +121,9 @@ pub fn cgroup_path(spec: &Spec, id: &str) -> Result<String> {
 /// stays the runtime's own code, reaping orphans and forwarding signals to the program.
 pub const INIT_ANNOTATION: &str = "berth.init";
 
-/// `linux.resources` in berth-cgroups' terms.
+/// `linux.resources` in berth-cgroups' terms: every field is carried over, so that what the
+/// host cannot apply is refused there by name. The few that are accepted without effect (see
+/// [`ignored_resources`]) are for the caller to warn about.
 pub fn resources(linux: Option<&Linux>) -> Result<Resources> {
     let mut r = Resources::default();
     let Some(res) = linux.and_then(|l| l.resources().as_ref()) else {
@@ -129,6 +133,9 @@ pub fn resources(linux: Option<&Linux>) -> Result<Resources> {
         r.memory = m.limit();
         r.memory_swap = m.swap();
         r.memory_reservation = m.reservation();
+        // runc's convention: -1 (which the spec's unsigned type wraps) leaves it alone.
+        r.memory_swappiness = m.swappiness().filter(|s| *s != u64::MAX);
+        r.oom_kill_disable = m.disable_oom_killer();
     }
     if let Some(c) = res.cpu() {
         r.cpu_shares = c.shares();
@@ -136,9 +143,52 @@ pub fn resources(linux: Option<&Linux>) -> Result<Resources> {
         r.cpu_period = c.period();
         r.cpuset_cpus = c.cpus().clone();
         r.cpuset_mems = c.mems().clone();
+        r.cpu_rt_runtime = c.realtime_runtime();
+        r.cpu_rt_period = c.realtime_period();
+        r.cpu_idle = c.idle();
+        r.cpu_burst = c.burst();
     }
     if let Some(p) = res.pids() {
         r.pids_limit = Some(p.limit());
+    }
+    if let Some(b) = res.block_io() {
+        r.blkio = Some(block_io(b)?);
+    }
+    for (i, h) in res.hugepage_limits().iter().flatten().enumerate() {
+        let limit = u64::try_from(h.limit()).map_err(|_| {
+            Error::config(
+                format!("linux.resources.hugepageLimits[{i}].limit"),
+                format!("{} is negative", h.limit()),
+            )
+        })?;
+        r.hugepage_limits.push(Hugepage {
+            page_size: h.page_size().clone(),
+            limit,
+        });
+    }
+    if let Some(n) = res.network() {
+        r.net_cls_classid = n.class_id();
+        r.net_prio_ifpriomap = n
+            .priorities()
+            .iter()
+            .flatten()
+            .map(|p| InterfacePriority {
+                name: p.name().clone(),
+                priority: p.priority(),
+            })
+            .collect();
+    }
+    for (device, limits) in res.rdma().iter().flatten() {
+        r.rdma.insert(
+            device.clone(),
+            Rdma {
+                hca_handles: limits.hca_handles(),
+                hca_objects: limits.hca_objects(),
+            },
+        );
+    }
+    for (key, value) in res.unified().iter().flatten() {
+        r.unified.insert(key.clone(), value.clone());
     }
     if let Some(devices) = res.devices() {
         r.devices = Some(
@@ -150,6 +200,91 @@ pub fn resources(linux: Option<&Linux>) -> Result<Resources> {
         );
     }
     Ok(r)
+}
+
+/// `linux.resources.blockIO`, with device numbers checked to fit the kernel's 32 bits.
+fn block_io(b: &LinuxBlockIo) -> Result<Blkio> {
+    let number = |field: String, what: &str, n: i64| -> Result<u32> {
+        u32::try_from(n).map_err(|_| Error::config(field, format!("{what} {n} is out of range")))
+    };
+    let base = "linux.resources.blockIO";
+    let mut weight_device = Vec::new();
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        let field = || format!("{base}.weightDevice[{i}]");
+        weight_device.push(WeightDevice {
+            major: number(field(), "major", d.major())?,
+            minor: number(field(), "minor", d.minor())?,
+            weight: d.weight(),
+            leaf_weight: d.leaf_weight(),
+        });
+    }
+    let throttles =
+        |name: &str, list: &Option<Vec<LinuxThrottleDevice>>| -> Result<Vec<Throttle>> {
+            list.iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, t)| {
+                    let field = || format!("{base}.{name}[{i}]");
+                    Ok(Throttle {
+                        major: number(field(), "major", t.major())?,
+                        minor: number(field(), "minor", t.minor())?,
+                        rate: t.rate(),
+                    })
+                })
+                .collect()
+        };
+    Ok(Blkio {
+        weight: b.weight(),
+        leaf_weight: b.leaf_weight(),
+        weight_device,
+        throttle_read_bps: throttles("throttleReadBpsDevice", b.throttle_read_bps_device())?,
+        throttle_write_bps: throttles("throttleWriteBpsDevice", b.throttle_write_bps_device())?,
+        throttle_read_iops: throttles("throttleReadIOPSDevice", b.throttle_read_iops_device())?,
+        throttle_write_iops: throttles("throttleWriteIOPSDevice", b.throttle_write_iops_device())?,
+    })
+}
+
+/// The `linux.resources` fields that are accepted but have no effect on a host with `layout`,
+/// each as a message naming the field and why, for the caller to warn with (`create` and the
+/// shim's update): kernel memory limits, which the kernel deprecated and runc ignores too;
+/// hierarchy and pre-update checks Berth does not implement; and v1-only knobs on cgroup v2
+/// ([`Resources::ignored_on`]). Everything else is applied or refused, never dropped silently.
+pub fn ignored_resources(
+    linux: Option<&Linux>,
+    resources: &Resources,
+    layout: Layout,
+) -> Vec<String> {
+    let mut ignored = Vec::new();
+    if let Some(m) = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+    {
+        let kmem = "kernel memory limits are deprecated by the kernel and not applied (as in runc)";
+        if m.kernel().is_some() {
+            ignored.push(format!("linux.resources.memory.kernel is ignored: {kmem}"));
+        }
+        if m.kernel_tcp().is_some() {
+            ignored.push(format!(
+                "linux.resources.memory.kernelTCP is ignored: {kmem}"
+            ));
+        }
+        if m.use_hierarchy() == Some(false) {
+            ignored.push(
+                "linux.resources.memory.useHierarchy is ignored: current kernels always account \
+                 memory hierarchically"
+                    .to_string(),
+            );
+        }
+        if m.check_before_update() == Some(true) {
+            ignored.push(
+                "linux.resources.memory.checkBeforeUpdate is ignored: Berth does not compare the \
+                 usage with a new limit before writing it (the kernel reclaims or refuses)"
+                    .to_string(),
+            );
+        }
+    }
+    ignored.extend(resources.ignored_on(layout).iter().map(ToString::to_string));
+    ignored
 }
 
 /// One `linux.resources.devices` entry as a cgroup device rule; a missing type means all
@@ -346,6 +481,9 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         cgroup: None,
     };
     let cg_root = CgroupRoot::detect()?;
+    for ignored in ignored_resources(linux, &resources, cg_root.layout()) {
+        crate::warn::warn(ignored);
+    }
 
     let facts = Facts {
         bundle: bundle.dir.clone(),
@@ -990,4 +1128,105 @@ fn exec_inner(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> R
         return Ok((spawned.pid, 0));
     }
     Ok((spawned.pid, process::exit_code(process::reap(spawned.pid))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux(resources: serde_json::Value) -> Linux {
+        serde_json::from_value(serde_json::json!({ "resources": resources })).unwrap()
+    }
+
+    #[test]
+    fn every_resource_field_is_carried_over() {
+        let l = linux(serde_json::json!({
+            "memory": {"limit": 67108864, "swappiness": 0, "disableOOMKiller": true},
+            "cpu": {"realtimeRuntime": 950000, "realtimePeriod": 1000000, "idle": 1, "burst": 10},
+            "blockIO": {
+                "weight": 300,
+                "leafWeight": 500,
+                "weightDevice": [{"major": 8, "minor": 0, "weight": 200, "leafWeight": 100}],
+                "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}],
+                "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 100}]
+            },
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+            "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]},
+            "rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}},
+            "unified": {"memory.high": "1000000"}
+        }));
+        let r = resources(Some(&l)).unwrap();
+        assert_eq!(r.memory_swappiness, Some(0));
+        assert_eq!(r.oom_kill_disable, Some(true));
+        assert_eq!(
+            (r.cpu_rt_runtime, r.cpu_rt_period, r.cpu_idle, r.cpu_burst),
+            (Some(950_000), Some(1_000_000), Some(1), Some(10))
+        );
+        let b = r.blkio.as_ref().unwrap();
+        assert_eq!((b.weight, b.leaf_weight), (Some(300), Some(500)));
+        assert_eq!(
+            b.weight_device,
+            vec![WeightDevice {
+                major: 8,
+                minor: 0,
+                weight: Some(200),
+                leaf_weight: Some(100)
+            }]
+        );
+        assert_eq!(b.throttle_read_bps[0].rate, 1_048_576);
+        assert_eq!(b.throttle_write_iops[0].rate, 100);
+        assert!(b.throttle_write_bps.is_empty());
+        assert_eq!(
+            r.hugepage_limits,
+            vec![Hugepage {
+                page_size: "2MB".into(),
+                limit: 4_194_304
+            }]
+        );
+        assert_eq!(r.net_cls_classid, Some(1_048_577));
+        assert_eq!(r.net_prio_ifpriomap[0].name, "eth0");
+        assert_eq!(r.rdma["mlx5_1"].hca_objects, Some(10_000));
+        assert_eq!(r.unified["memory.high"], "1000000");
+    }
+
+    #[test]
+    fn out_of_range_numbers_name_the_field() {
+        let l = linux(serde_json::json!({
+            "blockIO": {"throttleReadIOPSDevice": [{"major": 1, "minor": 0, "rate": 1},
+                                                   {"major": -1, "minor": 0, "rate": 1}]}
+        }));
+        let err = resources(Some(&l)).unwrap_err().to_string();
+        assert!(
+            err.contains("linux.resources.blockIO.throttleReadIOPSDevice[1]: major -1"),
+            "{err}"
+        );
+        let l = linux(serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": -5}]}));
+        let err = resources(Some(&l)).unwrap_err().to_string();
+        assert!(
+            err.contains("linux.resources.hugepageLimits[0].limit: -5 is negative"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unapplied_fields_are_reported() {
+        let l = linux(serde_json::json!({
+            "memory": {"kernel": 1, "kernelTCP": 1, "useHierarchy": false,
+                       "checkBeforeUpdate": true, "swappiness": 5}
+        }));
+        let r = resources(Some(&l)).unwrap();
+        let v1 = ignored_resources(Some(&l), &r, Layout::Hybrid);
+        assert_eq!(v1.len(), 4, "{v1:?}");
+        assert!(v1[0].starts_with("linux.resources.memory.kernel is ignored"));
+        assert!(v1[1].starts_with("linux.resources.memory.kernelTCP is ignored"));
+        assert!(v1[2].starts_with("linux.resources.memory.useHierarchy is ignored"));
+        assert!(v1[3].starts_with("linux.resources.memory.checkBeforeUpdate is ignored"));
+        let v2 = ignored_resources(Some(&l), &r, Layout::Unified);
+        assert_eq!(v2.len(), 5);
+        assert!(v2[4].starts_with("linux.resources.memory.swappiness is ignored"));
+        // -1, which the unsigned field wraps to u64::MAX, means "unchanged".
+        let l = linux(serde_json::json!({"memory": {"swappiness": u64::MAX}}));
+        assert_eq!(resources(Some(&l)).unwrap().memory_swappiness, None);
+        assert!(ignored_resources(None, &Resources::default(), Layout::Unified).is_empty());
+    }
 }

@@ -269,7 +269,11 @@ impl Shim {
             .map_err(|e| ShimError::Invalid(format!("resources: {e}")))?;
         let mut l = oci_spec::runtime::Linux::default();
         l.set_resources(Some(linux));
-        cg.update(&container::resources(Some(&l))?)?;
+        let wanted = container::resources(Some(&l))?;
+        for ignored in container::ignored_resources(Some(&l), &wanted, cg.root().layout()) {
+            berth_runtime::warn::warn(ignored);
+        }
+        cg.update(&wanted)?;
         Ok(Reply::Now(Response::Ok))
     }
 
