@@ -720,6 +720,8 @@ fn v1_groups_are_joined_without_a_cgroup_mount() {
         if line.contains(":memory:") || line.contains(":pids:") {
             assert!(line.ends_with(":/"), "{}", stdout(&out));
         }
+    }
+}
 
 /// Where this host mounts cgroups of type `fstype` (`cgroup` or `cgroup2`), for `cgroup` the
 /// hierarchy holding `controller`; read from mountinfo as the runtime does, so the resource
