@@ -525,3 +525,154 @@ fn network_names_docker_accepts_are_accepted() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ipv6_networks_give_containers_ipv6_addresses_and_routes() {
+    if docker_bin().is_none() {
+        eprintln!("docker client not installed: skipping");
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let (bridge, subnet) = unique_bridge();
+    // A unique-local /64 of the test's own, from the bridge's random name.
+    let prefix6 = format!("fd00:{}:{}::", &bridge[2..4], &bridge[4..8]);
+    let subnet6 = format!("{prefix6}/64");
+    ok(
+        &d,
+        &[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            &subnet,
+            "--subnet",
+            &subnet6,
+            "-o",
+            &format!("com.docker.network.bridge.name={bridge}"),
+            "six",
+        ],
+    );
+    let net: serde_json::Value =
+        serde_json::from_str(&ok(&d, &["network", "inspect", "-f", "{{json .}}", "six"])).unwrap();
+    assert_eq!(net["EnableIPv6"], true, "{net}");
+    let configs = net["IPAM"]["Config"].as_array().unwrap();
+    assert_eq!(configs.len(), 2, "{net}");
+    assert_eq!(configs[1]["Subnet"], subnet6.as_str(), "{net}");
+    assert_eq!(
+        configs[1]["Gateway"],
+        format!("{prefix6}1").as_str(),
+        "{net}"
+    );
+
+    for name in ["a6", "b6"] {
+        ok(
+            &d,
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "six",
+                "busybox",
+                "sleep",
+                "120",
+            ],
+        );
+    }
+    let v6 = |name: &str| {
+        ok(
+            &d,
+            &["inspect", "-f", "{{.NetworkSettings.Networks.six.GlobalIPv6Address}} {{.NetworkSettings.Networks.six.GlobalIPv6PrefixLen}} {{.NetworkSettings.Networks.six.IPv6Gateway}}", name],
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(v6("a6"), format!("{prefix6}2 64 {prefix6}1"));
+    assert_eq!(v6("b6"), format!("{prefix6}3 64 {prefix6}1"));
+    let addrs = ok(&d, &["exec", "a6", "ip", "-6", "addr", "show", "eth0"]);
+    assert!(addrs.contains(&format!("{prefix6}2/64")), "{addrs}");
+    let routes = ok(&d, &["exec", "a6", "ip", "-6", "route"]);
+    assert!(
+        routes.contains(&format!("default via {prefix6}1")),
+        "{routes}"
+    );
+    // Container to container, and to the host's end of the bridge, over IPv6.
+    let ping = ok(
+        &d,
+        &[
+            "exec",
+            "a6",
+            "ping",
+            "-6",
+            "-c1",
+            "-W2",
+            &format!("{prefix6}3"),
+        ],
+    );
+    assert!(ping.contains("1 packets received"), "{ping}");
+    let ping = ok(
+        &d,
+        &[
+            "exec",
+            "b6",
+            "ping",
+            "-6",
+            "-c1",
+            "-W2",
+            &format!("{prefix6}1"),
+        ],
+    );
+    assert!(ping.contains("1 packets received"), "{ping}");
+    let listed = ok(
+        &d,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .Containers}}{{.IPv6Address}} {{end}}",
+            "six",
+        ],
+    );
+    assert!(listed.contains(&format!("{prefix6}2/64")), "{listed}");
+
+    // --ipv6 without a subnet: a unique-local /64 of its own.
+    let (bridge2, subnet2) = unique_bridge();
+    ok(
+        &d,
+        &[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            &subnet2,
+            "-o",
+            &format!("com.docker.network.bridge.name={bridge2}"),
+            "six-auto",
+        ],
+    );
+    let auto = ok(
+        &d,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 1).Subnet}}",
+            "six-auto",
+        ],
+    );
+    assert!(
+        auto.trim().starts_with("fd") && auto.trim().ends_with("::/64"),
+        "{auto}"
+    );
+    // An IPv6 subnet without --ipv6 is refused with the reason.
+    let out = docker(
+        &d,
+        &["network", "create", "--subnet", "fd00:dead::/64", "nosix"],
+    );
+    assert!(stderr(&out).contains("add --ipv6"), "{}", stderr(&out));
+
+    ok(&d, &["rm", "-f", "a6", "b6"]);
+    ok(&d, &["network", "rm", "six", "six-auto"]);
+}

@@ -29,7 +29,7 @@ fn parse_ip(s: &str) -> Result<Ipv4Addr> {
 
 /// The API's view of a network record.
 pub fn network_resource(rec: &NetworkRecord) -> Network {
-    let config = match (rec.subnet, rec.gateway) {
+    let mut config = match (rec.subnet, rec.gateway) {
         (Some(s), gw) => vec![IpamConfig {
             subnet: s.to_string(),
             ip_range: rec.ip_range.map(|r| r.to_string()).unwrap_or_default(),
@@ -42,6 +42,13 @@ pub fn network_resource(rec: &NetworkRecord) -> Network {
         }],
         _ => Vec::new(),
     };
+    if let Some(s6) = rec.subnet6 {
+        config.push(IpamConfig {
+            subnet: s6.to_string(),
+            gateway: rec.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+            ..Default::default()
+        });
+    }
     Network {
         name: rec.name.clone(),
         id: rec.id.clone(),
@@ -49,7 +56,7 @@ pub fn network_resource(rec: &NetworkRecord) -> Network {
         scope: "local".into(),
         driver: rec.driver.clone(),
         enable_ipv4: true,
-        enable_ipv6: false,
+        enable_ipv6: rec.subnet6.is_some(),
         ipam: Ipam {
             driver: "default".into(),
             options: rec.ipam_options.clone(),
@@ -71,7 +78,10 @@ pub fn network_resource(rec: &NetworkRecord) -> Network {
                             (Some(ip), Some(s)) => format!("{ip}/{}", s.prefix),
                             _ => String::new(),
                         },
-                        ipv6_address: String::new(),
+                        ipv6_address: match (ep.ip6, rec.subnet6) {
+                            (Some(ip), Some(s)) => format!("{ip}/{}", s.prefix),
+                            _ => String::new(),
+                        },
                     },
                 )
             })
@@ -97,18 +107,54 @@ impl Engine {
                 "network name is required".into(),
             ));
         }
-        if req.enable_ipv6 == Some(true) {
-            return Err(EngineError::InvalidArgument(
-                "IPv6 networks are not supported yet".into(),
-            ));
-        }
         let ipam = req.ipam.clone().unwrap_or_default();
-        if ipam.config.len() > 1 {
+        // One IPv4 and (with --ipv6) one IPv6 pool, told apart by their subnets.
+        let (v6, v4): (Vec<_>, Vec<_>) = ipam
+            .config
+            .iter()
+            .cloned()
+            .partition(|c| c.subnet.contains(':') || c.gateway.contains(':'));
+        if v4.len() > 1 || v6.len() > 1 {
             return Err(EngineError::InvalidArgument(
-                "only one IPv4 subnet per network is supported".into(),
+                "only one IPv4 and one IPv6 subnet per network are supported".into(),
             ));
         }
-        let cfg = ipam.config.first().cloned().unwrap_or_default();
+        let ipv6 = match (req.enable_ipv6 == Some(true), v6.first()) {
+            (false, Some(c)) => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "IPv6 subnet {} given to a network without IPv6: add --ipv6",
+                    c.subnet
+                )));
+            }
+            (false, None) => None,
+            (true, c) => {
+                let c = c.cloned().unwrap_or_default();
+                let subnet6 = (!c.subnet.is_empty())
+                    .then(|| {
+                        c.subnet
+                            .parse::<crate::networks::ipam6::Subnet6>()
+                            .map_err(|_| {
+                                EngineError::InvalidArgument(format!(
+                                    "invalid CIDR address: {}",
+                                    c.subnet
+                                ))
+                            })
+                    })
+                    .transpose()?;
+                let gateway6 = (!c.gateway.is_empty())
+                    .then(|| {
+                        c.gateway.parse::<std::net::Ipv6Addr>().map_err(|_| {
+                            EngineError::InvalidArgument(format!(
+                                "invalid IP address: {}",
+                                c.gateway
+                            ))
+                        })
+                    })
+                    .transpose()?;
+                Some((subnet6, gateway6))
+            }
+        };
+        let cfg = v4.first().cloned().unwrap_or_default();
         let subnet = (!cfg.subnet.is_empty())
             .then(|| parse_subnet(&cfg.subnet))
             .transpose()?;
@@ -147,6 +193,7 @@ impl Engine {
                     .map(|(k, v)| Ok((k.clone(), parse_ip(v)?)))
                     .collect::<Result<_>>()?,
                 labels: req.labels.clone(),
+                ipv6,
             },
             &crate::networks::host_routes(),
             false,

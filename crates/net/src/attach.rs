@@ -162,6 +162,24 @@ pub fn detach(host_veth: &str) -> Result<()> {
     Netlink::open()?.delete_link(host_veth).map(drop)
 }
 
+/// Gives interface `ifname` of the namespace at `netns` IPv6 address `addr/prefix` (an
+/// `--ipv6` network), and with `gateway` the IPv6 default route through it.
+pub fn add_ipv6(
+    netns: &Path,
+    ifname: &str,
+    addr: std::net::Ipv6Addr,
+    prefix: u8,
+    gateway: Option<std::net::Ipv6Addr>,
+) -> Result<()> {
+    let ns = crate::netns::Netns::open(netns)?;
+    let mut nl = Netlink::open_in(&ns)?;
+    nl.add_address6(ifname, addr, prefix)?;
+    if let Some(gw) = gateway {
+        nl.add_default_route6(ifname, gw)?;
+    }
+    Ok(())
+}
+
 /// Points the default route of the namespace at `netns` via `gateway`, on whichever of its
 /// interfaces has an address in the gateway's subnet: after the interface that held the route
 /// left (a container disconnected from its first network), traffic out leaves by another.

@@ -26,7 +26,8 @@ mod tool;
 
 pub use addr::{Ipv4Net, MAX_IFNAME_LEN, MacAddr, check_ifname};
 pub use attach::{
-    ContainerLink, HostVeth, attach_container, detach, random_veth_name, route_default_via,
+    ContainerLink, HostVeth, add_ipv6, attach_container, detach, random_veth_name,
+    route_default_via,
 };
 pub use error::{Error, Result};
 pub use netlink::{Answer, Link, LinkAddress, Netlink, Request};

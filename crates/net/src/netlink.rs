@@ -426,6 +426,20 @@ impl Netlink {
             .map(drop)
     }
 
+    /// Adds IPv6 address `addr/prefix` to link `name` (see [`plan::add_address6`]).
+    pub fn add_address6(&mut self, name: &str, addr: std::net::Ipv6Addr, prefix: u8) -> Result<()> {
+        let index = self.require_link(name)?.index;
+        self.apply_one(plan::add_address6(index, name, addr, prefix))
+            .map(drop)
+    }
+
+    /// Adds the IPv6 default route via `gateway` on link `name`.
+    pub fn add_default_route6(&mut self, name: &str, gateway: std::net::Ipv6Addr) -> Result<()> {
+        let index = self.require_link(name)?.index;
+        self.apply_one(plan::add_default_route6(index, name, gateway))
+            .map(drop)
+    }
+
     /// Removes an IPv4 address from link `name`; removing one that is not there succeeds.
     pub fn delete_address(&mut self, name: &str, net: Ipv4Net) -> Result<()> {
         let index = self.require_link(name)?.index;

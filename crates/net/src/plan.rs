@@ -2,11 +2,13 @@
 //! the kernel, so the messages a set-up sends are unit-tested without root, and
 //! [`Netlink::apply`](crate::Netlink::apply) is the only code that performs them.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -189,6 +191,47 @@ pub fn add_address(index: u32, name: &str, net: Ipv4Net) -> Request {
     Request {
         what: format!("adding address {net} to {name}"),
         message: RouteNetlinkMessage::NewAddress(msg),
+        flags: NLM_F_CREATE | NLM_F_EXCL,
+        tolerate: vec![eexist()],
+    }
+}
+
+/// Adds IPv6 address `addr/prefix` to the link with `index`, usable at once (no duplicate
+/// address detection: the subnet is Berth's, each address handed out once); `EEXIST` is fine.
+pub fn add_address6(index: u32, name: &str, addr: Ipv6Addr, prefix: u8) -> Request {
+    let mut msg = AddressMessage::default();
+    msg.header.family = AddressFamily::Inet6;
+    msg.header.prefix_len = prefix;
+    msg.header.scope = AddressScope::Universe;
+    msg.header.index = index;
+    msg.header.flags = AddressHeaderFlags::Nodad;
+    msg.attributes
+        .push(AddressAttribute::Address(IpAddr::V6(addr)));
+    msg.attributes
+        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    Request {
+        what: format!("adding address {addr}/{prefix} to {name}"),
+        message: RouteNetlinkMessage::NewAddress(msg),
+        flags: NLM_F_CREATE | NLM_F_EXCL,
+        tolerate: vec![eexist()],
+    }
+}
+
+/// Adds the IPv6 default route via `gateway` out of the link with `index` (main table).
+pub fn add_default_route6(index: u32, name: &str, gateway: Ipv6Addr) -> Request {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = AddressFamily::Inet6;
+    msg.header.destination_prefix_length = 0;
+    msg.header.table = RouteHeader::RT_TABLE_MAIN;
+    msg.header.protocol = RouteProtocol::Boot;
+    msg.header.scope = RouteScope::Universe;
+    msg.header.kind = RouteType::Unicast;
+    msg.attributes
+        .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+    msg.attributes.push(RouteAttribute::Oif(index));
+    Request {
+        what: format!("adding IPv6 default route via {gateway} on {name}"),
+        message: RouteNetlinkMessage::NewRoute(msg),
         flags: NLM_F_CREATE | NLM_F_EXCL,
         tolerate: vec![eexist()],
     }

@@ -323,6 +323,7 @@ impl Containers {
         mut request: ContainerCreateRequest,
         image: ImageFacts,
     ) -> Result<ContainerRecord> {
+        let generated = name.filter(|n| !n.is_empty()).is_none();
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => validate_name(n)?,
             None => names::generate(|c| !self.store.name_free(c)),
@@ -394,7 +395,7 @@ impl Containers {
         let now = berth_shim_proto::timefmt::now();
         let mut config = merged;
         config.image = request.config.image.clone();
-        let record = ContainerRecord {
+        let mut record = ContainerRecord {
             id: id.clone(),
             name,
             created: now,
@@ -426,7 +427,14 @@ impl Containers {
             self.spec_for(&trial, Path::new("/"), None, None, joined)?;
             self.snapshotter
                 .prepare(&id, self.parent_of(&record)?.as_ref())?;
-            self.store.insert(record.clone())
+            // A generated name another create took meanwhile (both saw it free): another one.
+            // A name the client chose stays a conflict, as with Docker.
+            let mut attempt = self.store.insert(record.clone());
+            while generated && matches!(attempt, Err(EngineError::Conflict(_))) {
+                record.name = names::generate(|c| !self.store.name_free(c));
+                attempt = self.store.insert(record.clone());
+            }
+            attempt
         })();
         if let Err(e) = made {
             let _ = self.snapshotter.remove_writable(&id);

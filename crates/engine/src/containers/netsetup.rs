@@ -164,6 +164,10 @@ impl NetSetup {
         if !has {
             nl.add_address(&net.bridge, addr).map_err(net_err)?;
         }
+        if let (Some(gw6), Some(s6)) = (net.gateway6, net.subnet6) {
+            nl.add_address6(&net.bridge, gw6, s6.prefix)
+                .map_err(net_err)?;
+        }
         nl.set_up(&net.bridge).map_err(net_err)?;
         self.dns.ensure_server(net);
         self.ready_bridges
@@ -289,12 +293,26 @@ impl NetSetup {
                     .map_err(|_| EngineError::InvalidArgument(format!("invalid IP address: {s}")))
             })
             .transpose()?;
+        let requested6 = settings
+            .and_then(|e| e.ipam_config.as_ref())
+            .map(|c| c.ipv6_address.clone())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<std::net::Ipv6Addr>()
+                    .map_err(|_| EngineError::InvalidArgument(format!("invalid IPv6 address: {s}")))
+            })
+            .transpose()?;
         let aliases = settings.map(|e| e.aliases.clone()).unwrap_or_default();
         // A stale endpoint of this container (a crash between start and exit) is replaced.
         let _ = self.store.disconnect(&net.id, &rec.id);
-        let (net, ep) = self
-            .store
-            .connect(&net.id, &rec.id, &rec.name, requested, aliases, false)?;
+        let (net, ep) = self.store.connect(
+            &net.id,
+            &rec.id,
+            &rec.name,
+            (requested, requested6),
+            aliases,
+            false,
+        )?;
         let (Some(ip), Some(subnet)) = (ep.ip, net.subnet) else {
             self.store.flush(&net.id)?;
             return Ok(None);
@@ -331,6 +349,14 @@ impl NetSetup {
                 })
             })
             .map_err(net_err)?;
+        if let (Some(ip6), Some(s6)) = (ep.ip6, net.subnet6) {
+            let gw6 = if primary && !net.internal {
+                net.gateway6
+            } else {
+                None
+            };
+            berth_net::add_ipv6(netns, ifname, ip6, s6.prefix, gw6).map_err(net_err)?;
+        }
         // A requested MAC address is the one the endpoint reports, not the derived one.
         self.store
             .set_host_veth(&net.id, &rec.id, &veth.name, mac.map(|m| m.to_string()))?;

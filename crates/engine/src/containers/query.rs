@@ -207,6 +207,11 @@ impl Containers {
                     ep.ip_prefix_len = i64::from(subnet.prefix);
                     ep.gateway = net.gateway.map(|g| g.to_string()).unwrap_or_default();
                 }
+                if let (Some(ip6), Some(s6)) = (live.ip6, net.subnet6) {
+                    ep.global_ipv6_address = ip6.to_string();
+                    ep.global_ipv6_prefix_len = i64::from(s6.prefix);
+                    ep.ipv6_gateway = net.gateway6.map(|g| g.to_string()).unwrap_or_default();
+                }
                 let mut dns = vec![r.name.clone(), r.id[..12].to_string()];
                 dns.extend(live.aliases.iter().cloned());
                 ep.dns_names = dns;

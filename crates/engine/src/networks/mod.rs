@@ -7,6 +7,7 @@
 
 pub mod dns;
 pub mod ipam;
+pub mod ipam6;
 
 use crate::EngineError;
 use ipam::{Leases, Subnet};
@@ -34,6 +35,9 @@ pub struct Endpoint {
     pub name: String,
     /// Its address, when the network has a subnet.
     pub ip: Option<Ipv4Addr>,
+    /// Its IPv6 address, on an `--ipv6` network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// MAC address of its interface.
     pub mac: String,
     /// Extra DNS names on this network (`--network-alias`, compose service names).
@@ -95,6 +99,15 @@ pub struct NetworkRecord {
     /// `--bip` change, to be removed from the bridge when it is next ensured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_gateway: Option<(Ipv4Addr, u8)>,
+    /// The IPv6 subnet of an `--ipv6` network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<ipam6::Subnet6>,
+    /// Its IPv6 gateway (the bridge's address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
+    /// IPv6 address leases.
+    #[serde(default)]
+    pub leases6: ipam6::Leases6,
 }
 
 impl NetworkRecord {
@@ -129,6 +142,8 @@ pub struct NetworkSpec {
     pub auxiliary_addresses: BTreeMap<String, Ipv4Addr>,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
+    /// `--ipv6`, with the IPv6 `--subnet` and `--gateway` when given.
+    pub ipv6: Option<(Option<ipam6::Subnet6>, Option<std::net::Ipv6Addr>)>,
 }
 
 /// The network records.
@@ -396,6 +411,29 @@ impl NetworkStore {
                     })?;
             }
             rec.auxiliary_addresses = spec.auxiliary_addresses.clone();
+            if let Some((subnet6, gateway6)) = spec.ipv6 {
+                let s6 = subnet6.unwrap_or_else(|| ipam6::Subnet6::unique_local(&id));
+                if let Some(other) = map
+                    .values()
+                    .find(|n| n.subnet6.is_some_and(|o| o.overlaps(&s6)))
+                {
+                    return Err(EngineError::Forbidden(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({s6} of network {})",
+                        other.name
+                    )));
+                }
+                let gw6 = gateway6.unwrap_or_else(|| s6.default_gateway());
+                if !s6.contains(gw6) {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "no matching subnet for gateway {gw6}"
+                    )));
+                }
+                rec.leases6
+                    .lease(&s6, Some(gw6), GATEWAY)
+                    .map_err(|e| EngineError::InvalidArgument(format!("gateway: {e}")))?;
+                rec.subnet6 = Some(s6);
+                rec.gateway6 = Some(gw6);
+            }
             rec.subnet = Some(subnet);
             rec.gateway = Some(gateway);
             rec.ip_range = spec.ip_range;
@@ -446,7 +484,7 @@ impl NetworkStore {
         key: &str,
         container: &str,
         name: &str,
-        requested: Option<Ipv4Addr>,
+        (requested, requested6): (Option<Ipv4Addr>, Option<std::net::Ipv6Addr>),
         aliases: Vec<String>,
         save: bool,
     ) -> Result<(NetworkRecord, Endpoint)> {
@@ -467,10 +505,21 @@ impl NetworkStore {
             ),
             _ => None,
         };
+        let ip6 = match rec.subnet6 {
+            Some(s6) if rec.is_bridge() => match rec.leases6.lease(&s6, requested6, container) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    rec.leases.release(container);
+                    return Err(EngineError::InvalidArgument(e.to_string()));
+                }
+            },
+            _ => None,
+        };
         let ep = Endpoint {
             id: berth_common::id::random_id(),
             name: name.to_string(),
             ip,
+            ip6,
             mac: ip.map(ipam::mac_for).unwrap_or_default(),
             aliases,
             host_veth: String::new(),
@@ -490,7 +539,7 @@ impl NetworkStore {
         let id = find_in(&map, key)?.id.clone();
         let rec = map.get_mut(&id).expect("found above");
         let ep = rec.endpoints.remove(container);
-        let released = rec.leases.release(container);
+        let released = rec.leases.release(container) | rec.leases6.release(container);
         if ep.is_some() || released {
             self.save_endpoints(rec)?;
         }
@@ -677,7 +726,7 @@ mod tests {
             .unwrap()
         };
         let (net, ep) = s
-            .connect("bridge", "c1", "web", None, vec![], false)
+            .connect("bridge", "c1", "web", (None, None), vec![], false)
             .unwrap();
         assert!(!reopen().endpoints.contains_key("c1"), "not saved yet");
         s.set_host_veth(&net.id, "c1", "veth1234567", None).unwrap();
@@ -747,17 +796,20 @@ mod tests {
             .is_err()
         );
         let (_, ep) = s
-            .connect("front", "c1", "web", None, vec!["www".into()], true)
+            .connect("front", "c1", "web", (None, None), vec!["www".into()], true)
             .unwrap();
         assert_eq!(ep.ip.unwrap().to_string(), "172.18.0.2");
         assert!(
-            s.connect("front", "c1", "web", None, vec![], true).is_err(),
+            s.connect("front", "c1", "web", (None, None), vec![], true)
+                .is_err(),
             "twice"
         );
         let err = s.remove("front").unwrap_err();
         assert!(err.to_string().contains("active endpoints"));
         s.disconnect("front", "c1").unwrap();
-        let (_, ep) = s.connect("front", "c2", "db", None, vec![], true).unwrap();
+        let (_, ep) = s
+            .connect("front", "c2", "db", (None, None), vec![], true)
+            .unwrap();
         assert_eq!(
             ep.ip.unwrap().to_string(),
             "172.18.0.2",
