@@ -410,3 +410,25 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn docker_kill_returns_once_the_container_has_exited() {
+    let Some(dk) = Docker::start() else {
+        eprintln!("docker client not installed: skipping");
+        return;
+    };
+    for round in 0..5 {
+        let name = format!("k{round}");
+        dk.ok(&["run", "-d", "--name", &name, "busybox", "sleep", "100"]);
+        dk.ok(&["kill", &name]);
+        // No wait: the exit is recorded before kill answers, and rm needs no -f.
+        let state = dk.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ]);
+        assert_eq!(state.trim(), "exited 137", "round {round}");
+        dk.ok(&["rm", &name]);
+    }
+}

@@ -536,7 +536,13 @@ fn ipv6_networks_give_containers_ipv6_addresses_and_routes() {
     d.import_busybox("busybox:latest");
     let (bridge, subnet) = unique_bridge();
     // A unique-local /64 of the test's own, from the bridge's random name.
-    let prefix6 = format!("fd00:{}:{}::", &bridge[2..4], &bridge[4..8]);
+    // (Groups kept non-zero and without leading zeros, as an address is printed.)
+    let group = |hex: &str, top: u16| top | u16::from_str_radix(hex, 16).unwrap();
+    let prefix6 = format!(
+        "fd00:{:x}:{:x}::",
+        group(&bridge[2..4], 0x100),
+        group(&bridge[4..8], 0x1000)
+    );
     let subnet6 = format!("{prefix6}/64");
     ok(
         &d,
@@ -624,6 +630,11 @@ fn ipv6_networks_give_containers_ipv6_addresses_and_routes() {
             &format!("{prefix6}1"),
         ],
     );
+    assert!(ping.contains("1 packets received"), "{ping}");
+    // Names answer AAAA with the IPv6 address (and A with the IPv4 one).
+    let aaaa = ok(&d, &["exec", "a6", "nslookup", "-type=AAAA", "b6"]);
+    assert!(aaaa.contains(&format!("Address: {prefix6}3")), "{aaaa}");
+    let ping = ok(&d, &["exec", "a6", "ping", "-6", "-c1", "-W2", "b6"]);
     assert!(ping.contains("1 packets received"), "{ping}");
     let listed = ok(
         &d,

@@ -93,6 +93,7 @@ impl NetworkDns {
         let Some(ip) = ep.ip else {
             return;
         };
+        self.zone.set_v6(ip, ep.ip6);
         let short = &container_id[..container_id.len().min(12)];
         for name in std::iter::once(ep.name.as_str())
             .chain(std::iter::once(short))
@@ -107,6 +108,7 @@ impl NetworkDns {
     /// Removes an endpoint's names, and what it saw beyond its network.
     pub fn remove_endpoint(&self, net_id: &str, ep: &Endpoint) {
         if let Some(ip) = ep.ip {
+            self.zone.set_v6(ip, None);
             self.zone.remove_ip(net_id, ip);
             self.zone.remove_client(net_id, ip);
         }

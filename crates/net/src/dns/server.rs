@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
@@ -545,6 +545,7 @@ impl Shared {
                 }
             }
         };
+        let found_v4 = found.clone();
         if matches!(query.query_type(), RecordType::A | RecordType::ANY) {
             let mut ips = found;
             let turn = self.rr.fetch_add(1, Ordering::Relaxed) % ips.len();
@@ -554,8 +555,16 @@ impl Shared {
                 .map(|ip| Record::from_rdata(query.name().clone(), ANSWER_TTL, RData::A(A(ip))))
                 .collect();
         }
-        // AAAA and every other type of a known name: empty NOERROR, so clients fall back to A
-        // at once instead of asking upstream servers that cannot know the name.
+        if matches!(query.query_type(), RecordType::AAAA | RecordType::ANY) {
+            // Endpoints on `--ipv6` networks; the others' names answer AAAA with nothing.
+            resp.answers
+                .extend(self.zone.v6_of(&found_v4).into_iter().map(|ip| {
+                    Record::from_rdata(query.name().clone(), ANSWER_TTL, RData::AAAA(AAAA(ip)))
+                }));
+        }
+        // Every other type of a known name (and AAAA of one without IPv6): empty NOERROR, so
+        // clients fall back to A at once instead of asking upstream servers that cannot know
+        // the name.
         reply(resp, ResponseCode::NoError, &req, udp)
     }
 }

@@ -27,6 +27,10 @@ struct View {
 pub struct Zone {
     inner: Arc<RwLock<BTreeMap<String, View>>>,
     clients: Arc<RwLock<HashMap<(String, Ipv4Addr), Client>>>,
+    /// The IPv6 address of the endpoint that has IPv4 address `key` (`--ipv6` networks): an
+    /// AAAA question is answered from the A answer, so aliases, client views and links need
+    /// nothing of their own. IPv4 addresses are unique across the engine's networks.
+    v6: Arc<RwLock<HashMap<Ipv4Addr, std::net::Ipv6Addr>>>,
 }
 
 /// What one client (a container's address on one network) sees beyond its network's view: a
@@ -125,6 +129,21 @@ impl Zone {
                 !ips.is_empty()
             });
         }
+    }
+
+    /// Records (or with `None` forgets) the IPv6 address of the endpoint at `v4`.
+    pub fn set_v6(&self, v4: Ipv4Addr, v6: Option<std::net::Ipv6Addr>) {
+        let mut map = self.v6.write().unwrap_or_else(PoisonError::into_inner);
+        match v6 {
+            Some(a) => map.insert(v4, a),
+            None => map.remove(&v4),
+        };
+    }
+
+    /// The IPv6 addresses of the endpoints at `v4s`, in their order (those without one left out).
+    pub fn v6_of(&self, v4s: &[Ipv4Addr]) -> Vec<std::net::Ipv6Addr> {
+        let map = self.v6.read().unwrap_or_else(PoisonError::into_inner);
+        v4s.iter().filter_map(|a| map.get(a).copied()).collect()
     }
 
     /// Forgets a whole view, for when its network is removed.
