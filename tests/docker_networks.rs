@@ -687,3 +687,167 @@ fn ipv6_networks_give_containers_ipv6_addresses_and_routes() {
     ok(&d, &["rm", "-f", "a6", "b6"]);
     ok(&d, &["network", "rm", "six", "six-auto"]);
 }
+
+/// A network namespace standing for "the outside" (a process holding it), joined to the host
+/// by a veth pair of the test's own, with IPv6 address `addr`/64 on its side and `host`/64 on
+/// the host's; no route back to any container subnet. Removed on drop.
+struct Outside {
+    holder: std::process::Child,
+    host_end: String,
+}
+
+impl Outside {
+    fn new(name: &str, host: &str, addr: &str) -> Outside {
+        let holder = Command::new("unshare")
+            .args(["-n", "sleep", "120"])
+            .spawn()
+            .unwrap();
+        let pid = holder.id().to_string();
+        let out = Outside {
+            holder,
+            host_end: format!("{name}h"),
+        };
+        let run = |args: &[&str]| {
+            let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        };
+        // The holder's namespace exists once it runs `sleep`.
+        for _ in 0..100 {
+            if std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+                != std::fs::read_link("/proc/self/ns/net").ok()
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let peer = format!("{name}o");
+        run(&[
+            "ip",
+            "link",
+            "add",
+            &out.host_end,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+        ]);
+        run(&["ip", "link", "set", &peer, "netns", &pid]);
+        run(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{host}/64"),
+            "dev",
+            &out.host_end,
+            "nodad",
+        ]);
+        run(&["ip", "link", "set", &out.host_end, "up"]);
+        let ns = format!("--net=/proc/{pid}/ns/net");
+        run(&["nsenter", &ns, "ip", "link", "set", "lo", "up"]);
+        run(&["nsenter", &ns, "ip", "link", "set", &peer, "up"]);
+        run(&[
+            "nsenter",
+            &ns,
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{addr}/64"),
+            "dev",
+            &peer,
+            "nodad",
+        ]);
+        out
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_end])
+            .status();
+    }
+}
+
+#[test]
+fn ipv6_networks_reach_out_masqueraded_and_internal_ones_do_not() {
+    if docker_bin().is_none() {
+        eprintln!("docker client not installed: skipping");
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    let (bridge, subnet) = unique_bridge();
+    let (ibridge, isubnet) = unique_bridge();
+    let r = u16::from_str_radix(&bridge[2..6], 16).unwrap() | 0x1000;
+    let outside = Outside::new(
+        &format!("vx{}", &bridge[2..8]),
+        &format!("fd99:{r:x}::1"),
+        &format!("fd99:{r:x}::2"),
+    );
+    let target = format!("fd99:{r:x}::2");
+    for (name, br, sub, internal) in [
+        ("out6", &bridge, &subnet, false),
+        ("in6", &ibridge, &isubnet, true),
+    ] {
+        let mut args = vec![
+            "network".to_string(),
+            "create".into(),
+            "--ipv6".into(),
+            "--subnet".into(),
+            sub.to_string(),
+            "-o".into(),
+            format!("com.docker.network.bridge.name={br}"),
+        ];
+        if internal {
+            args.push("--internal".into());
+        }
+        args.push(name.into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&d, &args);
+    }
+    // The outside has no route to the containers' unique-local subnet: only a masqueraded
+    // packet (from the host's address facing it) gets an answer.
+    let ping = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "out6",
+            "busybox",
+            "ping",
+            "-6",
+            "-c1",
+            "-W3",
+            &target,
+        ],
+    );
+    assert!(ping.contains("1 packets received"), "{ping}");
+    let out = docker(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "in6",
+            "busybox",
+            "ping",
+            "-6",
+            "-c1",
+            "-W2",
+            &target,
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "an internal network reached out: {}",
+        stdout(&out)
+    );
+    drop(outside);
+    ok(&d, &["network", "rm", "out6", "in6"]);
+}

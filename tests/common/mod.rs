@@ -336,10 +336,12 @@ pub fn kill_leftovers(root: &Path) {
             format!("berth_{}", args.trim()),
             format!("berth_{}_user", args.trim()),
         ] {
-            let _ = Command::new("nft")
-                .args(["delete", "table", "ip", &t])
-                .stderr(Stdio::null())
-                .status();
+            for family in ["ip", "ip6"] {
+                let _ = Command::new("nft")
+                    .args(["delete", "table", family, &t])
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
         remove_iptables_chains(&format!("BERTH-{}-", args.trim().to_ascii_uppercase()));
     }

@@ -265,16 +265,19 @@ mod tests {
                     bridge: "berth0".into(),
                     subnet: "172.17.0.1/16".parse().unwrap(),
                     internal: false,
+                    subnet6: None,
                 },
                 NatNetwork {
                     bridge: "br-a".into(),
                     subnet: "172.19.0.0/16".parse().unwrap(),
                     internal: false,
+                    subnet6: None,
                 },
                 NatNetwork {
                     bridge: "br-int".into(),
                     subnet: "172.18.0.0/16".parse().unwrap(),
                     internal: true,
+                    subnet6: None,
                 },
             ],
             ports: vec![PublishedPort {

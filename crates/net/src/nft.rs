@@ -151,6 +151,9 @@ pub struct NatNetwork {
     /// An internal network (`docker network create --internal`): no masquerade, no forwarding
     /// to or from any other interface, no published ports.
     pub internal: bool,
+    /// The IPv6 subnet of an `--ipv6` network (address, prefix length): masqueraded out and
+    /// isolated like the IPv4 one, in the `ip6` table of the same name.
+    pub subnet6: Option<(std::net::Ipv6Addr, u8)>,
 }
 
 /// One published port (`-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]` for one container).
@@ -221,6 +224,16 @@ impl NatPlan {
         if self.networks.iter().any(|n| !n.internal) {
             out.push(Sysctl {
                 key: "net.ipv4.ip_forward".into(),
+                value: "1".into(),
+            });
+        }
+        if self
+            .networks
+            .iter()
+            .any(|n| !n.internal && n.subnet6.is_some())
+        {
+            out.push(Sysctl {
+                key: "net.ipv6.conf.all.forwarding".into(),
                 value: "1".into(),
             });
         }
@@ -465,7 +478,78 @@ pub fn render(table: &str, plan: &NatPlan) -> Result<String> {
     line(format_args!("  }}"));
 
     line(format_args!("}}"));
+    render_ip6(table, plan, &mut s);
     Ok(s)
+}
+
+/// The `ip6` table of the same name, for `--ipv6` networks: their IPv6 subnets masqueraded
+/// out of the host (unique-local addresses are not routed beyond it), internal ones kept in,
+/// networks isolated from each other, as the `ip` table does for IPv4. Without IPv6 networks
+/// the table is only removed (declared first, so a missing one is fine).
+fn render_ip6(table: &str, plan: &NatPlan, s: &mut String) {
+    let mut line = |text: String| {
+        s.push_str(&text);
+        s.push('\n');
+    };
+    line(format!("table ip6 {table} {{}}"));
+    line(format!("delete table ip6 {table}"));
+    let six: Vec<(&NatNetwork, String)> = plan
+        .networks
+        .iter()
+        .filter_map(|n| n.subnet6.map(|(a, p)| (n, format!("{a}/{p}"))))
+        .collect();
+    if six.is_empty() {
+        return;
+    }
+    line(format!("table ip6 {table} {{"));
+    line("  chain postrouting {".into());
+    line(format!(
+        "    type nat hook postrouting priority {PRIO_SRCNAT}; policy accept;"
+    ));
+    for (net, sub) in six.iter().filter(|(n, _)| !n.internal) {
+        line(format!(
+            "    ip6 saddr {sub} oifname != \"{}\" masquerade",
+            net.bridge
+        ));
+    }
+    line("  }".into());
+    line("  chain forward {".into());
+    line(format!(
+        "    type filter hook forward priority {PRIO_FILTER}; policy accept;"
+    ));
+    for (net, _) in six.iter().filter(|(n, _)| n.internal) {
+        let br = &net.bridge;
+        line(format!("    iifname \"{br}\" oifname != \"{br}\" drop"));
+        line(format!("    oifname \"{br}\" iifname != \"{br}\" drop"));
+    }
+    line("    ct state established,related accept".into());
+    let open: Vec<&NatNetwork> = six
+        .iter()
+        .filter(|(n, _)| !n.internal)
+        .map(|(n, _)| *n)
+        .collect();
+    for net in &open {
+        let others: Vec<String> = open
+            .iter()
+            .filter(|o| o.bridge != net.bridge)
+            .map(|o| format!("\"{}\"", o.bridge))
+            .collect();
+        if !others.is_empty() {
+            line(format!(
+                "    iifname \"{}\" oifname {{ {} }} drop",
+                net.bridge,
+                others.join(", ")
+            ));
+        }
+        line(format!("    iifname \"{}\" accept", net.bridge));
+    }
+    // Nothing from outside reaches into a network unasked (published ports never go there
+    // over IPv6: they are forwarded in user space to the IPv4 address).
+    for net in &open {
+        line(format!("    oifname \"{}\" drop", net.bridge));
+    }
+    line("  }".into());
+    line("}".into());
 }
 
 /// Renders the script creating the user's table and its forward chain (see the module
@@ -533,7 +617,9 @@ pub fn remove(table: &str) -> Result<()> {
     run_nft(
         &format!("removing nftables table {table}"),
         &["-f", "-"],
-        Some(&format!("table ip {table} {{}}\ndelete table ip {table}\n")),
+        Some(&format!(
+            "table ip {table} {{}}\ndelete table ip {table}\ntable ip6 {table} {{}}\ndelete table ip6 {table}\n"
+        )),
     )
     .map(drop)
 }
@@ -607,11 +693,13 @@ mod tests {
                     bridge: "berth0".into(),
                     subnet: "172.17.0.1/16".parse().unwrap(),
                     internal: false,
+                    subnet6: None,
                 },
                 NatNetwork {
                     bridge: "br-int".into(),
                     subnet: "172.18.0.0/16".parse().unwrap(),
                     internal: true,
+                    subnet6: None,
                 },
             ],
             ports: vec![
@@ -668,7 +756,42 @@ table ip berth {
     iifname "berth0" accept
   }
 }
+table ip6 berth {}
+delete table ip6 berth
 "#;
+
+    #[test]
+    fn ipv6_networks_get_an_ip6_table() {
+        let mut p = plan();
+        p.networks[0].subnet6 = Some(("fd00:1::".parse().unwrap(), 64));
+        p.networks[1].subnet6 = Some(("fd00:2::".parse().unwrap(), 64));
+        let script = render("berth", &p).unwrap();
+        let ip6 = script.split("table ip6 berth {\n").nth(1).unwrap();
+        assert!(
+            ip6.contains("ip6 saddr fd00:1::/64 oifname != \"berth0\" masquerade"),
+            "{ip6}"
+        );
+        assert!(
+            !ip6.contains("fd00:2::/64 oifname"),
+            "the internal network is not masqueraded: {ip6}"
+        );
+        assert!(
+            ip6.contains("iifname \"br-int\" oifname != \"br-int\" drop"),
+            "{ip6}"
+        );
+        assert!(ip6.contains("oifname \"berth0\" drop"), "{ip6}");
+        assert!(
+            p.sysctls()
+                .iter()
+                .any(|s| s.key == "net.ipv6.conf.all.forwarding")
+        );
+        assert!(
+            !plan()
+                .sysctls()
+                .iter()
+                .any(|s| s.key == "net.ipv6.conf.all.forwarding")
+        );
+    }
 
     #[test]
     fn small_plan_renders_the_golden_script() {
@@ -682,6 +805,7 @@ table ip berth {
             bridge: "br-a".into(),
             subnet: "172.19.0.0/16".parse().unwrap(),
             internal: false,
+            subnet6: None,
         });
         let s = render("berth", &p).unwrap();
         let forward = &s[s.find("chain forward").unwrap()..];
@@ -725,6 +849,7 @@ table ip berth {
             bridge: "br.7".into(),
             subnet: "10.7.0.0/24".parse().unwrap(),
             internal: false,
+            subnet6: None,
         });
         p.ports.push(PublishedPort {
             host_ip: Ipv4Addr::LOCALHOST,

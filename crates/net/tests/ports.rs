@@ -57,11 +57,13 @@ fn sample_plan() -> NatPlan {
                 bridge: "bpx0".into(),
                 subnet: "10.201.250.0/24".parse().unwrap(),
                 internal: false,
+                subnet6: None,
             },
             NatNetwork {
                 bridge: "bpx1".into(),
                 subnet: "10.201.251.0/24".parse().unwrap(),
                 internal: true,
+                subnet6: None,
             },
         ],
         ports: vec![
@@ -257,6 +259,7 @@ fn published_ports_reach_a_container_from_loopback_and_the_host() {
             bridge: bridge.clone(),
             subnet,
             internal: false,
+            subnet6: None,
         }],
         ports: vec![
             PublishedPort {

@@ -197,6 +197,7 @@ impl PortPublisher {
                     bridge: n.bridge.clone(),
                     subnet: Ipv4Net::new(s.addr, s.prefix).ok()?,
                     internal: n.internal,
+                    subnet6: n.subnet6.map(|s6| (s6.addr, s6.prefix)),
                 })
             })
             .collect();
