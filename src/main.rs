@@ -5,6 +5,9 @@
 //! `berth shim …` (hidden) is the per-container supervisor the daemon starts; it too stays
 //! synchronous and single-threaded so each one costs little memory.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 mod daemon;
 
 fn main() {

@@ -1,6 +1,9 @@
 //! The Docker Engine API over the daemon's socket, checked at the HTTP level: headers, versions,
 //! error shapes and statuses, and the image endpoints.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, busybox_tar, read};

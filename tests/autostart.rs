@@ -1,6 +1,9 @@
 //! With no daemon answering and no explicit host, the CLI starts one in the background on the
 //! given root, waits for it, and runs the command; with an explicit host it never does.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{berth_bin, stderr, stdout};

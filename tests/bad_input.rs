@@ -1,6 +1,9 @@
 //! Bad input gets a clear error and loses nothing: each case checks the message and that the
 //! store (blobs and image list) is exactly as it was before.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, read, stderr};

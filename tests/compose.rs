@@ -3,6 +3,9 @@
 //! its service name, and `down -v` removes everything. Skips only when docker-compose is
 //! absent.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, stderr, stdout, unique_bridge};
@@ -27,7 +30,7 @@ fn docker_compose_stack_up_ps_logs_down() {
         .output()
         .is_err()
     {
-        eprintln!("docker-compose not installed: skipping");
+        common::missing_tool("docker-compose not installed");
         return;
     }
     let d = Daemon::start();

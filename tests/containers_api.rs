@@ -2,6 +2,9 @@
 //! itself: a `kill -9` of the daemon while containers run, restart policies with back-off and
 //! across daemon restarts, bounded logs, events, bad requests. Needs root and busybox.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Daemon;

@@ -2,6 +2,9 @@
 //! (hardening, limits, users, mounts, --init), ps/logs/exec/cp/diff/commit/export and the
 //! smaller commands. Needs root and busybox.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, stderr, stdout};

@@ -1,5 +1,8 @@
 //! The daemon process: one per root dir, clean shutdown, recovery after `kill -9`.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Daemon;

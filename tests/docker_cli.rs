@@ -1,6 +1,9 @@
 //! The unmodified `docker` CLI (v28 on these machines) against `berth daemon`. Skips only when
 //! the docker client binary is absent.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, busybox_tar, docker_bin, stderr, stdout};
@@ -43,7 +46,7 @@ fn docker_cli_manages_images_on_berth() {
             "{{.Server.APIVersion}} {{.Server.Os}}",
         ],
     ) else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     assert_eq!(v.trim(), "1.50 linux");
@@ -124,7 +127,7 @@ fn docker_cli_manages_images_on_berth() {
 fn docker_swarm_leave_says_the_node_is_not_in_a_swarm() {
     let d = Daemon::start();
     let Some(bin) = common::docker_bin() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     let out = std::process::Command::new(bin)

@@ -3,6 +3,9 @@
 //! rm -f, inspect, wait, volumes across containers. Needs root and busybox; skips only when the
 //! docker client is absent.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, docker_bin, stderr, stdout};
@@ -77,7 +80,7 @@ impl Docker {
 #[test]
 fn docker_run_prints_output_and_exit_codes() {
     let Some(dk) = Docker::start() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     assert_eq!(dk.ok(&["run", "--rm", "busybox", "echo", "hi"]), "hi\n");
@@ -109,7 +112,7 @@ fn docker_run_prints_output_and_exit_codes() {
 #[test]
 fn docker_manages_a_detached_container() {
     let Some(dk) = Docker::start() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     let id = dk.ok(&[
@@ -191,11 +194,11 @@ fn docker_manages_a_detached_container() {
 #[test]
 fn docker_exec_and_run_with_a_terminal() {
     let Some(dk) = Docker::start() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("script(1) missing: skipping");
+        common::missing_tool("script(1) missing");
         return;
     }
     dk.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
@@ -233,7 +236,7 @@ fn docker_exec_and_run_with_a_terminal() {
 #[test]
 fn docker_cp_both_ways() {
     let Some(dk) = Docker::start() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     dk.ok(&["run", "-d", "--name", "files", "busybox", "sleep", "1000"]);
@@ -279,7 +282,7 @@ fn docker_cp_both_ways() {
 #[test]
 fn docker_volumes_keep_data_across_containers() {
     let Some(dk) = Docker::start() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     dk.ok(&[
@@ -331,7 +334,7 @@ fn docker_volumes_keep_data_across_containers() {
 #[test]
 fn docker_top_inspect_diff_and_prune_match_docker() {
     let Some(dk) = Docker::start() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     dk.ok(&[
@@ -414,7 +417,7 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
 #[test]
 fn docker_kill_returns_once_the_container_has_exited() {
     let Some(dk) = Docker::start() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     for round in 0..5 {

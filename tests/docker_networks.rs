@@ -2,6 +2,9 @@
 //! `run --network` with `--ip`, on a bridge and subnet of the test's own. Skips only when the
 //! docker client is absent.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, docker_bin, stderr, stdout, unique_bridge};
@@ -34,7 +37,7 @@ fn ok(d: &Daemon, args: &[&str]) -> String {
 #[test]
 fn docker_cli_manages_networks_and_runs_on_them() {
     if docker_bin().is_none() {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     }
     let d = Daemon::start();
@@ -181,7 +184,7 @@ fn docker_cli_manages_networks_and_runs_on_them() {
 #[test]
 fn docker_sees_dockers_network_and_endpoint_shapes() {
     if docker_bin().is_none() {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     }
     let d = Daemon::start();
@@ -376,7 +379,7 @@ fn lookup(d: &Daemon, container: &str, name: &str) -> Option<String> {
 #[test]
 fn a_container_on_two_networks_finds_names_on_both_and_can_leave_its_first() {
     if docker_bin().is_none() {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     }
     let d = Daemon::start();
@@ -495,7 +498,7 @@ fn a_container_on_two_networks_finds_names_on_both_and_can_leave_its_first() {
 #[test]
 fn network_names_docker_accepts_are_accepted() {
     if docker_bin().is_none() {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     }
     let d = Daemon::start();
@@ -529,7 +532,7 @@ fn network_names_docker_accepts_are_accepted() {
 #[test]
 fn ipv6_networks_give_containers_ipv6_addresses_and_routes() {
     if docker_bin().is_none() {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     }
     let d = Daemon::start();
@@ -776,7 +779,7 @@ impl Drop for Outside {
 #[test]
 fn ipv6_networks_reach_out_masqueraded_and_internal_ones_do_not() {
     if docker_bin().is_none() {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     }
     let d = Daemon::start();

@@ -2,6 +2,9 @@
 //! `containers.run`, `.logs`, `.exec_run`, `.wait`, `.remove` and volumes. CI installs the SDK
 //! (scripts/install-deps.sh); elsewhere the test skips when `python3` cannot import `docker`.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, stderr, stdout};
@@ -20,7 +23,7 @@ fn python_with_sdk() -> Option<String> {
 #[test]
 fn docker_python_sdk_runs_containers() {
     let Some(python) = python_with_sdk() else {
-        eprintln!("python3 with the docker SDK not found: skipping");
+        common::missing_tool("python3 with the docker SDK not found");
         return;
     };
     let d = Daemon::start();

@@ -4,6 +4,9 @@
 //! containerd namespace, with no bridge and no iptables rules, and is stopped with SIGTERM
 //! (after SIGKILL its containerd child lingers). Skips only when dockerd or docker is absent.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, busybox_tar, docker_bin, stderr, stdout};
@@ -109,7 +112,7 @@ fn path(p: &Path) -> &str {
 #[test]
 fn archives_cross_between_dockerd_and_berth() {
     let Some(docker) = Dockerd::start() else {
-        eprintln!("dockerd or docker not installed: skipping");
+        common::missing_tool("dockerd or docker not installed");
         return;
     };
     let tar = busybox_tar();

@@ -1,6 +1,9 @@
 //! `berth events` and `docker events` against `berth daemon`: image and volume actions are
 //! replayed in order with Docker's types and actions.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, docker_bin, stderr, stdout};
@@ -83,7 +86,7 @@ fn events_replay_image_and_volume_actions() {
 
     // The real docker CLI, when installed.
     let Some(bin) = docker_bin() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     let config = d.dir.path().join("docker-config");

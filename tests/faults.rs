@@ -3,6 +3,9 @@
 //! container process, cgroup, runtime state directory, network namespace, veth and writable
 //! layer is either tracked by a record or gone, and `rm -f` removes everything. Needs root.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, require_root};

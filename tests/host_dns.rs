@@ -5,6 +5,9 @@
 //! `nsswitch.conf` bound over the real one and the module in a directory of its own (on
 //! `LD_LIBRARY_PATH`). Needs root.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, berth_bin, require_root, stderr, stdout};

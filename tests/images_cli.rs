@@ -1,5 +1,8 @@
 //! `berth` image commands end to end against a daemon on a throw-away root.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, busybox_tar, stderr, stdout};

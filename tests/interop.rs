@@ -2,6 +2,9 @@
 //! `berth load` accepts what podman writes (docker-archive and oci-archive). Each test skips
 //! only when its peer binary is absent (CI installs both).
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, busybox_tar, stderr, stdout};
@@ -18,7 +21,7 @@ fn which(name: &str) -> Option<PathBuf> {
 #[test]
 fn skopeo_reads_archives_berth_saves() {
     let Some(skopeo) = which("skopeo") else {
-        eprintln!("skopeo not installed: skipping");
+        common::missing_tool("skopeo not installed");
         return;
     };
     let d = Daemon::start();
@@ -81,7 +84,7 @@ fn podman(dir: &Path) -> Option<Command> {
 fn berth_loads_what_podman_saves() {
     let d = Daemon::start();
     let Some(mut import) = podman(d.dir.path()) else {
-        eprintln!("podman not installed: skipping");
+        common::missing_tool("podman not installed");
         return;
     };
     let out = import

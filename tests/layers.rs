@@ -3,6 +3,9 @@
 //! server must not use the client; the client, CLI and compose must not link the engine).
 //! A crate missing from [`LAYERS`] fails the test, so new crates get a layer on purpose.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -84,6 +87,26 @@ fn workspace_graph() -> BTreeMap<String, Vec<String>> {
     graph
 }
 
+/// Every edge of `graph` that breaks the layers or is forbidden outright, described.
+fn violations(graph: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (krate, deps) in graph {
+        for dep in deps {
+            if layer(dep) > layer(krate) {
+                out.push(format!(
+                    "{krate} (layer {}) depends on {dep} (layer {})",
+                    layer(krate),
+                    layer(dep)
+                ));
+            }
+            if FORBIDDEN.contains(&(krate.as_str(), dep.as_str())) {
+                out.push(format!("{krate} must not depend on {dep}"));
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn crates_depend_only_downward() {
     let graph = workspace_graph();
@@ -91,31 +114,34 @@ fn crates_depend_only_downward() {
         graph.len() >= 5,
         "expected the workspace crates, got {graph:?}"
     );
-    let mut violations = Vec::new();
-    for (krate, deps) in &graph {
-        for dep in deps {
-            if layer(dep) > layer(krate) {
-                violations.push(format!(
-                    "{krate} (layer {}) depends on {dep} (layer {})",
-                    layer(krate),
-                    layer(dep)
-                ));
-            }
-            if FORBIDDEN.contains(&(krate.as_str(), dep.as_str())) {
-                violations.push(format!("{krate} must not depend on {dep}"));
-            }
-        }
-    }
+    let found = violations(&graph);
     assert!(
-        violations.is_empty(),
+        found.is_empty(),
         "layering violations:\n{}",
-        violations.join("\n")
+        found.join("\n")
     );
 }
 
 #[test]
-fn the_checker_catches_an_upward_edge() {
-    // Guards the guard: an upward edge must be reported by the same rule the test applies.
-    assert!(layer("berth-engine") > layer("berth-storage"));
-    assert!(layer("berth-storage") < layer("berth-image"));
+fn the_checker_catches_an_upward_edge_and_a_forbidden_one() {
+    // Guards the guard: the real graph with two bad edges added must fail the same check.
+    let mut graph = workspace_graph();
+    graph
+        .get_mut("berth-storage")
+        .unwrap()
+        .push("berth-engine".into());
+    graph
+        .get_mut("berth-cli")
+        .unwrap()
+        .push("berth-engine".into());
+    let found = violations(&graph);
+    assert!(
+        found.contains(&"berth-storage (layer 1) depends on berth-engine (layer 3)".to_string()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"berth-cli must not depend on berth-engine".to_string()),
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 2, "only the added edges: {found:?}");
 }

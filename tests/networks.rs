@@ -3,6 +3,9 @@
 //! `container:` mode, live connect/disconnect, clean-up, and bad input. Traffic stays on the
 //! test's own bridges. Needs root and busybox.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, unique_bridge};
@@ -397,7 +400,7 @@ fn iptables_backend_publishes_isolates_and_cleans_up() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: no iptables");
+        common::missing_tool("iptables not installed");
         return;
     }
     // iptables-nft makes the nftables tables of the xtables it touches; those this test makes

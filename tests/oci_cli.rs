@@ -1,6 +1,9 @@
 //! `berth oci`, the runc-compatible CLI of the built-in runtime, driven through the shipped
 //! binary the way scripts drive runc: spec, create, state, start, kill, delete, run.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{berth_bin, busybox_tar, stderr, stdout};
@@ -630,7 +633,7 @@ fn seccomp_profile_for_several_architectures_runs_i386_code() {
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let host = Command::new(&exe).status().unwrap();
     if host.code() != Some(42) {
-        eprintln!("skipped: this kernel does not run i386 code ({host})");
+        common::host_lacks(&format!("a kernel that does not run i386 code ({host})"));
         return;
     }
     // Names as Docker's multi-architecture profile has them, plus one of no architecture.
@@ -669,7 +672,7 @@ fn seccomp_profile_for_several_architectures_runs_i386_code() {
 fn v1_groups_are_joined_without_a_cgroup_mount() {
     common::require_root("containers need namespaces, mounts and cgroups");
     if !Path::new("/sys/fs/cgroup/memory/tasks").exists() {
-        eprintln!("SKIPPED: no cgroup v1 memory hierarchy on this host (a cgroup2-only host)");
+        common::host_lacks("no cgroup v1 memory hierarchy (a cgroup2-only host)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -757,7 +760,7 @@ fn init_pid(state: &Path, id: &str) -> i64 {
 fn swappiness_and_oom_killer_reach_the_v1_memory_group() {
     common::require_root("it creates cgroups");
     let Some(memory) = cgroup_mount("cgroup", "memory") else {
-        eprintln!("skipping: no cgroup v1 memory hierarchy (v2 has neither knob)");
+        common::host_lacks("no cgroup v1 memory hierarchy (v2 has neither knob)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -807,11 +810,11 @@ fn first_disk() -> Option<(u32, u32)> {
 fn blkio_weight_and_throttles_apply() {
     common::require_root("it creates cgroups");
     let Some(blkio) = cgroup_mount("cgroup", "blkio") else {
-        eprintln!("skipping: no cgroup v1 blkio hierarchy");
+        common::host_lacks("no cgroup v1 blkio hierarchy");
         return;
     };
     let Some((major, minor)) = first_disk() else {
-        eprintln!("skipping: no disk to throttle");
+        common::host_lacks("no disk to throttle");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -882,7 +885,7 @@ fn hugetlb_limit_goes_to_the_hybrid_cgroup2_group() {
     common::require_root("it creates cgroups");
     // The case this covers: a hybrid host whose hugetlb controller is only on cgroup2.
     let Some(unified) = cgroup_mount("cgroup2", "") else {
-        eprintln!("skipping: no cgroup2 mount");
+        common::host_lacks("no cgroup2 mount");
         return;
     };
     if cgroup_mount("cgroup", "memory").is_none()
@@ -892,7 +895,7 @@ fn hugetlb_limit_goes_to_the_hybrid_cgroup2_group() {
             .any(|c| c == "hugetlb")
         || !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
     {
-        eprintln!("skipping: not a hybrid host with 2MB pages and hugetlb only on cgroup2");
+        common::host_lacks("not a hybrid host with 2MB pages and hugetlb only on cgroup2");
         return;
     }
     let enabled_before = read(&unified.join("cgroup.subtree_control"))

@@ -1,6 +1,9 @@
 //! Volumes end to end: the API, the berth CLI and the unmodified docker CLI against a real
 //! `berth daemon`. Containers do not use volumes yet, so every volume is unused here.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Daemon, docker_bin, stderr, stdout};
@@ -193,7 +196,7 @@ fn api_endpoints() {
 #[test]
 fn docker_cli_manages_volumes_on_berth() {
     let Some(bin) = docker_bin() else {
-        eprintln!("docker client not installed: skipping");
+        common::missing_tool("docker client not installed");
         return;
     };
     let d = Daemon::start();

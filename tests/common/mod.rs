@@ -587,3 +587,22 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A test that needs a client or tool this machine lacks (the docker CLI, Compose, skopeo,
+/// podman, the Python SDK): on a developer's machine it is skipped with a line saying so; under
+/// CI (`CI` set, as `.ci/run` runs) it fails, because `scripts/install-deps.sh test` installs
+/// every one there, so a green CI run means every such test ran.
+pub fn missing_tool(what: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "{what}: this test must run in CI (scripts/install-deps.sh test installs it)"
+    );
+    eprintln!("SKIPPED: {what}");
+}
+
+/// A test of a kernel or cgroup feature this host does not have (a v1 hierarchy on a
+/// cgroup2-only host, say): skipped with a line saying so, in CI too, since hosts differ.
+pub fn host_lacks(what: &str) {
+    eprintln!("SKIPPED (host): {what}");
+}

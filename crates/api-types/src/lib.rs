@@ -5,10 +5,14 @@
 //! `api/swagger.yaml` exactly (PascalCase mostly); fields Berth has no value for are still sent
 //! with Docker's zero values because real clients (the `docker` CLI, the Python SDK) expect them.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod container;
 pub mod events;
 pub mod exec;
 pub mod filters;
+pub mod go;
 pub mod image;
 pub mod network;
 mod nullable;

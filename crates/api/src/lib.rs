@@ -6,6 +6,9 @@
 //! statuses in exactly one place, [`error::ApiError`]. Requests may carry a `/vX.Y` prefix;
 //! [`version`] strips it before routing and refuses versions outside the supported range.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod hijack;
 pub mod query;

@@ -506,15 +506,17 @@ impl Cgroup {
             }
             let controller = write.controller;
             if self.is_v2() || write.unified {
-                if offered_v2.is_none() {
-                    let file = self
-                        .unified_dir()
-                        .unwrap_or_default()
-                        .join("cgroup.controllers");
-                    let text = fsio::read(&file).map_err(|e| e.for_field(&write.field))?;
-                    offered_v2 = Some((file, text));
-                }
-                let (file, text) = offered_v2.as_ref().expect("read above");
+                let (file, text) = match &mut offered_v2 {
+                    Some(read) => &*read,
+                    slot @ None => {
+                        let file = self
+                            .unified_dir()
+                            .unwrap_or_default()
+                            .join("cgroup.controllers");
+                        let text = fsio::read(&file).map_err(|e| e.for_field(&write.field))?;
+                        &*slot.insert((file, text))
+                    }
+                };
                 if !text.split_whitespace().any(|c| c == controller.name()) {
                     let detail = format!("not listed in {}", file.display());
                     return Err(unavailable(controller, &detail).for_field(&write.field));

@@ -5,6 +5,9 @@
 //! would offer, lets the manager run, and checks what it wrote. What the fake cannot show is the
 //! kernel's reaction (validation, state changes); the live tests cover that where they can.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use berth_cgroups::resources::{Blkio, Hugepage, Throttle};
 use berth_cgroups::{Cgroup, CgroupRoot, Controller, Error, Resources};
 use std::fs;

@@ -4,6 +4,9 @@
 //! and removes it on drop, so a failing assertion leaves nothing behind. When a test cannot run
 //! (not root, or a controller is missing), it says why on stderr and returns early.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use berth_cgroups::{Cgroup, CgroupRoot, Controller, Error, Layout, Resources};
 use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt;

@@ -11,6 +11,9 @@
 //! `wait`-like flows) return [`StatusError`] to exit with the process's code, or with 125/126/127
 //! when `run` fails before the process runs.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod args;
 pub mod autostart;
 pub mod commands;

@@ -10,6 +10,9 @@
 //! [`system`], [`images`], [`containers`], [`exec`], [`volumes`], [`networks`] and [`events`] are the typed
 //! endpoint wrappers; [`error`] holds [`ClientError`].
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod body;
 pub mod containers;
 pub mod error;

@@ -1,6 +1,9 @@
 //! The client against a tiny fake daemon on a temporary unix socket: raw HTTP answers written by
 //! hand, so the tests check the wire behaviour without a real daemon.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use berth_client::{Body, Client, ClientError};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -4,6 +4,9 @@
 //! CLI, the daemon and the stores agree on what `busybox`, `sha256:ab12…` or "not found" mean
 //! without depending on each other. Nothing here performs I/O.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod digest;
 pub mod error;
 pub mod id;

@@ -5,7 +5,10 @@
 //! image store, and cleans up what a killed predecessor left half-done. The API layer calls one
 //! engine method per request; the engine knows nothing of HTTP.
 //!
-//! The engine holds images, volumes and containers; networks join it in a later issue.
+//! The engine holds images, volumes, containers and networks.
+
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
 
 mod container_ops;
 pub mod containers;

@@ -159,15 +159,7 @@ impl Engine {
     }
 }
 
-/// Docker's (Go's) architecture names.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
-}
+use berth_api_types::go::arch as go_arch;
 
 fn mem_total() -> i64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();

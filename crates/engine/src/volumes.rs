@@ -272,14 +272,10 @@ impl VolumeStore {
     }
 }
 
+/// A boolean filter value, as Docker parses it (Go's `strconv.ParseBool`).
 fn parse_bool(key: &str, v: &str) -> Result<bool> {
-    match v {
-        "1" | "true" | "True" | "TRUE" => Ok(true),
-        "0" | "false" | "False" | "FALSE" => Ok(false),
-        _ => Err(EngineError::InvalidArgument(format!(
-            "invalid filter '{key}={v}'"
-        ))),
-    }
+    berth_api_types::go::parse_bool(v)
+        .ok_or_else(|| EngineError::InvalidArgument(format!("invalid filter '{key}={v}'")))
 }
 
 /// Checks `-o` options of the local driver now, so a volume that could never mount is refused

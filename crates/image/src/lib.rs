@@ -12,6 +12,9 @@
 //! * `records`, `resolve`, `store`: bookkeeping, name resolution and the store itself;
 //! * `import`, `commit`, `archive` + `load`, `save`, `query`, `remove`: the operations.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod config_changes;
 pub mod error;
 pub mod oci;

@@ -219,9 +219,10 @@ impl Netlink {
             let mut off = 0;
             while off + NLMSG_HDRLEN <= n {
                 let data = &self.buf[off..n];
-                let len = u32::from_ne_bytes(data[0..4].try_into().expect("4 bytes")) as usize;
-                let ty = u16::from_ne_bytes(data[4..6].try_into().expect("2 bytes"));
-                let seq = u32::from_ne_bytes(data[8..12].try_into().expect("4 bytes"));
+                // `off + NLMSG_HDRLEN <= n`: the header's 16 bytes are all there.
+                let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
+                let ty = u16::from_ne_bytes([data[4], data[5]]);
+                let seq = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
                 if len < NLMSG_HDRLEN || len > data.len() {
                     return Err(Error::Protocol {
                         what: first.clone(),
@@ -238,7 +239,7 @@ impl Netlink {
                     NLMSG_ERROR | NLMSG_DONE => {
                         let code = data
                             .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
-                            .map_or(0, |b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
+                            .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
                         // A dump ends with DONE; an ERROR during a dump also ends it.
                         if ty == NLMSG_DONE && !dump {
                             continue;

@@ -2,6 +2,9 @@
 //! (bridge `bt<hex>`, namespace files in a temp dir, a free /24 in 10.200.0.0/16) and removes
 //! everything through drop guards, even when it fails. Skipped when not root.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;

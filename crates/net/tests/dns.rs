@@ -1,6 +1,9 @@
 //! The embedded DNS server over real sockets, on loopback only: local answers, round-robin,
 //! forwarding, the host view, live zone updates, junk input, TCP and stopping.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::mpsc;

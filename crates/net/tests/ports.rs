@@ -3,6 +3,9 @@
 //! a free /24 in 10.201.0.0/16; drop guards remove them even when a test fails. Traffic stays on
 //! loopback and the test's bridge. Skipped when not root or without `nft`.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpListener, TcpStream};
 use std::process::Command;

@@ -8,6 +8,9 @@
 //! capability list, the seccomp profile ([`seccomp::default_profile`]), and the masked and
 //! read-only paths that hide the host's kernel interfaces under `/proc` and `/sys`.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod seccomp;
 
 /// The OCI runtime-spec version Berth writes and accepts.

@@ -42,11 +42,11 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EINVAL)) {
         return Err(err);
     }
-    // SAFETY: getrlimit into a local struct.
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
+    // SAFETY: getrlimit into a local struct.
     let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
         lim.rlim_cur.min(1 << 20) as i32
     } else {

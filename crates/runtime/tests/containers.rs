@@ -3,6 +3,9 @@
 //! Every test uses its own state root, id and cgroup (`berth-rt-test-<pid>-<n>`) and removes
 //! them through a guard even when an assertion fails.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use berth_runtime::container::{self, CreateOptions};
 use berth_runtime::{Error, Status, profile};
 use serde_json::{Value, json};

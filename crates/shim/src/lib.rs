@@ -22,6 +22,9 @@
 //! * [`requests`]: what each request does;
 //! * [`files`]: atomic state files; [`error`]: the error type.
 
+// Unsafe code lives in layer 1 (design.md): never above it.
+#![forbid(unsafe_code)]
+
 pub mod args;
 pub mod conn;
 pub mod error;

@@ -6,6 +6,9 @@
 //! The shim runs as the `shim` example binary (built by `cargo test`), or, if that is missing,
 //! as this test binary re-executed into [`shim_entry`].
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use berth_common::ErrorKind;
 use berth_runtime::container;
 use berth_runtime::profile;

@@ -212,7 +212,9 @@ impl Ingest {
 
     /// Finishes the blob: verifies against `expected` when given, fsyncs and moves it into place.
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<Committed> {
-        let writer = self.writer.take().expect("commit consumes the ingest");
+        let Some(writer) = self.writer.take() else {
+            return Err(StorageError::io(&self.path, closed()));
+        };
         let (buf, digest, size) = writer.finish();
         let file = buf
             .into_inner()
@@ -250,11 +252,16 @@ impl Ingest {
 
 impl Write for Ingest {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.as_mut().expect("ingest is open").write(buf)
+        self.writer.as_mut().ok_or_else(closed)?.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.writer.as_mut().expect("ingest is open").flush()
+        self.writer.as_mut().ok_or_else(closed)?.flush()
     }
+}
+
+/// The error of an ingest used after its commit (its writer is gone).
+fn closed() -> io::Error {
+    io::Error::other("the ingest was committed already")
 }
 
 impl Drop for Ingest {

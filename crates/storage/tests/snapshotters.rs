@@ -2,6 +2,9 @@
 //! interchangeable: whiteouts and opaque dirs, metadata, hostile archives, digest checks,
 //! idempotence and compressed layers. Needs root (mounts, chown, mknod), which CI has.
 
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use berth_common::Digest;
 use berth_storage::StorageError;
 use berth_storage::snapshot::copy::CopySnapshotter;

@@ -179,14 +179,7 @@ pub fn parse_mount(value: &str) -> Result<Mount, ShorthandError> {
     Ok(mount)
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
-}
+use crate::go::parse_bool;
 
 #[cfg(test)]
 mod tests {

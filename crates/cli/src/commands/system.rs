@@ -13,15 +13,7 @@ use anyhow::Result;
 use berth_api_types::API_VERSION;
 use serde_json::{Value, json};
 
-/// Go's name for the CPU architecture (`amd64`, `arm64`), as Docker reports it.
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
-}
+use berth_api_types::go::arch as go_arch;
 
 /// The `Client` object of `version`.
 pub fn client_version() -> Value {

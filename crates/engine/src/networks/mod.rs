@@ -489,8 +489,7 @@ impl NetworkStore {
         save: bool,
     ) -> Result<(NetworkRecord, Endpoint)> {
         let mut map = self.lock();
-        let id = find_in(&map, key)?.id.clone();
-        let rec = map.get_mut(&id).expect("found above");
+        let rec = find_in_mut(&mut map, key)?;
         if rec.endpoints.contains_key(container) {
             return Err(EngineError::Forbidden(format!(
                 "endpoint with name {name} already exists in network {}",
@@ -536,8 +535,7 @@ impl NetworkStore {
     /// nothing).
     pub fn disconnect(&self, key: &str, container: &str) -> Result<Option<Endpoint>> {
         let mut map = self.lock();
-        let id = find_in(&map, key)?.id.clone();
-        let rec = map.get_mut(&id).expect("found above");
+        let rec = find_in_mut(&mut map, key)?;
         let ep = rec.endpoints.remove(container);
         let released = rec.leases.release(container) | rec.leases6.release(container);
         if ep.is_some() || released {
@@ -556,8 +554,7 @@ impl NetworkStore {
         mac: Option<String>,
     ) -> Result<()> {
         let mut map = self.lock();
-        let id = find_in(&map, key)?.id.clone();
-        let rec = map.get_mut(&id).expect("found above");
+        let rec = find_in_mut(&mut map, key)?;
         if let Some(ep) = rec.endpoints.get_mut(container) {
             ep.host_veth = veth.to_string();
             if let Some(mac) = mac {
@@ -590,6 +587,16 @@ impl NetworkStore {
         }
         Ok(())
     }
+}
+
+/// [`find_in`], for a change.
+fn find_in_mut<'a>(
+    map: &'a mut BTreeMap<String, NetworkRecord>,
+    key: &str,
+) -> Result<&'a mut NetworkRecord> {
+    let id = find_in(map, key)?.id.clone();
+    map.get_mut(&id)
+        .ok_or_else(|| EngineError::NotFound(format!("network {key} not found")))
 }
 
 fn find_in<'a>(map: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'a NetworkRecord> {

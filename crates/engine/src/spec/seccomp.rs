@@ -181,16 +181,7 @@ fn applies(call: &Syscall, caps: &[String], go_arch: &str) -> bool {
 }
 
 /// Go's GOARCH for a Rust `ARCH`, which is what profiles' `arches` conditions use.
-fn go_arch(arch: &str) -> &str {
-    match arch {
-        "x86_64" => "amd64",
-        "x86" => "386",
-        "aarch64" => "arm64",
-        "powerpc64" => "ppc64le",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
+use berth_api_types::go::arch_of as go_arch;
 
 /// The `SCMP_ARCH_*` name of the machine, for picking entries of `archMap`.
 fn native_scmp_arch(arch: &str) -> Option<&'static str> {

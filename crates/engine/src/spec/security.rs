@@ -64,13 +64,7 @@ pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts, SpecError> {
     Ok(out)
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
-}
+use berth_api_types::go::parse_bool;
 
 #[cfg(test)]
 mod tests {
