@@ -45,6 +45,11 @@ pub enum EngineError {
     /// From the storage layer.
     #[error(transparent)]
     Storage(#[from] berth_storage::StorageError),
+    /// From the network mechanisms (netlink, namespaces, the firewall tools), with the kernel's
+    /// errno where there is one: a refused operation is the host's failure (500), not the
+    /// request's.
+    #[error(transparent)]
+    Network(#[from] berth_net::Error),
     /// A failure of the engine itself (a worker that panicked).
     #[error("{0}")]
     Internal(String),
@@ -68,6 +73,24 @@ impl EngineError {
     }
 }
 
+/// The kind of a network failure: what the request asked for that exists already, or a
+/// malformed value, is the client's; everything else (the kernel refusing, a missing tool)
+/// is the host's.
+fn network_kind(e: &berth_net::Error) -> ErrorKind {
+    match e {
+        berth_net::Error::Invalid(_) => ErrorKind::InvalidArgument,
+        berth_net::Error::WrongKind { .. } => ErrorKind::Conflict,
+        _ => match e.errno() {
+            Some(EEXIST | EADDRINUSE) => ErrorKind::Conflict,
+            _ => ErrorKind::Internal,
+        },
+    }
+}
+
+/// `EEXIST` and `EADDRINUSE` on Linux.
+const EEXIST: i32 = 17;
+const EADDRINUSE: i32 = 98;
+
 impl HasKind for EngineError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -82,7 +105,33 @@ impl HasKind for EngineError {
             EngineError::Shim(e) => e.kind(),
             EngineError::Image(e) => e.kind(),
             EngineError::Storage(e) => e.kind(),
+            EngineError::Network(e) => network_kind(e),
             EngineError::Io { .. } | EngineError::Internal(_) => ErrorKind::Internal,
         }
+    }
+}
+
+#[cfg(test)]
+mod network_kind_tests {
+    use super::*;
+
+    #[test]
+    fn network_failures_are_the_hosts_unless_the_request_caused_them() {
+        let netlink = |errno| {
+            EngineError::Network(berth_net::Error::Netlink {
+                what: "creating bridge br-x".into(),
+                errno,
+            })
+        };
+        // EPERM: the host refuses; the cause stays in the message and the source chain.
+        let eperm = netlink(1);
+        assert_eq!(eperm.kind(), ErrorKind::Internal);
+        assert!(
+            eperm.to_string().contains("creating bridge br-x"),
+            "{eperm}"
+        );
+        assert_eq!(netlink(EEXIST).kind(), ErrorKind::Conflict);
+        let bad = EngineError::Network(berth_net::Error::Invalid("bad CIDR".into()));
+        assert_eq!(bad.kind(), ErrorKind::InvalidArgument);
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 type Result<T> = std::result::Result<T, EngineError>;
 
 fn net_err(e: berth_net::Error) -> EngineError {
-    EngineError::InvalidArgument(e.to_string())
+    EngineError::Network(e)
 }
 
 /// How a container is networked, from its `NetworkMode`.
