@@ -11,6 +11,7 @@
 // Unsafe code lives in layer 1 (design.md): never above it.
 #![forbid(unsafe_code)]
 
+pub mod caps;
 pub mod seccomp;
 
 /// The OCI runtime-spec version Berth writes and accepts.

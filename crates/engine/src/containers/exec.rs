@@ -376,7 +376,7 @@ impl Containers {
             });
         }
         if config.privileged {
-            let all: Vec<String> = spec::ALL_CAPABILITIES
+            let all: Vec<String> = spec::all_capabilities()
                 .iter()
                 .map(|s| s.to_string())
                 .collect();

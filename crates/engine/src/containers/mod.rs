@@ -487,7 +487,7 @@ impl Containers {
         // "Everything" means everything this daemon holds (as Docker's): a host that lacks a
         // capability in its bounding set cannot hand it to a container.
         let host_caps: Vec<String> = match host_bounding_set() {
-            Some(bounding) => spec::ALL_CAPABILITIES
+            Some(bounding) => spec::all_capabilities()
                 .iter()
                 .filter(|c| cap_number(c).is_some_and(|n| bounding & (1u64 << n) != 0))
                 .map(|c| c.to_string())
@@ -1415,51 +1415,7 @@ fn host_bounding_set() -> Option<u64> {
 
 /// The kernel's number of a capability (`CAP_CHOWN` = 0…).
 fn cap_number(name: &str) -> Option<u32> {
-    const ORDER: &[&str] = &[
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-        "PERFMON",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-    ];
-    let short = name.strip_prefix("CAP_").unwrap_or(name);
-    ORDER.iter().position(|c| *c == short).map(|i| i as u32)
+    berth_profile::caps::bit(name)
 }
 
 /// Docker's default capability names (`CAP_CHOWN`…).
@@ -1757,7 +1713,7 @@ mod tests {
         assert_eq!(cap_number("CAP_SYS_RESOURCE"), Some(24));
         assert_eq!(cap_number("CAP_CHECKPOINT_RESTORE"), Some(40));
         assert_eq!(cap_number("CAP_NOPE"), None);
-        for c in spec::ALL_CAPABILITIES {
+        for c in spec::all_capabilities() {
             assert!(cap_number(c).is_some(), "{c}");
         }
         assert!(host_bounding_set().is_some());

@@ -3,50 +3,11 @@
 
 use super::SpecError;
 
-/// Every capability the kernel defines, as the OCI spec names them.
-pub const ALL_CAPABILITIES: &[&str] = &[
-    "CAP_AUDIT_CONTROL",
-    "CAP_AUDIT_READ",
-    "CAP_AUDIT_WRITE",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_KILL",
-    "CAP_LEASE",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_MAC_ADMIN",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MKNOD",
-    "CAP_NET_ADMIN",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_RAW",
-    "CAP_PERFMON",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYSLOG",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_NICE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_WAKE_ALARM",
-];
+/// Every capability the kernel defines, as the OCI spec names them, sorted (the one table is
+/// `berth_profile::caps`).
+pub fn all_capabilities() -> Vec<&'static str> {
+    berth_profile::caps::all_sorted()
+}
 
 /// `net_admin`, `NET_ADMIN`, `cap_net_admin` → `CAP_NET_ADMIN`; `all` → `ALL`.
 fn normalize(name: &str) -> Result<String, SpecError> {
@@ -59,7 +20,7 @@ fn normalize(name: &str) -> Result<String, SpecError> {
     } else {
         format!("CAP_{upper}")
     };
-    if ALL_CAPABILITIES.contains(&full.as_str()) {
+    if berth_profile::caps::bit(&full).is_some() {
         Ok(full)
     } else {
         Err(SpecError::UnknownCapability(full))
@@ -76,7 +37,7 @@ pub fn capabilities(
     privileged: bool,
 ) -> Result<Vec<String>, SpecError> {
     if privileged {
-        return Ok(ALL_CAPABILITIES.iter().map(|s| s.to_string()).collect());
+        return Ok(all_capabilities().iter().map(|s| s.to_string()).collect());
     }
     let add = add
         .iter()
@@ -87,7 +48,7 @@ pub fn capabilities(
         .map(|c| normalize(c))
         .collect::<Result<Vec<_>, _>>()?;
     let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
-        ALL_CAPABILITIES.iter().map(|s| s.to_string()).collect()
+        all_capabilities().iter().map(|s| s.to_string()).collect()
     } else if drop.iter().any(|c| c == "ALL") {
         Vec::new()
     } else {
@@ -143,10 +104,10 @@ mod tests {
             assert_eq!(&got, want, "add {add:?} drop {drop:?}");
         }
         let all = capabilities(&defaults, &s(&["ALL"]), &s(&["sys_admin"]), false).unwrap();
-        assert_eq!(all.len(), ALL_CAPABILITIES.len() - 1);
+        assert_eq!(all.len(), all_capabilities().len() - 1);
         assert!(!all.contains(&"CAP_SYS_ADMIN".to_string()));
         let privileged = capabilities(&defaults, &[], &s(&["ALL"]), true).unwrap();
-        assert_eq!(privileged.len(), ALL_CAPABILITIES.len());
+        assert_eq!(privileged.len(), all_capabilities().len());
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod signal;
 mod sysctl;
 mod user;
 
-pub use caps::{ALL_CAPABILITIES, capabilities};
+pub use caps::{all_capabilities, capabilities};
 pub use devices::{HostDevice, check_permissions, parse_cgroup_rule};
 pub use error::SpecError;
 pub use merge::{command_line, merge_config};

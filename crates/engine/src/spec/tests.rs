@@ -226,7 +226,7 @@ fn privileged_and_security_opts() {
         ..Default::default()
     };
     let spec = build(&with(ContainerConfig::default(), host)).unwrap();
-    assert_eq!(caps(&spec).len(), ALL_CAPABILITIES.len());
+    assert_eq!(caps(&spec).len(), all_capabilities().len());
     let l = linux(&spec);
     assert!(l.seccomp().is_none());
     assert_eq!(l.masked_paths().as_deref(), Some(&[][..]));
