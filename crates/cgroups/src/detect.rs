@@ -8,6 +8,7 @@
 
 use crate::controller::Controller;
 use crate::error::{Error, Result};
+use berth_common::mountinfo::unescape;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -237,31 +238,6 @@ impl MountEntry {
             super_options: super_options.split(',').map(str::to_string).collect(),
         })
     }
-}
-
-/// Undoes the kernel's octal escaping of space, tab, newline and backslash (`\040` ...).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
-            let digits = &bytes[i + 1..i + 4];
-            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                if let Ok(byte) = u8::try_from(value) {
-                    out.push(byte);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 pub mod digest;
 pub mod error;
 pub mod id;
+pub mod mountinfo;
 pub mod reference;
 
 pub use digest::{Digest, DigestError, Sha256Writer};

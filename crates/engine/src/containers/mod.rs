@@ -1634,28 +1634,7 @@ pub fn is_mounted(path: &Path) -> bool {
         return false;
     };
     let target = path.to_string_lossy();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| unescape_mountinfo(mp) == target)
-}
-
-fn unescape_mountinfo(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
-        {
-            out.push(v as char);
-            i += 4;
-            continue;
-        }
-        out.push(b[i] as char);
-        i += 1;
-    }
-    out
+    berth_common::mountinfo::mount_points(&info).any(|mp| mp == target)
 }
 
 #[cfg(test)]
@@ -1702,7 +1681,7 @@ mod tests {
 
     #[test]
     fn mountinfo_escapes() {
-        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+        assert_eq!(berth_common::mountinfo::unescape("/a\\040b"), "/a b");
         assert!(is_mounted(Path::new("/proc")));
         assert!(!is_mounted(Path::new("/proc/self")));
     }
