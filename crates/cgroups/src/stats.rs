@@ -8,33 +8,14 @@ use crate::controller::Controller;
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::manager::Cgroup;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// v1 reports "no limit" as the largest page-aligned counter (`0x7FFFFFFFFFFFF000` on 4 KiB
 /// pages); anything this large is treated as unlimited.
 const V1_UNLIMITED: u64 = 1 << 62;
 
-/// A snapshot of a group's usage. `None` means the figure is unavailable on this host, or for
-/// limits, that there is none (the engine then reports the host's RAM, as Docker does).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Stats {
-    /// Memory charged to the group now, page cache included, in bytes.
-    pub memory_usage: Option<u64>,
-    /// The memory limit in bytes; `None` when unlimited.
-    pub memory_limit: Option<u64>,
-    /// The highest usage seen (v1 `max_usage_in_bytes`, v2 `memory.peak` on 5.19+).
-    pub memory_max_usage: Option<u64>,
-    /// Inactive file cache, which Docker subtracts from usage for its "MEM USAGE" column.
-    pub memory_inactive_file: Option<u64>,
-    /// How many processes the OOM killer has killed in the group (Docker's `OOMKilled`).
-    pub oom_kills: Option<u64>,
-    /// Total CPU time consumed, in nanoseconds.
-    pub cpu_usage_ns: Option<u64>,
-    /// Number of tasks (threads included) in the group.
-    pub pids_current: Option<u64>,
-}
+/// A snapshot of a group's usage: the one struct the shim also sends over its protocol.
+pub use berth_shim_proto::Stats;
 
 impl Cgroup {
     /// Reads the group's current usage.

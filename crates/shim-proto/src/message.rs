@@ -153,8 +153,10 @@ pub struct ShimState {
     pub log_error: Option<String>,
 }
 
-/// Cgroup figures for `docker stats`; `None` means the host does not report it (or, for the
-/// limit, that there is none).
+/// A snapshot of a container group's usage, as `berth-cgroups` reads it and the shim sends it
+/// for `docker stats` (one struct for both). `None` means the host does not report the figure
+/// (or, for the limit, that there is none: the engine then reports the host's RAM, as Docker
+/// does).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Memory charged to the container, page cache included, in bytes.
@@ -169,8 +171,10 @@ pub struct Stats {
     pub oom_kills: Option<u64>,
     /// CPU time used, in nanoseconds.
     pub cpu_usage_ns: Option<u64>,
-    /// Number of tasks.
-    pub pids: Option<u64>,
+    /// Number of tasks (threads included) in the group. `pids` on the wire, as shims of
+    /// earlier versions send it.
+    #[serde(rename = "pids")]
+    pub pids_current: Option<u64>,
 }
 
 /// What a shim answers.

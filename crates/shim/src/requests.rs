@@ -12,7 +12,7 @@ use berth_common::ErrorKind;
 use berth_common::error::HasKind;
 use berth_runtime::container::{self, ExecOptions};
 use berth_shim_proto::{
-    AttachRequest, ContainerStatus, ExecRequest, Request, Response, ShimState, Stats, timefmt,
+    AttachRequest, ContainerStatus, ExecRequest, Request, Response, ShimState, timefmt,
 };
 use rustix::process::{Pid, Signal};
 
@@ -245,16 +245,7 @@ impl Shim {
             .cgroup
             .as_ref()
             .ok_or_else(|| ShimError::Conflict("the container's cgroup is unavailable".into()))?;
-        let s = cg.stats()?;
-        Ok(Reply::Now(Response::Stats(Stats {
-            memory_usage: s.memory_usage,
-            memory_limit: s.memory_limit,
-            memory_max_usage: s.memory_max_usage,
-            memory_inactive_file: s.memory_inactive_file,
-            oom_kills: s.oom_kills,
-            cpu_usage_ns: s.cpu_usage_ns,
-            pids: s.pids_current,
-        })))
+        Ok(Reply::Now(Response::Stats(cg.stats()?)))
     }
 
     fn update(&mut self, resources: serde_json::Value) -> Result<Reply> {

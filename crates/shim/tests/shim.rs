@@ -361,7 +361,7 @@ fn kill_state_pause_stats_and_rss() {
     assert_eq!(st.shim_pid, f.shim_pid());
     let stats = c.stats().unwrap();
     eprintln!("stats of a running sleep: {stats:?}");
-    assert!(stats.pids.is_none_or(|p| p >= 1));
+    assert!(stats.pids_current.is_none_or(|p| p >= 1));
     assert!(stats.memory_usage.is_none_or(|m| m > 0));
     c.pause().unwrap();
     assert_eq!(c.state().unwrap().status, ContainerStatus::Paused);

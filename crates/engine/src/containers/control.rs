@@ -363,7 +363,7 @@ impl Containers {
             "preread": "0001-01-01T00:00:00Z",
             "name": format!("/{}", rec.name),
             "id": rec.id,
-            "pids_stats": { "current": s.pids.unwrap_or(0) },
+            "pids_stats": { "current": s.pids_current.unwrap_or(0) },
             "num_procs": 0,
             "cpu_stats": {
                 "cpu_usage": {
