@@ -251,6 +251,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stats_keep_their_wire_names() {
+        let s = Stats {
+            pids_current: Some(3),
+            ..Default::default()
+        };
+        let wire = serde_json::to_value(&s).unwrap();
+        assert_eq!(wire["pids"], 3, "{wire}");
+        let back: Stats = serde_json::from_str(r#"{"pids":7,"oom_kills":1}"#).unwrap();
+        assert_eq!((back.pids_current, back.oom_kills), (Some(7), Some(1)));
+    }
+
+    #[test]
     fn requests_are_one_tagged_line() {
         let req = Request::Kill {
             signal: 15,
