@@ -19,29 +19,58 @@ pub fn looks_like_id_prefix(s: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-/// A fresh random 64-hex-digit id, for objects that are not content addressed (containers).
+/// A fresh random 64-hex-digit id, for objects that are not content addressed (containers,
+/// networks, execs): 32 bytes from the kernel (`getrandom`). As Docker's `GenerateRandomID`,
+/// an id whose short form is all digits is drawn again, so it can never be mistaken for a
+/// number where clients accept either.
 pub fn random_id() -> String {
-    use sha2::{Digest as _, Sha256};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let mut seed = [0u8; 32];
-    // The kernel's random source is the best seed; fall back to time and pid if it is missing.
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
-        .is_err()
-    {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        seed[..16].copy_from_slice(&nanos.to_le_bytes());
-        seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    loop {
+        let mut bytes = [0u8; 32];
+        if getrandom::fill(&mut bytes).is_err() {
+            fallback_seed(&mut bytes);
+        }
+        let id = hex::encode(bytes);
+        if !id[..SHORT_ID_LEN].bytes().all(|b| b.is_ascii_digit()) {
+            return id;
+        }
     }
-    hex::encode(Sha256::digest(seed))
+}
+
+/// Where the kernel's random source fails (it does not on Linux ≥ 3.17): time and pid,
+/// hashed, so ids still differ between calls.
+fn fallback_seed(bytes: &mut [u8; 32]) {
+    use sha2::{Digest as _, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = Sha256::new();
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    bytes.copy_from_slice(&h.finalize());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_ids_are_64_hex_distinct_and_never_numeric_when_short() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let id = random_id();
+            assert_eq!(id.len(), 64);
+            assert!(looks_like_id_prefix(&id), "{id}");
+            assert!(
+                !id[..SHORT_ID_LEN].bytes().all(|b| b.is_ascii_digit()),
+                "{id}"
+            );
+            assert!(seen.insert(id));
+        }
+    }
 
     #[test]
     fn shortens_with_and_without_prefix() {
