@@ -86,53 +86,45 @@ pub(crate) fn mounts(plan: &MountPlan<'_>) -> Result<Vec<Mount>, SpecError> {
     };
     let shm_size = format!("size={shm_size}");
     let sys_mode = ro_or_rw(!plan.privileged);
-    let mut standard = vec![
-        mount(
-            "/proc",
-            "proc",
-            Path::new("proc"),
-            &["nosuid", "noexec", "nodev"],
-        ),
-        // Note: /dev stays a tmpfs with the runtime's default device nodes even when privileged;
-        // passing the host's devices through is a later step.
-        mount(
-            "/dev",
-            "tmpfs",
-            Path::new("tmpfs"),
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        ),
-        mount(
-            "/dev/pts",
-            "devpts",
-            Path::new("devpts"),
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
-        ),
-        mount(
-            "/sys",
-            "sysfs",
-            Path::new("sysfs"),
-            &["nosuid", "noexec", "nodev", sys_mode],
-        ),
-        mount(
-            "/sys/fs/cgroup",
-            "cgroup",
-            Path::new("cgroup"),
-            &["nosuid", "noexec", "nodev", "relatime", sys_mode],
-        ),
-        mount(
-            "/dev/mqueue",
-            "mqueue",
-            Path::new("mqueue"),
-            &["nosuid", "noexec", "nodev"],
-        ),
-    ];
+    // The standard mounts are the profile's (one home for their options), in Docker's order,
+    // with /sys read-write for privileged containers and /dev/shm as `--ipc` and `--shm-size`
+    // ask. (/dev stays a tmpfs with the runtime's default device nodes even when privileged.)
+    let defaults = berth_profile::default_mounts();
+    let standard_mount = |dest: &str| {
+        defaults
+            .iter()
+            .find(|m| m.destination() == Path::new(dest))
+            .cloned()
+    };
+    let mut standard: Vec<Mount> = [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/sys",
+        "/sys/fs/cgroup",
+        "/dev/mqueue",
+    ]
+    .into_iter()
+    .filter_map(standard_mount)
+    .map(|mut m| {
+        if m.destination().starts_with("/sys") {
+            let options = m
+                .options()
+                .iter()
+                .flatten()
+                .map(|o| {
+                    if o == "ro" {
+                        sys_mode.to_string()
+                    } else {
+                        o.clone()
+                    }
+                })
+                .collect();
+            m.set_options(Some(options));
+        }
+        m
+    })
+    .collect();
     match plan.ipc_mode {
         "none" => {}
         "host" => standard.push(mount(
@@ -141,12 +133,24 @@ pub(crate) fn mounts(plan: &MountPlan<'_>) -> Result<Vec<Mount>, SpecError> {
             Path::new("/dev/shm"),
             &["rbind", "rprivate", "rw"],
         )),
-        _ => standard.push(mount(
-            "/dev/shm",
-            "tmpfs",
-            Path::new("shm"),
-            &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
-        )),
+        _ => {
+            if let Some(mut shm) = standard_mount("/dev/shm") {
+                let options = shm
+                    .options()
+                    .iter()
+                    .flatten()
+                    .map(|o| {
+                        if o.starts_with("size=") {
+                            shm_size.clone()
+                        } else {
+                            o.clone()
+                        }
+                    })
+                    .collect();
+                shm.set_options(Some(options));
+                standard.push(shm);
+            }
+        }
     }
     let etc_mode = ro_or_rw(plan.readonly_rootfs);
     for (dest, src) in [
