@@ -18,6 +18,7 @@ pub mod network;
 mod nullable;
 pub mod progress;
 pub mod shorthand;
+pub mod stdcopy;
 pub mod system;
 pub mod volume;
 

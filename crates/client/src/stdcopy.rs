@@ -1,41 +1,11 @@
 //! Docker's stdcopy framing, client side: output of TTY-less containers (logs, attach, exec)
 //! arrives as frames `[stream, 0, 0, 0, len as big-endian u32]` + `len` bytes, and must be split
-//! back into stdout and stderr.
-//!
-//! The layers test would allow a dependency on `berth-shim-proto`, which has an encoder and
-//! decoder, but the client also has to understand stream 3 (Docker's "system error" frames a
-//! daemon writes when a stream fails half-way), talks to any Docker-compatible daemon, and
-//! needs an async copier; a small decoder here is simpler than bending the shim's.
+//! back into stdout and stderr as it arrives. The codec is `berth_api_types::stdcopy` (one for
+//! the shim, the API and this client); here, the async copier, which also turns Docker's
+//! stream 3 ("system error" frames a daemon writes when a stream fails half-way) into an error.
 
+pub use berth_api_types::stdcopy::{Decoder, HEADER_LEN, StdStream, frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-/// Length of a frame header.
-pub const HEADER_LEN: usize = 8;
-
-/// Which stream a frame belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StdStream {
-    /// 0: stdin (written back by some daemons; printed on stdout like Docker does).
-    Stdin,
-    /// 1: stdout.
-    Stdout,
-    /// 2: stderr.
-    Stderr,
-    /// 3: an error from the daemon; the payload is its message.
-    SystemErr,
-}
-
-impl StdStream {
-    fn from_byte(b: u8) -> Option<StdStream> {
-        Some(match b {
-            0 => StdStream::Stdin,
-            1 => StdStream::Stdout,
-            2 => StdStream::Stderr,
-            3 => StdStream::SystemErr,
-            _ => return None,
-        })
-    }
-}
 
 /// Why a multiplexed stream could not be copied.
 #[derive(Debug, thiserror::Error)]
@@ -49,60 +19,6 @@ pub enum StdcopyError {
     /// Reading or writing failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-}
-
-/// An incremental decoder for callers that get bytes in chunks.
-#[derive(Debug, Default)]
-pub struct Decoder {
-    buf: Vec<u8>,
-}
-
-impl Decoder {
-    /// An empty decoder.
-    pub fn new() -> Decoder {
-        Decoder::default()
-    }
-
-    /// Adds received bytes.
-    pub fn push(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
-    }
-
-    /// The next complete frame, or `None` when more bytes are needed.
-    pub fn next_frame(&mut self) -> Result<Option<(StdStream, Vec<u8>)>, StdcopyError> {
-        if self.buf.len() < HEADER_LEN {
-            return Ok(None);
-        }
-        let stream =
-            StdStream::from_byte(self.buf[0]).ok_or(StdcopyError::UnknownStream(self.buf[0]))?;
-        let len = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
-        if self.buf.len() < HEADER_LEN + len {
-            return Ok(None);
-        }
-        let data = self.buf[HEADER_LEN..HEADER_LEN + len].to_vec();
-        self.buf.drain(..HEADER_LEN + len);
-        Ok(Some((stream, data)))
-    }
-
-    /// Bytes received but not yet part of a complete frame.
-    pub fn pending(&self) -> usize {
-        self.buf.len()
-    }
-}
-
-/// Encodes one frame (for tests and for servers written on top of this crate).
-pub fn encode(stream: StdStream, data: &[u8]) -> Vec<u8> {
-    let b = match stream {
-        StdStream::Stdin => 0,
-        StdStream::Stdout => 1,
-        StdStream::Stderr => 2,
-        StdStream::SystemErr => 3,
-    };
-    let mut out = Vec::with_capacity(HEADER_LEN + data.len());
-    out.extend_from_slice(&[b, 0, 0, 0]);
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(data);
-    out
 }
 
 /// Copies a multiplexed stream to `stdout` and `stderr` until it ends, flushing after every
@@ -171,37 +87,11 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        let mut v = encode(StdStream::Stdout, b"hello\n");
-        v.extend(encode(StdStream::Stderr, b"oops\n"));
-        v.extend(encode(StdStream::Stdout, b""));
-        v.extend(encode(StdStream::Stdout, b"bye"));
+        let mut v = frame(StdStream::Stdout, b"hello\n");
+        v.extend(frame(StdStream::Stderr, b"oops\n"));
+        v.extend(frame(StdStream::Stdout, b""));
+        v.extend(frame(StdStream::Stdout, b"bye"));
         v
-    }
-
-    #[test]
-    fn decoder_handles_any_split() {
-        let data = sample();
-        for split in 0..data.len() {
-            let mut d = Decoder::new();
-            let mut frames = Vec::new();
-            d.push(&data[..split]);
-            while let Some(f) = d.next_frame().unwrap() {
-                frames.push(f);
-            }
-            d.push(&data[split..]);
-            while let Some(f) = d.next_frame().unwrap() {
-                frames.push(f);
-            }
-            assert_eq!(frames.len(), 4, "split {split}");
-            assert_eq!(frames[1], (StdStream::Stderr, b"oops\n".to_vec()));
-            assert_eq!(d.pending(), 0);
-        }
-        let mut d = Decoder::new();
-        d.push(&[9, 0, 0, 0, 0, 0, 0, 1, b'x']);
-        assert!(matches!(
-            d.next_frame(),
-            Err(StdcopyError::UnknownStream(9))
-        ));
     }
 
     #[tokio::test]
@@ -216,12 +106,12 @@ mod tests {
 
     #[tokio::test]
     async fn demux_reports_daemon_errors_and_tolerates_truncation() {
-        let mut data = encode(StdStream::Stdout, b"a");
-        data.extend(encode(StdStream::SystemErr, b"boom"));
+        let mut data = frame(StdStream::Stdout, b"a");
+        data.extend(frame(StdStream::SystemErr, b"boom"));
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let e = demux(&data[..], &mut out, &mut err).await.unwrap_err();
         assert_eq!(e.to_string(), "error from daemon in stream: boom");
-        let data = encode(StdStream::Stdout, b"abcdef");
+        let data = frame(StdStream::Stdout, b"abcdef");
         let mut out = Vec::new();
         demux(&data[..10], &mut out, &mut err).await.unwrap();
         assert_eq!(out, b"ab");
