@@ -142,9 +142,7 @@ impl Engine {
             n_goroutines: std::fs::read_dir("/proc/self/task")
                 .map(|d| d.count() as i64)
                 .unwrap_or(0),
-            system_time: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            system_time: berth_common::time::now_rfc3339(),
             debug: false,
             labels: vec![],
             experimental_build: false,

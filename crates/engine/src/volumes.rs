@@ -76,9 +76,7 @@ impl VolumeStore {
         }
         let data = vol_dir.join("_data");
         std::fs::create_dir_all(&data).map_err(|e| EngineError::io(&data, e))?;
-        let created_at = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        let created_at = berth_common::time::now_rfc3339();
         let volume = Volume {
             name: name.clone(),
             driver: "local".into(),

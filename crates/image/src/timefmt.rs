@@ -5,16 +5,7 @@ use crate::error::{ImageError, Result};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Now, as RFC 3339 with nanoseconds (trailing zeros trimmed, like Go's `RFC3339Nano`).
-pub fn now_rfc3339() -> String {
-    format_rfc3339(OffsetDateTime::now_utc())
-}
-
-/// Formats a time as RFC 3339.
-pub fn format_rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
-}
+pub use berth_common::time::now_rfc3339;
 
 /// Unix seconds of an RFC 3339 time stamp; 0 when missing or malformed (Docker shows such
 /// images as created at the epoch rather than failing the listing).
@@ -84,6 +75,7 @@ fn parse_go_duration(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_common::time::format_rfc3339;
 
     #[test]
     fn formats_with_nanoseconds() {

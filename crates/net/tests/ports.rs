@@ -254,7 +254,11 @@ fn published_ports_reach_a_container_from_loopback_and_the_host() {
         }
     });
 
-    let lo_port = free_port(Ipv4Addr::LOCALHOST);
+    // A port free now (another test may take the one the kernel offered in between: pick again).
+    let lo_port = (0..50)
+        .map(|_| free_port(Ipv4Addr::LOCALHOST))
+        .find(|p| nft::port_free(Ipv4Addr::LOCALHOST, *p, Protocol::Tcp))
+        .expect("a free loopback port");
     let gw_port = free_port(gateway);
     assert!(nft::port_free(Ipv4Addr::LOCALHOST, lo_port, Protocol::Tcp));
     let plan = NatPlan {

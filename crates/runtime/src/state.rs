@@ -172,11 +172,7 @@ pub fn proc_stat(pid: i32) -> Option<(u64, char)> {
 }
 
 /// The current time in RFC 3339 with nanoseconds, as runc writes `created`.
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use berth_common::time::now_rfc3339;
 
 #[cfg(test)]
 mod tests {

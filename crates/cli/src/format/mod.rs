@@ -28,13 +28,7 @@ pub fn go_time_string(unix: i64) -> String {
 }
 
 /// RFC 3339 in UTC, as Go's `time.RFC3339` layout prints it: `2024-01-02T15:04:05Z`.
-pub fn rfc3339(unix: i64) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_default()
-}
+pub use berth_common::time::format_seconds as rfc3339;
 
 /// Docker's `formatter.Ellipsis`: cuts to `max` characters, the last one being `…`.
 pub fn ellipsis(s: &str, max: usize) -> String {
