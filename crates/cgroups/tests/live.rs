@@ -105,17 +105,17 @@ fn is_root() -> bool {
 /// The host's layout when it drives core controllers through v1 and we are root.
 fn v1_root(needs: &[Controller]) -> Option<CgroupRoot> {
     if !is_root() {
-        eprintln!("skipping: live cgroup tests need root");
+        berth_common::skip::skip("live cgroup tests need root");
         return None;
     }
     let root = CgroupRoot::detect().unwrap();
     if !root.layout().is_v1() {
-        eprintln!("skipping: this host uses cgroup v2 for its controllers");
+        berth_common::skip::skip("this host uses cgroup v2 for its controllers");
         return None;
     }
     for c in needs {
         if root.v1_mount(*c).is_none() {
-            eprintln!("skipping: v1 controller {c} is not mounted");
+            berth_common::skip::skip(&format!("v1 controller {c} is not mounted"));
             return None;
         }
     }
@@ -416,12 +416,12 @@ fn v1_freeze_stops_a_busy_loop() {
 #[test]
 fn v2_core_features_on_the_cgroup2_mount() {
     if !is_root() {
-        eprintln!("skipping: live cgroup tests need root");
+        berth_common::skip::skip("live cgroup tests need root");
         return;
     }
     let detected = CgroupRoot::detect().unwrap();
     let Some(mount) = detected.unified_mount() else {
-        eprintln!("skipping: no cgroup2 mount on this host");
+        berth_common::skip::skip("no cgroup2 mount on this host");
         return;
     };
     let root = CgroupRoot::unified(mount);
@@ -542,8 +542,8 @@ fn v1_device_rules_are_enforced() {
     );
     let root = CgroupRoot::detect().unwrap();
     if !root.layout().is_v1() || root.v1_mount(Controller::Devices).is_none() {
-        // On a pure v2 host the program path below covers devices.
-        eprintln!("note: no v1 devices hierarchy here; covered by the cgroup2 program test");
+        // On a pure v2 host the eBPF program test covers devices.
+        berth_common::skip::skip("no v1 devices hierarchy (the cgroup2 program test covers it)");
         return;
     }
     assert!(

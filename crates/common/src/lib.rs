@@ -12,6 +12,7 @@ pub mod error;
 pub mod id;
 pub mod mountinfo;
 pub mod reference;
+pub mod skip;
 pub mod time;
 
 pub use digest::{Digest, DigestError, Sha256Writer};

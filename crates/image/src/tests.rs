@@ -1377,7 +1377,7 @@ fn skopeo_reads_our_archives_and_we_load_its_archives() {
         .output()
         .is_err()
     {
-        eprintln!("skopeo not installed; skipping");
+        berth_common::skip::skip("skopeo not installed");
         return;
     }
     let h = harness();

@@ -24,11 +24,11 @@ fn free_subnet() -> Ipv4Net {
 
 fn usable() -> bool {
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root");
+        berth_common::skip::skip("needs root");
         return false;
     }
     if nft::tables().is_err() {
-        eprintln!("skipped: nft is not usable");
+        berth_common::skip::skip("nft is not usable");
         return false;
     }
     true

@@ -19,7 +19,7 @@ fn privileged() -> bool {
     let root = nix::unistd::geteuid().is_root();
     let busybox = Path::new("/bin/busybox").exists();
     if !root || !busybox {
-        eprintln!("skipping: needs root and /bin/busybox");
+        berth_common::skip::skip("needs root and /bin/busybox");
     }
     root && busybox
 }

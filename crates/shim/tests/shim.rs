@@ -41,7 +41,7 @@ fn shim_entry() {
 fn privileged() -> bool {
     let ok = rustix_is_root() && Path::new("/bin/busybox").exists();
     if !ok {
-        eprintln!("skipping: needs root and /bin/busybox");
+        berth_common::skip::skip("needs root and /bin/busybox");
     }
     ok
 }

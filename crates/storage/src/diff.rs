@@ -567,7 +567,7 @@ mod tests {
         if rustix::process::geteuid().is_root() {
             return true;
         }
-        eprintln!("skipped: needs root (mknod, chown, trusted.* xattrs)");
+        berth_common::skip::skip("needs root (mknod, chown, trusted.* xattrs)");
         false
     }
 
@@ -952,7 +952,7 @@ mod tests {
             &work,
             &mnt,
         ) {
-            eprintln!("skipped: cannot mount overlayfs here: {e}");
+            berth_common::skip::skip(&format!("cannot mount overlayfs here: {e}"));
             return;
         }
         let changes = || -> io::Result<()> {

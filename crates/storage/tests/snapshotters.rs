@@ -467,7 +467,7 @@ fn deep_stack(sn: &dyn Snapshotter, work: &Path) {
 /// Runs every scenario against a fresh store made by `make`.
 fn suite(make: fn(&Path) -> Box<dyn Snapshotter>) {
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: snapshotter tests need root");
+        berth_common::skip::skip("snapshotter tests need root");
         return;
     }
     type Scenario = fn(&dyn Snapshotter, &Path, &Path);

@@ -12,7 +12,7 @@ pub fn root() -> bool {
     if rustix::process::geteuid().is_root() {
         true
     } else {
-        eprintln!("skipped: needs root");
+        berth_common::skip::skip("needs root");
         false
     }
 }
