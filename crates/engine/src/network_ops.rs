@@ -327,13 +327,7 @@ impl Engine {
             )));
         }
         let settings = req.endpoint_config.clone().unwrap_or_default();
-        let is_mode_network = match crate::containers::netsetup::mode(&rec.host_config.network_mode)
-        {
-            crate::containers::netsetup::Mode::Network(n) => {
-                self.networks.find(&n).is_ok_and(|m| m.id == net.id)
-            }
-            _ => false,
-        };
+        let is_mode_network = self.is_mode_network(&rec, &net);
         let rec = entry.update(|r| {
             r.endpoints.insert(net.name.clone(), settings);
             if is_mode_network {
@@ -394,14 +388,7 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let rec = entry.snapshot();
-        let primary = match crate::containers::netsetup::mode(&rec.host_config.network_mode) {
-            crate::containers::netsetup::Mode::Network(n) => self
-                .networks
-                .find(&n)
-                .map(|p| p.id == net.id)
-                .unwrap_or(false),
-            _ => false,
-        };
+        let primary = self.is_mode_network(&rec, &net);
         if !net.endpoints.contains_key(&rec.id) && !rec.endpoints.contains_key(&net.name) {
             return Err(EngineError::Forbidden(format!(
                 "container {} is not connected to network {}",
@@ -428,6 +415,20 @@ impl Engine {
         }
         self.network_event("disconnect", &net, &[("container", rec.id.clone())]);
         Ok(())
+    }
+
+    /// Whether `net` is the network `rec` was created on (its network mode).
+    fn is_mode_network(
+        &self,
+        rec: &crate::containers::record::ContainerRecord,
+        net: &NetworkRecord,
+    ) -> bool {
+        match crate::containers::netsetup::mode(&rec.host_config.network_mode) {
+            crate::containers::netsetup::Mode::Network(n) => {
+                self.networks.find(&n).is_ok_and(|m| m.id == net.id)
+            }
+            _ => false,
+        }
     }
 
     /// After a running container left `left`: when that network carried its default route

@@ -440,14 +440,9 @@ pub fn render(table: &str, plan: &NatPlan) -> Result<String> {
     line(format_args!(
         "    type filter hook forward priority {PRIO_FILTER}; policy accept;"
     ));
-    for net in plan.networks.iter().filter(|n| n.internal) {
-        let br = &net.bridge;
-        line(format_args!(
-            "    iifname \"{br}\" oifname != \"{br}\" drop"
-        ));
-        line(format_args!(
-            "    oifname \"{br}\" iifname != \"{br}\" drop"
-        ));
+    let internal: Vec<&NatNetwork> = plan.networks.iter().filter(|n| n.internal).collect();
+    for rule in internal_rules(&internal) {
+        line(format_args!("{rule}"));
     }
     line(format_args!("    ct state established,related accept"));
     let open: Vec<&NatNetwork> = plan.networks.iter().filter(|n| !n.internal).collect();
@@ -458,19 +453,8 @@ pub fn render(table: &str, plan: &NatPlan) -> Result<String> {
     // Networks are isolated from each other (Docker's DOCKER-ISOLATION chains): a container
     // reaches another network's containers only by being connected to it, or through a
     // published port (accepted just above).
-    for net in &open {
-        let others: Vec<String> = open
-            .iter()
-            .filter(|o| o.bridge != net.bridge)
-            .map(|o| format!("\"{}\"", o.bridge))
-            .collect();
-        if !others.is_empty() {
-            line(format_args!(
-                "    iifname \"{}\" oifname {{ {} }} drop",
-                net.bridge,
-                others.join(", ")
-            ));
-        }
+    for rule in isolation_rules(&open) {
+        line(format_args!("{rule}"));
     }
     for net in &open {
         line(format_args!("    iifname \"{}\" accept", net.bridge));
@@ -480,6 +464,41 @@ pub fn render(table: &str, plan: &NatPlan) -> Result<String> {
     line(format_args!("}}"));
     render_ip6(table, plan, &mut s);
     Ok(s)
+}
+
+/// Forward rules keeping `internal` networks' traffic on their bridges (both families).
+fn internal_rules(internal: &[&NatNetwork]) -> Vec<String> {
+    internal
+        .iter()
+        .flat_map(|n| {
+            let br = &n.bridge;
+            [
+                format!("    iifname \"{br}\" oifname != \"{br}\" drop"),
+                format!("    oifname \"{br}\" iifname != \"{br}\" drop"),
+            ]
+        })
+        .collect()
+}
+
+/// Forward rules isolating the `open` networks from each other (Docker's DOCKER-ISOLATION
+/// chains), for both families.
+fn isolation_rules(open: &[&NatNetwork]) -> Vec<String> {
+    open.iter()
+        .filter_map(|net| {
+            let others: Vec<String> = open
+                .iter()
+                .filter(|o| o.bridge != net.bridge)
+                .map(|o| format!("\"{}\"", o.bridge))
+                .collect();
+            (!others.is_empty()).then(|| {
+                format!(
+                    "    iifname \"{}\" oifname {{ {} }} drop",
+                    net.bridge,
+                    others.join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 /// The `ip6` table of the same name, for `--ipv6` networks: their IPv6 subnets masqueraded
@@ -517,10 +536,13 @@ fn render_ip6(table: &str, plan: &NatPlan, s: &mut String) {
     line(format!(
         "    type filter hook forward priority {PRIO_FILTER}; policy accept;"
     ));
-    for (net, _) in six.iter().filter(|(n, _)| n.internal) {
-        let br = &net.bridge;
-        line(format!("    iifname \"{br}\" oifname != \"{br}\" drop"));
-        line(format!("    oifname \"{br}\" iifname != \"{br}\" drop"));
+    let internal: Vec<&NatNetwork> = six
+        .iter()
+        .filter(|(n, _)| n.internal)
+        .map(|(n, _)| *n)
+        .collect();
+    for rule in internal_rules(&internal) {
+        line(rule);
     }
     line("    ct state established,related accept".into());
     let open: Vec<&NatNetwork> = six
@@ -528,19 +550,10 @@ fn render_ip6(table: &str, plan: &NatPlan, s: &mut String) {
         .filter(|(n, _)| !n.internal)
         .map(|(n, _)| *n)
         .collect();
+    for rule in isolation_rules(&open) {
+        line(rule);
+    }
     for net in &open {
-        let others: Vec<String> = open
-            .iter()
-            .filter(|o| o.bridge != net.bridge)
-            .map(|o| format!("\"{}\"", o.bridge))
-            .collect();
-        if !others.is_empty() {
-            line(format!(
-                "    iifname \"{}\" oifname {{ {} }} drop",
-                net.bridge,
-                others.join(", ")
-            ));
-        }
         line(format!("    iifname \"{}\" accept", net.bridge));
     }
     // Nothing from outside reaches into a network unasked (published ports never go there

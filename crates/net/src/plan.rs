@@ -219,22 +219,12 @@ pub fn add_address6(index: u32, name: &str, addr: Ipv6Addr, prefix: u8) -> Reque
 
 /// Adds the IPv6 default route via `gateway` out of the link with `index` (main table).
 pub fn add_default_route6(index: u32, name: &str, gateway: Ipv6Addr) -> Request {
-    let mut msg = RouteMessage::default();
-    msg.header.address_family = AddressFamily::Inet6;
-    msg.header.destination_prefix_length = 0;
-    msg.header.table = RouteHeader::RT_TABLE_MAIN;
-    msg.header.protocol = RouteProtocol::Boot;
-    msg.header.scope = RouteScope::Universe;
-    msg.header.kind = RouteType::Unicast;
-    msg.attributes
-        .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
-    msg.attributes.push(RouteAttribute::Oif(index));
-    Request {
-        what: format!("adding IPv6 default route via {gateway} on {name}"),
-        message: RouteNetlinkMessage::NewRoute(msg),
-        flags: NLM_F_CREATE | NLM_F_EXCL,
-        tolerate: vec![eexist()],
-    }
+    default_route(
+        index,
+        AddressFamily::Inet6,
+        RouteAddress::Inet6(gateway),
+        format!("adding IPv6 default route via {gateway} on {name}"),
+    )
 }
 
 /// Removes IPv4 address `net` from the link with `index` (one that is gone already is fine).
@@ -255,18 +245,33 @@ pub fn delete_address(index: u32, name: &str, net: Ipv4Net) -> Request {
 
 /// Adds the IPv4 default route via `gateway` out of the link with `index` (main table).
 pub fn add_default_route(index: u32, name: &str, gateway: Ipv4Addr) -> Request {
+    default_route(
+        index,
+        AddressFamily::Inet,
+        RouteAddress::Inet(gateway),
+        format!("adding default route via {gateway} on {name}"),
+    )
+}
+
+/// A default route of `family` via `gateway` out of link `index`, in the main table; one
+/// that is there already is fine.
+fn default_route(
+    index: u32,
+    family: AddressFamily,
+    gateway: RouteAddress,
+    what: String,
+) -> Request {
     let mut msg = RouteMessage::default();
-    msg.header.address_family = AddressFamily::Inet;
+    msg.header.address_family = family;
     msg.header.destination_prefix_length = 0;
     msg.header.table = RouteHeader::RT_TABLE_MAIN;
     msg.header.protocol = RouteProtocol::Boot;
     msg.header.scope = RouteScope::Universe;
     msg.header.kind = RouteType::Unicast;
-    msg.attributes
-        .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+    msg.attributes.push(RouteAttribute::Gateway(gateway));
     msg.attributes.push(RouteAttribute::Oif(index));
     Request {
-        what: format!("adding default route via {gateway} on {name}"),
+        what,
         message: RouteNetlinkMessage::NewRoute(msg),
         flags: NLM_F_CREATE | NLM_F_EXCL,
         tolerate: vec![eexist()],

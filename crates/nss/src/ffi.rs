@@ -132,38 +132,14 @@ unsafe fn fail(
     status
 }
 
-/// The status for a lookup that found nothing to return.
-///
-/// # Safety
-/// As [`fail`].
-unsafe fn empty(found: &Lookup, errnop: *mut c_int, herrnop: *mut c_int) -> NssStatus {
-    // SAFETY: passed on.
-    unsafe {
-        match found {
-            Lookup::NotOurs => fail(
-                NSS_STATUS_UNAVAIL,
-                libc::ENOENT,
-                NO_RECOVERY,
-                errnop,
-                herrnop,
-            ),
-            Lookup::Unreachable => fail(
-                NSS_STATUS_UNAVAIL,
-                libc::ECONNREFUSED,
-                TRY_AGAIN,
-                errnop,
-                herrnop,
-            ),
-            Lookup::Missing => fail(
-                NSS_STATUS_NOTFOUND,
-                libc::ENOENT,
-                HOST_NOT_FOUND,
-                errnop,
-                herrnop,
-            ),
-            // A name with IPv4 addresses only, asked for IPv6 ones.
-            Lookup::Found(..) => fail(NSS_STATUS_NOTFOUND, libc::ENOENT, NO_DATA, errnop, herrnop),
-        }
+/// glibc's status, errno and h_errno for a lookup that has nothing to return (for a name
+/// found with IPv4 addresses only, when IPv6 ones are asked: no data).
+fn status_of(found: &Lookup) -> (NssStatus, c_int, c_int) {
+    match found {
+        Lookup::NotOurs => (NSS_STATUS_UNAVAIL, libc::ENOENT, NO_RECOVERY),
+        Lookup::Unreachable => (NSS_STATUS_UNAVAIL, libc::ECONNREFUSED, TRY_AGAIN),
+        Lookup::Missing => (NSS_STATUS_NOTFOUND, libc::ENOENT, HOST_NOT_FOUND),
+        Lookup::Found(..) => (NSS_STATUS_NOTFOUND, libc::ENOENT, NO_DATA),
     }
 }
 
@@ -190,12 +166,7 @@ pub unsafe extern "C" fn _nss_berth_gethostbyname3_r(
         };
         let found = lookup(name);
         let (Lookup::Found(addrs, ttl), true) = (&found, af == libc::AF_INET) else {
-            return match found {
-                Lookup::NotOurs => (NSS_STATUS_UNAVAIL, libc::ENOENT, NO_RECOVERY),
-                Lookup::Unreachable => (NSS_STATUS_UNAVAIL, libc::ECONNREFUSED, TRY_AGAIN),
-                Lookup::Missing => (NSS_STATUS_NOTFOUND, libc::ENOENT, HOST_NOT_FOUND),
-                Lookup::Found(..) => (NSS_STATUS_NOTFOUND, libc::ENOENT, NO_DATA),
-            };
+            return status_of(&found);
         };
         let mut buf = Buffer {
             ptr: buffer.cast(),
@@ -376,8 +347,11 @@ pub unsafe extern "C" fn _nss_berth_gethostbyname4_r(
                 herrnop,
             )
         },
-        // SAFETY: as above.
-        Ok(Err(found)) => unsafe { empty(&found, errnop, herrnop) },
+        Ok(Err(found)) => {
+            let (status, errno, herrno) = status_of(&found);
+            // SAFETY: as above.
+            unsafe { fail(status, errno, herrno, errnop, herrnop) }
+        }
         // SAFETY: as above.
         Err(_) => unsafe { fail(NSS_STATUS_UNAVAIL, libc::EIO, NO_RECOVERY, errnop, herrnop) },
     }
