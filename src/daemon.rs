@@ -136,7 +136,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let listener = bind(&sock)?;
-    tracing::info!(root = %opts.root.display(), socket = %sock.display(), driver = engine.snapshotter().name(), "berth daemon ready");
+    tracing::info!(root = %opts.root.display(), socket = %sock.display(), driver = engine.storage_driver(), "berth daemon ready");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         tokio::select! {

@@ -603,3 +603,49 @@ fn a_commit_names_its_parent_and_does_not_need_a_pause() {
         .clone();
     assert_eq!(row["ParentId"], image.as_str());
 }
+
+/// A process that cannot run fails its start with the reason the kernel gave the runtime,
+/// carried as data: a program that does not exist is the request's fault (400) with Docker's
+/// exit code 127, one that may not be executed 400 with 126; an exec gets the same codes.
+#[test]
+fn failed_starts_and_execs_carry_the_kernels_reason() {
+    let d = Daemon::start();
+    d.import_busybox("busybox:latest");
+    for (name, cmd, wording, code) in [
+        (
+            "missing",
+            "no-such-program",
+            "executable file not found",
+            127,
+        ),
+        ("denied", "/etc/passwd", "permission denied", 126),
+    ] {
+        let id = create(&d, name, busybox(&[cmd]));
+        let r = d.http("POST", &format!("/containers/{id}/start"), b"");
+        assert_eq!(r.status, 400, "{name}: {}", r.text());
+        let message = r.json()["message"].as_str().unwrap().to_string();
+        assert!(message.contains(wording), "{name}: {message}");
+        assert_eq!(inspect(&d, &id)["State"]["ExitCode"], code, "{name}");
+    }
+    let runner = create(&d, "runner", busybox(&["sleep", "1000"]));
+    start(&d, &runner);
+    for (cmd, code) in [("no-such-program", 127), ("/etc/passwd", 126)] {
+        let r = d.http(
+            "POST",
+            &format!("/containers/{runner}/exec"),
+            json!({"Cmd": [cmd]}).to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let exec = r.json()["Id"].as_str().unwrap().to_string();
+        let r = d.http(
+            "POST",
+            &format!("/exec/{exec}/start"),
+            br#"{"Detach": true}"#,
+        );
+        assert_eq!(r.status, 400, "{cmd}: {}", r.text());
+        let r = d.http("GET", &format!("/exec/{exec}/json"), b"");
+        assert_eq!(r.json()["ExitCode"], code, "{cmd}");
+    }
+    let r = d.http("DELETE", &format!("/containers/{runner}?force=1"), b"");
+    assert_eq!(r.status, 204, "{}", r.text());
+}

@@ -51,12 +51,6 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl From<berth_image::ImageError> for ApiError {
-    fn from(e: berth_image::ImageError) -> Self {
-        EngineError::from(e).into()
-    }
-}
-
 impl From<berth_api_types::filters::FilterError> for ApiError {
     fn from(e: berth_api_types::filters::FilterError) -> Self {
         ApiError::bad_request(e.to_string())

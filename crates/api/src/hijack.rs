@@ -21,12 +21,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The default detach sequence: ctrl-p, ctrl-q.
 pub const DEFAULT_DETACH_KEYS: &[u8] = &[0x10, 0x11];
 
+/// The process's side of a hijacked connection: the engine's stdio stream (or, in tests, any
+/// two-way byte stream).
+pub trait ProcessIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ProcessIo for T {}
+
 /// What to pipe once the connection is upgraded.
 pub struct Pipe {
     /// Bytes sent to the client before the stream's (an attach's `logs=1` replay).
     pub prelude: Vec<u8>,
-    /// The shim's stream; `None` ends the session after the prelude (`stream=0`).
-    pub stream: Option<std::os::unix::net::UnixStream>,
+    /// The process's stream; `None` ends the session after the prelude (`stream=0`).
+    pub stream: Option<Box<dyn ProcessIo>>,
     /// Forward the client's bytes to the process's stdin.
     pub stdin: bool,
     /// Detach sequence, checked only on TTY streams (binary stdin could contain it).
@@ -185,17 +191,7 @@ where
         if !prelude.is_empty() && tx.send(Ok(prelude.into())).await.is_err() {
             return;
         }
-        let Some(stream) = stream else { return };
-        let shim = stream
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::UnixStream::from_std(stream));
-        let mut shim = match shim {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
-            }
-        };
+        let Some(mut shim) = stream else { return };
         // No input will come: the process sees end of file on its stdin.
         let _ = shim.shutdown().await;
         let mut buf = vec![0u8; 16 * 1024];
@@ -233,8 +229,8 @@ fn error_bytes(tty: bool, message: &str) -> Vec<u8> {
     if tty {
         bytes.extend_from_slice(text.as_bytes());
     } else {
-        berth_shim_proto::stdcopy::encode(
-            berth_shim_proto::stdcopy::StdStream::Stdout,
+        berth_api_types::stdcopy::encode(
+            berth_api_types::stdcopy::StdStream::Stdout,
             text.as_bytes(),
             &mut bytes,
         );
@@ -249,12 +245,10 @@ where
     if !pipe.prelude.is_empty() {
         client.write_all(&pipe.prelude).await?;
     }
-    let Some(stream) = pipe.stream else {
+    let Some(shim) = pipe.stream else {
         return Ok(());
     };
-    stream.set_nonblocking(true)?;
-    let shim = tokio::net::UnixStream::from_std(stream)?;
-    let (mut shim_r, mut shim_w) = shim.into_split();
+    let (mut shim_r, mut shim_w) = tokio::io::split(shim);
     let (client_r, mut client_w) = tokio::io::split(client);
     // What the client sent while the stream was being made comes first.
     let mut client_r = std::io::Cursor::new(pipe.early_input).chain(client_r);
@@ -403,13 +397,15 @@ mod tests {
     #[tokio::test]
     async fn pipe_forwards_both_ways_and_detaches() {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        theirs.set_nonblocking(true).unwrap();
+        let theirs = tokio::net::UnixStream::from_std(theirs).unwrap();
         let (mut client, mut server_side) = tokio::io::duplex(1024);
         let task = tokio::spawn(async move {
             run_pipe(
                 &mut server_side,
                 Pipe {
                     prelude: Vec::new(),
-                    stream: Some(theirs),
+                    stream: Some(Box::new(theirs)),
                     stdin: true,
                     detach_keys: Some(vec![0x10, 0x11]),
                     on_end: None,

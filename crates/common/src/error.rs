@@ -46,3 +46,56 @@ pub trait HasKind {
     /// The kind of this error.
     fn kind(&self) -> ErrorKind;
 }
+
+/// Why a container's or an exec's process could not be run, carried as data from the runtime
+/// (which saw `execve` or a mount fail) through the shim to the daemon, so Docker's exit codes
+/// and statuses follow from the kernel's errno rather than from message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RunFailure {
+    /// The OS error number of the failed step, when there was one.
+    pub errno: Option<i32>,
+}
+
+impl RunFailure {
+    /// `ENOENT`, `EACCES` and `ENOTDIR` on Linux.
+    const ENOENT: i32 = 2;
+    const EACCES: i32 = 13;
+    const ENOTDIR: i32 = 20;
+
+    /// Docker's exit code for a process that could not be run because of the user's
+    /// configuration: 127 for a program (or path) that does not exist, 126 for one that may
+    /// not be executed; `None` for a failure of the host.
+    pub fn config_exit_code(self) -> Option<i64> {
+        match self.errno {
+            Some(Self::ENOENT | Self::ENOTDIR) => Some(127),
+            Some(Self::EACCES) => Some(126),
+            _ => None,
+        }
+    }
+
+    /// The kind Docker gives the failure: the request's (400) when the configuration named
+    /// something that cannot run, the host's (500) otherwise.
+    pub fn kind(self) -> ErrorKind {
+        match self.config_exit_code() {
+            Some(_) => ErrorKind::InvalidArgument,
+            None => ErrorKind::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod run_failure_tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_and_kinds_follow_the_errno() {
+        let f = |errno| RunFailure { errno };
+        assert_eq!(f(Some(2)).config_exit_code(), Some(127));
+        assert_eq!(f(Some(20)).config_exit_code(), Some(127));
+        assert_eq!(f(Some(13)).config_exit_code(), Some(126));
+        assert_eq!(f(Some(1)).config_exit_code(), None);
+        assert_eq!(f(None).config_exit_code(), None);
+        assert_eq!(f(Some(2)).kind(), ErrorKind::InvalidArgument);
+        assert_eq!(f(Some(1)).kind(), ErrorKind::Internal);
+    }
+}

@@ -1,7 +1,7 @@
 //! The engine's error type: every failure the API can report, each with an [`ErrorKind`].
 
 use berth_common::ErrorKind;
-use berth_common::error::HasKind;
+use berth_common::error::{HasKind, RunFailure};
 use std::path::PathBuf;
 
 /// Errors of engine operations.
@@ -27,9 +27,17 @@ pub enum EngineError {
     /// Not allowed (Docker's 403: predefined networks, overlapping pools, endpoints in use).
     #[error("{0}")]
     Forbidden(String),
-    /// The container could not be started (the runtime's or shim's message).
-    #[error("{0}")]
-    StartFailed(String),
+    /// The container's (or an exec's) process could not be started: the runtime's or shim's
+    /// message in Docker's wording, and the errno of the step that failed, from which the
+    /// status (400 for a program that cannot run, 500 for the host's failure) and the exit
+    /// code follow.
+    #[error("{message}")]
+    StartFailed {
+        /// What failed.
+        message: String,
+        /// Why, as the kernel said it.
+        failure: RunFailure,
+    },
     /// A request Docker answers with 304: the container is already in the wanted state.
     #[error("{0}")]
     NotModified(String),
@@ -64,6 +72,14 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// A failed start, from the shim's error (with the errno it reported).
+    pub fn start_failed(message: impl Into<String>, errno: Option<i32>) -> Self {
+        EngineError::StartFailed {
+            message: message.into(),
+            failure: RunFailure { errno },
+        }
+    }
+
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         EngineError::Io {
@@ -99,7 +115,7 @@ impl HasKind for EngineError {
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
-            EngineError::StartFailed(_) => ErrorKind::InvalidArgument,
+            EngineError::StartFailed { failure, .. } => failure.kind(),
             EngineError::NotModified(_) => ErrorKind::NotModified,
             EngineError::Spec(_) => ErrorKind::InvalidArgument,
             EngineError::Shim(e) => e.kind(),

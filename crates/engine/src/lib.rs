@@ -5,31 +5,33 @@
 //! image store, and cleans up what a killed predecessor left half-done. The API layer calls one
 //! engine method per request; the engine knows nothing of HTTP.
 //!
-//! The engine holds images, volumes, containers and networks.
+//! The engine holds images, volumes, containers and networks. Each noun lives in one module
+//! tree, whose `facade` (or, for images, the `images` module) adds its `Engine::<noun>_<verb>`
+//! methods: the only door for the API and every other in-process user. The stores behind them
+//! stay crate-private, so no caller can change state without the events and in-use checks the
+//! facade adds.
 
 // Unsafe code lives in layer 1 (design.md): never above it.
 #![forbid(unsafe_code)]
 
-mod container_ops;
 pub mod containers;
 mod error;
 pub mod events;
+pub mod images;
 mod lock;
-mod network_ops;
 pub mod networks;
-mod ops;
 pub mod privacy;
 pub mod spec;
 pub mod supervisor;
 mod system;
 pub mod volumes;
 
-pub use container_ops::CommitRequest;
 pub use containers::Containers;
+pub use containers::facade::CommitRequest;
 pub use error::EngineError;
 pub use events::EventBus;
 pub use lock::RootLock;
-pub use network_ops::{NETWORK_FILTERS, network_resource};
+pub use networks::facade::{NETWORK_FILTERS, network_resource};
 pub use volumes::VolumeStore;
 
 use berth_image::ImageStore;
@@ -209,22 +211,17 @@ impl Engine {
     }
 
     /// The image store.
-    pub fn images(&self) -> &ImageStore {
+    pub(crate) fn images(&self) -> &ImageStore {
         &self.images
     }
 
     /// The volume store.
-    pub fn volumes(&self) -> &VolumeStore {
+    pub(crate) fn volumes(&self) -> &VolumeStore {
         &self.volumes
     }
 
-    /// The networks.
-    pub fn networks(&self) -> &Arc<networks::NetworkStore> {
-        &self.networks
-    }
-
-    /// The containers.
-    pub fn containers(&self) -> &Arc<Containers> {
+    /// The containers' life cycle machinery.
+    pub(crate) fn containers(&self) -> &Arc<Containers> {
         &self.containers
     }
 
@@ -234,15 +231,21 @@ impl Engine {
         self.containers.restore();
     }
 
-    /// The event bus: image and volume operations made through the engine's wrappers
-    /// (`image_import`, `volume_create`, …) publish here; `GET /events` subscribes.
-    pub fn events(&self) -> &EventBus {
-        &self.events
+    /// `GET /events`: the events since `since` (Unix seconds) still remembered, and a receiver
+    /// of those to come. Every state change the facade makes publishes here.
+    pub fn events_subscribe(
+        &self,
+        since: Option<i64>,
+    ) -> (
+        Vec<berth_api_types::events::EventMessage>,
+        tokio::sync::mpsc::Receiver<berth_api_types::events::EventMessage>,
+    ) {
+        self.events.subscribe(since)
     }
 
-    /// The snapshotter in use.
-    pub fn snapshotter(&self) -> &Arc<dyn Snapshotter> {
-        &self.snapshotter
+    /// The storage driver's name (`overlay2`, `copy`), as `docker info` shows it.
+    pub fn storage_driver(&self) -> &'static str {
+        self.snapshotter.name()
     }
 
     /// Stable identity of this root dir (shown as `ID` by `docker info`).

@@ -61,8 +61,8 @@ impl Engine {
             image.shared_size = 0;
         }
         let mut layers_size = 0i64;
-        for chain in self.snapshotter().list()? {
-            layers_size += self.snapshotter().usage(&chain).unwrap_or(0) as i64;
+        for chain in self.snapshotter.list()? {
+            layers_size += self.snapshotter.usage(&chain).unwrap_or(0) as i64;
         }
         let records: Vec<_> = self
             .containers()
@@ -118,7 +118,7 @@ impl Engine {
         SystemInfo {
             id: self.daemon_id().to_string(),
             images: self.images().count() as i64,
-            driver: self.snapshotter().name().to_string(),
+            driver: self.snapshotter.name().to_string(),
             driver_status: vec![["Backing Filesystem".into(), backing_fs(self.root())]],
             docker_root_dir: self.root().display().to_string(),
             mem_total: mem_total(),

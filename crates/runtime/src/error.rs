@@ -43,6 +43,15 @@ pub enum Error {
     /// The container process died or misbehaved during set-up.
     #[error("container init: {0}")]
     Init(String),
+    /// The container's program could not be executed (not found, not executable), in Docker's
+    /// wording, which clients match; `errno` is the kernel's answer to `execve`.
+    #[error("container init: {message}")]
+    Exec {
+        /// What failed, as Docker says it.
+        message: String,
+        /// The OS error number.
+        errno: i32,
+    },
     /// No container with this id exists under the state root.
     #[error("container \"{0}\" does not exist")]
     NotFound(String),
@@ -93,6 +102,18 @@ impl Error {
             what,
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl Error {
+    /// The OS error number behind this error, if a system call failed: the daemon picks
+    /// Docker's exit codes (127, 126) from it.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Exec { errno, .. } => Some(*errno),
+            Error::Io { source, .. } | Error::Sys { source, .. } => source.raw_os_error(),
+            _ => None,
         }
     }
 }

@@ -134,12 +134,21 @@ impl Msg {
     /// Receives one message; `None` on EOF.
     fn recv(fd: RawFd) -> io::Result<Option<Msg>> {
         let mut b = [0u8; 16];
+        let mut reset_seen = false;
         loop {
             // SAFETY: receiving into a local 16-byte buffer.
             let n = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), b.len(), 0) };
             if n < 0 {
                 let err = io::Error::last_os_error();
                 if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // A child that exits with a message of ours unread resets the pair, and the
+                // kernel reports that before the messages it sent last (its error report).
+                // The report is the news: reading again (the reset is consumed) gets it, or
+                // the end of the stream.
+                if err.raw_os_error() == Some(libc::ECONNRESET) && !reset_seen {
+                    reset_seen = true;
                     continue;
                 }
                 return Err(err);
@@ -375,18 +384,24 @@ impl Init {
                     .map(|c| c.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 // Docker's wording, which clients match to pick exit codes 127 and 126.
-                return match source.raw_os_error() {
-                    Some(libc::ENOENT) | Some(libc::ENOTDIR) if prog.contains('/') => Error::Init(
-                        format!("exec: {prog:?}: stat {prog}: no such file or directory"),
-                    ),
-                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => Error::Init(format!(
-                        "exec: {prog:?}: executable file not found in $PATH"
-                    )),
-                    Some(libc::EACCES) => Error::Init(format!("exec: {prog:?}: permission denied")),
-                    _ => Error::Sys {
-                        step: format!("exec {prog:?}"),
-                        source,
-                    },
+                let message = match source.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) if prog.contains('/') => {
+                        format!("exec: {prog:?}: stat {prog}: no such file or directory")
+                    }
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+                        format!("exec: {prog:?}: executable file not found in $PATH")
+                    }
+                    Some(libc::EACCES) => format!("exec: {prog:?}: permission denied"),
+                    _ => {
+                        return Error::Sys {
+                            step: format!("exec {prog:?}"),
+                            source,
+                        };
+                    }
+                };
+                return Error::Exec {
+                    message,
+                    errno: source.raw_os_error().unwrap_or_default(),
                 };
             }
             None => format!("step {}", msg.step),

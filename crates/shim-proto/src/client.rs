@@ -7,7 +7,9 @@
 //! cannot hang the daemon; [`ShimClient::wait`], [`ShimClient::exec_wait`] and the streams
 //! do not, because waiting is their job.
 
-use crate::message::{AttachRequest, ExecRequest, ExitInfo, Request, Response, ShimState, Stats};
+use crate::message::{
+    AttachRequest, CreateError, ExecRequest, ExitInfo, Request, Response, ShimState, Stats,
+};
 use crate::{CREATE_ERROR_FILE, EXIT_FILE, SOCKET_FILE};
 use berth_common::ErrorKind;
 use berth_common::error::HasKind;
@@ -57,16 +59,29 @@ pub enum ClientError {
         kind: ErrorKind,
         /// The shim's message.
         message: String,
+        /// The OS error number of the failed step, if any.
+        errno: Option<i32>,
     },
     /// The shim could not create the container (from its `create-error` file).
-    #[error("creating the container: {0}")]
-    CreateFailed(String),
+    #[error("creating the container: {}", .0.message)]
+    CreateFailed(crate::message::CreateError),
     /// The shim process died before it became ready.
     #[error("the shim (pid {0}) exited before it was ready")]
     ShimDied(u32),
     /// The shim did not become ready in time.
     #[error("the shim did not become ready within {0:?}")]
     Timeout(Duration),
+}
+
+impl ClientError {
+    /// The OS error number the shim reported with its failure, if any.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            ClientError::Shim { errno, .. } => *errno,
+            ClientError::CreateFailed(e) => e.errno,
+            _ => None,
+        }
+    }
 }
 
 impl HasKind for ClientError {
@@ -165,8 +180,17 @@ impl ShimClient {
             path: self.socket.clone(),
             message: format!("bad response {:?}: {e}", String::from_utf8_lossy(&buf)),
         })?;
-        if let Response::Error { kind, message } = resp {
-            return Err(ClientError::Shim { kind, message });
+        if let Response::Error {
+            kind,
+            message,
+            errno,
+        } = resp
+        {
+            return Err(ClientError::Shim {
+                kind,
+                message,
+                errno,
+            });
         }
         Ok(resp)
     }
@@ -375,7 +399,7 @@ pub fn wait_ready(
     let client = ShimClient::new(state_dir);
     loop {
         if let Ok(text) = std::fs::read_to_string(state_dir.join(CREATE_ERROR_FILE)) {
-            return Err(ClientError::CreateFailed(text.trim().to_string()));
+            return Err(ClientError::CreateFailed(CreateError::parse(&text)));
         }
         if client.socket.exists() && client.open().is_ok() {
             return Ok(client);
@@ -385,7 +409,7 @@ pub fn wait_ready(
         {
             // It may have written the error just before exiting.
             if let Ok(text) = std::fs::read_to_string(state_dir.join(CREATE_ERROR_FILE)) {
-                return Err(ClientError::CreateFailed(text.trim().to_string()));
+                return Err(ClientError::CreateFailed(CreateError::parse(&text)));
             }
             return Err(ClientError::ShimDied(pid));
         }

@@ -201,6 +201,10 @@ pub enum Response {
         kind: ErrorKind,
         /// What failed, for people.
         message: String,
+        /// The OS error number of the failed step, when a system call failed (the daemon picks
+        /// Docker's exit codes from it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        errno: Option<i32>,
     },
 }
 
@@ -210,7 +214,29 @@ impl Response {
         Response::Error {
             kind,
             message: message.into(),
+            errno: None,
         }
+    }
+}
+
+/// What the shim writes to [`crate::CREATE_ERROR_FILE`] when it cannot create the container:
+/// the message, and the errno of the step that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateError {
+    /// What failed, for people.
+    pub message: String,
+    /// The OS error number, when a system call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+}
+
+impl CreateError {
+    /// Reads the file's text: the JSON form, or (from an older shim) plain text.
+    pub fn parse(text: &str) -> CreateError {
+        serde_json::from_str(text).unwrap_or_else(|_| CreateError {
+            message: text.trim().to_string(),
+            errno: None,
+        })
     }
 }
 

@@ -66,6 +66,18 @@ impl ShimError {
     }
 }
 
+impl ShimError {
+    /// The OS error number behind this error, if a system call failed (sent to the daemon
+    /// with the message, so it need not read the text).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            ShimError::Io { source, .. } | ShimError::Sys { source, .. } => source.raw_os_error(),
+            ShimError::Runtime(e) => e.errno(),
+            _ => None,
+        }
+    }
+}
+
 impl HasKind for ShimError {
     fn kind(&self) -> ErrorKind {
         match self {

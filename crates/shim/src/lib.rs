@@ -75,7 +75,12 @@ pub fn shim_main(args: Vec<OsString>) -> i32 {
             tracing::error!(error = %err, id = %cfg.id, "shim start failed");
             eprintln!("berth shim: {err}");
             let path = cfg.state_dir.join(CREATE_ERROR_FILE);
-            if let Err(e) = files::write_atomic(&path, err.to_string().as_bytes()) {
+            let report = berth_shim_proto::message::CreateError {
+                message: err.to_string(),
+                errno: err.errno(),
+            };
+            let text = serde_json::to_vec(&report).unwrap_or_else(|_| report.message.into());
+            if let Err(e) = files::write_atomic(&path, &text) {
                 eprintln!("berth shim: {e}");
             }
             let _ = files::remove(&cfg.state_dir.join(berth_shim_proto::PID_FILE));

@@ -46,7 +46,11 @@ impl Shim {
                 self.feed_stdin(i);
             }
             Err(err) => {
-                let resp = Response::error(err.kind(), err.to_string());
+                let resp = Response::Error {
+                    kind: err.kind(),
+                    message: err.to_string(),
+                    errno: err.errno(),
+                };
                 self.conns[i].respond_and_close(&resp);
             }
         }

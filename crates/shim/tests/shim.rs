@@ -614,7 +614,7 @@ fn create_failure_is_reported() {
     let pid = child.id();
     f.shim = Some(child);
     match client::wait_ready(&f.state_dir(), Some(pid), Duration::from_secs(20)) {
-        Err(ClientError::CreateFailed(msg)) => assert!(msg.contains("missing"), "{msg}"),
+        Err(ClientError::CreateFailed(e)) => assert!(e.message.contains("missing"), "{e:?}"),
         other => panic!("expected a create failure, got {other:?}"),
     }
     assert_eq!(f.wait_shim_exit(Duration::from_secs(10)), 1);

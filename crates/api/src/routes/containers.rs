@@ -12,17 +12,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use berth_api_types::container::{
-    ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest,
-    ContainerUpdateResponse, ContainerWaitResponse, WaitError,
+    ContainerCreateRequest, ContainerUpdateRequest, ContainerUpdateResponse, ContainerWaitResponse,
+    WaitError,
 };
+use berth_api_types::stdcopy;
 use berth_engine::EngineError;
+use berth_engine::containers::WaitCondition;
+use berth_engine::containers::control::AttachOptions;
+use berth_engine::containers::logs::{LogLine, LogOptions};
 use berth_engine::containers::query::ListOptions;
-use berth_engine::containers::{WaitCondition, changes};
-use berth_shim_proto::AttachRequest;
-use berth_shim_proto::logs::{LogStream, ReadOptions, Reader};
-use berth_shim_proto::stdcopy::{self, StdStream};
-use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -75,16 +73,8 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let request: ContainerCreateRequest = json_body(&body)?;
     let name = q.get("name").map(str::to_string);
-    let (rec, warnings) =
-        blocking(move || Ok(engine.container_create(name.as_deref(), request)?)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ContainerCreateResponse {
-            id: rec.id,
-            warnings,
-        }),
-    )
-        .into_response())
+    let created = blocking(move || Ok(engine.container_create(name.as_deref(), request)?)).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
@@ -94,7 +84,7 @@ async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiE
         size: q.bool("size"),
         filters: q.filters()?,
     };
-    let rows = blocking(move || Ok(engine.containers().list(&opts)?)).await?;
+    let rows = blocking(move || Ok(engine.container_list(&opts)?)).await?;
     Ok(Json(rows).into_response())
 }
 
@@ -104,7 +94,7 @@ async fn inspect(
     q: Query,
 ) -> Result<Response, ApiError> {
     let size = q.bool("size");
-    let r = blocking(move || Ok(engine.containers().inspect(&id, size)?)).await?;
+    let r = blocking(move || Ok(engine.container_inspect(&id, size)?)).await?;
     Ok(Json(r).into_response())
 }
 
@@ -116,7 +106,7 @@ async fn start(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    blocking(move || Ok(engine.containers().start(&id)?)).await?;
+    blocking(move || Ok(engine.container_start(&id)?)).await?;
     Ok(no_content())
 }
 
@@ -137,7 +127,7 @@ async fn stop(
 ) -> Result<Response, ApiError> {
     let t = timeout(&q)?;
     let signal = q.get_nonempty("signal").map(str::to_string);
-    engine.containers().stop(&id, t, signal.as_deref()).await?;
+    engine.container_stop(&id, t, signal.as_deref()).await?;
     Ok(no_content())
 }
 
@@ -148,10 +138,7 @@ async fn restart(
 ) -> Result<Response, ApiError> {
     let t = timeout(&q)?;
     let signal = q.get_nonempty("signal").map(str::to_string);
-    engine
-        .containers()
-        .restart(&id, t, signal.as_deref())
-        .await?;
+    engine.container_restart(&id, t, signal.as_deref()).await?;
     Ok(no_content())
 }
 
@@ -161,7 +148,7 @@ async fn kill(
     q: Query,
 ) -> Result<Response, ApiError> {
     let signal = q.get_nonempty("signal").map(str::to_string);
-    engine.containers().kill(&id, signal.as_deref()).await?;
+    engine.container_kill(&id, signal.as_deref()).await?;
     Ok(no_content())
 }
 
@@ -174,10 +161,7 @@ async fn remove(
     if q.bool("link") {
         return Err(ApiError::bad_request("links are not supported"));
     }
-    engine
-        .containers()
-        .remove_async(&id, force, volumes)
-        .await?;
+    engine.container_remove(&id, force, volumes).await?;
     Ok(no_content())
 }
 
@@ -192,7 +176,7 @@ async fn remove_link(
             "DELETE /containers/{id}/{alias} removes a link: add link=1"
         )));
     }
-    blocking(move || Ok(engine.containers().remove_link(&id, &alias)?)).await?;
+    blocking(move || Ok(engine.container_remove_link(&id, &alias)?)).await?;
     Ok(no_content())
 }
 
@@ -208,17 +192,12 @@ async fn wait(
         .unwrap_or("")
         .parse()
         .map_err(|e: EngineError| ApiError::bad_request(e.to_string()))?;
-    // Fail fast (404) for an unknown container, before the 200 is committed. (An in-memory
-    // lookup: no blocking thread needed.)
-    if let Err(e) = engine.containers().store().get(&id)
-        && engine.containers().recently_removed(&id).is_none()
-    {
-        return Err(e.into());
-    }
-    // The body is one future awaiting the engine: no thread waits, and a client that goes
-    // away drops it.
+    // An unknown container fails here (404), before the 200 is committed. (An in-memory
+    // lookup: no blocking thread needed.) The body is the engine's future: no thread waits,
+    // and a client that goes away drops it.
+    let waiting = engine.container_wait(&id, condition)?;
     let body = futures_util::stream::once(async move {
-        let body = match engine.containers().wait(&id, condition).await {
+        let body = match waiting.await {
             Ok(r) => ContainerWaitResponse {
                 status_code: r.status_code,
                 error: r.error.map(|message| WaitError { message }),
@@ -248,41 +227,32 @@ async fn attach(
     q: Query,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let tty = {
-        let (engine, id) = (engine.clone(), id.clone());
-        blocking(move || Ok(engine.containers().tty(&id)?)).await?
-    };
     let detach_keys = hijack::parse_detach_keys(q.get("detachKeys").unwrap_or(""))?;
-    let attach = AttachRequest {
+    // `logs=1` replays what was logged first; `stream=0` ends there (Docker's defaults are
+    // false for both; an attach without `stream` is taken as a live one, as clients mean it).
+    let opts = AttachOptions {
         stdin: q.bool("stdin"),
         stdout: q.bool("stdout"),
         stderr: q.bool("stderr"),
-        stdcopy: !tty,
-        stdin_once: false,
+        logs: q.bool("logs"),
+        stream: !matches!(q.get("stream"), Some("0" | "false" | "False")),
     };
-    // `logs=1` replays what was logged first; `stream=0` ends there (Docker's defaults are
-    // false for both; an attach without `stream` is taken as a live one, as clients mean it).
-    let logs = q.bool("logs");
-    let live = !matches!(q.get("stream"), Some("0" | "false" | "False"));
+    let attach = blocking(move || Ok(engine.container_attach(&id, opts)?)).await?;
+    let tty = attach.tty;
     hijack::upgrade(req, tty, move || async move {
-        let stdin = attach.stdin;
-        let prelude = if logs {
-            let (engine, id) = (engine.clone(), id.clone());
-            let (o, e) = (attach.stdout, attach.stderr);
-            blocking(move || log_prelude(&engine, &id, o, e)).await?
-        } else {
-            Vec::new()
-        };
-        let stream = if live {
-            let attachment = blocking(move || Ok(engine.containers().attach(&id, attach)?)).await?;
-            Some(attachment.stream().await?)
-        } else {
-            None
+        let prelude = attach
+            .logged
+            .iter()
+            .flat_map(|line| encode_log_line(line, tty))
+            .collect();
+        let stream = match attach.live {
+            Some(live) => Some(Box::new(live.stream().await?) as Box<dyn hijack::ProcessIo>),
+            None => None,
         };
         Ok(Pipe {
             prelude,
             stream,
-            stdin,
+            stdin: opts.stdin,
             detach_keys: tty.then_some(detach_keys),
             on_end: None,
             early_input: Vec::new(),
@@ -290,68 +260,15 @@ async fn attach(
     })
 }
 
-/// One log entry as a client reads it: the line (with its timestamp when asked), framed with
-/// stdcopy unless the container has a TTY; `None` for a stream the client did not ask for.
-fn encode_log_entry(
-    e: &berth_shim_proto::logs::Entry,
-    stdout: bool,
-    stderr: bool,
-    timestamps: bool,
-    tty: bool,
-) -> Option<Bytes> {
-    let wanted = match e.stream {
-        LogStream::Stdout => stdout,
-        LogStream::Stderr => stderr,
-    };
-    if !wanted {
-        return None;
-    }
-    let mut text = Vec::new();
-    if timestamps {
-        text.extend_from_slice(e.time.as_bytes());
-        text.push(b' ');
-    }
-    text.extend_from_slice(e.log.as_bytes());
+/// One log line as a client reads it: raw for a TTY, else framed with stdcopy.
+fn encode_log_line(line: &LogLine, tty: bool) -> Vec<u8> {
     if tty {
-        return Some(Bytes::from(text));
+        return line.text.clone();
     }
-    let kind = match e.stream {
-        LogStream::Stdout => StdStream::Stdout,
-        LogStream::Stderr => StdStream::Stderr,
-    };
-    let mut framed = Vec::with_capacity(text.len() + 8);
-    stdcopy::encode(kind, &text, &mut framed);
-    Some(Bytes::from(framed))
+    let mut framed = Vec::with_capacity(line.text.len() + 8);
+    stdcopy::encode(line.stream, &line.text, &mut framed);
+    framed
 }
-
-/// What an attach with `logs=1` sends first: the container's log so far.
-fn log_prelude(
-    engine: &AppState,
-    id: &str,
-    stdout: bool,
-    stderr: bool,
-) -> Result<Vec<u8>, ApiError> {
-    let source = engine.containers().log_source(id)?;
-    if !source.enabled {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    let Ok(reader) = Reader::open(&source.path, ReadOptions::default()) else {
-        return Ok(out);
-    };
-    for entry in reader.flatten() {
-        if let Some(b) = encode_log_entry(&entry, stdout, stderr, false, source.tty) {
-            out.extend_from_slice(&b);
-        }
-    }
-    Ok(out)
-}
-
-/// Log entries read per blocking batch.
-const LOG_BATCH: usize = 256;
-/// How long a follower waits for new lines, doubling while none come.
-const FOLLOW_MIN_WAIT: Duration = Duration::from_millis(25);
-const FOLLOW_MAX_WAIT: Duration = Duration::from_millis(250);
 
 /// Parses `since`/`until` of logs: Unix seconds with optional fraction, or RFC 3339.
 fn log_time(q: &Query, key: &str) -> Result<Option<i128>, ApiError> {
@@ -368,14 +285,6 @@ async fn logs(
     Path(id): Path<String>,
     q: Query,
 ) -> Result<Response, ApiError> {
-    let (stdout, stderr) = (q.bool("stdout"), q.bool("stderr"));
-    if !stdout && !stderr {
-        return Err(ApiError::bad_request(
-            "Bad parameters: you must choose at least one stream",
-        ));
-    }
-    let follow = q.bool("follow");
-    let timestamps = q.bool("timestamps");
     let tail = match q.get_nonempty("tail") {
         None | Some("all") => None,
         Some(t) => Some(
@@ -383,109 +292,26 @@ async fn logs(
                 .map_err(|_| ApiError::bad_request(format!("invalid tail {t:?}")))?,
         ),
     };
-    let opts = ReadOptions {
+    let opts = LogOptions {
+        stdout: q.bool("stdout"),
+        stderr: q.bool("stderr"),
+        timestamps: q.bool("timestamps"),
+        follow: q.bool("follow"),
         since: log_time(&q, "since")?,
         until: log_time(&q, "until")?,
         tail,
     };
-    let source = {
-        let (engine, id) = (engine.clone(), id.clone());
-        blocking(move || Ok(engine.containers().log_source(&id)?)).await?
-    };
-    if !source.enabled {
-        return Err(ApiError::bad_request(
-            "configured logging driver does not support reading",
-        ));
-    }
-    let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let tty = source.tty;
-    let encode = move |e: &berth_shim_proto::logs::Entry| -> Option<Bytes> {
-        encode_log_entry(e, stdout, stderr, timestamps, tty)
-    };
-    // An async task feeds the body: file reads run on blocking threads one batch at a time,
-    // and waiting (for a slow client, or for new lines to follow) holds no thread. A client
-    // that goes away closes the channel, which ends the task.
-    let path = source.path.clone();
-    tokio::spawn(async move {
-        let opened = tokio::task::spawn_blocking(move || Reader::open(&path, opts)).await;
-        let mut reader = match opened {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "opening the log");
-                return;
-            }
-            Err(_) => return,
-        };
-        loop {
-            let batch = tokio::task::spawn_blocking(move || {
-                let got: Vec<_> = reader.by_ref().take(LOG_BATCH).collect();
-                (reader, got)
-            })
-            .await;
-            let Ok((back, got)) = batch else { return };
-            reader = back;
-            let done = got.len() < LOG_BATCH;
-            for entry in got {
-                match entry {
-                    Ok(e) => {
-                        if let Some(b) = encode(&e)
-                            && tx.send(b).await.is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(_) => return,
-                }
-            }
-            if done {
-                break;
-            }
-        }
-        if !follow {
-            return;
-        }
-        let mut follower = reader.into_follower();
-        let mut idle = FOLLOW_MIN_WAIT;
-        loop {
-            let running = engine.containers().is_running(&id);
-            let polled = tokio::task::spawn_blocking(move || {
-                let got = follower.poll();
-                (follower, got)
-            })
-            .await;
-            let Ok((back, got)) = polled else { return };
-            follower = back;
-            let Ok(got) = got else { return };
-            let empty = got.is_empty();
-            for e in &got {
-                if let Some(b) = encode(e)
-                    && tx.send(b).await.is_err()
-                {
-                    return;
-                }
-            }
-            if !running && empty {
-                return;
-            }
-            if empty {
-                tokio::select! {
-                    () = tokio::time::sleep(idle) => {}
-                    () = tx.closed() => return,
-                }
-                idle = (idle * 2).min(FOLLOW_MAX_WAIT);
-            } else {
-                idle = FOLLOW_MIN_WAIT;
-            }
-        }
-    });
-    let content_type = if source.tty {
+    let feed = blocking(move || Ok(engine.container_logs(&id, opts)?)).await?;
+    let tty = feed.tty;
+    let content_type = if tty {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
-    let mut resp = Response::new(Body::from_stream(
-        ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>),
-    ));
+    let body = ReceiverStream::new(feed.lines).map(move |line| {
+        Ok::<_, std::convert::Infallible>(Bytes::from(encode_log_line(&line, tty)))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
@@ -504,7 +330,7 @@ async fn resize(
     q: Query,
 ) -> Result<Response, ApiError> {
     let (h, w) = (dimension(&q, "h")?, dimension(&q, "w")?);
-    blocking(move || Ok(engine.containers().resize(&id, h, w)?)).await?;
+    blocking(move || Ok(engine.container_resize(&id, h, w)?)).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -512,7 +338,7 @@ async fn pause(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    blocking(move || Ok(engine.containers().pause(&id)?)).await?;
+    blocking(move || Ok(engine.container_pause(&id)?)).await?;
     Ok(no_content())
 }
 
@@ -520,7 +346,7 @@ async fn unpause(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    blocking(move || Ok(engine.containers().unpause(&id)?)).await?;
+    blocking(move || Ok(engine.container_unpause(&id)?)).await?;
     Ok(no_content())
 }
 
@@ -533,7 +359,7 @@ async fn rename(
         .get_nonempty("name")
         .ok_or_else(|| ApiError::bad_request("name is required"))?
         .to_string();
-    blocking(move || Ok(engine.containers().rename(&id, &name)?)).await?;
+    blocking(move || Ok(engine.container_rename(&id, &name)?)).await?;
     Ok(no_content())
 }
 
@@ -543,7 +369,7 @@ async fn top(
     q: Query,
 ) -> Result<Response, ApiError> {
     let ps_args = q.get("ps_args").unwrap_or("").to_string();
-    Ok(Json(blocking(move || Ok(engine.containers().top(&id, &ps_args)?)).await?).into_response())
+    Ok(Json(blocking(move || Ok(engine.container_top(&id, &ps_args)?)).await?).into_response())
 }
 
 /// `GET /containers/{id}/stats`: one sample with `stream=false`, else one per second.
@@ -557,45 +383,16 @@ async fn stats(
         .is_none_or(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     if !stream {
         let one_shot = q.bool("one-shot");
-        let sample = engine.containers().stats_once(&id, one_shot).await?;
+        let sample = engine.container_stats_once(&id, one_shot).await?;
         return Ok(Json(sample).into_response());
     }
-    let first = {
-        let (engine, id) = (engine.clone(), id.clone());
-        blocking(move || Ok(engine.containers().stats(&id)?)).await?
-    };
-    let (tx, rx) = mpsc::channel::<Bytes>(2);
-    // A sample a second: the task sleeps without a thread and reads each sample on a
-    // blocking one; a client that goes away closes the channel and ends it.
-    tokio::spawn(async move {
-        let mut previous = first;
-        let line = |v: &serde_json::Value| {
-            let mut b = serde_json::to_vec(v).unwrap_or_default();
-            b.push(b'\n');
-            Bytes::from(b)
-        };
-        if tx.send(line(&previous)).await.is_err() {
-            return;
-        }
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                () = tx.closed() => return,
-            }
-            let (engine, id) = (engine.clone(), id.clone());
-            let sample = tokio::task::spawn_blocking(move || engine.containers().stats(&id)).await;
-            let Ok(Ok(mut next)) = sample else { return };
-            next["precpu_stats"] = previous["cpu_stats"].clone();
-            next["preread"] = previous["read"].clone();
-            if tx.send(line(&next)).await.is_err() {
-                return;
-            }
-            previous = next;
-        }
+    let samples = engine.container_stats_stream(&id).await?;
+    let body = ReceiverStream::new(samples).map(|sample| {
+        let mut line = serde_json::to_vec(&sample).unwrap_or_default();
+        line.push(b'\n');
+        Ok::<_, std::convert::Infallible>(Bytes::from(line))
     });
-    let mut resp = Response::new(Body::from_stream(
-        ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>),
-    ));
+    let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -609,7 +406,7 @@ async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: ContainerUpdateRequest = json_body(&body)?;
-    let warnings = blocking(move || Ok(engine.containers().update(&id, &req)?)).await?;
+    let warnings = blocking(move || Ok(engine.container_update(&id, &req)?)).await?;
     Ok(Json(ContainerUpdateResponse { warnings }).into_response())
 }
 
@@ -617,13 +414,13 @@ async fn diff(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let list = blocking(move || Ok(changes::changes(engine.containers(), &id)?)).await?;
+    let list = blocking(move || Ok(engine.container_changes(&id)?)).await?;
     Ok(Json(list).into_response())
 }
 
 async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
-    let report = blocking(move || Ok(engine.containers().prune(&filters)?)).await?;
+    let report = blocking(move || Ok(engine.container_prune(&filters)?)).await?;
     Ok(Json(report).into_response())
 }
 
@@ -650,7 +447,7 @@ async fn archive_head(
     q: Query,
 ) -> Result<Response, ApiError> {
     let path = archive_path(&q)?;
-    let stat = blocking(move || Ok(engine.containers().stat_path(&id, &path)?)).await?;
+    let stat = blocking(move || Ok(engine.container_stat_path(&id, &path)?)).await?;
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut()
         .insert(PATH_STAT_HEADER, path_stat_header(&stat)?);
@@ -675,10 +472,7 @@ async fn archive_get(
                 let _ = tx.send(Ok(stat.clone()));
             }
         };
-        match engine
-            .containers()
-            .get_archive(&id, &path, &mut on_stat, out)
-        {
+        match engine.container_archive_get(&id, &path, &mut on_stat, out) {
             Ok(_) => Ok(()),
             Err(e) => match stat_tx.take() {
                 Some(tx) => {
@@ -707,7 +501,7 @@ async fn archive_put(
     let mut reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
         futures_util::TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other),
     ));
-    blocking(move || Ok(engine.containers().put_archive(&id, &path, &mut reader)?)).await?;
+    blocking(move || Ok(engine.container_archive_put(&id, &path, &mut reader)?)).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -715,15 +509,9 @@ async fn export(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    {
-        let (engine, id) = (engine.clone(), id.clone());
-        blocking(move || Ok(engine.containers().store().get(&id).map(|_| ())?)).await?;
-    }
+    let write = engine.container_export(&id)?;
     Ok(crate::stream::blocking_archive(move |out| {
-        engine
-            .containers()
-            .export(&id, out)
-            .map_err(|e| e.to_string())
+        write(out).map_err(|e| e.to_string())
     }))
 }
 

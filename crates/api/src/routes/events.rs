@@ -55,7 +55,7 @@ async fn events(State(engine): State<AppState>, q: Query) -> Result<Response, Ap
             "since time must be before until time",
         ));
     }
-    let (replay, rx) = engine.events().subscribe(since);
+    let (replay, rx) = engine.events_subscribe(since);
     let past = move |e: &EventMessage| until.is_some_and(|u| e.time_nano > u);
     let replayed: Vec<EventMessage> = replay
         .into_iter()

@@ -30,7 +30,7 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let config: ExecConfig = json_body(&body)?;
-    let exec_id = blocking(move || Ok(engine.containers().exec_create(&id, config)?)).await?;
+    let exec_id = blocking(move || Ok(engine.exec_create(&id, config)?)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))).into_response())
 }
 
@@ -46,14 +46,12 @@ async fn start(
     let start: ExecStartConfig = json_body(&bytes)?;
     let info = {
         let (engine, id) = (engine.clone(), id.clone());
-        blocking(move || Ok(engine.containers().exec_inspect(&id)?)).await?
+        blocking(move || Ok(engine.exec_inspect(&id)?)).await?
     };
     if start.detach {
         let console = start.console_size;
         blocking(move || {
-            engine
-                .containers()
-                .exec_start(&id, true, start.tty, console)?;
+            engine.exec_start(&id, true, start.tty, console)?;
             Ok(())
         })
         .await?;
@@ -69,17 +67,16 @@ async fn start(
     hijack::upgrade(req, tty, move || async move {
         let (e2, id2) = (engine.clone(), id.clone());
         let stream = blocking(move || {
-            e2.containers()
-                .exec_start(&id2, false, tty, console)?
+            e2.exec_start(&id2, false, tty, console)?
                 .ok_or_else(|| ApiError::internal("exec produced no stream"))
         })
         .await?;
         Ok(Pipe {
             prelude: Vec::new(),
-            stream: Some(stream.stream),
+            stream: Some(Box::new(stream.stream)),
             stdin,
             detach_keys: tty.then_some(detach_keys),
-            on_end: Some(Box::new(move || engine.containers().exec_collect(&id))),
+            on_end: Some(Box::new(move || engine.exec_collect(&id))),
             early_input: Vec::new(),
         })
     })
@@ -89,7 +86,7 @@ async fn inspect(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(blocking(move || Ok(engine.containers().exec_inspect(&id)?)).await?).into_response())
+    Ok(Json(blocking(move || Ok(engine.exec_inspect(&id)?)).await?).into_response())
 }
 
 async fn resize(
@@ -104,6 +101,6 @@ async fn resize(
             .map_err(|_| ApiError::bad_request(format!("invalid {k}")))
     };
     let (h, w) = (parse("h")?, parse("w")?);
-    blocking(move || Ok(engine.containers().exec_resize(&id, h, w)?)).await?;
+    blocking(move || Ok(engine.exec_resize(&id, h, w)?)).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_api_types::progress::JsonMessage;
 use berth_common::Reference;
-use berth_image::ImportOptions;
+use berth_engine::images::ImportOptions;
 use futures_util::TryStreamExt;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -72,7 +72,7 @@ fn with_legacy_image_fields(value: &mut serde_json::Value, version: crate::versi
 async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
     let all = q.bool("all");
-    let images = blocking(move || Ok(engine.images().list(&filters, all)?)).await?;
+    let images = blocking(move || Ok(engine.image_list(&filters, all)?)).await?;
     Ok(Json(images).into_response())
 }
 
@@ -90,7 +90,7 @@ async fn by_name(
     match (method, action) {
         (Method::GET, Some((name, "json"))) => {
             let name = name.to_string();
-            let inspect = blocking(move || Ok(engine.images().inspect(&name)?)).await?;
+            let inspect = blocking(move || Ok(engine.image_inspect(&name)?)).await?;
             let mut value =
                 serde_json::to_value(&inspect).map_err(|e| ApiError::internal(e.to_string()))?;
             with_legacy_image_fields(&mut value, version);
@@ -98,7 +98,7 @@ async fn by_name(
         }
         (Method::GET, Some((name, "history"))) => {
             let name = name.to_string();
-            Ok(Json(blocking(move || Ok(engine.images().history(&name)?)).await?).into_response())
+            Ok(Json(blocking(move || Ok(engine.image_history(&name)?)).await?).into_response())
         }
         (Method::GET, Some((name, "get"))) => save(engine, vec![name.to_string()]).await,
         (Method::POST, Some((name, "tag"))) => {
@@ -113,11 +113,7 @@ async fn by_name(
         }
         (Method::DELETE, _) => {
             let (force, noprune) = (q.bool("force"), q.bool("noprune"));
-            let items = blocking(move || {
-                let users = engine.clone();
-                Ok(engine.image_remove(&rest, force, noprune, &|id| users.image_user(id))?)
-            })
-            .await?;
+            let items = blocking(move || Ok(engine.image_remove(&rest, force, noprune)?)).await?;
             Ok(Json(items).into_response())
         }
         (method, _) => Err(ApiError::new(
@@ -134,11 +130,7 @@ async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, Api
         .get("dangling")
         .iter()
         .any(|v| v == "false" || v == "0");
-    let report = blocking(move || {
-        let users = engine.clone();
-        Ok(engine.images_prune(dangling_only, &filters, &|id| users.image_user(id))?)
-    })
-    .await?;
+    let report = blocking(move || Ok(engine.images_prune(dangling_only, &filters)?)).await?;
     Ok(Json(report).into_response())
 }
 
@@ -174,16 +166,9 @@ async fn save(engine: AppState, names: Vec<String>) -> Result<Response, ApiError
     if names.is_empty() {
         return Err(ApiError::bad_request("no image names given"));
     }
-    let (e, n) = (engine.clone(), names.clone());
-    blocking(move || {
-        for name in &n {
-            e.images().resolve(name)?;
-        }
-        Ok(())
-    })
-    .await?;
+    let write = blocking(move || Ok(engine.image_save(names)?)).await?;
     Ok(crate::stream::blocking_archive(move |sink| {
-        engine.image_save(&names, sink).map_err(|e| e.to_string())
+        write(sink).map_err(|e| e.to_string())
     }))
 }
 

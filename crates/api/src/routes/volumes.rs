@@ -1,7 +1,5 @@
-//! Volume section: list, create, inspect, remove and prune (local driver).
-//!
-//! Containers do not use volumes yet, so the in-use checks answer "no"; when containers land
-//! they pass a real callback to the engine and these handlers stay unchanged.
+//! Volume section: list, create, inspect, remove and prune (local driver). Whether a volume is
+//! in use is the engine's to know: these handlers only decode and encode.
 
 use crate::AppState;
 use crate::error::{ApiError, blocking};
@@ -25,7 +23,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn list(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
-    let volumes = blocking(move || Ok(engine.volumes().list(&filters)?)).await?;
+    let volumes = blocking(move || Ok(engine.volume_list(&filters)?)).await?;
     Ok(Json(VolumeListResponse {
         volumes,
         warnings: Vec::new(),
@@ -50,7 +48,7 @@ async fn inspect(
     State(engine): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(blocking(move || Ok(engine.volumes().inspect(&name)?)).await?).into_response())
+    Ok(Json(blocking(move || Ok(engine.volume_inspect(&name)?)).await?).into_response())
 }
 
 async fn remove(
@@ -59,20 +57,12 @@ async fn remove(
     q: Query,
 ) -> Result<Response, ApiError> {
     let force = q.bool("force");
-    blocking(move || {
-        let users = engine.clone();
-        Ok(engine.volume_remove(&name, force, &|n| users.volume_in_use(n))?)
-    })
-    .await?;
+    blocking(move || Ok(engine.volume_remove(&name, force)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn prune(State(engine): State<AppState>, q: Query) -> Result<Response, ApiError> {
     let filters = q.filters()?;
-    let report = blocking(move || {
-        let users = engine.clone();
-        Ok(engine.volumes_prune(&filters, &|n| users.volume_in_use(n))?)
-    })
-    .await?;
+    let report = blocking(move || Ok(engine.volumes_prune(&filters)?)).await?;
     Ok(Json(report).into_response())
 }

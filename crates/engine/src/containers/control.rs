@@ -3,6 +3,7 @@
 
 use super::Containers;
 use super::record::Status;
+use super::stdio::StdioStream;
 use crate::EngineError;
 use berth_api_types::Filters;
 use berth_api_types::container::{
@@ -11,7 +12,6 @@ use berth_api_types::container::{
 use berth_shim_proto::AttachRequest;
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
 
@@ -98,7 +98,7 @@ impl PendingAttaches {
             .remove(id)
             .unwrap_or_default();
         for (_, tx) in waiting {
-            let _ = tx.send(Err(EngineError::StartFailed(message.to_string())));
+            let _ = tx.send(Err(EngineError::start_failed(message, None)));
         }
     }
 
@@ -112,7 +112,9 @@ impl PendingAttaches {
 }
 
 /// An attach: connected now (a running container), or at the container's start.
-pub enum Attachment {
+pub struct Attachment(Attaching);
+
+enum Attaching {
     /// The shim's stream.
     Ready(UnixStream),
     /// Arrives when the container starts (`docker run` attaches before it starts).
@@ -128,31 +130,44 @@ impl Attachment {
     /// The stream, once there is one. Waiting for a start holds no thread; a container
     /// removed first gives `No such container`, and one whose start failed an empty stream
     /// (the start request reports why).
-    pub async fn stream(self) -> Result<UnixStream> {
-        match self {
-            Attachment::Ready(s) => Ok(s),
-            Attachment::AtStart { key, stream } => match stream.await {
-                Ok(Err(EngineError::StartFailed(_))) => {
-                    let (ours, _theirs) =
-                        UnixStream::pair().map_err(|e| EngineError::io("socketpair", e))?;
-                    Ok(ours)
+    pub async fn stream(self) -> Result<StdioStream> {
+        let socket = match self.0 {
+            Attaching::Ready(s) => s,
+            Attaching::AtStart { key, stream } => match stream.await {
+                Ok(Err(EngineError::StartFailed { .. })) => {
+                    return StdioStream::ended().map_err(|e| EngineError::io("socketpair", e));
                 }
-                Ok(r) => r,
-                Err(_) => Err(EngineError::NotFound(format!("No such container: {key}"))),
+                Ok(r) => r?,
+                Err(_) => return Err(EngineError::NotFound(format!("No such container: {key}"))),
             },
-        }
+        };
+        StdioStream::from_std(socket).map_err(|e| EngineError::io("attach socket", e))
     }
 }
 
-/// Where a container's logs are and how to frame them.
-#[derive(Debug, Clone)]
-pub struct LogSource {
-    /// The json-file log.
-    pub path: PathBuf,
-    /// Raw output (TTY) instead of stdcopy frames.
+/// What an attach asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachOptions {
+    /// Forward the client's input to the container's stdin (if it keeps stdin open).
+    pub stdin: bool,
+    /// The container's stdout.
+    pub stdout: bool,
+    /// The container's stderr.
+    pub stderr: bool,
+    /// Replay what was logged first (`logs=1`).
+    pub logs: bool,
+    /// Stay attached to the live streams (`stream=1`); otherwise end after the replay.
+    pub stream: bool,
+}
+
+/// A made attach: how its bytes are framed, what was logged before it, and the live stream.
+pub struct Attach {
+    /// Whether the container has a TTY: the stream is raw, not stdcopy-framed.
     pub tty: bool,
-    /// Whether a json-file log is kept (`--log-driver none` has none).
-    pub enabled: bool,
+    /// The log so far (`logs=1`), sent before the live stream.
+    pub logged: Vec<super::logs::LogLine>,
+    /// The live stream (`stream=1`), once the container runs.
+    pub live: Option<Attachment>,
 }
 
 impl Containers {
@@ -260,56 +275,55 @@ impl Containers {
         Ok(())
     }
 
-    /// Whether the container uses a TTY (its streams are raw rather than stdcopy-framed).
-    pub fn tty(&self, key: &str) -> Result<bool> {
-        Ok(self.store.get(key)?.read(|r| r.config.tty))
-    }
-
-    /// `POST /containers/{id}/attach`: a stream of the container's output (and input). A
-    /// container that is not running yet is attached when it starts (see [`Attachment`]).
-    pub fn attach(&self, key: &str, mut req: AttachRequest) -> Result<Attachment> {
+    /// `POST /containers/{id}/attach`: the log so far (`logs=1`) and a stream of the
+    /// container's output and input (`stream=1`). A container that is not running yet is
+    /// attached when it starts (see [`Attachment`]), so `docker run` sees all its output.
+    pub fn attach(&self, key: &str, opts: AttachOptions) -> Result<Attach> {
         let entry = self.store.get(key)?;
         let rec = entry.snapshot();
-        req.stdcopy = !rec.config.tty;
-        req.stdin = req.stdin && rec.config.open_stdin;
-        if rec.config.stdin_once {
-            req.stdin_once = true;
-        }
-        if rec.state.status.is_running() {
-            return Ok(Attachment::Ready(
-                self.shims.client(&entry.id).attach(&req)?,
-            ));
+        let logged = if opts.logs {
+            self.logged_lines(key, opts.stdout, opts.stderr)?
+        } else {
+            Vec::new()
+        };
+        let live = if opts.stream {
+            let req = AttachRequest {
+                stdin: opts.stdin && rec.config.open_stdin,
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                stdcopy: !rec.config.tty,
+                stdin_once: rec.config.stdin_once,
+            };
+            Some(self.attachment(&entry, key, req)?)
+        } else {
+            None
+        };
+        Ok(Attach {
+            tty: rec.config.tty,
+            logged,
+            live,
+        })
+    }
+
+    fn attachment(
+        &self,
+        entry: &super::store::Entry,
+        key: &str,
+        req: AttachRequest,
+    ) -> Result<Attachment> {
+        if entry.read(|r| r.state.status.is_running()) {
+            let socket = self.shims.client(&entry.id).attach(&req)?;
+            return Ok(Attachment(Attaching::Ready(socket)));
         }
         let stream = self.pending.add(&entry.id, req);
         if entry.is_removed() {
             // Removed between the lookup and the registration: nobody will connect it.
             self.pending.cancel(&entry.id);
         }
-        Ok(Attachment::AtStart {
+        Ok(Attachment(Attaching::AtStart {
             key: key.to_string(),
             stream,
-        })
-    }
-
-    /// Where `docker logs` reads from.
-    pub fn log_source(&self, key: &str) -> Result<LogSource> {
-        let entry = self.store.get(key)?;
-        let rec = entry.snapshot();
-        Ok(LogSource {
-            path: super::log_path(entry.dir(), &rec.id),
-            tty: rec.config.tty,
-            enabled: rec.host_config.log_config.kind != "none",
-        })
-    }
-
-    /// Whether the container is running (or about to restart): `logs -f` follows until not.
-    pub fn is_running(&self, key: &str) -> bool {
-        self.store
-            .get(key)
-            .map(|e| {
-                e.read(|r| r.state.status.is_running() || r.state.status == Status::Restarting)
-            })
-            .unwrap_or(false)
+        }))
     }
 
     /// `docker top`: the container's processes, found by their cgroup.
@@ -424,6 +438,42 @@ impl Containers {
         second["precpu_stats"] = first["cpu_stats"].clone();
         second["preread"] = first["read"].clone();
         Ok(second)
+    }
+
+    /// `GET /containers/{id}/stats` streaming: a sample now and one a second after, each with
+    /// the one before as `precpu_stats`. The sampler sleeps without a thread and reads each
+    /// sample on a blocking one; a reader that goes away closes the channel and ends it.
+    pub async fn stats_stream(
+        self: &std::sync::Arc<Self>,
+        key: &str,
+    ) -> Result<tokio::sync::mpsc::Receiver<serde_json::Value>> {
+        let sample =
+            |this: std::sync::Arc<Self>, key: String| super::blocking(move || this.stats(&key));
+        let first = sample(self.clone(), key.to_string()).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let (this, key) = (self.clone(), key.to_string());
+        tokio::spawn(async move {
+            let mut previous = first;
+            if tx.send(previous.clone()).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(STATS_INTERVAL) => {}
+                    () = tx.closed() => return,
+                }
+                let Ok(mut next) = sample(this.clone(), key.clone()).await else {
+                    return;
+                };
+                next["precpu_stats"] = previous["cpu_stats"].clone();
+                next["preread"] = previous["read"].clone();
+                if tx.send(next.clone()).await.is_err() {
+                    return;
+                }
+                previous = next;
+            }
+        });
+        Ok(rx)
     }
 
     /// `docker update`: new limits and restart policy, recorded; limits of a running container

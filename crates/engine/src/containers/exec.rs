@@ -12,7 +12,6 @@ use crate::spec;
 use berth_api_types::exec::{ExecConfig, ExecInspect, ExecProcessConfig};
 use berth_shim_proto::ExecRequest;
 use std::collections::HashMap;
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -116,7 +115,7 @@ impl ExecTable {
 /// What [`Containers::exec_start`] hands the API.
 pub struct ExecStream {
     /// The process's stdio: output (stdcopy-framed unless `tty`), input when attached.
-    pub stream: UnixStream,
+    pub stream: super::stdio::StdioStream,
     /// Whether the stream is raw (the start request's `Tty`), not stdcopy-framed.
     pub tty: bool,
 }
@@ -206,16 +205,20 @@ impl Containers {
         }) {
             Ok(s) => s,
             Err(e) => {
-                // Docker's codes for a process that could not be run, for exec inspect.
-                let message = e.to_string();
-                let code = super::start_error_exit_code(&message);
+                // Docker's codes for a process that could not be run, for exec inspect: from
+                // the errno the runtime reported.
+                let failure = berth_common::error::RunFailure { errno: e.errno() };
+                let code = failure.config_exit_code().unwrap_or(126);
                 self.execs.update(exec_id, |r| {
                     r.started = true;
                     r.running = false;
-                    r.exit_code = Some(if code == 128 { 126 } else { code });
+                    r.exit_code = Some(code);
                     r.ended_at = Some(Instant::now());
                 });
-                return Err(EngineError::StartFailed(message));
+                return Err(EngineError::StartFailed {
+                    message: e.to_string(),
+                    failure,
+                });
             }
         };
         self.execs.update(exec_id, |r| {
@@ -256,6 +259,8 @@ impl Containers {
             drop(stream);
             return Ok(None);
         }
+        let stream = super::stdio::StdioStream::from_std(stream)
+            .map_err(|e| EngineError::io("exec socket", e))?;
         Ok(Some(ExecStream { stream, tty: raw }))
     }
 

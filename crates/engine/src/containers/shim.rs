@@ -119,15 +119,15 @@ impl ShimLauncher {
         }
         match client::wait_ready(&state, Some(pid), READY_TIMEOUT) {
             Ok(c) => Ok((c, pid)),
-            Err(ClientError::CreateFailed(msg)) => Err(EngineError::StartFailed(msg)),
+            Err(ClientError::CreateFailed(e)) => Err(EngineError::start_failed(e.message, e.errno)),
             Err(ClientError::ShimDied(_)) => {
                 let diag = std::fs::read_to_string(state.join(SHIM_LOG)).unwrap_or_default();
-                Err(EngineError::StartFailed(format!(
-                    "shim exited before creating the container: {}",
-                    diag.trim()
-                )))
+                Err(EngineError::start_failed(
+                    format!("shim exited before creating the container: {}", diag.trim()),
+                    None,
+                ))
             }
-            Err(e) => Err(EngineError::StartFailed(e.to_string())),
+            Err(e) => Err(EngineError::start_failed(e.to_string(), e.errno())),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! the host is the `net` crate's job, called by the container life cycle.
 
 pub mod dns;
+pub mod facade;
 pub mod ipam;
 pub mod ipam6;
 

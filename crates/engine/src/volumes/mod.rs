@@ -2,8 +2,11 @@
 //!
 //! Layout follows Docker's so operators find data where they expect it: one directory per
 //! volume under `<root>/volumes/<name>/`, holding `volume.json` (the record, written atomically
-//! so a crash never leaves a half-written record) and `_data` (the data itself). Containers do
-//! not use volumes yet; the in-use checks take a callback so they can be wired in later.
+//! so a crash never leaves a half-written record) and `_data` (the data itself). The store
+//! knows nothing of containers: its in-use checks take a callback, which the facade
+//! ([`facade`]) answers from the containers' mounts.
+
+pub mod facade;
 
 use crate::EngineError;
 use berth_api_types::Filters;

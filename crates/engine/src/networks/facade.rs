@@ -1,4 +1,4 @@
-//! Network operations as the API sees them: Docker's request and resource models in, records
+//! The network noun of the engine's facade: Docker's request and resource models in, records
 //! and events under, `network` events out.
 
 use crate::networks::ipam::Subnet;
