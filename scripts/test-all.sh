@@ -11,3 +11,5 @@ trap 'rm -rf "${TMPDIR:-/tmp}"/berth-busybox-*' EXIT
 # The NSS module is a shared object built apart (tests/host_dns.rs installs it in a sandbox).
 sh scripts/build-nss.sh >/dev/null
 cargo test --workspace 2>&1
+# The engine's life-cycle tier on fakes must pass without root: run it as nobody too.
+sh scripts/engine-tests-unprivileged.sh

@@ -127,6 +127,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
             a => Some(a.parse().with_context(|| format!("--dns-listen {a:?}"))?),
         },
         dns_suffix: opts.dns_suffix.clone(),
+        seams: Default::default(),
     };
     // Opening the engine takes the root lock first, so the stale-socket removal below can never
     // pull the socket from under another live daemon on the same root.

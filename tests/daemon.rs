@@ -76,7 +76,9 @@ fn a_host_without_nft_gets_one_clear_warning_and_no_complaint() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !sock.exists() {
+    // The socket file appears at bind, a moment before the daemon listens: wait for a
+    // connection to be accepted, not for the file.
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
         assert!(
             std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
             "daemon did not come up: {}",

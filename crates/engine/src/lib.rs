@@ -17,6 +17,8 @@
 pub mod containers;
 mod error;
 pub mod events;
+#[cfg(test)]
+mod fakes;
 pub mod images;
 mod lock;
 pub mod networks;
@@ -25,6 +27,9 @@ pub mod spec;
 pub mod supervisor;
 mod system;
 pub mod volumes;
+
+#[cfg(test)]
+mod lifecycle_tests;
 
 pub use containers::Containers;
 pub use containers::facade::CommitRequest;
@@ -83,6 +88,18 @@ pub struct EngineConfig {
     pub dns_listen: Option<std::net::SocketAddr>,
     /// The host-side suffix of container names (`berth`).
     pub dns_suffix: String,
+    /// What the engine runs containers and root file systems on; the default is the host.
+    pub seams: Seams,
+}
+
+/// The engine's seams to the host, where engine tests put in-memory fakes: `Default` is the
+/// real thing (shim processes, the configured snapshotter).
+#[derive(Debug, Clone, Default)]
+pub struct Seams {
+    /// How containers are run (`None`: `berth shim` processes).
+    pub shims: Option<Arc<dyn containers::shim::Shims>>,
+    /// Layers and root file systems (`None`: the one [`EngineConfig::snapshotter`] names).
+    pub snapshotter: Option<Arc<dyn Snapshotter>>,
 }
 
 /// The default bridge name.
@@ -127,10 +144,16 @@ impl Engine {
             tracing::warn!(error = %e, "cannot set space aside for removals on a full disk");
         }
         let content = Arc::new(ContentStore::open(&root.join("content"))?);
-        let snapshotter: Arc<dyn Snapshotter> = match config.snapshotter {
-            SnapshotterKind::Overlay => Arc::new(OverlaySnapshotter::new(&root.join("overlay2"))?),
-            SnapshotterKind::Copy => Arc::new(CopySnapshotter::new(&root.join("copy"))?),
-        };
+        let snapshotter: Arc<dyn Snapshotter> =
+            match (&config.seams.snapshotter, config.snapshotter) {
+                (Some(s), _) => s.clone(),
+                (None, SnapshotterKind::Overlay) => {
+                    Arc::new(OverlaySnapshotter::new(&root.join("overlay2"))?)
+                }
+                (None, SnapshotterKind::Copy) => {
+                    Arc::new(CopySnapshotter::new(&root.join("copy"))?)
+                }
+            };
         let images = ImageStore::open(&root.join("images"), content, snapshotter.clone())?;
         let reclaimed = images.gc()?;
         if reclaimed > 0 {
@@ -160,6 +183,7 @@ impl Engine {
                 networks: networks.clone(),
                 dns: dns.clone(),
                 reserve: reserve.clone(),
+                shims: config.seams.shims.clone(),
             },
             config.containers.clone(),
         )?;
@@ -275,6 +299,13 @@ fn register_host_dns(root: &Path, addr: std::net::SocketAddr, suffix: &str) {
 }
 
 impl Engine {
+    /// Stops watching containers, as a daemon that exits does: they keep running under their
+    /// shims, and an engine opened on the same root later re-attaches to them. For in-process
+    /// users that close an engine and open another (tests of the restore).
+    pub fn shutdown(&self) {
+        self.containers.shutdown();
+    }
+
     /// Withdraws this daemon's host resolver from the NSS module's list (the daemon stops).
     pub fn unregister_host_dns(&self) {
         let _ = berth_nss::registry::unregister(Path::new(berth_nss::registry::DIR), &self.root);

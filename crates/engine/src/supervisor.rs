@@ -179,6 +179,23 @@ impl Supervisor {
         dispatch(Box::new(job));
     }
 
+    /// Stops the loop and drops every job that has not run (with what it holds: pending shim
+    /// answers, restart timers), so an engine closed in process leaves nothing waiting.
+    pub fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.wake();
+        let (fds, jobs) = {
+            let mut t = self.shared.lock();
+            t.timers.clear();
+            (
+                std::mem::take(&mut t.fds),
+                std::mem::take(&mut t.timer_jobs),
+            )
+        };
+        drop(fds);
+        drop(jobs);
+    }
+
     /// Descriptors and timers waiting (for tests and diagnostics).
     pub fn pending(&self) -> (usize, usize) {
         let t = self.shared.lock();

@@ -307,9 +307,11 @@ impl Differ<'_, '_> {
         xattrs: &[(Vec<u8>, Vec<u8>)],
         data: &mut dyn Read,
     ) -> Result<()> {
-        let mut pax = Vec::new();
+        // PAX records, written by the tar crate's own extension writer: the long path, the
+        // long link target, the extended attributes (overlayfs' own left out).
+        let mut records: Vec<(String, &[u8])> = Vec::new();
         if !set_ustar_path(header, path) {
-            pax_record(&mut pax, b"path", path);
+            records.push(("path".into(), path));
             set_truncated_name(header, path);
         }
         if let Some(link) = link {
@@ -317,7 +319,7 @@ impl Differ<'_, '_> {
             if link.len() <= field.len() {
                 field[..link.len()].copy_from_slice(link);
             } else {
-                pax_record(&mut pax, b"linkpath", link);
+                records.push(("linkpath".into(), link));
                 let n = field.len();
                 field.copy_from_slice(&link[..n]);
             }
@@ -326,29 +328,21 @@ impl Differ<'_, '_> {
             if key.starts_with(OVERLAY_XATTR_PREFIX) {
                 continue;
             }
-            let mut full = b"SCHILY.xattr.".to_vec();
-            full.extend_from_slice(key);
-            pax_record(&mut pax, &full, value);
+            let name = std::str::from_utf8(key).map_err(|_| {
+                StorageError::ArchiveWrite(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: extended attribute name {:?} is not UTF-8",
+                        String::from_utf8_lossy(path),
+                        String::from_utf8_lossy(key)
+                    ),
+                ))
+            })?;
+            records.push((format!("SCHILY.xattr.{name}"), value));
         }
-        if !pax.is_empty() {
-            let mut ext = tar::Header::new_ustar();
-            ext.set_entry_type(tar::EntryType::XHeader);
-            ext.set_mode(0o644);
-            ext.set_size(pax.len() as u64);
-            let mut name = b"PaxHeaders.0/".to_vec();
-            let base = path
-                .strip_suffix(b"/")
-                .unwrap_or(path)
-                .rsplit(|b| *b == b'/')
-                .next()
-                .unwrap_or_default();
-            name.extend_from_slice(base);
-            set_truncated_name(&mut ext, &name);
-            ext.set_cksum();
-            self.builder
-                .append(&ext, &pax[..])
-                .map_err(StorageError::ArchiveWrite)?;
-        }
+        self.builder
+            .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
+            .map_err(StorageError::ArchiveWrite)?;
         header.set_cksum();
         self.builder
             .append(header, data)
@@ -403,21 +397,6 @@ fn set_truncated_name(header: &mut tar::Header, path: &[u8]) {
     let field = &mut header.as_old_mut().name;
     let n = path.len().min(field.len());
     field[..n].copy_from_slice(&path[..n]);
-}
-
-/// Appends one PAX record, `"<len> <key>=<value>\n"`, where `len` counts the whole record.
-fn pax_record(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
-    let rest = key.len() + value.len() + 3; // ' ', '=', '\n'
-    let mut len = rest + 1;
-    while len != rest + len.to_string().len() {
-        len = rest + len.to_string().len();
-    }
-    out.extend_from_slice(len.to_string().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(key);
-    out.push(b'=');
-    out.extend_from_slice(value);
-    out.push(b'\n');
 }
 
 /// Reads exactly `left` bytes: the file's content, cut or zero-padded should its size change

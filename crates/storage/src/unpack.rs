@@ -837,7 +837,8 @@ mod tests {
     #[test]
     fn overlay_mode_writes_overlayfs_whiteouts() {
         if !rustix::process::geteuid().is_root() {
-            return; // mknod and trusted.* xattrs need root
+            berth_common::skip::skip("needs root (mknod, trusted.* xattrs)");
+            return;
         }
         let dest = tempfile::tempdir().unwrap();
         let stats = apply_tar(

@@ -137,7 +137,7 @@ impl Containers {
             return f(&view);
         }
         let root = entry.dir().join("rootfs");
-        let mounted_here = !super::is_mounted(&root);
+        let mounted_here = !self.snapshotter.is_mounted(&root);
         self.mount_rootfs(&rec, &root)?;
         let guard = RootfsGuard {
             containers: self,
@@ -204,7 +204,7 @@ impl Containers {
         let entry = self.store.get(key)?;
         let rec = entry.snapshot();
         let root = entry.dir().join("rootfs");
-        let mounted_here = !super::is_mounted(&root);
+        let mounted_here = !self.snapshotter.is_mounted(&root);
         self.mount_rootfs(&rec, &root)?;
         let _guard = RootfsGuard {
             containers: self,

@@ -63,7 +63,7 @@ use berth_common::Digest;
 use berth_shim_proto::launch::SealedExe;
 use berth_storage::snapshot::Snapshotter;
 use record::ContainerRecord;
-use shim::ShimLauncher;
+use shim::{ShimLauncher, Shims};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -110,7 +110,7 @@ impl Settings {
 /// All containers and what their life cycle needs.
 pub struct Containers {
     store: ContainerStore,
-    shims: ShimLauncher,
+    shims: Arc<dyn Shims>,
     snapshotter: Arc<dyn Snapshotter>,
     volumes: Arc<VolumeStore>,
     events: Arc<EventBus>,
@@ -165,6 +165,9 @@ pub struct Shared {
     pub dns: Arc<crate::networks::dns::NetworkDns>,
     /// Space set aside for removals on a full disk.
     pub reserve: Arc<berth_storage::reserve::SpaceReserve>,
+    /// How containers are run: `None` for real `berth shim` processes; engine tests pass a
+    /// fake.
+    pub shims: Option<Arc<dyn Shims>>,
 }
 
 impl Containers {
@@ -177,6 +180,7 @@ impl Containers {
             networks,
             dns,
             reserve,
+            shims,
         } = shared;
         let store = ContainerStore::open(&root.join("containers"))?;
         let restore_ids = store.all().iter().map(|e| e.id.clone()).collect();
@@ -186,21 +190,24 @@ impl Containers {
         );
         let containers = Arc::new(Containers {
             store,
-            shims: ShimLauncher {
-                supervisor: supervisor.clone(),
-                exe: settings.shim_exe.clone(),
-                sealed: match SealedExe::new(&settings.shim_exe) {
-                    Ok(sealed) => {
-                        tracing::debug!(sealing = ?sealed.sealing(), "shims start from a sealed binary");
-                        Some(Arc::new(sealed))
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, exe = %settings.shim_exe.display(), "cannot seal the shim binary; shims run from it directly");
-                        None
-                    }
-                },
-                shims_dir: root.join("shims"),
-                runtime_root: root.join("runtime"),
+            shims: match shims {
+                Some(shims) => shims,
+                None => Arc::new(ShimLauncher {
+                    supervisor: supervisor.clone(),
+                    exe: settings.shim_exe.clone(),
+                    sealed: match SealedExe::new(&settings.shim_exe) {
+                        Ok(sealed) => {
+                            tracing::debug!(sealing = ?sealed.sealing(), "shims start from a sealed binary");
+                            Some(Arc::new(sealed))
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, exe = %settings.shim_exe.display(), "cannot seal the shim binary; shims run from it directly");
+                            None
+                        }
+                    },
+                    shims_dir: root.join("shims"),
+                    runtime_root: root.join("runtime"),
+                }),
             },
             snapshotter,
             volumes,
@@ -223,6 +230,12 @@ impl Containers {
             tracing::warn!("{w}");
         }
         Ok(containers)
+    }
+
+    /// Stops supervising: no exit, restart or health check is handled after this (the
+    /// containers keep running, as when the daemon stops). See [`crate::Engine::shutdown`].
+    pub fn shutdown(&self) {
+        self.supervisor.stop();
     }
 
     /// Why published ports and network isolation cannot work on this host (the daemon's
@@ -257,8 +270,8 @@ impl Containers {
         &self.net
     }
 
-    /// The shim launcher (for its state directories).
-    pub fn shims(&self) -> &ShimLauncher {
+    /// The shims (for their state directories).
+    pub fn shims(&self) -> &Arc<dyn Shims> {
         &self.shims
     }
 
@@ -318,25 +331,4 @@ pub(super) fn note_failed_write(id: &str, written: Result<()>) {
 /// The json-file log of a container, Docker's naming.
 pub fn log_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}-json.log"))
-}
-
-/// Whether `path` is a mount point (listed in this process's mountinfo).
-pub fn is_mounted(path: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let target = path.to_string_lossy();
-    berth_common::mountinfo::mount_points(&info).any(|mp| mp == target)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(berth_common::mountinfo::unescape("/a\\040b"), "/a b");
-        assert!(is_mounted(Path::new("/proc")));
-        assert!(!is_mounted(Path::new("/proc/self")));
-    }
 }

@@ -95,6 +95,12 @@ impl Containers {
             if let Some(h) = r.state.health.as_mut() {
                 h.status = "unhealthy".into();
             }
+            // Published before anyone waiting on the record wakes: a `stop` says `stop` only
+            // after this `die`, as Docker's.
+            if exit.oom_killed {
+                self.event("oom", r, &[]);
+            }
+            self.event("die", r, &[("exitCode", exit.exit_code.to_string())]);
             r.clone()
         });
         let rec = match updated {
@@ -104,10 +110,6 @@ impl Containers {
                 entry.snapshot()
             }
         };
-        if exit.oom_killed {
-            self.event("oom", &rec, &[]);
-        }
-        self.event("die", &rec, &[("exitCode", exit.exit_code.to_string())]);
         if restart {
             let delay = {
                 let mut b = self.lock_backoff();

@@ -100,7 +100,7 @@ impl Containers {
 
     fn writable_size(&self, id: &str) -> u64 {
         let dir = self.store.dir_of(id).join("rootfs");
-        if !super::is_mounted(&dir) {
+        if !self.snapshotter.is_mounted(&dir) {
             return 0;
         }
         // The upper dir is not exposed by the snapshotter trait; the diff walk is the honest

@@ -102,7 +102,7 @@ impl Containers {
         match rec.state.status {
             Status::Running | Status::Paused => {
                 let dir = self.shims.state_dir(&rec.id);
-                if berth_shim_proto::client::live_shim_pid(&dir).is_some() {
+                if self.shims.live_pid(&dir).is_some() {
                     tracing::info!(id = %rec.id, "re-attached to running container");
                     let status = self.shims.client(&rec.id).state().ok();
                     if let Some(s) = status {

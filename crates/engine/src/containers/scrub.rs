@@ -23,13 +23,11 @@ impl Containers {
     /// On error the network is kept, so its addresses stay reserved.
     pub(super) fn scrub_run(&self, rec: &ContainerRecord) -> Result<()> {
         let state = self.shims.state_dir(&rec.id);
-        if let Some(pid) = berth_shim_proto::client::live_shim_pid(&state) {
+        if let Some(pid) = self.shims.live_pid(&state) {
             tracing::info!(id = %rec.id, pid, "killing a shim nothing tracks");
-            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
-                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-            }
+            self.shims.kill_shim(pid);
             let deadline = Instant::now() + SHIM_GONE;
-            while berth_shim_proto::client::live_shim_pid(&state).is_some() {
+            while self.shims.live_pid(&state).is_some() {
                 if Instant::now() > deadline {
                     return Err(EngineError::Conflict(format!(
                         "the shim of container {} (pid {pid}) did not exit after SIGKILL",
@@ -68,26 +66,22 @@ impl Containers {
         let known: std::collections::HashSet<String> =
             self.store.all().iter().map(|e| e.id.clone()).collect();
         let owned = |name: &str| known.iter().any(|id| id.starts_with(name));
-        for name in names(&self.shims.shims_dir) {
+        for name in names(self.shims.shims_dir()) {
             if owned(&name) {
                 continue;
             }
-            let dir = self.shims.shims_dir.join(&name);
-            if let Some(pid) = berth_shim_proto::client::live_shim_pid(&dir)
-                && let Some(p) = rustix::process::Pid::from_raw(pid as i32)
-            {
+            let dir = self.shims.shims_dir().join(&name);
+            if let Some(pid) = self.shims.live_pid(&dir) {
                 tracing::info!(pid, "killing a shim no container owns");
-                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                self.shims.kill_shim(pid);
                 let deadline = Instant::now() + SHIM_GONE;
-                while berth_shim_proto::client::live_shim_pid(&dir).is_some()
-                    && Instant::now() < deadline
-                {
+                while self.shims.live_pid(&dir).is_some() && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }
             let _ = std::fs::remove_dir_all(&dir);
         }
-        let mut orphans: std::collections::BTreeSet<String> = names(&self.shims.runtime_root)
+        let mut orphans: std::collections::BTreeSet<String> = names(self.shims.runtime_root())
             .into_iter()
             .chain(names(self.net.netns_dir()))
             .filter(|id| !known.contains(id))

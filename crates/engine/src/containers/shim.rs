@@ -32,7 +32,57 @@ pub struct LogSettings {
     pub max_files: u32,
 }
 
-/// Launches shims.
+/// How the engine reaches the runtime: starting a shim per container run, finding live ones,
+/// and removing what a dead run left. Everything after the launch goes through the shim
+/// protocol ([`ShimClient`]), whoever serves it: [`ShimLauncher`] starts real `berth shim`
+/// processes; engine tests put an in-process fake behind this trait, so the life cycle is
+/// tested without root.
+pub trait Shims: Send + Sync + std::fmt::Debug {
+    /// Starts a shim that creates container `id` from `bundle`, and waits until the container
+    /// is created. Returns a client and the shim's pid.
+    fn launch(
+        &self,
+        id: &str,
+        bundle: &Path,
+        log_path: &Path,
+        log: &LogSettings,
+        stdin: bool,
+    ) -> Result<(ShimClient, u32), EngineError>;
+
+    /// Parent of the shims' state directories.
+    fn shims_dir(&self) -> &Path;
+
+    /// The runtime's state root.
+    fn runtime_root(&self) -> &Path;
+
+    /// The state directory of container `id`'s shim.
+    fn state_dir(&self, id: &str) -> PathBuf {
+        self.shims_dir().join(&id[..id.len().min(16)])
+    }
+
+    /// A client for the shim of `id` (which may or may not be alive).
+    fn client(&self, id: &str) -> ShimClient {
+        ShimClient::new(&self.state_dir(id))
+    }
+
+    /// The pid of the shim serving `state_dir`, if it is alive.
+    fn live_pid(&self, state_dir: &Path) -> Option<u32> {
+        client::live_shim_pid(state_dir)
+    }
+
+    /// Kills the shim `pid` (found by [`Shims::live_pid`]) that nothing tracks any more.
+    fn kill_shim(&self, pid: u32) {
+        if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+    }
+
+    /// Kills what is left of container `id` and removes its runtime state and cgroup
+    /// (`cgroup_path`, used when the state file was never written). Nothing left is success.
+    fn delete_runtime_state(&self, id: &str, cgroup_path: &str) -> Result<(), EngineError>;
+}
+
+/// Launches `berth shim` processes.
 #[derive(Debug, Clone)]
 pub struct ShimLauncher {
     /// The `berth` executable (run as `berth shim …`).
@@ -48,20 +98,16 @@ pub struct ShimLauncher {
     pub supervisor: Arc<crate::supervisor::Supervisor>,
 }
 
-impl ShimLauncher {
-    /// The state directory of container `id`'s shim.
-    pub fn state_dir(&self, id: &str) -> PathBuf {
-        self.shims_dir.join(&id[..id.len().min(16)])
+impl Shims for ShimLauncher {
+    fn shims_dir(&self) -> &Path {
+        &self.shims_dir
     }
 
-    /// A client for the shim of `id` (which may or may not be alive).
-    pub fn client(&self, id: &str) -> ShimClient {
-        ShimClient::new(&self.state_dir(id))
+    fn runtime_root(&self) -> &Path {
+        &self.runtime_root
     }
 
-    /// Starts a shim that creates container `id` from `bundle`, and waits until the container
-    /// is created. Returns a client and the shim's pid.
-    pub fn launch(
+    fn launch(
         &self,
         id: &str,
         bundle: &Path,
@@ -130,21 +176,9 @@ impl ShimLauncher {
             Err(e) => Err(EngineError::start_failed(e.to_string(), e.errno())),
         }
     }
-}
-
-impl ShimLauncher {
-    /// The executable to run: the sealed view of the binary when there is one.
-    fn program(&self) -> PathBuf {
-        self.sealed
-            .as_ref()
-            .map_or_else(|| self.exe.clone(), |s| s.program())
-    }
-
-    /// Kills what is left of container `id` and removes its runtime state and cgroup
-    /// (`cgroup_path`, used when the state file was never written) through the runtime's
-    /// command line, `berth oci delete --force`: the engine never links the runtime. Nothing
-    /// left is success.
-    pub fn delete_runtime_state(&self, id: &str, cgroup_path: &str) -> Result<(), EngineError> {
+    /// Through the runtime's command line, `berth oci delete --force`: the engine never links
+    /// the runtime.
+    fn delete_runtime_state(&self, id: &str, cgroup_path: &str) -> Result<(), EngineError> {
         if !self.runtime_root.join(id).exists() {
             return Ok(());
         }
@@ -164,6 +198,15 @@ impl ShimLauncher {
             "cannot remove what is left of container {id}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )))
+    }
+}
+
+impl ShimLauncher {
+    /// The executable to run: the sealed view of the binary when there is one.
+    fn program(&self) -> PathBuf {
+        self.sealed
+            .as_ref()
+            .map_or_else(|| self.exe.clone(), |s| s.program())
     }
 
     fn reap_when_done(&self, mut child: std::process::Child) {

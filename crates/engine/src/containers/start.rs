@@ -4,7 +4,7 @@
 use super::record::{ContainerRecord, Status};
 use super::stop::libc_sigkill;
 use super::store::Entry;
-use super::{Containers, Result, is_mounted, log_path, log_settings};
+use super::{Containers, Result, log_path, log_settings};
 use crate::EngineError;
 use berth_shim_proto::ShimClient;
 use std::path::{Path, PathBuf};
@@ -200,7 +200,7 @@ impl Containers {
     }
 
     pub(super) fn mount_rootfs(&self, rec: &ContainerRecord, target: &Path) -> Result<()> {
-        if is_mounted(target) {
+        if self.snapshotter.is_mounted(target) {
             return Ok(());
         }
         std::fs::create_dir_all(target).map_err(|e| EngineError::io(target, e))?;
@@ -212,7 +212,7 @@ impl Containers {
     }
 
     pub(super) fn unmount_rootfs(&self, target: &Path) -> Result<()> {
-        if is_mounted(target) {
+        if self.snapshotter.is_mounted(target) {
             self.snapshotter.unmount(target)?;
         }
         Ok(())

@@ -49,6 +49,8 @@ impl Containers {
             if rec.state.status == Status::Paused {
                 let _ = client.resume();
             }
+            // Docker's sequence for a stop: `kill` (with the signal), `die`, `stop`.
+            this.event("kill", &rec, &[("signal", sig.to_string())]);
             Ok(true)
         })
         .await?;
@@ -75,8 +77,10 @@ impl Containers {
         what: &str,
     ) -> Result<()> {
         let client = self.shims.client(&entry.id);
+        let (this, rec) = (self.clone(), entry.snapshot());
         blocking(move || {
             let _ = client.kill(libc_sigkill(), true);
+            this.event("kill", &rec, &[("signal", libc_sigkill().to_string())]);
             Ok(())
         })
         .await?;

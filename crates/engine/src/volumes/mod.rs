@@ -181,7 +181,7 @@ impl VolumeStore {
             return Ok(());
         };
         let data = PathBuf::from(&vol.mountpoint);
-        if crate::containers::is_mounted(&data) {
+        if berth_storage::snapshot::is_mount_point(&data) {
             return Ok(());
         }
         let device = vol.options.get("device").cloned().unwrap_or_default();
@@ -228,7 +228,7 @@ impl VolumeStore {
     fn remove_dir(&self, name: &str) -> Result<()> {
         let dir = self.dir.join(name);
         let data = dir.join("_data");
-        if crate::containers::is_mounted(&data) {
+        if berth_storage::snapshot::is_mount_point(&data) {
             rustix::mount::unmount(&data, rustix::mount::UnmountFlags::DETACH)
                 .map_err(|e| EngineError::io(&data, e.into()))?;
         }

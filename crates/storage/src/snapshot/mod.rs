@@ -87,4 +87,28 @@ pub trait Snapshotter: Send + Sync + std::fmt::Debug {
 
     /// Unmounts what [`Snapshotter::mount`] mounted at `target`.
     fn unmount(&self, target: &std::path::Path) -> Result<()>;
+
+    /// Whether a root file system is mounted at `target`: by default, whether the kernel's
+    /// mount table (this process's mountinfo) lists it.
+    fn is_mounted(&self, target: &std::path::Path) -> bool {
+        is_mount_point(target)
+    }
+}
+
+/// Whether `path` is a mount point (listed in this process's mountinfo).
+pub fn is_mount_point(path: &std::path::Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let target = path.to_string_lossy();
+    berth_common::mountinfo::mount_points(&info).any(|mp| mp == target)
+}
+
+#[cfg(test)]
+mod mount_point_tests {
+    #[test]
+    fn mount_points_come_from_mountinfo() {
+        assert!(super::is_mount_point(std::path::Path::new("/proc")));
+        assert!(!super::is_mount_point(std::path::Path::new("/proc/self")));
+    }
 }
