@@ -100,6 +100,9 @@ pub struct Seams {
     pub shims: Option<Arc<dyn containers::shim::Shims>>,
     /// Layers and root file systems (`None`: the one [`EngineConfig::snapshotter`] names).
     pub snapshotter: Option<Arc<dyn Snapshotter>>,
+    /// Bridges, namespaces, veths and the packet filter (`None`: the kernel's, with the
+    /// configured firewall tool).
+    pub network: Option<Arc<dyn networks::host::HostNetwork>>,
 }
 
 /// The default bridge name.
@@ -164,11 +167,17 @@ impl Engine {
         }
         let volumes = Arc::new(VolumeStore::open(&root.join("volumes"))?);
         let events = Arc::new(EventBus::default());
+        let host_network: Arc<dyn networks::host::HostNetwork> = match &config.seams.network {
+            Some(n) => n.clone(),
+            None => Arc::new(networks::host::KernelNetwork {
+                firewall: config.containers.firewall,
+            }),
+        };
         let networks = Arc::new(networks::NetworkStore::open(
             &root.join("networks"),
             &config.default_bridge,
             config.default_subnet,
-            &networks::host_routes(),
+            &networks::host_routes(host_network.as_ref()),
         )?);
         let dns = Arc::new(networks::dns::NetworkDns::new(
             berth_net::dns::host_upstreams(),
@@ -184,17 +193,14 @@ impl Engine {
                 dns: dns.clone(),
                 reserve: reserve.clone(),
                 shims: config.seams.shims.clone(),
+                host_network: host_network.clone(),
             },
             config.containers.clone(),
         )?;
         // Bridges that still exist (containers kept running across a daemon restart) get
         // their DNS servers back; the others are made when a container needs them.
         for net in networks.all() {
-            if net.is_bridge()
-                && std::path::Path::new("/sys/class/net")
-                    .join(&net.bridge)
-                    .exists()
-            {
+            if net.is_bridge() && host_network.bridge_exists(&net.bridge) {
                 dns.ensure_server(&net);
             }
         }

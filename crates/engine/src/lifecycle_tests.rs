@@ -1,12 +1,14 @@
 //! The container life cycle through the engine's facade, on fakes (see [`crate::fakes`]): no
 //! root, no shim processes, no mounts, so these run in a second or two and on any machine.
 //! Create, start, stop (and its escalation), `--rm`, restart policies with back-off, the restore
-//! after a daemon restart, and the events each step publishes. The end-to-end tests in `tests/`
+//! after a daemon restart, a bridge container's lease, veth and rules, and the events each step
+//! publishes. The end-to-end tests in `tests/`
 //! prove the same against the kernel; these prove the engine's own logic.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::containers::WaitCondition;
+use crate::fakes::network::FakeNetwork;
 use crate::fakes::shim::FakeShims;
 use crate::fakes::snapshotter::FakeSnapshotter;
 use crate::images::ImportOptions;
@@ -26,6 +28,7 @@ struct Host {
     dir: tempfile::TempDir,
     shims: Arc<FakeShims>,
     snapshotter: Arc<FakeSnapshotter>,
+    network: Arc<FakeNetwork>,
 }
 
 impl Host {
@@ -37,6 +40,7 @@ impl Host {
         Host {
             shims: FakeShims::new(&root),
             snapshotter: Arc::new(FakeSnapshotter::new(&root.join("fake")).unwrap()),
+            network: Arc::new(FakeNetwork::default()),
             dir,
         }
     }
@@ -45,15 +49,28 @@ impl Host {
         self.dir.path().join("root")
     }
 
-    fn open(&self) -> Arc<Engine> {
-        let unique = self
-            .dir
+    /// The default bridge's name, and the rule table's.
+    fn names(&self) -> (String, String) {
+        let unique = self.unique();
+        (
+            format!("btfake{}", &unique[unique.len().saturating_sub(6)..]),
+            format!("berth_fake_{unique}"),
+        )
+    }
+
+    fn unique(&self) -> String {
+        self.dir
             .path()
             .file_name()
             .unwrap()
             .to_string_lossy()
             .replace(['.', '-'], "_")
-            .to_lowercase();
+            .to_lowercase()
+    }
+
+    fn open(&self) -> Arc<Engine> {
+        let unique = self.unique();
+        let (bridge, table) = self.names();
         let config = EngineConfig {
             root: self.root(),
             snapshotter: SnapshotterKind::Copy,
@@ -62,16 +79,17 @@ impl Host {
                 cgroup_parent: format!("berth-fake-{unique}"),
                 cgroup_v2: false,
                 host_resolv_conf: self.dir.path().join("resolv.conf"),
-                nft_table: format!("berth_fake_{unique}"),
+                nft_table: table,
                 firewall: berth_net::firewall::Firewall::Nftables,
             },
-            default_bridge: format!("btfake{}", &unique[unique.len().saturating_sub(6)..]),
+            default_bridge: bridge,
             default_subnet: None,
             dns_listen: None,
             dns_suffix: "berth".into(),
             seams: Seams {
                 shims: Some(self.shims.clone()),
                 snapshotter: Some(self.snapshotter.clone()),
+                network: Some(self.network.clone()),
             },
         };
         Arc::new(Engine::open(&config).unwrap())
@@ -105,7 +123,9 @@ fn import_image(engine: &Engine) {
 
 fn request(cmd: &[&str], host_config: serde_json::Value) -> ContainerCreateRequest {
     let mut host_config = host_config;
-    host_config["NetworkMode"] = json!("none");
+    if host_config.get("NetworkMode").is_none() {
+        host_config["NetworkMode"] = json!("none");
+    }
     serde_json::from_value(json!({"Image": "fake:latest", "Cmd": cmd, "HostConfig": host_config}))
         .unwrap()
 }
@@ -365,4 +385,56 @@ async fn a_restarted_daemon_reattaches_records_exits_and_restarts_by_policy() {
     second.container_stop(&lost, Some(1), None).await.unwrap();
     second.shutdown();
     assert!(Path::new(&host.root()).exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bridge_container_gets_a_lease_a_veth_and_rules_and_gives_them_back() {
+    let host = Host::new();
+    let (bridge, table) = host.names();
+    let engine = host.open();
+    import_image(&engine);
+    let id = create(&engine, "web", &["serve"], json!({"NetworkMode": "bridge"}));
+    let e = engine.clone();
+    let started = id.clone();
+    tokio::task::spawn_blocking(move || e.container_start(&started))
+        .await
+        .unwrap()
+        .unwrap();
+    let veths = host.network.veths();
+    assert_eq!(veths.len(), 1, "{veths:?}");
+    let veth = veths.values().next().unwrap().clone();
+    assert_eq!(veth.bridge, bridge);
+    let gateway = host.network.bridges()[&bridge];
+    assert_eq!(
+        veth.gateway,
+        Some(gateway.addr),
+        "default route via the bridge"
+    );
+    assert!(
+        gateway.contains(veth.address.addr),
+        "{veth:?} in {gateway:?}"
+    );
+    let inspect = serde_json::to_value(engine.container_inspect(&id, false).unwrap()).unwrap();
+    assert_eq!(
+        inspect["NetworkSettings"]["IPAddress"],
+        veth.address.addr.to_string()
+    );
+    let rules = host.network.rules(&table).expect("rules applied");
+    assert_eq!(rules.networks.len(), 1);
+    assert_eq!(rules.networks[0].bridge, bridge);
+    let network = serde_json::to_value(engine.network_inspect("bridge").unwrap()).unwrap();
+    assert_eq!(network["Containers"].as_object().unwrap().len(), 1);
+    // The exit gives everything back: the veth and namespace, the lease.
+    engine.container_stop(&id, Some(1), None).await.unwrap();
+    until("the network torn down", || {
+        host.network.veths().is_empty() && host.network.namespaces() == 0
+    });
+    let network = serde_json::to_value(engine.network_inspect("bridge").unwrap()).unwrap();
+    assert_eq!(network["Containers"].as_object().unwrap().len(), 0);
+    engine.container_remove(&id, false, false).await.unwrap();
+    // A prune with nothing on it takes the default bridge and the rules down.
+    engine.network_prune(&Default::default()).unwrap();
+    assert!(host.network.bridges().is_empty());
+    assert!(host.network.rules(&table).is_none());
+    engine.shutdown();
 }

@@ -168,6 +168,8 @@ pub struct Shared {
     /// How containers are run: `None` for real `berth shim` processes; engine tests pass a
     /// fake.
     pub shims: Option<Arc<dyn Shims>>,
+    /// The host's network stack (or a fake).
+    pub host_network: Arc<dyn crate::networks::host::HostNetwork>,
 }
 
 impl Containers {
@@ -181,10 +183,11 @@ impl Containers {
             dns,
             reserve,
             shims,
+            host_network,
         } = shared;
         let store = ContainerStore::open(&root.join("containers"))?;
         let restore_ids = store.all().iter().map(|e| e.id.clone()).collect();
-        let ports = ports::PortPublisher::new(&settings.nft_table, settings.firewall);
+        let ports = ports::PortPublisher::new(&settings.nft_table, host_network.clone());
         let supervisor = Arc::new(
             Supervisor::start().map_err(|e| EngineError::io("starting the supervisor", e))?,
         );
@@ -215,7 +218,7 @@ impl Containers {
             settings,
             execs: exec::ExecTable::default(),
             ports,
-            net: netsetup::NetSetup::new(networks, dns, root.join("netns")),
+            net: netsetup::NetSetup::new(host_network, networks, dns, root.join("netns")),
             pending: control::PendingAttaches::default(),
             tombstones: Mutex::new(Default::default()),
             published: Mutex::new(Default::default()),
@@ -241,7 +244,7 @@ impl Containers {
     /// Why published ports and network isolation cannot work on this host (the daemon's
     /// packet-filter tool is not installed); said at start and in `docker info`'s warnings.
     pub fn firewall_warning(&self) -> Option<String> {
-        self.settings.firewall.missing_warning()
+        self.net.host().firewall_warning()
     }
 
     /// The record table.

@@ -9,8 +9,9 @@
 use super::record::ContainerRecord;
 use crate::EngineError;
 use crate::networks::dns::NetworkDns;
+use crate::networks::host::{BridgeSpec, HostNetwork};
 use crate::networks::{NetworkRecord, NetworkStore};
-use berth_net::{Ipv4Net, MacAddr, Netlink, Netns};
+use berth_net::{Ipv4Net, MacAddr};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,6 +61,7 @@ pub struct Attached {
 
 /// Network set-up and teardown for containers.
 pub struct NetSetup {
+    host: Arc<dyn HostNetwork>,
     store: Arc<NetworkStore>,
     dns: Arc<NetworkDns>,
     netns_dir: PathBuf,
@@ -77,9 +79,15 @@ pub struct NetSetup {
 const MTU_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl NetSetup {
-    /// Set-up keeping namespace files in `netns_dir`, names in `dns`.
-    pub fn new(store: Arc<NetworkStore>, dns: Arc<NetworkDns>, netns_dir: PathBuf) -> NetSetup {
+    /// Set-up on `host`, keeping namespace files in `netns_dir`, names in `dns`.
+    pub fn new(
+        host: Arc<dyn HostNetwork>,
+        store: Arc<NetworkStore>,
+        dns: Arc<NetworkDns>,
+        netns_dir: PathBuf,
+    ) -> NetSetup {
         NetSetup {
+            host,
             store,
             dns,
             netns_dir,
@@ -101,11 +109,16 @@ impl NetSetup {
         match *cached {
             Some((at, mtu)) if at.elapsed() < MTU_TTL => mtu,
             _ => {
-                let mtu = berth_net::host::default_route_mtu().ok().flatten();
+                let mtu = self.host.default_route_mtu();
                 *cached = Some((std::time::Instant::now(), mtu));
                 mtu
             }
         }
+    }
+
+    /// The host's network stack.
+    pub fn host(&self) -> &Arc<dyn HostNetwork> {
+        &self.host
     }
 
     /// The DNS of the networks.
@@ -139,36 +152,25 @@ impl NetSetup {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&net.id);
-        if ready && Path::new("/sys/class/net").join(&net.bridge).exists() {
+        if ready && self.host.bridge_exists(&net.bridge) {
             return Ok(());
         }
-        let mut nl = Netlink::open().map_err(net_err)?;
-        let link = nl.ensure_bridge(&net.bridge, None).map_err(net_err)?;
-        let addr = Ipv4Net::new(gw, subnet.prefix).map_err(net_err)?;
-        let addresses = nl.addresses().map_err(net_err)?;
-        // The address the bridge kept from its earlier subnet (`--bip` changed) goes; no other
-        // address is touched: the bridge may be the user's own (`--bridge br0`).
-        if let Some((addr, prefix)) = net.retired_gateway {
-            let old = Ipv4Net::new(addr, prefix).map_err(net_err)?;
-            if addresses
-                .iter()
-                .any(|a| a.index == link.index && a.net == old)
-            {
-                nl.delete_address(&net.bridge, old).map_err(net_err)?;
-            }
+        let retired = net
+            .retired_gateway
+            .map(|(addr, prefix)| Ipv4Net::new(addr, prefix))
+            .transpose()
+            .map_err(net_err)?;
+        self.host
+            .ensure_bridge(&BridgeSpec {
+                name: &net.bridge,
+                gateway: Ipv4Net::new(gw, subnet.prefix).map_err(net_err)?,
+                retired,
+                gateway6: net.gateway6.zip(net.subnet6.map(|s6| s6.prefix)),
+            })
+            .map_err(net_err)?;
+        if retired.is_some() {
             self.store.clear_retired_gateway(&net.id)?;
         }
-        let has = addresses
-            .iter()
-            .any(|a| a.index == link.index && a.net == addr);
-        if !has {
-            nl.add_address(&net.bridge, addr).map_err(net_err)?;
-        }
-        if let (Some(gw6), Some(s6)) = (net.gateway6, net.subnet6) {
-            nl.add_address6(&net.bridge, gw6, s6.prefix)
-                .map_err(net_err)?;
-        }
-        nl.set_up(&net.bridge).map_err(net_err)?;
         self.dns.ensure_server(net);
         self.ready_bridges
             .lock()
@@ -178,7 +180,7 @@ impl NetSetup {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         // Containers reach each other through the bridge and the host through the gateway;
         // routing out (masquerade) comes with port publishing.
-        let _ = berth_net::host::sysctl_write("net.ipv4.ip_forward", "1");
+        let _ = self.host.sysctl("net.ipv4.ip_forward", "1");
         Ok(())
     }
 
@@ -194,9 +196,7 @@ impl NetSetup {
         if net.bridge.is_empty() {
             return;
         }
-        if let Ok(mut nl) = Netlink::open()
-            && let Err(e) = nl.delete_link(&net.bridge)
-        {
+        if let Err(e) = self.host.remove_bridge(&net.bridge) {
             tracing::warn!(bridge = %net.bridge, error = %e, "removing the bridge");
         }
     }
@@ -239,9 +239,9 @@ impl NetSetup {
             std::fs::create_dir_all(&self.netns_dir)
                 .map_err(|e| EngineError::io(&self.netns_dir, e))?;
             if path.exists() {
-                let _ = Netns::remove(&path);
+                let _ = self.host.remove_netns(&path);
             }
-            Netns::create(&path).map_err(net_err)?;
+            self.host.create_netns(&path).map_err(net_err)?;
             // The first network is `eth0`, with the default route and the DNS server.
             let mut first = (None, None);
             for (i, name) in names.iter().enumerate() {
@@ -332,13 +332,13 @@ impl NetSetup {
             })
             .transpose()?;
         let mtu = self.host_mtu();
-        let veth = Netlink::open()
-            .and_then(|mut nl| {
-                nl.attach_container(&berth_net::ContainerLink {
+        let veth = Ipv4Net::new(ip, subnet.prefix)
+            .and_then(|address| {
+                self.host.attach(&berth_net::ContainerLink {
                     netns,
                     bridge: &net.bridge,
                     ifname,
-                    address: Ipv4Net::new(ip, subnet.prefix)?,
+                    address,
                     gateway: if primary && !net.internal {
                         net.gateway
                     } else {
@@ -355,14 +355,16 @@ impl NetSetup {
             } else {
                 None
             };
-            berth_net::add_ipv6(netns, ifname, ip6, s6.prefix, gw6).map_err(net_err)?;
+            self.host
+                .add_ipv6(netns, ifname, ip6, s6.prefix, gw6)
+                .map_err(net_err)?;
         }
         // A requested MAC address is the one the endpoint reports, not the derived one.
         self.store
             .set_host_veth(&net.id, &rec.id, &veth.name, mac.map(|m| m.to_string()))?;
         // A container reaching its own published port through the host comes back through
         // the same bridge port.
-        let _ = berth_net::nft::set_hairpin(&veth.name, true);
+        self.host.set_hairpin(&veth.name);
         self.dns.add_endpoint(&net, &rec.id, &ep);
         Ok(Some(ip))
     }
@@ -380,7 +382,7 @@ impl NetSetup {
         if let Some(ep) = self.store.disconnect(network, container)? {
             self.dns.remove_endpoint(&net_id, &ep);
             if !ep.host_veth.is_empty() {
-                berth_net::detach(&ep.host_veth).map_err(net_err)?;
+                self.host.detach(&ep.host_veth).map_err(net_err)?;
             }
         }
         Ok(())
@@ -411,7 +413,7 @@ impl NetSetup {
         }
         let path = self.netns_path(id);
         if path.exists()
-            && let Err(e) = Netns::remove(&path)
+            && let Err(e) = self.host.remove_netns(&path)
         {
             tracing::warn!(path = %path.display(), error = %e, "removing the network namespace");
         }

@@ -6,12 +6,13 @@
 use super::record::ContainerRecord;
 use crate::EngineError;
 use crate::networks::NetworkStore;
+use crate::networks::host::HostNetwork;
 use berth_net::Ipv4Net;
 use berth_net::nft::{self, NatNetwork, NatPlan, Protocol, PublishedPort};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -48,7 +49,7 @@ impl Published {
 /// The daemon's port rules.
 pub struct PortPublisher {
     table: String,
-    firewall: berth_net::firewall::Firewall,
+    host: Arc<dyn HostNetwork>,
     state: Mutex<BTreeMap<String, (Ipv4Addr, Vec<Published>)>>,
     proxy6: super::proxy6::Proxy6,
 }
@@ -69,10 +70,10 @@ fn parse_key(key: &str) -> Result<(u16, bool)> {
 
 impl PortPublisher {
     /// Rules go to nftables table `table` (one per daemon), or iptables chains named after it.
-    pub fn new(table: &str, firewall: berth_net::firewall::Firewall) -> PortPublisher {
+    pub fn new(table: &str, host: Arc<dyn HostNetwork>) -> PortPublisher {
         PortPublisher {
             table: table.to_string(),
-            firewall,
+            host,
             state: Mutex::new(BTreeMap::new()),
             proxy6: Default::default(),
         }
@@ -185,12 +186,7 @@ impl PortPublisher {
         let networks: Vec<NatNetwork> = nets
             .all()
             .into_iter()
-            .filter(|n| {
-                n.is_bridge()
-                    && std::path::Path::new("/sys/class/net")
-                        .join(&n.bridge)
-                        .exists()
-            })
+            .filter(|n| n.is_bridge() && self.host.bridge_exists(&n.bridge))
             .filter_map(|n| {
                 let s = n.subnet?;
                 Some(NatNetwork {
@@ -221,23 +217,23 @@ impl PortPublisher {
         };
         if plan.networks.is_empty() {
             return self
-                .firewall
-                .remove(&self.table)
-                .map_err(|e| EngineError::InvalidArgument(e.to_string()));
+                .host
+                .remove_rules(&self.table)
+                .map_err(EngineError::from);
         }
         for s in plan.sysctls() {
-            let _ = berth_net::host::sysctl_write(&s.key, &s.value);
+            let _ = self.host.sysctl(&s.key, &s.value);
         }
-        self.firewall
-            .apply(&self.table, &plan)
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))
+        self.host
+            .apply_rules(&self.table, &plan)
+            .map_err(EngineError::from)
     }
 
     /// Drops our tables when no network needs rules any more (`system prune`): the main table
     /// always, the user table only if the user put no rule in it.
     pub fn remove_if_unused(&self, nets: &NetworkStore) {
         let _ = self.apply(nets);
-        let _ = self.firewall.remove_user_if_empty(&self.table);
+        let _ = self.host.remove_user_rules_if_empty(&self.table);
     }
 
     /// The table's name.
@@ -265,7 +261,12 @@ mod tests {
 
     #[test]
     fn allocation_picks_free_ports_and_refuses_taken_ones() {
-        let p = PortPublisher::new("berth_unit_test", berth_net::firewall::Firewall::Nftables);
+        let p = PortPublisher::new(
+            "berth_unit_test",
+            Arc::new(crate::networks::host::KernelNetwork {
+                firewall: berth_net::firewall::Firewall::Nftables,
+            }),
+        );
         let mut rec = ContainerRecord::default();
         let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let busy_port = busy.local_addr().unwrap().port();

@@ -195,14 +195,12 @@ impl Engine {
                 labels: req.labels.clone(),
                 ipv6,
             },
-            &crate::networks::host_routes(),
+            &crate::networks::host_routes(self.containers.net().host().as_ref()),
             false,
         )?;
         // The bridge is made now, as Docker does: its address and route then show on the
         // host, so another engine (or a VPN) picking a subnet keeps clear of this one.
-        let existed = std::path::Path::new("/sys/class/net")
-            .join(&rec.bridge)
-            .exists();
+        let existed = self.containers.net().host().bridge_exists(&rec.bridge);
         if rec.is_bridge()
             && let Err(e) = self.containers.net().ensure_bridge(&rec)
         {
@@ -285,9 +283,7 @@ impl Engine {
         // no Berth link, DNS server or rule behind.
         if let Ok(default) = self.networks.find("bridge")
             && default.endpoints.is_empty()
-            && std::path::Path::new("/sys/class/net")
-                .join(&default.bridge)
-                .exists()
+            && self.containers.net().host().bridge_exists(&default.bridge)
         {
             self.containers.net().remove_bridge(&default);
         }
@@ -454,7 +450,12 @@ impl Engine {
             return;
         };
         let netns = self.containers.net().netns_of(&rec.id);
-        if let Err(e) = berth_net::route_default_via(&netns, new_gw) {
+        if let Err(e) = self
+            .containers
+            .net()
+            .host()
+            .route_default_via(&netns, new_gw)
+        {
             // Already routed through another network (it was not the first): nothing to move.
             tracing::debug!(container = %rec.id, error = %e, "default route kept");
         }

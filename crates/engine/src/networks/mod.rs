@@ -7,6 +7,7 @@
 
 pub mod dns;
 pub mod facade;
+pub mod host;
 pub mod ipam;
 pub mod ipam6;
 
@@ -622,9 +623,9 @@ fn find_in<'a>(map: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'
 }
 
 /// The subnets the host already uses (routes of every table, interface addresses; see
-/// [`berth_net::host::taken_ipv4_subnets`]), so new networks keep clear of them.
-pub fn host_routes() -> Vec<Subnet> {
-    berth_net::host::taken_ipv4_subnets()
+/// [`host::HostNetwork::taken_ipv4_subnets`]), so new networks keep clear of them.
+pub fn host_routes(host: &dyn host::HostNetwork) -> Vec<Subnet> {
+    host.taken_ipv4_subnets()
         .into_iter()
         .map(|n| {
             let s = Subnet {
@@ -685,7 +686,10 @@ mod tests {
     #[test]
     fn host_routes_are_read() {
         // Whatever routes this host has must parse, and the default route is left out.
-        for r in host_routes() {
+        let host = host::KernelNetwork {
+            firewall: berth_net::firewall::Firewall::Nftables,
+        };
+        for r in host_routes(&host) {
             assert!(r.prefix > 0 && r.prefix <= 32, "{r}");
             assert!(r.first() != 0 || r.prefix > 0);
         }
