@@ -21,6 +21,42 @@ pub enum EngineError {
     /// The named object does not exist (message in Docker's wording).
     #[error("{0}")]
     NotFound(String),
+    /// No container has this name or id (clients match Docker's "No such container").
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    /// No volume has this name.
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
+    /// No network has this name or id.
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    /// No exec instance has this id.
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
+    /// The operation needs a running container (Docker's 409 wording).
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    /// A filter the endpoint does not know, or a malformed filter value.
+    #[error(transparent)]
+    Filter(#[from] berth_api_types::filters::FilterError),
+    /// A malformed subnet, range or address, or a pool with no room.
+    #[error(transparent)]
+    Ipam(#[from] crate::networks::ipam::IpamError),
+    /// A malformed image reference.
+    #[error(transparent)]
+    Reference(#[from] berth_common::ReferenceError),
+    /// A malformed `-v`, `--mount` or volume name.
+    #[error(transparent)]
+    Shorthand(#[from] berth_api_types::shorthand::ShorthandError),
+    /// A document the engine serializes for a shim or a store could not be encoded.
+    #[error("encoding {what}: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The encoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The operation conflicts with the object's state (for example a volume in use).
     #[error("{0}")]
     Conflict(String),
@@ -112,7 +148,17 @@ impl HasKind for EngineError {
         match self {
             EngineError::RootLocked { .. } => ErrorKind::Conflict,
             EngineError::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            EngineError::NotFound(_) => ErrorKind::NotFound,
+            EngineError::NotFound(_)
+            | EngineError::NoSuchContainer(_)
+            | EngineError::NoSuchVolume(_)
+            | EngineError::NoSuchNetwork(_)
+            | EngineError::NoSuchExec(_) => ErrorKind::NotFound,
+            EngineError::NotRunning(_) => ErrorKind::Conflict,
+            EngineError::Filter(_)
+            | EngineError::Ipam(_)
+            | EngineError::Reference(_)
+            | EngineError::Shorthand(_) => ErrorKind::InvalidArgument,
+            EngineError::Encode { .. } => ErrorKind::Internal,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::StartFailed { failure, .. } => failure.kind(),

@@ -138,7 +138,7 @@ impl Attachment {
                     return StdioStream::ended().map_err(|e| EngineError::io("socketpair", e));
                 }
                 Ok(r) => r?,
-                Err(_) => return Err(EngineError::NotFound(format!("No such container: {key}"))),
+                Err(_) => return Err(EngineError::NoSuchContainer(key)),
             },
         };
         StdioStream::from_std(socket).map_err(|e| EngineError::io("attach socket", e))
@@ -184,10 +184,7 @@ impl Containers {
                 )));
             }
             _ => {
-                return Err(EngineError::Conflict(format!(
-                    "Container {} is not running",
-                    entry.id
-                )));
+                return Err(EngineError::NotRunning(entry.id.clone()));
             }
         }
         self.shims.client(&entry.id).pause()?;
@@ -266,10 +263,7 @@ impl Containers {
     pub fn resize(&self, key: &str, height: u16, width: u16) -> Result<()> {
         let entry = self.store.get(key)?;
         if !entry.read(|r| r.state.status.is_running()) {
-            return Err(EngineError::Conflict(format!(
-                "Container {} is not running",
-                entry.id
-            )));
+            return Err(EngineError::NotRunning(entry.id.clone()));
         }
         self.shims.client(&entry.id).resize(height, width, None)?;
         Ok(())
@@ -330,10 +324,7 @@ impl Containers {
     pub fn top(&self, key: &str, ps_args: &str) -> Result<ContainerTopResponse> {
         let entry = self.store.get(key)?;
         if !entry.read(|r| r.state.status.is_running()) {
-            return Err(EngineError::Conflict(format!(
-                "Container {} is not running",
-                entry.id
-            )));
+            return Err(EngineError::NotRunning(entry.id.clone()));
         }
         let marker = format!("/{}", entry.id);
         let proc_dir = std::fs::read_dir("/proc").map_err(|e| EngineError::io("/proc", e))?;
@@ -504,10 +495,14 @@ impl Containers {
         let mut resources = crate::spec::linux_resources(&host.resources, host.privileged, &[])?;
         resources.set_devices(None);
         if rec.state.status.is_running() {
-            self.shims.client(&rec.id).update(
-                serde_json::to_value(resources)
-                    .map_err(|e| EngineError::InvalidArgument(e.to_string()))?,
-            )?;
+            self.shims
+                .client(&rec.id)
+                .update(serde_json::to_value(resources).map_err(|source| {
+                    EngineError::Encode {
+                        what: "the new resources",
+                        source,
+                    }
+                })?)?;
         }
         let rec = entry.update(|r| {
             r.host_config = host;
@@ -519,9 +514,7 @@ impl Containers {
 
     /// `docker container prune`: removes stopped containers (filters `until`, `label`).
     pub fn prune(&self, filters: &Filters) -> Result<ContainerPruneResponse> {
-        filters
-            .check_names(&["until", "label", "label!"])
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        filters.check_names(&["until", "label", "label!"])?;
         let until = match filters.get("until").first() {
             Some(u) => Some(crate::events::parse_event_time(u)?),
             None => None,

@@ -76,7 +76,7 @@ impl ExecTable {
         self.lock()
             .get(id)
             .cloned()
-            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))
+            .ok_or_else(|| EngineError::NoSuchExec(id.to_string()))
     }
 
     fn update(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {

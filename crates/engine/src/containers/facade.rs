@@ -317,10 +317,7 @@ impl Engine {
             None
         } else {
             let tag = (!req.tag.is_empty()).then_some(req.tag.as_str());
-            Some(
-                berth_common::Reference::with_repo_and_tag(&req.repo, tag)
-                    .map_err(|e| EngineError::InvalidArgument(e.to_string()))?,
-            )
+            Some(berth_common::Reference::with_repo_and_tag(&req.repo, tag)?)
         };
         let config_source = req.config.clone().unwrap_or_else(|| rec.config.clone());
         let config: berth_api_types::image::ImageConfig = serde_json::to_value(&config_source)

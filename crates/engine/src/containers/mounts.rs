@@ -45,7 +45,7 @@ pub fn resolve(
     // (mount, mode as written, came from a `-v` shorthand)
     let mut requests: Vec<(Mount, String, bool)> = Vec::new();
     for raw in &host.binds {
-        let spec = parse_volume(raw).map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        let spec = parse_volume(raw)?;
         requests.push((spec.mount, spec.mode, true));
     }
     for m in &host.mounts {

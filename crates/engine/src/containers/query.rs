@@ -37,9 +37,7 @@ pub struct ListOptions {
 impl Containers {
     /// `docker ps`: newest first.
     pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
-        opts.filters
-            .check_names(LIST_FILTERS)
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        opts.filters.check_names(LIST_FILTERS)?;
         for s in opts.filters.get("status") {
             if !matches!(
                 s.as_str(),

@@ -281,7 +281,7 @@ impl ContainerStore {
     /// Finds a container by full id, name (`web` or `/web`) or unique id prefix.
     pub fn get(&self, key: &str) -> Result<Arc<Entry>> {
         let table = self.lock();
-        let not_found = || EngineError::NotFound(format!("No such container: {key}"));
+        let not_found = || EngineError::NoSuchContainer(key.to_string());
         if key.is_empty() {
             return Err(not_found());
         }
@@ -399,8 +399,14 @@ mod tests {
             store.get("ab"),
             Err(EngineError::InvalidArgument(_))
         ));
-        assert!(matches!(store.get("zzz"), Err(EngineError::NotFound(_))));
-        assert!(matches!(store.get(""), Err(EngineError::NotFound(_))));
+        assert!(matches!(
+            store.get("zzz"),
+            Err(EngineError::NoSuchContainer(_))
+        ));
+        assert!(matches!(
+            store.get(""),
+            Err(EngineError::NoSuchContainer(_))
+        ));
     }
 
     #[test]

@@ -18,8 +18,7 @@ pub const NETWORK_FILTERS: &[&str] =
     &["driver", "id", "label", "name", "scope", "type", "dangling"];
 
 fn parse_subnet(s: &str) -> Result<Subnet> {
-    s.parse()
-        .map_err(|e: crate::networks::ipam::IpamError| EngineError::InvalidArgument(e.to_string()))
+    Ok(s.parse::<Subnet>()?)
 }
 
 fn parse_ip(s: &str) -> Result<Ipv4Addr> {
@@ -217,9 +216,7 @@ impl Engine {
 
     /// `GET /networks`.
     pub fn network_list(&self, filters: &Filters) -> Result<Vec<Network>> {
-        filters
-            .check_names(NETWORK_FILTERS)
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        filters.check_names(NETWORK_FILTERS)?;
         let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
             let want = filters.get(key);
             want.is_empty() || want.iter().any(|w| pred(w))
@@ -264,9 +261,7 @@ impl Engine {
 
     /// `POST /networks/prune`: user networks without endpoints.
     pub fn network_prune(&self, filters: &Filters) -> Result<NetworkPruneResponse> {
-        filters
-            .check_names(&["label", "label!", "until"])
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        filters.check_names(&["label", "label!", "until"])?;
         let mut deleted = Vec::new();
         for n in self.networks.all() {
             if crate::networks::PREDEFINED.contains(&n.name.as_str())

@@ -499,11 +499,12 @@ impl NetworkStore {
             )));
         }
         let ip = match rec.subnet {
-            Some(subnet) if rec.is_bridge() => Some(
-                rec.leases
-                    .lease(&subnet, rec.ip_range.as_ref(), requested, container)
-                    .map_err(|e| EngineError::InvalidArgument(e.to_string()))?,
-            ),
+            Some(subnet) if rec.is_bridge() => {
+                Some(
+                    rec.leases
+                        .lease(&subnet, rec.ip_range.as_ref(), requested, container)?,
+                )
+            }
             _ => None,
         };
         let ip6 = match rec.subnet6 {
@@ -598,11 +599,11 @@ fn find_in_mut<'a>(
 ) -> Result<&'a mut NetworkRecord> {
     let id = find_in(map, key)?.id.clone();
     map.get_mut(&id)
-        .ok_or_else(|| EngineError::NotFound(format!("network {key} not found")))
+        .ok_or_else(|| EngineError::NoSuchNetwork(key.to_string()))
 }
 
 fn find_in<'a>(map: &'a BTreeMap<String, NetworkRecord>, key: &str) -> Result<&'a NetworkRecord> {
-    let not_found = || EngineError::NotFound(format!("network {key} not found"));
+    let not_found = || EngineError::NoSuchNetwork(key.to_string());
     if key.is_empty() {
         return Err(not_found());
     }

@@ -62,8 +62,7 @@ impl VolumeStore {
             labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
             berth_common::id::random_id()
         } else {
-            validate_volume_name(&opts.name)
-                .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+            validate_volume_name(&opts.name)?;
             opts.name.clone()
         };
         validate_local_options(&name, &opts.driver_opts)?;
@@ -105,7 +104,7 @@ impl VolumeStore {
     /// The volume called `name`.
     pub fn inspect(&self, name: &str) -> Result<Volume> {
         self.read(name)?
-            .ok_or_else(|| EngineError::NotFound(format!("get {name}: no such volume")))
+            .ok_or_else(|| EngineError::NoSuchVolume(name.to_string()))
     }
 
     fn all(&self) -> Result<Vec<Volume>> {
@@ -126,9 +125,7 @@ impl VolumeStore {
 
     /// Volumes matching `filters` (`name` substring, `label`, `dangling`, `driver`).
     pub fn list(&self, filters: &Filters) -> Result<Vec<Volume>> {
-        filters
-            .check_names(LIST_FILTERS)
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        filters.check_names(LIST_FILTERS)?;
         let dangling = match filters.get("dangling") {
             [] => None,
             vs => Some(parse_bool("dangling", &vs[0])?),
@@ -159,7 +156,7 @@ impl VolumeStore {
             if force {
                 return Ok(());
             }
-            return Err(EngineError::NotFound(format!("get {name}: no such volume")));
+            return Err(EngineError::NoSuchVolume(name.to_string()));
         }
         if in_use(name) {
             return Err(EngineError::Conflict(format!(
@@ -175,7 +172,7 @@ impl VolumeStore {
     pub fn mount(&self, name: &str) -> Result<()> {
         let _g = self.guard();
         let Some(vol) = self.read(name)? else {
-            return Err(EngineError::NotFound(format!("get {name}: no such volume")));
+            return Err(EngineError::NoSuchVolume(name.to_string()));
         };
         let Some(ty) = vol.options.get("type").filter(|t| !t.is_empty()) else {
             return Ok(());
@@ -244,9 +241,7 @@ impl VolumeStore {
         filters: &Filters,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<VolumePruneResponse> {
-        filters
-            .check_names(PRUNE_FILTERS)
-            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        filters.check_names(PRUNE_FILTERS)?;
         let all = match filters.get("all") {
             [] => false,
             vs => parse_bool("all", &vs[0])?,
