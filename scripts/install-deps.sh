@@ -11,6 +11,9 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   want="$want skopeo podman docker.io iptables docker-compose"
   # gcc and libc6-dev build the static attacker probe tests/security.rs runs in containers.
   want="$want gcc libc6-dev"
+  # The kernel headers of the other architectures the seccomp tables cover, from which
+  # scripts/gen-syscall-table.py (checked by the test run) generates them.
+  want="$want python3 cpp linux-libc-dev linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross"
 fi
 if [ "$mode" = bench ]; then
   # The peers and tools benches/*.sh measure with: hyperfine for timings, runc and crun as

@@ -5,6 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh test
 cargo fmt --all -- --check
+# The seccomp syscall tables are generated: the committed file must be what the script makes.
+python3 scripts/gen-syscall-table.py --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The e2e harness keeps one busybox tarball per test process; remove them whatever happens.
 trap 'rm -rf "${TMPDIR:-/tmp}"/berth-busybox-*' EXIT
