@@ -72,6 +72,9 @@ pub enum ContainerCommand {
 /// Everything `create` and `run` turn into a create request.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ContainerOptions {
+    /// The process's environment, user, directory and terminal.
+    #[command(flatten)]
+    pub process: ProcessOptions,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "list")]
     pub add_host: Vec<String>,
@@ -147,12 +150,6 @@ pub struct ContainerOptions {
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long, value_name = "string", allow_hyphen_values = true)]
     pub entrypoint: Option<String>,
-    /// Set environment variables
-    #[arg(short = 'e', long, value_name = "list")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long = "env-file", value_name = "list")]
-    pub env_file: Vec<PathBuf>,
     /// Expose a port or a range of ports
     #[arg(long, value_name = "list")]
     pub expose: Vec<String>,
@@ -206,9 +203,6 @@ pub struct ContainerOptions {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
-    /// Keep STDIN open even if not attached
-    #[arg(short = 'i', long)]
-    pub interactive: bool,
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long, value_name = "string")]
     pub ip: Option<String>,
@@ -296,9 +290,6 @@ pub struct ContainerOptions {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
-    /// Give extended privileges to this container
-    #[arg(long)]
-    pub privileged: bool,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long, value_name = "list")]
     pub publish: Vec<String>,
@@ -348,15 +339,9 @@ pub struct ContainerOptions {
     /// Mount a tmpfs directory
     #[arg(long, value_name = "list")]
     pub tmpfs: Vec<String>,
-    /// Allocate a pseudo-TTY
-    #[arg(short = 't', long)]
-    pub tty: bool,
     /// Ulimit options
     #[arg(long, value_name = "ulimit")]
     pub ulimit: Vec<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short = 'u', long, value_name = "string")]
-    pub user: Option<String>,
     /// User namespace to use
     #[arg(long, value_name = "string")]
     pub userns: Option<String>,
@@ -372,9 +357,6 @@ pub struct ContainerOptions {
     /// Mount volumes from the specified container(s)
     #[arg(long = "volumes-from", value_name = "list")]
     pub volumes_from: Vec<String>,
-    /// Working directory inside the container
-    #[arg(short = 'w', long, value_name = "string")]
-    pub workdir: Option<String>,
     /// The image, then the command and its arguments. One list so that, as in Docker, flag
     /// parsing stops at the image: everything after it belongs to the command.
     #[arg(
@@ -398,6 +380,44 @@ impl ContainerOptions {
     }
 }
 
+/// The flags of the process a container (`run`, `create`) or an exec runs: one definition
+/// for both commands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProcessOptions {
+    /// Set environment variables
+    #[arg(short = 'e', long, value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Give extended privileges to the process
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long, value_name = "string")]
+    pub workdir: Option<String>,
+}
+
+/// Running in the background, or attached until the detach keys: `run` and `exec`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DetachOptions {
+    /// Detached mode: run in the background
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+}
+
 /// `create`.
 #[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
@@ -409,12 +429,9 @@ pub struct CreateArgs {
 /// `run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Run container in background and print container ID
-    #[arg(short = 'd', long)]
-    pub detach: bool,
-    /// Override the key sequence for detaching a container
-    #[arg(long = "detach-keys", value_name = "string")]
-    pub detach_keys: Option<String>,
+    /// `-d` and `--detach-keys`.
+    #[command(flatten)]
+    pub detach: DetachOptions,
     /// Proxy received signals to the process
     #[arg(
         long = "sig-proxy",
@@ -474,33 +491,12 @@ pub struct AttachArgs {
 /// `exec`.
 #[derive(Debug, Clone, Args)]
 pub struct ExecArgs {
-    /// Detached mode: run command in the background
-    #[arg(short = 'd', long)]
-    pub detach: bool,
-    /// Override the key sequence for detaching a container
-    #[arg(long = "detach-keys", value_name = "string")]
-    pub detach_keys: Option<String>,
-    /// Set environment variables
-    #[arg(short = 'e', long, value_name = "list")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long = "env-file", value_name = "list")]
-    pub env_file: Vec<PathBuf>,
-    /// Keep STDIN open even if not attached
-    #[arg(short = 'i', long)]
-    pub interactive: bool,
-    /// Give extended privileges to the command
-    #[arg(long)]
-    pub privileged: bool,
-    /// Allocate a pseudo-TTY
-    #[arg(short = 't', long)]
-    pub tty: bool,
-    /// Username or UID (format: "<name|uid>[:<group|gid>]")
-    #[arg(short = 'u', long, value_name = "string")]
-    pub user: Option<String>,
-    /// Working directory inside the container
-    #[arg(short = 'w', long, value_name = "string")]
-    pub workdir: Option<String>,
+    /// `-d` and `--detach-keys`.
+    #[command(flatten)]
+    pub detach: DetachOptions,
+    /// The process's environment, user, directory and terminal.
+    #[command(flatten)]
+    pub process: ProcessOptions,
     /// The container, then the command and its arguments (flag parsing stops at the
     /// container, as in Docker).
     #[arg(

@@ -203,7 +203,7 @@ pub fn create_request(
 
     // Streams: -a picks; otherwise stdout and stderr, and stdin with -i.
     let (mut a_in, mut a_out, mut a_err) = attach_streams(&o.attach)?;
-    if o.interactive {
+    if o.process.interactive {
         a_in = true;
     }
     if o.attach.is_empty() {
@@ -214,8 +214,8 @@ pub fn create_request(
     c.attach_stdin = a_in;
     c.attach_stdout = a_out;
     c.attach_stderr = a_err;
-    c.open_stdin = o.interactive;
-    c.tty = o.tty;
+    c.open_stdin = o.process.interactive;
+    c.tty = o.process.tty;
     c.image = o.image().to_string();
     c.cmd = if o.command().is_empty() {
         None
@@ -225,9 +225,9 @@ pub fn create_request(
     c.entrypoint = o.entrypoint.as_ref().map(|e| vec![e.clone()]);
     c.hostname = o.hostname.clone().unwrap_or_default();
     c.domainname = o.domainname.clone().unwrap_or_default();
-    c.user = o.user.clone().unwrap_or_default();
-    c.working_dir = o.workdir.clone().unwrap_or_default();
-    c.env = read_env(&o.env_file, &o.env, lookup)?;
+    c.user = o.process.user.clone().unwrap_or_default();
+    c.working_dir = o.process.workdir.clone().unwrap_or_default();
+    c.env = read_env(&o.process.env_file, &o.process.env, lookup)?;
     let label_files = o
         .label_file
         .iter()
@@ -348,7 +348,7 @@ pub fn create_request(
     }
 
     // Security and namespaces.
-    h.privileged = o.privileged;
+    h.privileged = o.process.privileged;
     h.readonly_rootfs = o.read_only;
     h.cap_add = o.cap_add.clone();
     h.cap_drop = o.cap_drop.clone();

@@ -243,7 +243,7 @@ pub async fn run(target: &Target, args: RunArgs) -> Result<()> {
     let o = &args.opts;
     let mut req = build_request(o).map_err(|e| usage_error(format!("{e:#}"), "run"))?;
     let c = &mut req.config;
-    if !args.detach {
+    if !args.detach.detach {
         if c.attach_stdin && c.tty && !output::stdin_is_tty() {
             bail!("the input device is not a TTY");
         }
@@ -269,7 +269,7 @@ pub async fn run(target: &Target, args: RunArgs) -> Result<()> {
     let proxy =
         (args.sig_proxy && !tty).then(|| stdio::forward_signals(client.clone(), id.clone()));
 
-    let detach_keys = args.detach_keys.clone();
+    let detach_keys = args.detach.detach_keys.clone();
     let hijack = if attach {
         Some(
             client
@@ -464,19 +464,19 @@ pub async fn attach(target: &Target, args: AttachArgs) -> Result<()> {
 /// The exec request for the flags, as Docker's `parseExec` builds it.
 pub fn exec_config(args: &ExecArgs, lookup: &dyn Fn(&str) -> Option<String>) -> Result<ExecConfig> {
     let mut c = ExecConfig {
-        user: args.user.clone().unwrap_or_default(),
-        privileged: args.privileged,
-        tty: args.tty,
+        user: args.process.user.clone().unwrap_or_default(),
+        privileged: args.process.privileged,
+        tty: args.process.tty,
         cmd: Some(args.command().to_vec()),
-        working_dir: args.workdir.clone().unwrap_or_default(),
-        env: read_env(&args.env_file, &args.env, lookup)?,
-        detach_keys: args.detach_keys.clone().unwrap_or_default(),
+        working_dir: args.process.workdir.clone().unwrap_or_default(),
+        env: read_env(&args.process.env_file, &args.process.env, lookup)?,
+        detach_keys: args.detach.detach_keys.clone().unwrap_or_default(),
         ..Default::default()
     };
-    if !args.detach {
+    if !args.detach.detach {
         c.attach_stdout = true;
         c.attach_stderr = true;
-        c.attach_stdin = args.interactive;
+        c.attach_stdin = args.process.interactive;
     }
     Ok(c)
 }
@@ -488,7 +488,7 @@ pub async fn exec(target: &Target, args: ExecArgs) -> Result<()> {
     let client = target.connect().await?;
     // Like Docker: a missing container is reported before anything else.
     client.container_inspect(args.container(), false).await?;
-    if !args.detach && config.attach_stdin && config.tty && !output::stdin_is_tty() {
+    if !args.detach.detach && config.attach_stdin && config.tty && !output::stdin_is_tty() {
         bail!("the input device is not a TTY");
     }
     if config.tty
@@ -501,11 +501,11 @@ pub async fn exec(target: &Target, args: ExecArgs) -> Result<()> {
         bail!("exec ID empty");
     }
     let start = ExecStartConfig {
-        detach: args.detach,
+        detach: args.detach.detach,
         tty: config.tty,
         console_size: config.console_size,
     };
-    if args.detach {
+    if args.detach.detach {
         client.exec_start_detached(&id, &start).await?;
         return Ok(());
     }
@@ -518,7 +518,7 @@ pub async fn exec(target: &Target, args: ExecArgs) -> Result<()> {
         stdout: true,
         stderr: true,
         tty: config.tty,
-        detach_keys: stdio::detach_bytes(args.detach_keys.as_deref()),
+        detach_keys: stdio::detach_bytes(args.detach.detach_keys.as_deref()),
     };
     if stdio::stream(hijack, &so).await? == StreamEnd::Detached {
         bail!("read escape sequence");
@@ -612,7 +612,7 @@ mod tests {
         let Command::Run(r) = cli.command else {
             panic!()
         };
-        assert!(r.detach && !r.sig_proxy && r.opts.rm);
+        assert!(r.detach.detach && !r.sig_proxy && r.opts.rm);
         assert_eq!(r.opts.image(), "busybox");
         assert_eq!(r.opts.command(), ["-d", "x"]);
         let cli =
