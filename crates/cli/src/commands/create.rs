@@ -198,9 +198,33 @@ pub fn create_request(
     lookup: &dyn Fn(&str) -> Option<String>,
     cwd: &Path,
 ) -> Result<ContainerCreateRequest> {
-    let sh = |flag: &'static str| move |v: &str, e: ShorthandError| bad_flag(v, flag, e);
     let mut req = ContainerCreateRequest::default();
+    process_config(o, lookup, &mut req.config)?;
+    published_ports(o, &mut req)?;
+    volumes_and_mounts(o, cwd, &mut req)?;
+    lifecycle(o, &mut req.host_config)?;
+    resources(o, &mut req.host_config)?;
+    security_and_namespaces(o, &mut req.host_config)?;
+    req.host_config.log_config = LogConfig {
+        kind: o.log_driver.clone().unwrap_or_default(),
+        config: key_values(&o.log_opt, "--log-opt")?,
+    };
+    networking(o, &mut req)?;
+    Ok(req)
+}
 
+/// A flag value's parse error, named after the flag (`invalid argument "x" for "-m"`).
+fn shorthand_error(flag: &'static str) -> impl Fn(&str, ShorthandError) -> anyhow::Error {
+    move |v: &str, e: ShorthandError| bad_flag(v, flag, e)
+}
+
+/// The process and its streams: `-a`, `-i`, `-t`, the image and command, `--entrypoint`, names,
+/// user and directory, environment, labels, the stop signal and the health check.
+fn process_config(
+    o: &ContainerOptions,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    c: &mut berth_api_types::container::ContainerConfig,
+) -> Result<()> {
     // Streams: -a picks; otherwise stdout and stderr, and stdin with -i.
     let (mut a_in, mut a_out, mut a_err) = attach_streams(&o.attach)?;
     if o.process.interactive {
@@ -210,7 +234,6 @@ pub fn create_request(
         a_out = true;
         a_err = true;
     }
-    let c = &mut req.config;
     c.attach_stdin = a_in;
     c.attach_stdout = a_out;
     c.attach_stderr = a_err;
@@ -238,7 +261,11 @@ pub fn create_request(
     c.stop_signal = o.stop_signal.clone();
     c.stop_timeout = o.stop_timeout;
     c.healthcheck = healthcheck(o)?;
-    // Ports.
+    Ok(())
+}
+
+/// `-p`, `-P` and `--expose`.
+fn published_ports(o: &ContainerOptions, req: &mut ContainerCreateRequest) -> Result<()> {
     let publish = publish_standard_notation(&o.publish)?;
     let (mut exposed, bindings) =
         parse_publish(&publish).map_err(|e| anyhow!("Invalid publish spec: {e}"))?;
@@ -247,13 +274,23 @@ pub fn create_request(
             exposed.insert(port, Default::default());
         }
     }
-    c.exposed_ports = exposed;
+    req.config.exposed_ports = exposed;
 
     let h = &mut req.host_config;
     h.port_bindings = bindings;
     h.publish_all_ports = o.publish_all;
+    Ok(())
+}
 
-    // Volumes: anonymous `-v /path` become Config.Volumes, the rest stay binds.
+/// `-v`, `--mount`, `--tmpfs`, `--volumes-from` and `--volume-driver`: anonymous `-v /path`
+/// become `Config.Volumes`, the rest stay binds.
+fn volumes_and_mounts(
+    o: &ContainerOptions,
+    cwd: &Path,
+    req: &mut ContainerCreateRequest,
+) -> Result<()> {
+    let sh = shorthand_error;
+    let h = &mut req.host_config;
     for v in &o.volume {
         // `./dir:/path` binds a directory relative to where the command runs.
         let v = match v.split_once(':') {
@@ -284,8 +321,12 @@ pub fn create_request(
     }
     h.volumes_from = o.volumes_from.clone();
     h.volume_driver = o.volume_driver.clone().unwrap_or_default();
+    Ok(())
+}
 
-    // Lifecycle.
+/// `--restart`, `--rm` and `--init`.
+fn lifecycle(o: &ContainerOptions, h: &mut berth_api_types::container::HostConfig) -> Result<()> {
+    let sh = shorthand_error;
     if let Some(r) = &o.restart {
         h.restart_policy = parse_restart_policy(r).map_err(|e| sh("--restart")(r, e))?;
     }
@@ -298,8 +339,12 @@ pub fn create_request(
     if o.init {
         h.resources.init = Some(true);
     }
+    Ok(())
+}
 
-    // Resources.
+/// Memory, CPU, block I/O, pids, ulimits, devices and `/dev/shm`.
+fn resources(o: &ContainerOptions, h: &mut berth_api_types::container::HostConfig) -> Result<()> {
+    let sh = shorthand_error;
     let r = &mut h.resources;
     if let Some(m) = &o.memory {
         r.memory = parse_ram_bytes(m).map_err(|e| sh("-m, --memory")(m, e))?;
@@ -346,8 +391,15 @@ pub fn create_request(
     if let Some(s) = &o.shm_size {
         h.shm_size = parse_ram_bytes(s).map_err(|e| sh("--shm-size")(s, e))?;
     }
+    Ok(())
+}
 
-    // Security and namespaces.
+/// Privileges, capabilities, security options, namespaces, sysctls, annotations and storage
+/// options.
+fn security_and_namespaces(
+    o: &ContainerOptions,
+    h: &mut berth_api_types::container::HostConfig,
+) -> Result<()> {
     h.privileged = o.process.privileged;
     h.readonly_rootfs = o.read_only;
     h.cap_add = o.cap_add.clone();
@@ -369,16 +421,13 @@ pub fn create_request(
         h.annotations = Some(key_values(&o.annotation, "--annotation")?);
     }
     h.storage_opt = key_values(&o.storage_opt, "--storage-opt")?;
+    Ok(())
+}
 
-    // Logging.
-    h.log_config = LogConfig {
-        kind: o.log_driver.clone().unwrap_or_default(),
-        config: key_values(&o.log_opt, "--log-opt")?,
-    };
-
-    // Networking, as the docker CLI's `parse`: the first `--network` is the network mode, each
-    // one gets an endpoint (API >= 1.44 takes the MAC address per endpoint, so the deprecated
-    // `Config.MacAddress` stays empty as the Go client leaves it).
+/// Networking, as the docker CLI's `parse`: the first `--network` is the network mode, each
+/// one gets an endpoint (API >= 1.44 takes the MAC address per endpoint, so the deprecated
+/// `Config.MacAddress` stays empty as the Go client leaves it); DNS, extra hosts and links.
+fn networking(o: &ContainerOptions, req: &mut ContainerCreateRequest) -> Result<()> {
     if let Some(mac) = &o.mac_address
         && !valid_mac(mac)
     {
@@ -414,7 +463,7 @@ pub fn create_request(
         validate_link(l).map_err(|e| bad_flag(l, "--link", e))?;
     }
     h.links = o.link.clone();
-    Ok(req)
+    Ok(())
 }
 
 /// Docker's `convertToStandardNotation`: the long `-p` form
