@@ -452,48 +452,77 @@ struct Created {
     poststart: Vec<oci_spec::runtime::Hook>,
 }
 
-fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -> Result<Created> {
-    let dir = state::dir(&opts.root, id)?;
-    let bundle = Bundle::load(bundle_dir)?;
+/// The hooks of a spec that run during creation, while the init waits before `pivot_root`
+/// (see [`spawn_init`]).
+struct CreationHooks {
+    /// The deprecated `prestart`, in the runtime's namespaces.
+    prestart: Vec<oci_spec::runtime::Hook>,
+    /// `createRuntime`, in the runtime's namespaces.
+    create_runtime: Vec<oci_spec::runtime::Hook>,
+    /// `createContainer`, in the container's.
+    create_container: Vec<oci_spec::runtime::Hook>,
+}
+
+impl CreationHooks {
+    /// Whether there is no hook to run at all (the init then does not stop for them).
+    fn is_empty(&self) -> bool {
+        self.prestart.is_empty()
+            && self.create_runtime.is_empty()
+            && self.create_container.is_empty()
+    }
+}
+
+/// Creation step: the hooks the init stops for before `pivot_root`, read from the spec.
+fn creation_hooks(spec: &Spec) -> CreationHooks {
+    let hook_list =
+        |pick: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>| {
+            spec.hooks()
+                .as_ref()
+                .and_then(|h| pick(h).clone())
+                .unwrap_or_default()
+        };
+    CreationHooks {
+        prestart: hook_list(|h| h.prestart()),
+        create_runtime: hook_list(|h| h.create_runtime()),
+        create_container: hook_list(|h| h.create_container()),
+    }
+}
+
+/// Creation step: the container's state directory (and the root above it), refused with
+/// [`Error::Exists`] when a container of that id has one already.
+fn make_state_dir(root: &Path, dir: &Path, id: &str) -> Result<()> {
+    std::fs::create_dir_all(root).map_err(|e| Error::io("creating", root, e))?;
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::Exists(id.to_string()))
+        }
+        Err(e) => Err(Error::io("creating", dir, e)),
+    }
+}
+
+/// Creation step: the [`Init`] of a new container's process from its bundle: the mount plan,
+/// the namespaces, the process part ([`process_init`]), then the host and domain names and
+/// the sysctls.
+fn container_init(
+    bundle: &Bundle,
+    process: &Process,
+    namespaces: &[LinuxNamespace],
+    cg_root: &CgroupRoot,
+    cg_path: &str,
+    console_socket: Option<&Path>,
+) -> Result<Init> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::config("process", "missing"))?;
-    let cg_path = cgroup_path(spec, id)?;
-    let resources = resources(linux)?;
-    resources.validate()?;
-    let namespaces: Vec<LinuxNamespace> = linux
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    // Everything judged from the document is settled; now make things, undoing on failure.
-    std::fs::create_dir_all(&opts.root).map_err(|e| Error::io("creating", &opts.root, e))?;
-    match std::fs::create_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::Exists(id.to_string()));
-        }
-        Err(e) => return Err(Error::io("creating", &dir, e)),
-    }
-    let mut cleanup = Cleanup {
-        dir: Some(dir.clone()),
-        cgroup: None,
-    };
-    let cg_root = CgroupRoot::detect()?;
-    for ignored in ignored_resources(linux, &resources, cg_root.layout()) {
-        crate::warn::warn(ignored);
-    }
-
     let facts = Facts {
         bundle: bundle.dir.clone(),
-        cgroup_dirs: cgroup_dirs(&cg_root, &cg_path),
+        cgroup_dirs: cgroup_dirs(cg_root, cg_path),
     };
     let mount_plan = plan::plan(spec, &facts).map_err(|e| Error::config("mounts", e))?;
-    let ns = Namespaces::from_spec(&namespaces)?;
+    let ns = Namespaces::from_spec(namespaces)?;
     let new_user = ns.new_user();
     let joined_user = ns.join.iter().any(|j| j.flag == libc::CLONE_NEWUSER);
-    let mut init = process_init(process, linux, ns, opts.console_socket.as_deref())?;
+    let mut init = process_init(process, linux, ns, console_socket)?;
     init.user_ns_root = new_user || joined_user;
     init.hostname = spec
         .hostname()
@@ -517,66 +546,62 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
             )
         })
         .collect();
-    let hook_list =
-        |pick: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>| {
-            spec.hooks()
-                .as_ref()
-                .and_then(|h| pick(h).clone())
-                .unwrap_or_default()
-        };
-    let prestart = hook_list(|h| h.prestart());
-    let create_runtime = hook_list(|h| h.create_runtime());
-    let create_container = hook_list(|h| h.create_container());
-    init.hooks_sync =
-        !(prestart.is_empty() && create_runtime.is_empty() && create_container.is_empty());
-    // The process joins its groups itself (see `process::CgroupJoin`) unless it gets a new
-    // user namespace, whose root may not write the host's cgroup files; and it is cloned
-    // straight into its cgroup2 group, made now for that.
-    let planned = Cgroup::planned(&cg_root, &cg_path)?;
-    cleanup.cgroup = Some(planned.clone());
+    Ok(init)
+}
+
+/// Creation step: how the process gets into its `planned` groups. It joins them itself (see
+/// `process::CgroupJoin`) unless it gets a new user namespace, whose root may not write the
+/// host's cgroup files; and it is cloned straight into its cgroup2 group, made now for that.
+fn place_in_cgroup(init: &mut Init, planned: &Cgroup) {
     if !init.user_ns_root {
         init.cgroup_join = process::CgroupJoin::WhenMade;
-        init.cgroup_tasks = task_files(&planned);
+        init.cgroup_tasks = task_files(planned);
     }
-    init.cgroup_dir = open_cgroup_dir(&planned);
-    init.preserve_fds = opts.preserve_fds;
-    init.die_with_parent = opts.die_with_parent;
-    init.reaper = spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(INIT_ANNOTATION))
-        .is_some_and(|v| v == "true");
-    if gate {
-        let fifo = dir.join(EXEC_FIFO);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(|e| Error::io("creating", &fifo, e.into()))?;
-        // The init opens it for writing as the container's user, after its identity and
-        // capabilities changed: writable by others (as runc makes it), owned by the container's
-        // root in a new user namespace. Only the runtime (root) reads it.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
-            .map_err(|e| Error::io("setting the mode of", &fifo, e))?;
-        if new_user {
-            let host_id = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
-                maps.into_iter()
-                    .flatten()
-                    .find_map(|m| (m.container_id() == 0).then_some(m.host_id()))
-            };
-            let uid = host_id(linux.and_then(|l| l.uid_mappings().as_ref()));
-            let gid = host_id(linux.and_then(|l| l.gid_mappings().as_ref()));
-            std::os::unix::fs::chown(&fifo, uid, gid)
-                .map_err(|e| Error::io("giving the container's root", &fifo, e))?;
-        }
-        let dirfd: OwnedFd = std::fs::File::open(&dir)
-            .map_err(|e| Error::io("opening", &dir, e))?
-            .into();
-        init.gate = Some(Gate {
-            dir: dirfd,
-            name: cstring(EXEC_FIFO),
-        });
-    }
+    init.cgroup_dir = open_cgroup_dir(planned);
+}
 
-    let mut record = Record {
+/// Creation step (`create`, or `run` with `startContainer` hooks): the exec FIFO in the state
+/// directory `dir`, where the init waits for `start`, as the [`Gate`] the init opens.
+fn make_start_gate(dir: &Path, linux: Option<&Linux>, new_user: bool) -> Result<Gate> {
+    let fifo = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| Error::io("creating", &fifo, e.into()))?;
+    // The init opens it for writing as the container's user, after its identity and
+    // capabilities changed: writable by others (as runc makes it), owned by the container's
+    // root in a new user namespace. Only the runtime (root) reads it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
+        .map_err(|e| Error::io("setting the mode of", &fifo, e))?;
+    if new_user {
+        let host_id = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            maps.into_iter()
+                .flatten()
+                .find_map(|m| (m.container_id() == 0).then_some(m.host_id()))
+        };
+        let uid = host_id(linux.and_then(|l| l.uid_mappings().as_ref()));
+        let gid = host_id(linux.and_then(|l| l.gid_mappings().as_ref()));
+        std::os::unix::fs::chown(&fifo, uid, gid)
+            .map_err(|e| Error::io("giving the container's root", &fifo, e))?;
+    }
+    let dirfd: OwnedFd = std::fs::File::open(dir)
+        .map_err(|e| Error::io("opening", dir, e))?
+        .into();
+    Ok(Gate {
+        dir: dirfd,
+        name: cstring(EXEC_FIFO),
+    })
+}
+
+/// Creation step: the container's record before its process exists (status `creating`,
+/// no pid yet).
+fn initial_record(
+    id: &str,
+    bundle: &Bundle,
+    cg_path: &str,
+    namespaces: &[LinuxNamespace],
+) -> Record {
+    let spec = &bundle.spec;
+    Record {
         state: State {
             oci_version: OCI_VERSION.to_string(),
             id: id.to_string(),
@@ -593,7 +618,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
                 .into_iter()
                 .collect(),
         },
-        cgroup_path: cg_path.clone(),
+        cgroup_path: cg_path.to_string(),
         start_time: 0,
         poststop: spec
             .hooks()
@@ -607,7 +632,22 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
                 (n.typ().to_string(), path.unwrap_or_default())
             })
             .collect(),
-    };
+    }
+}
+
+/// Creation step: clones the init and drives it through its set-up: the id maps of a new user
+/// namespace, the groups made (and joined) while it mounts, and the creation hooks when it
+/// asks for them (given `state` with its pid). Returns the process and the groups made.
+fn spawn_init(
+    init: &Init,
+    linux: Option<&Linux>,
+    cg_root: &CgroupRoot,
+    cg_path: &str,
+    resources: &Resources,
+    hooks: &CreationHooks,
+    state: &State,
+) -> Result<(Spawned, Option<Cgroup>)> {
+    let new_user = init.ns.new_user();
     let uid_maps = linux
         .and_then(|l| l.uid_mappings().clone())
         .unwrap_or_default();
@@ -626,28 +666,40 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
     let child_joins_v1 = init.cgroup_join != process::CgroupJoin::Parent;
     let child_tasks = init.cgroup_tasks.clone();
     let mut on_setup = |pid: i32, in_unified: bool| -> Result<u32> {
-        let cgroup = Cgroup::create(&cg_root, &cg_path, &resources)?;
+        let cgroup = Cgroup::create(cg_root, cg_path, resources)?;
         made_cgroup = Some(cgroup.clone());
         cgroup.add_process_to(pid as u32, !child_joins_v1, !in_unified)?;
         Ok(skipped_groups(&child_tasks))
     };
-    let hook_state = record.state.clone();
+    let hook_state = state.clone();
     let mut on_hooks = |pid: i32| -> Result<()> {
         let mut s = hook_state.clone();
         s.pid = pid;
         let json = serde_json::to_string(&s).unwrap_or_default();
         // The deprecated `prestart` first, in the runtime's namespaces, then `createRuntime`
         // there too, then `createContainer` in the container's (still before `pivot_root`).
-        hooks::run("prestart", &prestart, &json)?;
-        hooks::run("createRuntime", &create_runtime, &json)?;
-        hooks::run_in_container("createContainer", &create_container, &json, pid)
+        hooks::run("prestart", &hooks.prestart, &json)?;
+        hooks::run("createRuntime", &hooks.create_runtime, &json)?;
+        hooks::run_in_container("createContainer", &hooks.create_container, &json, pid)
     };
     let callbacks = process::Callbacks {
         created: &mut on_created,
         setup: &mut on_setup,
         hooks: &mut on_hooks,
     };
-    let spawned = process::spawn(&init, callbacks)?;
+    let spawned = process::spawn(init, callbacks)?;
+    Ok((spawned, made_cgroup))
+}
+
+/// Creation step: records the spawned init (pid, start time, `created` or `running`) in the
+/// state directory `dir` and the pid file; kills it if that fails.
+fn record_spawned(
+    dir: &Path,
+    record: &mut Record,
+    spawned: &Spawned,
+    gate: bool,
+    opts: &CreateOptions,
+) -> Result<()> {
     record.state.pid = spawned.pid;
     record.start_time = state::proc_stat(spawned.pid).map(|(t, _)| t).unwrap_or(0);
     record.state.status = if gate {
@@ -655,7 +707,7 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
     } else {
         Status::Running
     };
-    let saved = state::save(&dir, &record).and_then(|()| match &opts.pid_file {
+    let saved = state::save(dir, record).and_then(|()| match &opts.pid_file {
         Some(path) => {
             std::fs::write(path, spawned.pid.to_string()).map_err(|e| Error::io("writing", path, e))
         }
@@ -665,6 +717,74 @@ fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -
         process::kill_and_reap(spawned.pid);
         return Err(err);
     }
+    Ok(())
+}
+
+/// Creates the container: everything is judged from the bundle first, then made bottom-up
+/// (state dir, cgroup, process), each undone by [`Cleanup`] if a later step fails. With
+/// `gate` the init waits at the exec FIFO for `start`.
+fn create_inner(id: &str, bundle_dir: &Path, opts: &CreateOptions, gate: bool) -> Result<Created> {
+    let dir = state::dir(&opts.root, id)?;
+    let bundle = Bundle::load(bundle_dir)?;
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref();
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config("process", "missing"))?;
+    let cg_path = cgroup_path(spec, id)?;
+    let resources = resources(linux)?;
+    resources.validate()?;
+    let namespaces: Vec<LinuxNamespace> = linux
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    // Everything judged from the document is settled; now make things, undoing on failure.
+    make_state_dir(&opts.root, &dir, id)?;
+    let mut cleanup = Cleanup {
+        dir: Some(dir.clone()),
+        cgroup: None,
+    };
+    let cg_root = CgroupRoot::detect()?;
+    for ignored in ignored_resources(linux, &resources, cg_root.layout()) {
+        crate::warn::warn(ignored);
+    }
+
+    let mut init = container_init(
+        &bundle,
+        process,
+        &namespaces,
+        &cg_root,
+        &cg_path,
+        opts.console_socket.as_deref(),
+    )?;
+    let new_user = init.ns.new_user();
+    let creation_hooks = creation_hooks(spec);
+    init.hooks_sync = !creation_hooks.is_empty();
+    let planned = Cgroup::planned(&cg_root, &cg_path)?;
+    cleanup.cgroup = Some(planned.clone());
+    place_in_cgroup(&mut init, &planned);
+    init.preserve_fds = opts.preserve_fds;
+    init.die_with_parent = opts.die_with_parent;
+    init.reaper = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    if gate {
+        init.gate = Some(make_start_gate(&dir, linux, new_user)?);
+    }
+
+    let mut record = initial_record(id, &bundle, &cg_path, &namespaces);
+    let (spawned, made_cgroup) = spawn_init(
+        &init,
+        linux,
+        &cg_root,
+        &cg_path,
+        &resources,
+        &creation_hooks,
+        &record.state,
+    )?;
+    record_spawned(&dir, &mut record, &spawned, gate, opts)?;
     cleanup.dir = None;
     cleanup.cgroup = None;
     init.cgroup_dir = None;
