@@ -9,6 +9,7 @@
 # be subtracted.
 #
 # usage: benches/oci-run.sh [RUNS=30]   (as root)
+#        BERTH_BASELINE=/path/to/older/berth benches/oci-run.sh   (that build's `oci` beside it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
@@ -23,10 +24,11 @@ else
 fi
 work=$(mktemp -d /tmp/berth-oci-bench-XXXX)
 cleanup() {
-  for rt in berth runc crun; do
+  for rt in berth base runc crun; do
     for id in b-net b-nonet; do
       case $rt in
         berth) $berth --root "$work/state-berth" delete --force $id >/dev/null 2>&1 || true ;;
+        base) [ -n "${BERTH_BASELINE:-}" ] && "$BERTH_BASELINE" oci --root "$work/state-base" delete --force $id >/dev/null 2>&1 || true ;;
         runc) runc --root "$work/state-runc" delete --force $id >/dev/null 2>&1 || true ;;
         crun) crun --root "$work/state-crun" delete --force $id >/dev/null 2>&1 || true ;;
       esac
@@ -62,6 +64,9 @@ cmds=()
 names=()
 for b in net nonet; do
   names+=("berth $b"); cmds+=("$berth --root $work/state-berth run -b $work/$b b-$b")
+  if [ -n "${BERTH_BASELINE:-}" ]; then
+    names+=("berth baseline $b"); cmds+=("$BERTH_BASELINE oci --root $work/state-base run -b $work/$b b-$b")
+  fi
   names+=("runc $b"); cmds+=("runc --root $work/state-runc run -b $work/$b b-$b")
   names+=("crun $b"); cmds+=("$(crun_wrap "crun --root $work/state-crun run -b $work/$b b-$b")")
 done
