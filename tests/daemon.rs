@@ -60,7 +60,7 @@ fn a_host_without_nft_gets_one_clear_warning_and_no_complaint() {
     let (bridge, subnet) = common::unique_bridge();
     // nft is "uninstalled" for the daemon alone: /dev/null over it in a private mount
     // namespace (exec then fails, as for a missing binary).
-    let mut child = Command::new("unshare")
+    let child = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c"])
         .arg("mount --bind /dev/null \"$(command -v nft || echo /usr/sbin/nft)\" && exec \"$0\" \"$@\"")
         .arg(common::berth_bin())
@@ -75,6 +75,9 @@ fn a_host_without_nft_gets_one_clear_warning_and_no_complaint() {
         .stderr(log)
         .spawn()
         .unwrap();
+    // Stopped when the test ends, whether it passed or not.
+    let mut child = StopOnDrop(child);
+    let child = &mut child.0;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     // The socket file appears at bind, a moment before the daemon listens: wait for a
     // connection to be accepted, not for the file.
@@ -104,4 +107,19 @@ fn a_host_without_nft_gets_one_clear_warning_and_no_complaint() {
     assert!(!log.contains("removing nftables table"), "{log}");
     assert!(!log.contains("running nft"), "{log}");
     common::unmount_under(dir.path());
+}
+
+/// A daemon the test started itself, stopped (SIGTERM, then reaped) when the test ends, so a
+/// failing assertion leaves no daemon behind.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
 }
