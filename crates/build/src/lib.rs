@@ -5,7 +5,7 @@
 //! [`dockerfile`] turns the file into owned stages and steps with their lines, [`words`]
 //! expands `ARG`/`ENV` variables and splits words exactly as Docker's builder does, and
 //! [`stages`] picks the stages a target needs, in dependency order and in levels that may run
-//! in parallel. Every error names the file and line (`Dockerfile:7: unknown instruction:
+//! in parallel; [`ignore`] applies `.dockerignore` as Docker does. Every error names the file and line (`Dockerfile:7: unknown instruction:
 //! RUNN`). Running the steps (containers, layers, the cache) is the engine's builder, on top.
 
 // Unsafe code lives in layer 1 (design.md): never above it.
@@ -13,6 +13,7 @@
 
 pub mod dockerfile;
 mod error;
+pub mod ignore;
 pub mod stages;
 pub mod words;
 
