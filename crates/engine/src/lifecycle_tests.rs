@@ -137,6 +137,15 @@ fn create(engine: &Engine, name: &str, cmd: &[&str], host_config: serde_json::Va
         .id
 }
 
+/// `docker start` (blocking, as the API runs it) on a worker thread.
+async fn start(engine: &Arc<Engine>, id: &str) {
+    let (e, id) = (engine.clone(), id.to_string());
+    tokio::task::spawn_blocking(move || e.container_start(&id))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 fn state(engine: &Engine, id: &str) -> serde_json::Value {
     let inspect = engine.container_inspect(id, false).unwrap();
     serde_json::to_value(inspect).unwrap()["State"].clone()
@@ -173,12 +182,7 @@ async fn create_start_stop_and_remove_publish_their_events() {
     let (_, mut events) = engine.events_subscribe(None);
     let id = create(&engine, "web", &["serve"], json!({}));
     assert_eq!(state(&engine, &id)["Status"], "created");
-    let e = engine.clone();
-    let started = id.clone();
-    tokio::task::spawn_blocking(move || e.container_start(&started))
-        .await
-        .unwrap()
-        .unwrap();
+    start(&engine, &id).await;
     let st = state(&engine, &id);
     assert_eq!(st["Status"], "running", "{st}");
     assert!(
@@ -224,12 +228,7 @@ async fn a_stop_escalates_to_sigkill_when_the_signal_is_ignored() {
     import_image(&engine);
     let (_, mut events) = engine.events_subscribe(None);
     let id = create(&engine, "stubborn", &["trap"], json!({}));
-    let e = engine.clone();
-    let started = id.clone();
-    tokio::task::spawn_blocking(move || e.container_start(&started))
-        .await
-        .unwrap()
-        .unwrap();
+    start(&engine, &id).await;
     let begun = Instant::now();
     engine.container_stop(&id, Some(1), None).await.unwrap();
     assert!(
@@ -263,12 +262,7 @@ async fn an_auto_remove_container_is_gone_after_its_exit_and_a_late_wait_sees_it
         json!({"AutoRemove": true}),
     );
     let waiting = engine.container_wait(&id, WaitCondition::NextExit).unwrap();
-    let e = engine.clone();
-    let started = id.clone();
-    tokio::task::spawn_blocking(move || e.container_start(&started))
-        .await
-        .unwrap()
-        .unwrap();
+    start(&engine, &id).await;
     let result = tokio::time::timeout(Duration::from_secs(10), waiting)
         .await
         .unwrap()
@@ -303,13 +297,8 @@ async fn an_on_failure_policy_restarts_with_growing_back_off_then_gives_up() {
         &["sh", "-c", "exit 1"],
         json!({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}),
     );
-    let e = engine.clone();
-    let started = id.clone();
     let begun = Instant::now();
-    tokio::task::spawn_blocking(move || e.container_start(&started))
-        .await
-        .unwrap()
-        .unwrap();
+    start(&engine, &id).await;
     until("three restarts", || host.shims.launches_of(&id) == 4);
     // Back-off doubles from 100 ms: 100 + 200 + 400 before the last launch.
     assert!(
@@ -344,11 +333,7 @@ async fn a_restarted_daemon_reattaches_records_exits_and_restarts_by_policy() {
         json!({"RestartPolicy": {"Name": "always"}}),
     );
     for id in [&kept, &ended, &lost] {
-        let (e, id) = (first.clone(), id.clone());
-        tokio::task::spawn_blocking(move || e.container_start(&id))
-            .await
-            .unwrap()
-            .unwrap();
+        start(&first, id).await;
     }
     // The daemon goes; meanwhile one container exits and one shim is killed.
     first.shutdown();
@@ -394,12 +379,7 @@ async fn a_bridge_container_gets_a_lease_a_veth_and_rules_and_gives_them_back() 
     let engine = host.open();
     import_image(&engine);
     let id = create(&engine, "web", &["serve"], json!({"NetworkMode": "bridge"}));
-    let e = engine.clone();
-    let started = id.clone();
-    tokio::task::spawn_blocking(move || e.container_start(&started))
-        .await
-        .unwrap()
-        .unwrap();
+    start(&engine, &id).await;
     let veths = host.network.veths();
     assert_eq!(veths.len(), 1, "{veths:?}");
     let veth = veths.values().next().unwrap().clone();
