@@ -103,8 +103,20 @@ impl Containers {
             Status::Running | Status::Paused => {
                 let dir = self.shims.state_dir(&rec.id);
                 if self.shims.live_pid(&dir).is_some() {
+                    let client = self.shims.client(&rec.id);
+                    let status = client.state().ok();
+                    if let Some(s) = &status
+                        && s.status == berth_shim_proto::ContainerStatus::Stopped
+                    {
+                        // The container ended while the daemon was down and its shim kept the
+                        // exit: record it now, so nobody sees it "running" until a monitor
+                        // would have noticed.
+                        let exit = client.wait().unwrap_or_else(|_| lost_exit());
+                        let _ = client.shutdown();
+                        tracing::info!(id = %rec.id, code = exit.exit_code, "container exited while the daemon was down");
+                        return Restored::Exited(exit);
+                    }
                     tracing::info!(id = %rec.id, "re-attached to running container");
-                    let status = self.shims.client(&rec.id).state().ok();
                     if let Some(s) = status {
                         let paused = s.status == berth_shim_proto::ContainerStatus::Paused;
                         let _ = entry.update(|r| {
