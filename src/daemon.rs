@@ -26,6 +26,10 @@ pub struct DaemonOptions {
     pub dns_listen: String,
     /// The host-side name suffix (`--dns-suffix`).
     pub dns_suffix: String,
+    /// Bytes of build context a build may send (`--build-context-limit`).
+    pub build_context_limit: u64,
+    /// Bytes the build cache may keep (`--build-cache-max`).
+    pub build_cache_max: u64,
     /// `auto`, `nftables` or `iptables` (`--firewall`).
     pub firewall: String,
 }
@@ -128,6 +132,10 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         },
         dns_suffix: opts.dns_suffix.clone(),
         seams: Default::default(),
+        build: berth_engine::build::BuildSettings {
+            context_limit: opts.build_context_limit,
+            cache_max: opts.build_cache_max,
+        },
     };
     // Opening the engine takes the root lock first, so the stale-socket removal below can never
     // pull the socket from under another live daemon on the same root.

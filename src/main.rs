@@ -28,6 +28,8 @@ fn main() {
             bip: args.bip,
             dns_listen: args.dns_listen,
             dns_suffix: args.dns_suffix,
+            build_context_limit: args.build_context_limit,
+            build_cache_max: args.build_cache_max,
             firewall: args.firewall,
         })
     });

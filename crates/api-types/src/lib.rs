@@ -8,6 +8,7 @@
 // Unsafe code lives in layer 1 (design.md): never above it.
 #![forbid(unsafe_code)]
 
+pub mod build;
 pub mod container;
 pub mod events;
 pub mod exec;

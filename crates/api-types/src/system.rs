@@ -148,9 +148,9 @@ pub struct DiskUsage {
     /// Every volume, with `UsageData`.
     #[serde(default)]
     pub volumes: Vec<crate::volume::Volume>,
-    /// The build cache's records (there is no cache yet: always empty).
+    /// The build cache's records.
     #[serde(default)]
-    pub build_cache: Vec<serde_json::Value>,
+    pub build_cache: Vec<crate::build::BuildCache>,
     /// Bytes of container logs (json-file, rotated files included).
     #[serde(default)]
     pub logs_size: i64,

@@ -187,15 +187,15 @@ pub fn evaluate_from(
 /// `ARG`/`ENV`, and calls `on_step` with each step and the scope it sees (the builder runs
 /// `RUN`, `COPY` and `ADD` there, and keys its cache on them). Returns the `--build-arg`s the
 /// stage used.
-pub fn walk(
+pub fn walk<E: From<BuildError>>(
     stage: &Stage,
     config: &mut ImageConfig,
     globals: &Scope,
     inputs: &BuildInputs,
     file: &str,
     escape: char,
-    on_step: &mut dyn FnMut(&Step, &Scope) -> Result<()>,
-) -> Result<BTreeSet<String>> {
+    on_step: &mut dyn FnMut(&Step, &Scope, &ImageConfig) -> Result<(), E>,
+) -> Result<BTreeSet<String>, E> {
     let mut scope = Scope::default();
     // The base image's ENV is seen from the start.
     for e in config.env.iter().flatten() {
@@ -268,7 +268,9 @@ pub fn walk(
                 for p in paths {
                     let v = word(p, &scope)?;
                     if v.is_empty() {
-                        return Err(err("VOLUME specified can not be an empty string".into()));
+                        return Err(
+                            err("VOLUME specified can not be an empty string".into()).into()
+                        );
                     }
                     volumes.insert(v, serde_json::json!({}));
                 }
@@ -286,7 +288,7 @@ pub fn walk(
             }
             Instruction::Shell(argv) => {
                 if argv.is_empty() {
-                    return Err(err("SHELL requires at least one argument".into()));
+                    return Err(err("SHELL requires at least one argument".into()).into());
                 }
                 config.shell = Some(argv.clone());
             }
@@ -300,9 +302,9 @@ pub fn walk(
                     .unwrap_or("")
                     .to_ascii_uppercase();
                 if matches!(trigger.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
-                    return Err(err(format!(
-                        "{trigger} isn't allowed as an ONBUILD trigger"
-                    )));
+                    return Err(
+                        err(format!("{trigger} isn't allowed as an ONBUILD trigger")).into(),
+                    );
                 }
                 config
                     .on_build
@@ -311,7 +313,7 @@ pub fn walk(
             }
             Instruction::Run { .. } | Instruction::Copy(_) | Instruction::Add(_) => {}
         }
-        on_step(step, &scope)?;
+        on_step(step, &scope, config)?;
     }
     Ok(scope.used)
 }
@@ -470,7 +472,7 @@ mod tests {
             &inputs,
             "Dockerfile",
             df.escape,
-            &mut |step, scope| {
+            &mut |step, scope, _| -> Result<()> {
                 if matches!(step.instruction, Instruction::Run { .. }) {
                     runs.push(scope.vars());
                 }
@@ -570,7 +572,7 @@ mod tests {
             &inputs,
             "Dockerfile",
             '\\',
-            &mut |_, _| Ok(()),
+            &mut |_, _, _| -> Result<()> { Ok(()) },
         )
         .unwrap();
         assert_eq!(config.cmd, None);
@@ -588,7 +590,7 @@ mod tests {
             &inputs,
             "Dockerfile",
             '\\',
-            &mut |_, _| Ok(()),
+            &mut |_, _, _| -> Result<()> { Ok(()) },
         )
         .unwrap_err();
         assert_eq!(

@@ -113,8 +113,8 @@ fn matches(pattern: &[String], path: &[String]) -> bool {
 }
 
 /// Shell-style match of one component: `*`, `?`, `[...]` (with `^`/`!` negation and ranges),
-/// `\` escapes.
-fn component_matches(pattern: &str, name: &str) -> bool {
+/// `\` escapes. (`COPY` globs match their components the same way.)
+pub fn component_matches(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     glob(&p, &n)

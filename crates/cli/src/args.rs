@@ -80,6 +80,11 @@ pub enum Command {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
@@ -247,6 +252,8 @@ pub struct VolumePruneArgs {
 /// `berth image ...`.
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
@@ -297,6 +304,12 @@ pub struct DaemonArgs {
     /// Suffix of container names on the host (`web.berth`).
     #[arg(long, default_value = "berth", value_name = "DOMAIN")]
     pub dns_suffix: String,
+    /// Largest build context (uncompressed bytes) a build may send.
+    #[arg(long, default_value_t = 8 << 30, value_name = "BYTES")]
+    pub build_context_limit: u64,
+    /// Bytes of layers the build cache keeps; the least recently used go first.
+    #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
+    pub build_cache_max: u64,
     /// Tool for the NAT and filter rules: auto (nftables, or iptables where `nft` is absent),
     /// nftables or iptables.
     #[arg(long, default_value = "auto", value_parser = ["auto", "nftables", "iptables"])]
@@ -495,6 +508,82 @@ pub struct LoadArgs {
     /// Suppress the load output
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// `build [OPTIONS] PATH | URL | -`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the name:tag format (several allowed)
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: PATH/Dockerfile; `-` reads it from stdin)
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<String>,
+    /// Set build-time variables (NAME=value, or NAME to take it from the environment)
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Set metadata for an image (key=value)
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_hosts: Vec<String>,
+    /// Set target platform for build
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Secret to expose to the build (id=mysecret,src=/local/secret)
+    #[arg(long)]
+    pub secret: Vec<String>,
+    /// Type of progress output (auto, plain, tty)
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Remove intermediate containers after a successful build (always done)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub rm: bool,
+    /// Build context: a directory, a tar archive, or `-` for stdin
+    pub context: String,
+}
+
+/// `builder ...`.
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+/// `builder prune`.
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just intermediate steps
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values (e.g. `until=24h`)
+    #[arg(long = "filter")]
+    pub filters: Vec<String>,
+    /// Amount of disk space to keep for cache (bytes, or with a unit: 512mb, 2gb)
+    #[arg(long)]
+    pub keep_storage: Option<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
 }
 
 #[cfg(test)]

@@ -101,6 +101,46 @@ impl Client {
         Ok(json_stream(resp.into_body()))
     }
 
+    /// `POST /build`: sends the context (a tar, streamed) with the classic builder's query
+    /// parameters (`t`, `dockerfile`, `buildargs`, …, as pairs) and returns Docker's message
+    /// stream (a failed build ends with an `error` message rather than an error status).
+    pub async fn image_build(
+        &self,
+        params: &[(&str, String)],
+        context: Body,
+    ) -> Result<JsonStream<JsonMessage>> {
+        let path = format!(
+            "/build{}",
+            query(params.iter().map(|(k, v)| (*k, v.as_str())))
+        );
+        let resp = self.send(Method::POST, &path, context).await?;
+        Ok(json_stream(resp.into_body()))
+    }
+
+    /// `POST /build/prune`: removes build cache records (`all`, `keep-storage`, filters).
+    pub async fn build_prune(
+        &self,
+        all: bool,
+        keep_storage: Option<u64>,
+        filters: &Filters,
+    ) -> Result<berth_api_types::build::BuildPruneResponse> {
+        let f = filters.to_json();
+        let keep = keep_storage.map(|k| k.to_string());
+        let mut q = vec![("all", flag(all))];
+        if let Some(k) = &keep {
+            q.push(("keep-storage", k));
+        }
+        if !filters.is_empty() {
+            q.push(("filters", &f));
+        }
+        self.send_json(
+            Method::POST,
+            &format!("/build/prune{}", query(q)),
+            Body::empty(),
+        )
+        .await
+    }
+
     /// `GET /images/get?names=...`: the `docker save` archive of one or more images, read as it
     /// arrives.
     pub async fn images_save(&self, names: &[String]) -> Result<ByteReader> {

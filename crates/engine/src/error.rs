@@ -57,6 +57,16 @@ pub enum EngineError {
         #[source]
         source: serde_json::Error,
     },
+    /// A Dockerfile that does not parse or plan, or an instruction that cannot be expanded.
+    #[error(transparent)]
+    Dockerfile(#[from] berth_build::BuildError),
+    /// A build step failed: what it was, where, and why (a `RUN` that exited non-zero, a
+    /// `COPY` of a path outside the context…).
+    #[error("{message}")]
+    BuildStep {
+        /// The whole message, in Docker's words where Docker has them.
+        message: String,
+    },
     /// The operation conflicts with the object's state (for example a volume in use).
     #[error("{0}")]
     Conflict(String),
@@ -159,6 +169,9 @@ impl HasKind for EngineError {
             | EngineError::Reference(_)
             | EngineError::Shorthand(_) => ErrorKind::InvalidArgument,
             EngineError::Encode { .. } => ErrorKind::Internal,
+            EngineError::Dockerfile(_) | EngineError::BuildStep { .. } => {
+                ErrorKind::InvalidArgument
+            }
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::StartFailed { failure, .. } => failure.kind(),

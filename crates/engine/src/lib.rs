@@ -14,6 +14,7 @@
 // Unsafe code lives in layer 1 (design.md): never above it.
 #![forbid(unsafe_code)]
 
+pub mod build;
 pub mod containers;
 mod error;
 pub mod events;
@@ -90,6 +91,8 @@ pub struct EngineConfig {
     pub dns_suffix: String,
     /// What the engine runs containers and root file systems on; the default is the host.
     pub seams: Seams,
+    /// Limits on builds (context size, cache size).
+    pub build: build::BuildSettings,
 }
 
 /// The engine's seams to the host, where engine tests put in-memory fakes: `Default` is the
@@ -130,6 +133,7 @@ pub struct Engine {
     networks: Arc<networks::NetworkStore>,
     daemon_id: String,
     started: SystemTime,
+    build: build::BuildSettings,
 }
 
 impl Engine {
@@ -217,6 +221,8 @@ impl Engine {
                 Err(e) => tracing::warn!(%listen, error = %e, "cannot serve the host resolver"),
             }
         }
+        // Contexts of builds a killed daemon was running.
+        build::context::sweep(&root.join("build").join("contexts"));
         let daemon_id = daemon_id(&root)?;
         // Again now that every store has made its directories.
         privacy::secure_root(&root)?;
@@ -232,6 +238,7 @@ impl Engine {
             networks,
             daemon_id,
             started: SystemTime::now(),
+            build: config.build,
         })
     }
 

@@ -86,6 +86,7 @@ impl Host {
             default_subnet: None,
             dns_listen: None,
             dns_suffix: "berth".into(),
+            build: Default::default(),
             seams: Seams {
                 shims: Some(self.shims.clone()),
                 snapshotter: Some(self.snapshotter.clone()),

@@ -103,7 +103,7 @@ impl Engine {
             images,
             containers,
             volumes,
-            build_cache: Vec::new(),
+            build_cache: self.build_cache_usage(),
             logs_size,
         })
     }

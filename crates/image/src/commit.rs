@@ -7,17 +7,15 @@
 //! so a bad layer or a crash leaves no blob or snapshot behind and a concurrent removal of the
 //! parent cannot delete the layers the new image is about to share with it.
 
-use crate::build::sniff_layer_media_type;
+use crate::assemble::Assembly;
 use crate::config_changes::apply_changes;
 use crate::error::{ImageError, Result};
-use crate::oci::{History, OciImageConfig, media_types};
-use crate::records::{ImageRecord, LayerRecord};
-use crate::store::{ImageStore, Lease, NewImage};
+use crate::oci::{History, OciImageConfig};
+use crate::store::ImageStore;
 use crate::timefmt::now_rfc3339;
 use berth_api_types::image::ImageConfig;
 use berth_common::{Digest, Reference};
-use std::io::{self, Read};
-use std::sync::Arc;
+use std::io::Read;
 
 /// What [`ImageStore::commit`] needs.
 pub struct CommitOptions<'a> {
@@ -78,57 +76,18 @@ impl ImageStore {
             config,
             created_by,
         } = opts;
-        if let Some(r) = &reference
-            && r.digest().is_some()
-        {
-            return Err(ImageError::InvalidArgument(format!(
-                "refusing to create a tag with a digest reference: {}",
-                r.familiar()
-            )));
-        }
-        // Taken before the parent is read: from here on its blobs and snapshots stay, even if
-        // the parent itself is removed meanwhile.
-        let mut lease = Lease::new(self);
-        let (parent_record, parent_config) = {
+        let (parent_config, run_config) = {
             let mut inner = self.lock();
-            let record = inner
-                .state
-                .images
-                .get(&parent)
-                .cloned()
-                .ok_or_else(|| ImageError::NotFound(parent.to_string()))?;
-            let config = self.config_of(&mut inner, &parent)?;
-            (record, config)
+            if !inner.state.images.contains_key(&parent) {
+                return Err(ImageError::NotFound(parent.to_string()));
+            }
+            let parent_config = self.config_of(&mut inner, &parent)?;
+            let mut run_config = config
+                .or_else(|| parent_config.config.clone())
+                .unwrap_or_default();
+            apply_changes(&mut run_config, &changes)?;
+            (parent_config, run_config)
         };
-        let mut run_config = config
-            .or_else(|| parent_config.config.clone())
-            .unwrap_or_default();
-        apply_changes(&mut run_config, &changes)?;
-
-        let (blob, diff_id) = self.store_tarball(layer)?;
-        lease.blob(&blob);
-        let media_type = sniff_layer_media_type(&self.content, &blob.digest)?;
-        let layer_err = |source| ImageError::Layer {
-            layer: "committed layer".into(),
-            source,
-        };
-        let mut reader = self.content.open_blob(&blob.digest).map_err(layer_err)?;
-        let top = parent_record.layers.last().map(|l| &l.chain_id);
-        let applied = self
-            .snapshotter
-            .apply_layer(top, &diff_id, &mut reader)
-            .map_err(layer_err)?;
-        lease.snapshot(&applied);
-        let mut layers = parent_record.layers.clone();
-        layers.push(LayerRecord {
-            blob: blob.digest.clone(),
-            media_type: media_type.to_string(),
-            size: blob.size,
-            diff_id: diff_id.clone(),
-            chain_id: applied.chain_id,
-            unpacked: applied.size,
-        });
-
         let created = now_rfc3339();
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         let (comment, author, created_by) =
@@ -142,46 +101,20 @@ impl ImageStore {
         new_config.docker_version = None;
         new_config.extra.remove("container");
         new_config.extra.remove("container_config");
-        if new_config.rootfs.kind.is_empty() {
-            new_config.rootfs.kind = "layers".into();
-        }
-        new_config.rootfs.diff_ids.push(diff_id);
         new_config.history.push(History {
-            created: Some(created.clone()),
+            created: Some(created),
             created_by,
             author,
             comment,
             empty_layer: None,
         });
-        let config_bytes = serde_json::to_vec(&new_config)
-            .map_err(|e| ImageError::io("encoding the image config", io::Error::other(e)))?;
-        let config_blob = self
-            .content
-            .write_bytes(&config_bytes)
-            .map_err(|e| ImageError::storage("storing the image config", e))?;
-        lease.blob(&config_blob);
-        let manifest =
-            self.write_manifest(&config_blob.digest, config_blob.size, &layers, &mut lease)?;
-
-        let record = ImageRecord {
-            id: config_blob.digest.clone(),
-            config_size: config_blob.size,
-            manifest: manifest.digest,
-            manifest_size: manifest.size,
-            manifest_media_type: media_types::OCI_MANIFEST.into(),
-            size: layers.iter().map(|l| l.unpacked).sum(),
-            layers,
-            repo_digests: Vec::new(),
-            added: created,
-            last_tag_time: None,
-            parent: Some(parent.clone()),
-        };
-        self.add_images(&[NewImage {
-            record,
+        self.assemble(Assembly {
+            base: Some(parent),
+            layer: Some(layer),
+            config: new_config,
             tags: reference.into_iter().collect(),
-            config: Arc::new(new_config),
-        }])?;
-        drop(lease);
-        Ok(config_blob.digest)
+            hidden: false,
+            cache_key: None,
+        })
     }
 }

@@ -98,6 +98,7 @@ impl ImageStore {
             added: created,
             last_tag_time: None,
             parent: None,
+            hidden: false,
         };
         let tags = opts
             .reference

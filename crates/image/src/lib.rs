@@ -20,7 +20,9 @@ pub mod error;
 pub mod oci;
 
 mod archive;
+mod assemble;
 mod build;
+mod cache;
 mod commit;
 mod import;
 mod load;
@@ -35,6 +37,8 @@ mod timefmt;
 #[cfg(test)]
 mod tests;
 
+pub use assemble::Assembly;
+pub use cache::CachePrune;
 pub use commit::CommitOptions;
 pub use error::{ImageError, Result};
 pub use import::ImportOptions;

@@ -429,6 +429,7 @@ impl ImageStore {
             added: now_rfc3339(),
             last_tag_time: None,
             parent: None,
+            hidden: false,
         };
         Ok(NewImage {
             record,

@@ -17,10 +17,9 @@ use std::collections::BTreeMap;
 const LIST_FILTERS: &[&str] = &["reference", "dangling", "label", "before", "since", "until"];
 
 impl ImageStore {
-    /// `GET /images/json`: images newest first, filtered. `all` would add intermediate build
-    /// images, which this store does not keep, so it changes nothing.
+    /// `GET /images/json`: images newest first, filtered. `all` adds the intermediate images
+    /// build steps made (the build cache's), which are hidden otherwise.
     pub fn list(&self, filters: &Filters, all: bool) -> Result<Vec<ImageSummary>> {
-        let _ = all;
         filters
             .check_names(LIST_FILTERS)
             .map_err(|e| ImageError::InvalidArgument(e.0))?;
@@ -44,7 +43,7 @@ impl ImageStore {
         let patterns = filters.get("reference");
         let records: Vec<ImageRecord> = inner.state.images.values().cloned().collect();
         let mut out = Vec::new();
-        for rec in records {
+        for rec in records.into_iter().filter(|r| all || !r.hidden) {
             let config = self.config_of(&mut inner, &rec.id)?;
             let created = unix_seconds(config.created.as_deref());
             let mut tags = inner.state.tags_of(&rec.id);

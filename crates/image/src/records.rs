@@ -59,6 +59,25 @@ pub(crate) struct ImageRecord {
     /// The image this one was committed (or built) from, on this daemon: Docker's `Parent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Digest>,
+    /// A build step's result, kept for the build cache: not listed by `docker images`, not
+    /// removed by `image prune` (`builder prune` removes it once no cache record needs it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+}
+
+/// One build cache entry: a build step's key (its parent, the instruction after expansion and
+/// the checksum of what it copied) and the image that step made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct CacheRecord {
+    /// The image the step made.
+    pub image: Digest,
+    /// When the step first ran (RFC 3339).
+    pub created: String,
+    /// When a build last used it (RFC 3339).
+    pub last_used: String,
+    /// How many builds used it.
+    #[serde(default)]
+    pub uses: u64,
 }
 
 impl ImageRecord {
@@ -84,6 +103,9 @@ pub(crate) struct State {
     pub images: BTreeMap<Digest, ImageRecord>,
     /// Full tagged references (`docker.io/library/busybox:latest`) to image ids.
     pub tags: BTreeMap<String, Digest>,
+    /// The build cache: step keys to the images they made.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cache: BTreeMap<String, CacheRecord>,
 }
 
 impl State {

@@ -167,7 +167,8 @@ impl ImageStore {
         let ids: Vec<Digest> = inner.state.images.keys().cloned().collect();
         for id in ids {
             let tagged = !inner.state.tags_of(&id).is_empty();
-            if (dangling_only && tagged) || in_use(&id).is_some() {
+            let hidden = inner.state.images.get(&id).is_some_and(|r| r.hidden);
+            if hidden || (dangling_only && tagged) || in_use(&id).is_some() {
                 continue;
             }
             let config = self.config_of(&mut inner, &id)?;
@@ -227,7 +228,7 @@ impl ImageStore {
         self.gc_locked(&mut inner)
     }
 
-    fn gc_locked(&self, inner: &mut Inner) -> Result<u64> {
+    pub(crate) fn gc_locked(&self, inner: &mut Inner) -> Result<u64> {
         if inner.active_leases > 0 {
             return Ok(0);
         }

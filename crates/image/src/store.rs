@@ -139,6 +139,15 @@ impl ImageStore {
     /// Records new images and points their tags at them, in one atomic state write. An image
     /// already present keeps its record (it is the same content); tags move like `docker tag`.
     pub(crate) fn add_images(&self, images: &[NewImage]) -> Result<()> {
+        self.add_images_with(images, |_| {})
+    }
+
+    /// [`ImageStore::add_images`] with a further change to the state made in the same write.
+    pub(crate) fn add_images_with(
+        &self,
+        images: &[NewImage],
+        also: impl FnOnce(&mut State),
+    ) -> Result<()> {
         let mut inner = self.lock();
         let mut state = inner.state.clone();
         let now = now_rfc3339();
@@ -151,6 +160,7 @@ impl ImageStore {
                 state.set_tag(&with_default_tag(tag), &img.record.id, &now);
             }
         }
+        also(&mut state);
         self.persist(&mut inner, state)?;
         for img in images {
             inner

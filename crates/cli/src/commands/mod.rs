@@ -1,6 +1,7 @@
 //! One module per group of commands; each command decodes its flags, makes its API calls
 //! through the client and prints Docker's output.
 
+pub mod build;
 pub mod containers;
 pub mod cp;
 pub mod create;
@@ -17,7 +18,8 @@ pub mod transfer;
 pub mod volumes;
 
 use crate::args::{
-    Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, SystemCommand, VolumeCommand,
+    BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, NetworkCommand, SystemCommand,
+    VolumeCommand,
 };
 use crate::autostart::Target;
 use anyhow::Result;
@@ -54,6 +56,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => {
             transfer::save(&target, a).await
         }
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => {
+            build::build(&target, a).await
+        }
+        Command::Builder(BuilderCommand::Prune(a)) => build::prune(&target, a).await,
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
             transfer::load(&target, a).await
         }

@@ -162,6 +162,27 @@ impl Containers {
         f(&view)
     }
 
+    /// Runs `f` with the (stopped) container's root file system mounted at the path `f` is
+    /// given, under the container's operation lock. The builder reads a stage's files and
+    /// writes a step's there, resolving every path with [`Tree`] so no symlink leads out.
+    pub(crate) fn with_rootfs<T>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        let rec = entry.snapshot();
+        let root = entry.dir().join("rootfs");
+        let mounted_here = !self.snapshotter.is_mounted(&root);
+        self.mount_rootfs(&rec, &root)?;
+        let _guard = RootfsGuard {
+            containers: self,
+            root: mounted_here.then(|| root.clone()),
+        };
+        f(&root)
+    }
+
     /// `HEAD /containers/{id}/archive`: the stat of `path`.
     pub fn stat_path(&self, key: &str, path: &str) -> Result<PathStat> {
         self.with_view(key, |view| stat_in(view, key, path))

@@ -295,7 +295,6 @@ impl Engine {
     /// layer on top of its image, with the container's config (or the one given) and
     /// `changes` applied.
     pub fn container_commit(&self, key: &str, req: CommitRequest) -> Result<Digest> {
-        use berth_storage::snapshot::RootfsMount;
         let containers = self.containers();
         let entry = containers.store().get(key)?;
         let rec = entry.snapshot();
@@ -304,15 +303,6 @@ impl Engine {
             .parse()
             .map_err(|e| EngineError::InvalidArgument(format!("image of {}: {e}", rec.id)))?;
         let top = self.images.layers(&parent)?.last().cloned();
-        let upper = match self.snapshotter.prepare(&rec.id, top.as_ref())? {
-            RootfsMount::Overlay { upper, .. } => upper,
-            RootfsMount::Directory(_) => {
-                return Err(EngineError::InvalidArgument(
-                    "commit needs the overlay2 snapshotter (the copy snapshotter keeps no diff)"
-                        .into(),
-                ));
-            }
-        };
         let reference = if req.repo.is_empty() {
             None
         } else {
@@ -327,41 +317,27 @@ impl Engine {
         let paused = req.pause
             && rec.state.status == crate::containers::record::Status::Running
             && containers.pause(&rec.id).is_ok();
-        let (mut reader, mut writer) = std::io::pipe().map_err(|e| EngineError::io(&upper, e))?;
-        let upper_dir = upper.clone();
-        let producer = std::thread::spawn(move || {
-            berth_storage::diff::write_overlay_diff(&upper_dir, &mut writer)
-        });
         let mut created_by = rec.path.clone();
         for a in &rec.args {
             created_by.push(' ');
             created_by.push_str(a);
         }
-        let committed = self.images.commit(berth_image::CommitOptions {
-            parent,
-            layer: &mut reader,
-            reference,
-            comment: req.comment.clone(),
-            author: req.author.clone(),
-            changes: req.changes.clone(),
-            config: Some(config),
-            created_by,
+        let committed = self.with_container_diff(&rec.id, top.as_ref(), |layer| {
+            Ok(self.images.commit(berth_image::CommitOptions {
+                parent,
+                layer,
+                reference,
+                comment: req.comment.clone(),
+                author: req.author.clone(),
+                changes: req.changes.clone(),
+                config: Some(config),
+                created_by,
+            })?)
         });
-        drop(reader);
-        let produced = producer.join();
         if paused {
             let _ = containers.unpause(&rec.id);
         }
         let id = committed?;
-        match produced {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => {
-                return Err(EngineError::InvalidArgument(
-                    "the layer writer panicked".into(),
-                ));
-            }
-        }
         self.events.emit(
             berth_api_types::events::EventType::Container,
             "commit",
@@ -373,5 +349,39 @@ impl Engine {
             ],
         );
         Ok(id)
+    }
+
+    /// Hands `consume` the changes of container `id` (whose image's top layer is `top`) as a
+    /// layer tar, written from its overlay upper directory while `consume` reads it.
+    pub(crate) fn with_container_diff<T>(
+        &self,
+        id: &str,
+        top: Option<&Digest>,
+        consume: impl FnOnce(&mut dyn std::io::Read) -> Result<T>,
+    ) -> Result<T> {
+        use berth_storage::snapshot::RootfsMount;
+        let upper = match self.snapshotter.prepare(id, top)? {
+            RootfsMount::Overlay { upper, .. } => upper,
+            RootfsMount::Directory(_) => {
+                return Err(EngineError::InvalidArgument(
+                    "commit needs the overlay2 snapshotter (the copy snapshotter keeps no diff)"
+                        .into(),
+                ));
+            }
+        };
+        let (mut reader, mut writer) = std::io::pipe().map_err(|e| EngineError::io(&upper, e))?;
+        let upper_dir = upper.clone();
+        let producer = std::thread::spawn(move || {
+            berth_storage::diff::write_overlay_diff(&upper_dir, &mut writer)
+        });
+        let consumed = consume(&mut reader);
+        drop(reader);
+        let produced = producer.join();
+        let value = consumed?;
+        match produced {
+            Ok(Ok(_)) => Ok(value),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(EngineError::Internal("the layer writer panicked".into())),
+        }
     }
 }

@@ -33,6 +33,20 @@ impl Containers {
             let Ok(entry) = self.store.get(&id) else {
                 continue; // removed by a client meanwhile
             };
+            if entry
+                .snapshot()
+                .config
+                .labels
+                .contains_key(crate::build::step::STEP_LABEL)
+            {
+                // A build step's container outlived its build (the daemon was killed): the
+                // build is gone, so is its step.
+                self.restore_entry(&entry);
+                if let Err(e) = self.remove(&id, true, true) {
+                    tracing::warn!(%id, error = %e, "removing a killed build's step container");
+                }
+                continue;
+            }
             self.restore_entry(&entry);
             let _op = entry.op_lock();
             let rec = entry.snapshot();

@@ -23,7 +23,7 @@ mod seccomp;
 mod security;
 mod signal;
 mod sysctl;
-mod user;
+pub(crate) mod user;
 
 pub use caps::{all_capabilities, capabilities};
 pub use devices::{HostDevice, check_permissions, parse_cgroup_rule};

@@ -1,0 +1,323 @@
+//! `build` and `builder prune`: the context packed as a tar (what `.dockerignore` excludes is
+//! never sent: a secret kept out of the context never leaves the machine's disk) and streamed
+//! to `POST /build`, whose messages are printed as `docker build` prints them.
+
+use crate::args::{BuildArgs, BuilderPruneArgs};
+use crate::autostart::Target;
+use crate::output;
+use crate::progress::error_of;
+use anyhow::{Context, Result, bail};
+use berth_api_types::Filters;
+use berth_build::ignore::Ignore;
+use berth_client::body::Body;
+use futures_util::StreamExt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Name the Dockerfile gets in the context when it lives outside it (`-f ../x` or stdin).
+const OUTSIDE_DOCKERFILE: &str = ".berth-dockerfile";
+
+/// Where the context comes from.
+enum Source {
+    /// A directory, packed here.
+    Dir(PathBuf),
+    /// A ready tar (a file or stdin), sent as is.
+    Tar(Vec<u8>),
+}
+
+fn is_tar_or_compressed(head: &[u8]) -> bool {
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    let bzip = head.starts_with(b"BZh");
+    let xz = head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]);
+    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
+    gzip || zstd || bzip || xz || tar
+}
+
+/// The query of `POST /build` for `args`.
+fn params(args: &BuildArgs, dockerfile: &str) -> Result<Vec<(&'static str, String)>> {
+    let mut p: Vec<(&'static str, String)> = Vec::new();
+    for t in &args.tags {
+        p.push(("t", t.clone()));
+    }
+    if !dockerfile.is_empty() {
+        p.push(("dockerfile", dockerfile.to_string()));
+    }
+    let mut build_args = serde_json::Map::new();
+    for a in &args.build_args {
+        let value = match a.split_once('=') {
+            Some((k, v)) => (k.to_string(), serde_json::Value::String(v.to_string())),
+            None => (
+                a.clone(),
+                std::env::var(a).map_or(serde_json::Value::Null, serde_json::Value::String),
+            ),
+        };
+        build_args.insert(value.0, value.1);
+    }
+    if !build_args.is_empty() {
+        p.push((
+            "buildargs",
+            serde_json::Value::Object(build_args).to_string(),
+        ));
+    }
+    let mut labels = serde_json::Map::new();
+    for l in &args.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+    }
+    if !labels.is_empty() {
+        p.push(("labels", serde_json::Value::Object(labels).to_string()));
+    }
+    if let Some(t) = &args.target {
+        p.push(("target", t.clone()));
+    }
+    if args.no_cache {
+        p.push(("nocache", "1".into()));
+    }
+    if args.pull {
+        p.push(("pull", "1".into()));
+    }
+    if args.quiet {
+        p.push(("q", "1".into()));
+    }
+    p.push(("networkmode", args.network.clone()));
+    if !args.add_hosts.is_empty() {
+        p.push(("extrahosts", args.add_hosts.join(",")));
+    }
+    if let Some(pl) = &args.platform {
+        p.push(("platform", pl.clone()));
+    }
+    p.push(("rm", "1".into()));
+    Ok(p)
+}
+
+/// `build`.
+pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
+    if !args.secret.is_empty() {
+        bail!("--secret needs BuildKit's secret mounts, which this builder does not serve yet");
+    }
+    let mut stdin_dockerfile = None;
+    let context = if args.context == "-" {
+        let mut all = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut all)
+            .context("reading stdin")?;
+        if is_tar_or_compressed(&all) {
+            Source::Tar(all)
+        } else {
+            // A Dockerfile on stdin, with an empty context.
+            stdin_dockerfile = Some(all);
+            Source::Tar(Vec::new())
+        }
+    } else {
+        let path = PathBuf::from(&args.context);
+        if args.context.contains("://") || args.context.starts_with("git@") {
+            bail!(
+                "unable to prepare context: remote contexts ({}) are not supported yet: clone it and build the directory",
+                args.context
+            );
+        }
+        let md = std::fs::metadata(&path).with_context(|| {
+            format!(
+                "unable to prepare context: path {:?} not found",
+                args.context
+            )
+        })?;
+        if md.is_dir() {
+            Source::Dir(path)
+        } else {
+            Source::Tar(
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+            )
+        }
+    };
+    if args.file.as_deref() == Some("-") {
+        let mut all = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut all)
+            .context("reading the Dockerfile from stdin")?;
+        stdin_dockerfile = Some(all);
+    }
+    // Where the daemon finds the Dockerfile, and whether it travels inside the context.
+    let (dockerfile_param, extra_dockerfile) = match (&stdin_dockerfile, &args.file, &context) {
+        (Some(text), _, _) => (OUTSIDE_DOCKERFILE.to_string(), Some(text.clone())),
+        (None, Some(f), Source::Dir(dir)) => {
+            let f = PathBuf::from(f);
+            let abs_file = std::fs::canonicalize(&f).with_context(|| {
+                format!(
+                    "unable to prepare context: the Dockerfile {} does not exist",
+                    f.display()
+                )
+            })?;
+            let abs_dir = std::fs::canonicalize(dir)?;
+            match abs_file.strip_prefix(&abs_dir) {
+                Ok(rel) => (rel.to_string_lossy().into_owned(), None),
+                Err(_) => (
+                    OUTSIDE_DOCKERFILE.to_string(),
+                    Some(std::fs::read(&abs_file)?),
+                ),
+            }
+        }
+        (None, Some(f), Source::Tar(_)) => (f.clone(), None),
+        (None, None, _) => (String::new(), None),
+    };
+    let query = params(&args, &dockerfile_param)?;
+    let (writer, reader) = tokio::io::duplex(1 << 20);
+    let producer = tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut sink = tokio_util::io::SyncIoBridge::new(writer);
+        match context {
+            Source::Tar(bytes) if extra_dockerfile.is_none() => sink.write_all(&bytes)?,
+            Source::Tar(bytes) => {
+                if !bytes.is_empty() {
+                    bail!("a Dockerfile from stdin needs a directory context, not a tar");
+                }
+                let mut b = tar::Builder::new(&mut sink);
+                append_bytes(
+                    &mut b,
+                    OUTSIDE_DOCKERFILE,
+                    extra_dockerfile.as_deref().unwrap_or_default(),
+                )?;
+                b.finish()?;
+            }
+            Source::Dir(dir) => pack_dir(&dir, extra_dockerfile.as_deref(), &mut sink)?,
+        }
+        sink.flush()?;
+        Ok(())
+    });
+    let client = target.connect().await?;
+    let mut stream = client.image_build(&query, Body::tar_reader(reader)).await?;
+    let mut id = None;
+    while let Some(m) = stream.next().await {
+        let m = m?;
+        if let Some(e) = error_of(&m) {
+            bail!("{e}");
+        }
+        if let Some(aux) = &m.aux
+            && let Some(i) = aux.get("ID").and_then(|v| v.as_str())
+        {
+            id = Some(i.to_string());
+            continue;
+        }
+        if !args.quiet
+            && let Some(s) = &m.stream
+        {
+            output::print(s)?;
+        }
+    }
+    producer.await.context("packing the context")??;
+    let Some(id) = id else {
+        bail!("the daemon ended the build without an image id");
+    };
+    if args.quiet {
+        output::print(&format!("{id}\n"))?;
+    }
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &id).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn append_bytes<W: Write>(b: &mut tar::Builder<W>, name: &str, data: &[u8]) -> std::io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, name, data)
+}
+
+/// Packs `dir` without what its `.dockerignore` excludes (the Dockerfile and `.dockerignore`
+/// always go, as with Docker), plus `extra_dockerfile` when the Dockerfile lives elsewhere.
+fn pack_dir(dir: &Path, extra_dockerfile: Option<&[u8]>, out: &mut dyn Write) -> Result<()> {
+    let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
+        .ok()
+        .map(|t| Ignore::parse(&t));
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    b.mode(tar::HeaderMode::Complete);
+    walk(dir, "", ignore.as_ref(), &mut b)?;
+    if let Some(text) = extra_dockerfile {
+        append_bytes(&mut b, OUTSIDE_DOCKERFILE, text)?;
+    }
+    b.finish()?;
+    Ok(())
+}
+
+fn walk<W: Write>(
+    dir: &Path,
+    rel: &str,
+    ignore: Option<&Ignore>,
+    b: &mut tar::Builder<W>,
+) -> Result<()> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    for name in names {
+        let name = name.to_string_lossy().into_owned();
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let path = dir.join(&name);
+        let md = std::fs::symlink_metadata(&path)?;
+        let always = child == ".dockerignore" || child == "Dockerfile";
+        let excluded = !always && ignore.is_some_and(|i| i.excludes(&child));
+        if md.is_dir() {
+            let take_back = ignore.is_some_and(|i| i.may_take_back_inside(&child));
+            if excluded && !take_back {
+                continue;
+            }
+            if !excluded {
+                b.append_path_with_name(&path, &child)?;
+            }
+            walk(&path, &child, ignore, b)?;
+        } else if !excluded {
+            b.append_path_with_name(&path, &child)
+                .with_context(|| format!("adding {} to the context", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `builder prune`.
+pub async fn prune(target: &Target, args: BuilderPruneArgs) -> Result<()> {
+    if !args.force && output::stdin_is_tty() {
+        let warning = if args.all {
+            "WARNING! This will remove all build cache."
+        } else {
+            "WARNING! This will remove all dangling build cache."
+        };
+        if !crate::commands::images::confirm(warning)? {
+            return Ok(());
+        }
+    }
+    let keep = args
+        .keep_storage
+        .as_deref()
+        .map(|k| {
+            berth_api_types::shorthand::parse_ram_bytes(k)
+                .map(|v| v.max(0) as u64)
+                .map_err(|e| anyhow::anyhow!("invalid --keep-storage {k:?}: {e}"))
+        })
+        .transpose()?;
+    let filters = Filters::from_cli(&args.filters).map_err(|e| anyhow::anyhow!("{}", e.0))?;
+    let client = target.connect().await?;
+    let report = client.build_prune(args.all, keep, &filters).await?;
+    let mut text = String::new();
+    if !report.caches_deleted.is_empty() {
+        text.push_str("ID\tRECLAIMABLE\tSIZE\tLAST ACCESSED\n");
+        for id in &report.caches_deleted {
+            text.push_str(id);
+            text.push('\n');
+        }
+    }
+    text.push_str(&format!(
+        "Total:\t{}\n",
+        crate::format::units::human_size(report.space_reclaimed as f64)
+    ));
+    output::print(&text)?;
+    Ok(())
+}

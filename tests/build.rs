@@ -1,0 +1,348 @@
+//! `berth build` end to end: Dockerfiles built from contexts on disk against a daemon on a
+//! throw-away root, each instruction's effect checked in the image (config and files, by
+//! running the image), the cache's hits and misses, and the bad inputs.
+
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Daemon, require_root, stderr, stdout};
+use std::path::Path;
+
+/// A context directory with these files.
+fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    dir
+}
+
+fn build(d: &Daemon, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["build"];
+    args.extend_from_slice(extra);
+    args.push(dir.to_str().unwrap());
+    d.berth(&args)
+}
+
+fn build_ok(d: &Daemon, dir: &Path, extra: &[&str]) -> String {
+    let out = build(d, dir, extra);
+    assert!(
+        out.status.success(),
+        "build failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn inspect(d: &Daemon, image: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["image", "inspect", image])).unwrap();
+    v[0].clone()
+}
+
+/// Containers of the store (build steps must leave none).
+fn container_count(d: &Daemon) -> usize {
+    d.ok(&["ps", "-aq"]).lines().count()
+}
+
+#[test]
+fn every_metadata_instruction_lands_in_the_config() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = context(&[(
+        "Dockerfile",
+        r#"ARG BASE=busybox
+FROM ${BASE}
+ARG VERSION=1.0
+ENV APP_HOME=/srv/app PATH_EXTRA="with space"
+LABEL org.example.version=$VERSION "quoted key"=yes
+WORKDIR $APP_HOME
+WORKDIR sub
+USER 1000:1000
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=5s --retries=2 CMD ["true"]
+SHELL ["/bin/sh", "-ec"]
+ONBUILD RUN echo triggered
+ENTRYPOINT ["/bin/echo"]
+CMD ["hello"]
+"#,
+    )]);
+    let out = build_ok(
+        &d,
+        ctx.path(),
+        &["-t", "meta:1", "--build-arg", "VERSION=2.5"],
+    );
+    assert!(
+        out.contains("Step 1/16 : ARG BASE=busybox") || out.contains("Step 1/"),
+        "{out}"
+    );
+    assert!(out.contains("Successfully tagged meta:1"), "{out}");
+    let img = inspect(&d, "meta:1");
+    let c = &img["Config"];
+    let env: Vec<String> = serde_json::from_value(c["Env"].clone()).unwrap();
+    assert!(env.contains(&"APP_HOME=/srv/app".to_string()), "{env:?}");
+    assert!(
+        env.contains(&"PATH_EXTRA=with space".to_string()),
+        "{env:?}"
+    );
+    assert_eq!(c["Labels"]["org.example.version"], "2.5");
+    assert_eq!(c["Labels"]["quoted key"], "yes");
+    assert_eq!(c["WorkingDir"], "/srv/app/sub");
+    assert_eq!(c["User"], "1000:1000");
+    assert!(c["ExposedPorts"].get("8080/tcp").is_some(), "{c}");
+    assert!(c["ExposedPorts"].get("53/udp").is_some(), "{c}");
+    assert!(c["Volumes"].get("/data").is_some(), "{c}");
+    assert_eq!(c["StopSignal"], "SIGTERM");
+    assert_eq!(c["Healthcheck"]["Test"], serde_json::json!(["CMD", "true"]));
+    assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000i64);
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert_eq!(c["OnBuild"], serde_json::json!(["RUN echo triggered"]));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/echo"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["hello"]));
+    // The image runs with what it was given.
+    assert_eq!(
+        d.ok(&["run", "--rm", "--user", "0", "meta:1"]).trim(),
+        "hello"
+    );
+    // An image built FROM it runs its ONBUILD trigger first.
+    let child = context(&[(
+        "Dockerfile",
+        "FROM meta:1\nUSER 0\nRUN test \"$(pwd)\" = /srv/app/sub\n",
+    )]);
+    let out = build_ok(&d, child.path(), &["-t", "child"]);
+    assert!(out.contains("triggered"), "{out}");
+    assert_eq!(
+        inspect(&d, "child")["Config"]["OnBuild"],
+        serde_json::Value::Null
+    );
+    assert_eq!(container_count(&d), 0, "build steps left containers");
+}
+
+#[test]
+fn run_copy_and_add_change_the_files_and_the_cache_follows_the_content() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\n\
+             COPY app/ /app/\n\
+             COPY --chown=1000:1000 --chmod=600 one.txt /owned/one.txt\n\
+             COPY *.md /docs/\n\
+             ADD bundle.tar /opt/\n\
+             COPY <<EOF /etc/motd\nhello $$HOSTNAME\nEOF\n\
+             WORKDIR /app\n\
+             RUN echo built > stamp && ls /app > /listing\n\
+             RUN [\"/bin/sh\", \"-c\", \"echo exec-form >> stamp\"]\n",
+        ),
+        ("app/main.sh", "echo main"),
+        ("app/lib/util.sh", "echo util"),
+        ("one.txt", "one"),
+        ("a.md", "A"),
+        ("b.md", "B"),
+    ]);
+    // A tar for ADD to unpack.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "pkg/inner.txt", &b"inside"[..])
+        .unwrap();
+    std::fs::write(ctx.path().join("bundle.tar"), b.into_inner().unwrap()).unwrap();
+
+    let first = build_ok(&d, ctx.path(), &["-t", "files"]);
+    assert!(!first.contains("Using cache"), "{first}");
+    let run = |cmd: &str| d.ok(&["run", "--rm", "files", "sh", "-c", cmd]);
+    assert_eq!(
+        run("cat /app/main.sh /app/lib/util.sh"),
+        "echo mainecho util"
+    );
+    assert_eq!(
+        run("stat -c '%u:%g %a' /owned/one.txt").trim(),
+        "1000:1000 600"
+    );
+    assert_eq!(run("cat /docs/a.md /docs/b.md"), "AB");
+    assert_eq!(run("cat /opt/pkg/inner.txt"), "inside");
+    assert!(run("cat /etc/motd").starts_with("hello "), "heredoc");
+    assert_eq!(run("cat /app/stamp"), "built\nexec-form\n");
+    assert!(run("cat /listing").contains("main.sh"));
+    let history = d.ok(&["history", "--no-trunc", "files"]);
+    assert!(history.contains("echo built"), "{history}");
+
+    // Nothing changed: every step is a cache hit and the image is the same.
+    let id = inspect(&d, "files")["Id"].clone();
+    let again = build_ok(&d, ctx.path(), &["-t", "files"]);
+    assert_eq!(again.matches("Using cache").count(), 8, "{again}");
+    assert_eq!(inspect(&d, "files")["Id"], id);
+
+    // A touched file (same content, new mtime) keeps the cache.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(ctx.path().join("one.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+    let touched = build_ok(&d, ctx.path(), &["-t", "files"]);
+    assert_eq!(touched.matches("Using cache").count(), 8, "{touched}");
+
+    // A changed file invalidates its COPY and everything after it, not what came before.
+    std::fs::write(ctx.path().join("one.txt"), "changed").unwrap();
+    let changed = build_ok(&d, ctx.path(), &["-t", "files"]);
+    assert_eq!(changed.matches("Using cache").count(), 1, "{changed}");
+    assert_eq!(run("cat /owned/one.txt"), "changed");
+
+    // --no-cache runs everything.
+    let fresh = build_ok(&d, ctx.path(), &["--no-cache", "-t", "files"]);
+    assert!(!fresh.contains("Using cache"), "{fresh}");
+    assert_eq!(container_count(&d), 0, "build steps left containers");
+}
+
+#[test]
+fn build_args_dockerignore_and_dockerfile_edits_decide_the_cache() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nARG FLAVOUR=plain\nRUN echo $FLAVOUR > /flavour\nCOPY . /ctx/\n",
+        ),
+        (".dockerignore", "secrets/**\n*.key\n!keep.key\n"),
+        ("secrets/deep/token", "s3cr3t"),
+        ("server.key", "private"),
+        ("keep.key", "public"),
+        ("src/code.txt", "code"),
+    ]);
+    let hits = |out: &str| out.matches("Using cache").count();
+    build_ok(&d, ctx.path(), &["-t", "ctx"]);
+    let listing = d.ok(&["run", "--rm", "ctx", "find", "/ctx"]);
+    assert!(
+        listing.contains("/ctx/keep.key") && listing.contains("/ctx/src/code.txt"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("secrets") && !listing.contains("server.key"),
+        "{listing}"
+    );
+    assert_eq!(d.ok(&["run", "--rm", "ctx", "cat", "/flavour"]), "plain\n");
+
+    // An ignored file changing changes nothing.
+    std::fs::write(ctx.path().join("server.key"), "other").unwrap();
+    assert_eq!(hits(&build_ok(&d, ctx.path(), &["-t", "ctx"])), 2);
+    // A build arg misses from the RUN on.
+    let out = build_ok(
+        &d,
+        ctx.path(),
+        &["-t", "ctx", "--build-arg", "FLAVOUR=spicy"],
+    );
+    assert_eq!(hits(&out), 0, "{out}");
+    assert_eq!(d.ok(&["run", "--rm", "ctx", "cat", "/flavour"]), "spicy\n");
+    // .dockerignore edits change what COPY . sees.
+    // (Ignoring the Dockerfile keeps it out of `COPY .`, as with Docker.)
+    std::fs::write(ctx.path().join(".dockerignore"), "secrets/**\nDockerfile\n").unwrap();
+    let out = build_ok(&d, ctx.path(), &["-t", "ctx"]);
+    assert_eq!(hits(&out), 1, "{out}");
+    let listing = d.ok(&["run", "--rm", "ctx", "find", "/ctx"]);
+    assert!(listing.contains("server.key"), "{listing}");
+    // A Dockerfile edit misses from the edited line on.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nARG FLAVOUR=plain\nRUN echo $FLAVOUR > /flavour\nCOPY . /ctx/\nENV EDITED=1\n",
+    )
+    .unwrap();
+    let out = build_ok(&d, ctx.path(), &["-t", "ctx"]);
+    assert_eq!(hits(&out), 2, "{out}");
+}
+
+#[test]
+fn multi_stage_builds_copy_from_stages_and_skip_what_the_target_does_not_need() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox AS builder\n\
+         RUN mkdir /out && echo artefact > /out/bin\n\
+         FROM busybox AS unused\n\
+         RUN echo never-runs\n\
+         FROM scratch AS final\n\
+         COPY --from=builder /out/bin /bin-copy\n\
+         COPY --from=busybox /bin/busybox /busybox\n\
+         CMD [\"/busybox\", \"cat\", \"/bin-copy\"]\n",
+    )]);
+    let out = build_ok(&d, ctx.path(), &["-t", "multi"]);
+    assert!(!out.contains("never-runs"), "the unused stage ran:\n{out}");
+    assert_eq!(d.ok(&["run", "--rm", "multi"]), "artefact\n");
+    // --target stops at a stage.
+    let out = build_ok(&d, ctx.path(), &["-t", "first", "--target", "builder"]);
+    assert!(out.contains("Using cache"), "{out}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "first", "cat", "/out/bin"]),
+        "artefact\n"
+    );
+    let err = stderr(&build(&d, ctx.path(), &["--target", "nosuch"]));
+    assert!(
+        err.contains("target stage \"nosuch\" could not be found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_dockerfiles_and_failing_steps_are_clear_errors_that_leave_nothing() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let cases: &[(&str, &str)] = &[
+        (
+            "FROM busybox\nRUNN echo\n",
+            "Dockerfile:2: unknown instruction: RUNN",
+        ),
+        (
+            "FROM busybox\nCOPY ../secret /x\n",
+            "outside the build context",
+        ),
+        ("FROM busybox\nCOPY --from=nosuch /a /b\n", "nosuch"),
+        (
+            "FROM busybox\nCOPY missing.txt /x\n",
+            "\"missing.txt\" not found",
+        ),
+        ("FROM busybox\nRUN <<EOF\necho never closed\n", "Dockerfile"),
+        ("FROM nosuchimage\n", "nosuchimage"),
+    ];
+    for (text, expected) in cases {
+        let ctx = context(&[("Dockerfile", text)]);
+        let out = build(&d, ctx.path(), &[]);
+        assert!(!out.status.success(), "{text} built");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+    let blobs_before = d.blobs();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo partial > /f && echo to-stderr >&2 && exit 3\n",
+    )]);
+    let out = build(&d, ctx.path(), &["-t", "broken"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("returned a non-zero code: 3") && err.contains("exit 3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("to-stderr"),
+        "the error lacks the step's output: {err}"
+    );
+    assert_eq!(container_count(&d), 0, "the failed step left its container");
+    assert_eq!(d.blobs(), blobs_before, "the failed step left a layer");
+    assert!(
+        d.fails(&["image", "inspect", "broken"])
+            .contains("No such image")
+    );
+}
