@@ -346,3 +346,126 @@ fn bad_dockerfiles_and_failing_steps_are_clear_errors_that_leave_nothing() {
             .contains("No such image")
     );
 }
+
+#[test]
+fn a_daemon_killed_mid_build_leaves_nothing_and_the_build_resumes_from_the_cache() {
+    require_root("builds run steps in containers");
+    let mut d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo first > /a\nARG NAP=60\nRUN sleep $NAP\n",
+    )]);
+    let mut client = d
+        .berth_cmd(&["build", "-t", "resumed", ctx.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the sleeping step's container, then kill the daemon under it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let running = d.ok(&["ps", "-q", "--filter", "status=running"]);
+        if !running.trim().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    d.stop_with(9);
+    let _ = client.wait();
+    d.spawn();
+    // The killed build's step container goes with the restore; its context is swept.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while container_count(&d) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step container stayed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let contexts = d.root().join("build/contexts");
+    let left: Vec<_> = std::fs::read_dir(&contexts)
+        .map(|r| r.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "contexts left: {left:?}");
+    let sleepers = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 60"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&sleepers).trim().is_empty(),
+        "the step's process survived"
+    );
+    // The step that finished before the kill is reused.
+    let out = build_ok(&d, ctx.path(), &["-t", "resumed", "--build-arg", "NAP=0"]);
+    assert_eq!(out.matches("Using cache").count(), 1, "{out}");
+    assert_eq!(d.ok(&["run", "--rm", "resumed", "cat", "/a"]), "first\n");
+}
+
+/// A tar whose one entry has exactly this raw name (`set_path` would refuse `..`).
+fn raw_tar(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, data).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn hostile_and_oversized_contexts_are_refused_through_the_api() {
+    require_root("the daemon runs as root");
+    let d = Daemon::start_with(&["--build-context-limit", "65536"]);
+    d.import_busybox("busybox");
+    let escaping = raw_tar("../../escaped", b"x");
+    let resp = d.http("POST", "/build?t=evil", &escaping);
+    assert_eq!(resp.status, 200, "the error comes in the stream");
+    let body = String::from_utf8_lossy(&resp.body).into_owned();
+    assert!(
+        body.contains("errorDetail") && body.contains("not a valid tar"),
+        "{body}"
+    );
+    assert!(!d.root().join("build/escaped").exists());
+    assert!(!d.root().join("escaped").exists());
+
+    let mut big = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1 << 20);
+    h.set_mode(0o644);
+    big.append_data(&mut h, "big.bin", &vec![0u8; 1 << 20][..])
+        .unwrap();
+    let resp = d.http("POST", "/build", &big.into_inner().unwrap());
+    let body = String::from_utf8_lossy(&resp.body).into_owned();
+    assert!(
+        body.contains("larger than the limit of 65536 bytes"),
+        "{body}"
+    );
+
+    let resp = d.http(
+        "POST",
+        "/build?buildargs=%7Bnot-json",
+        &raw_tar("Dockerfile", b"FROM busybox\n"),
+    );
+    assert_eq!(resp.status, 400, "{}", String::from_utf8_lossy(&resp.body));
+    let resp = d.http(
+        "POST",
+        "/build?version=2",
+        &raw_tar("Dockerfile", b"FROM busybox\n"),
+    );
+    assert_eq!(resp.status, 400);
+    // A gzipped context builds.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw_tar("Dockerfile", b"FROM busybox\nENV GZ=1\n"))
+        .unwrap();
+    let resp = d.http("POST", "/build?t=gz", &gz.finish().unwrap());
+    let body = String::from_utf8_lossy(&resp.body).into_owned();
+    assert!(body.contains("\"aux\":{\"ID\":\"sha256:"), "{body}");
+    assert_eq!(container_count(&d), 0);
+}
