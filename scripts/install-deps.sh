@@ -14,6 +14,8 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   # The kernel headers of the other architectures the seccomp tables cover, from which
   # scripts/gen-syscall-table.py (checked by the test run) generates them.
   want="$want python3 cpp linux-libc-dev linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross"
+  # `berth image bootstrap` builds base images with debootstrap, checked against the archive keys.
+  want="$want debootstrap debian-archive-keyring"
 fi
 if [ "$mode" = bench ]; then
   # The peers and tools benches/*.sh measure with: hyperfine for timings, runc and crun as

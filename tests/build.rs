@@ -365,8 +365,8 @@ fn a_daemon_killed_mid_build_leaves_nothing_and_the_build_resumes_from_the_cache
     // Wait for the sleeping step's container, then kill the daemon under it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let running = d.ok(&["ps", "-q", "--filter", "status=running"]);
-        if !running.trim().is_empty() {
+        let running = d.ok(&["ps", "--no-trunc", "--format", "{{.Command}}"]);
+        if running.contains("sleep") {
             break;
         }
         assert!(
@@ -468,4 +468,101 @@ fn hostile_and_oversized_contexts_are_refused_through_the_api() {
     let body = String::from_utf8_lossy(&resp.body).into_owned();
     assert!(body.contains("\"aux\":{\"ID\":\"sha256:"), "{body}");
     assert_eq!(container_count(&d), 0);
+}
+
+#[test]
+fn run_mounts_see_caches_binds_and_secrets_that_never_reach_the_image() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /runs'\n\
+             RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && grep -q \" /scratch tmpfs \" /proc/mounts'\n\
+             RUN --mount=type=bind,source=data,target=/data cp /data/in.txt /copied\n\
+             RUN --mount=type=secret,id=token,required sh -c 'sha256sum /run/secrets/token | cut -d\" \" -f1 > /secret-sum'\n",
+        ),
+        ("data/in.txt", "bound"),
+        (".dockerignore", "token.txt\n"),
+        ("token.txt", "s3cr3t-value"),
+    ]);
+    let secret = ctx.path().join("token.txt");
+    let secret_flag = format!("id=token,src={}", secret.display());
+    build_ok(&d, ctx.path(), &["-t", "mounts", "--secret", &secret_flag]);
+    let run = |cmd: &str| d.ok(&["run", "--rm", "mounts", "sh", "-c", cmd]);
+    assert_eq!(run("cat /runs").trim(), "1");
+    assert_eq!(run("cat /copied"), "bound");
+    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"s3cr3t-value"));
+    assert_eq!(
+        run("cat /secret-sum").trim(),
+        sum,
+        "the step did not see the secret"
+    );
+    for gone in ["/cache", "/scratch", "/data", "/run/secrets"] {
+        assert_eq!(
+            run(&format!("test -e {gone} && echo present || echo absent")).trim(),
+            "absent",
+            "{gone} was committed"
+        );
+    }
+    // The cache mount kept its contents for the next build (which runs the step again).
+    build_ok(
+        &d,
+        ctx.path(),
+        &["-t", "mounts", "--no-cache", "--secret", &secret_flag],
+    );
+    assert_eq!(run("cat /runs").trim(), "2");
+    // The secret is in no layer, no config and no history.
+    for blob in d.blobs() {
+        let bytes = std::fs::read(d.root().join("content/blobs").join(&blob)).unwrap();
+        assert!(
+            !bytes.windows(12).any(|w| w == b"s3cr3t-value"),
+            "the secret is in blob {blob}"
+        );
+    }
+    let history = d.ok(&["history", "--no-trunc", "mounts"]);
+    assert!(!history.contains("s3cr3t-value"), "{history}");
+    // A required secret that was not given fails the step, saying which.
+    let err = stderr(&build(&d, ctx.path(), &["--no-cache"]));
+    assert!(err.contains("secret token is required"), "{err}");
+    assert_eq!(container_count(&d), 0);
+    // builder prune removes the cache mount too.
+    d.ok(&["builder", "prune", "-af"]);
+    assert!(
+        std::fs::read_dir(d.root().join("build/cache-mounts"))
+            .map(|r| r.count())
+            .unwrap_or(0)
+            == 0
+    );
+}
+
+#[test]
+fn independent_stages_run_at_the_same_time() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // Each stage waits (up to 20 s) for the other's mark in a shared cache mount: run one after
+    // the other, the first would give up.
+    let wait_for = |mine: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,target=/sync,id=rendezvous sh -c 'touch /sync/{mine}; i=0; while [ ! -e /sync/{other} ]; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.1; done; echo {mine} > /{mine}'\n"
+        )
+    };
+    let dockerfile = format!(
+        "FROM busybox AS left\n{}FROM busybox AS right\n{}FROM busybox\nCOPY --from=left /left /left\nCOPY --from=right /right /right\n",
+        wait_for("left", "right"),
+        wait_for("right", "left"),
+    );
+    let ctx = context(&[("Dockerfile", &dockerfile)]);
+    let out = build_ok(&d, ctx.path(), &["-t", "parallel"]);
+    // The output still reads stage by stage, in order.
+    let left = out.find("Step 2/7").unwrap();
+    let right = out.find("Step 4/7").unwrap();
+    assert!(left < right, "{out}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "parallel", "cat", "/left", "/right"]),
+        "left\nright\n"
+    );
 }

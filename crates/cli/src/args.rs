@@ -254,6 +254,8 @@ pub struct VolumePruneArgs {
 pub enum ImageCommand {
     /// Build an image from a Dockerfile
     Build(BuildArgs),
+    /// Make a Debian base image from the archive's signed packages (debootstrap)
+    Bootstrap(BootstrapArgs),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
@@ -560,6 +562,32 @@ pub struct BuildArgs {
     pub rm: bool,
     /// Build context: a directory, a tar archive, or `-` for stdin
     pub context: String,
+}
+
+/// `image bootstrap [--suite S] [--include P,...] [--variant V] [--mirror URL] NAME[:TAG]`.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Debian suite to install
+    #[arg(long, default_value = "bookworm")]
+    pub suite: String,
+    /// Packages to add to the variant's set (comma-separated, or the flag repeated)
+    #[arg(long, value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// debootstrap's variant (minbase: essential packages and apt)
+    #[arg(long, default_value = "minbase")]
+    pub variant: String,
+    /// Mirror to install from (default: the one apt is configured with on this host)
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// Keyring that signs the archive (default: Debian's, from debian-archive-keyring)
+    #[arg(long)]
+    pub keyring: Option<PathBuf>,
+    /// Print only the import's output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Name of the image
+    #[arg(value_name = "NAME[:TAG]")]
+    pub reference: String,
 }
 
 /// `builder ...`.

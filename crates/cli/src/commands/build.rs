@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 /// Name the Dockerfile gets in the context when it lives outside it (`-f ../x` or stdin).
 const OUTSIDE_DOCKERFILE: &str = ".berth-dockerfile";
+/// Where `--secret`s travel in the context tar (the daemon takes them out before the build
+/// reads the context).
+const SECRETS_DIR: &str = ".berth-secrets";
 
 /// Where the context comes from.
 enum Source {
@@ -93,9 +96,7 @@ fn params(args: &BuildArgs, dockerfile: &str) -> Result<Vec<(&'static str, Strin
 
 /// `build`.
 pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
-    if !args.secret.is_empty() {
-        bail!("--secret needs BuildKit's secret mounts, which this builder does not serve yet");
-    }
+    let secrets = read_secrets(&args.secret)?;
     let mut stdin_dockerfile = None;
     let context = if args.context == "-" {
         let mut all = Vec::new();
@@ -163,23 +164,27 @@ pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
     };
     let query = params(&args, &dockerfile_param)?;
     let (writer, reader) = tokio::io::duplex(1 << 20);
+    if !secrets.is_empty() && matches!(&context, Source::Tar(b) if !b.is_empty()) {
+        bail!("--secret needs a directory context (or a Dockerfile on stdin), not a tar");
+    }
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut sink = tokio_util::io::SyncIoBridge::new(writer);
         match context {
-            Source::Tar(bytes) if extra_dockerfile.is_none() => sink.write_all(&bytes)?,
+            Source::Tar(bytes) if extra_dockerfile.is_none() && secrets.is_empty() => {
+                sink.write_all(&bytes)?
+            }
             Source::Tar(bytes) => {
                 if !bytes.is_empty() {
                     bail!("a Dockerfile from stdin needs a directory context, not a tar");
                 }
                 let mut b = tar::Builder::new(&mut sink);
-                append_bytes(
-                    &mut b,
-                    OUTSIDE_DOCKERFILE,
-                    extra_dockerfile.as_deref().unwrap_or_default(),
-                )?;
+                if let Some(text) = &extra_dockerfile {
+                    append_bytes(&mut b, OUTSIDE_DOCKERFILE, text, 0o644)?;
+                }
+                append_secrets(&mut b, &secrets)?;
                 b.finish()?;
             }
-            Source::Dir(dir) => pack_dir(&dir, extra_dockerfile.as_deref(), &mut sink)?,
+            Source::Dir(dir) => pack_dir(&dir, extra_dockerfile.as_deref(), &secrets, &mut sink)?,
         }
         sink.flush()?;
         Ok(())
@@ -217,17 +222,72 @@ pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
     Ok(())
 }
 
-fn append_bytes<W: Write>(b: &mut tar::Builder<W>, name: &str, data: &[u8]) -> std::io::Result<()> {
+fn append_bytes<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+    data: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_size(data.len() as u64);
-    h.set_mode(0o644);
+    h.set_mode(mode);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, name, data)
 }
 
+/// `--secret id=NAME,src=FILE` (or `env=VAR`; `type=file|env` accepted): id → content.
+fn read_secrets(specs: &[String]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let mut id = None;
+        let mut src = None;
+        let mut env = None;
+        for part in spec.split(',') {
+            match part.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(v.to_string()),
+                Some(("env", v)) => env = Some(v.to_string()),
+                Some(("type", "file" | "env")) => {}
+                _ => bail!("invalid secret {spec:?}: expected id=NAME,src=FILE or id=NAME,env=VAR"),
+            }
+        }
+        let Some(id) = id.filter(|i| !i.is_empty() && !i.contains('/') && !i.starts_with('.'))
+        else {
+            bail!("invalid secret {spec:?}: it needs an id (a plain name)");
+        };
+        let value = match (src, env) {
+            (Some(path), _) => {
+                std::fs::read(&path).with_context(|| format!("reading secret {id} from {path}"))?
+            }
+            (None, Some(var)) => std::env::var(&var)
+                .with_context(|| format!("secret {id}: environment variable {var} is not set"))?
+                .into_bytes(),
+            (None, None) => std::env::var(&id)
+                .with_context(|| format!("secret {id}: give src=FILE or env=VAR"))?
+                .into_bytes(),
+        };
+        out.push((id, value));
+    }
+    Ok(out)
+}
+
+/// Secrets travel beside the context, under a directory the daemon moves out of it.
+fn append_secrets<W: Write>(b: &mut tar::Builder<W>, secrets: &[(String, Vec<u8>)]) -> Result<()> {
+    for (id, value) in secrets {
+        append_bytes(b, &format!("{SECRETS_DIR}/{id}"), value, 0o400)?;
+    }
+    Ok(())
+}
+
 /// Packs `dir` without what its `.dockerignore` excludes (the Dockerfile and `.dockerignore`
-/// always go, as with Docker), plus `extra_dockerfile` when the Dockerfile lives elsewhere.
-fn pack_dir(dir: &Path, extra_dockerfile: Option<&[u8]>, out: &mut dyn Write) -> Result<()> {
+/// always go, as with Docker), plus `extra_dockerfile` when the Dockerfile lives elsewhere,
+/// plus the `secrets`.
+fn pack_dir(
+    dir: &Path,
+    extra_dockerfile: Option<&[u8]>,
+    secrets: &[(String, Vec<u8>)],
+    out: &mut dyn Write,
+) -> Result<()> {
     let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
         .ok()
         .map(|t| Ignore::parse(&t));
@@ -236,8 +296,9 @@ fn pack_dir(dir: &Path, extra_dockerfile: Option<&[u8]>, out: &mut dyn Write) ->
     b.mode(tar::HeaderMode::Complete);
     walk(dir, "", ignore.as_ref(), &mut b)?;
     if let Some(text) = extra_dockerfile {
-        append_bytes(&mut b, OUTSIDE_DOCKERFILE, text)?;
+        append_bytes(&mut b, OUTSIDE_DOCKERFILE, text, 0o644)?;
     }
+    append_secrets(&mut b, secrets)?;
     b.finish()?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! One module per group of commands; each command decodes its flags, makes its API calls
 //! through the client and prints Docker's output.
 
+pub mod bootstrap;
 pub mod build;
 pub mod containers;
 pub mod cp;
@@ -60,6 +61,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             build::build(&target, a).await
         }
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(&target, a).await,
+        Command::Image(ImageCommand::Bootstrap(a)) => bootstrap::bootstrap(&target, a).await,
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
             transfer::load(&target, a).await
         }

@@ -10,9 +10,16 @@ use berth_storage::unpack::{WhiteoutMode, apply_tar, decompress};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-/// Where one build's context is unpacked; removed (with what is in it) when dropped.
+/// Where the Berth CLI puts `--secret`s in the context tar; moved out of the context before
+/// anything reads it, so no `COPY` can reach them.
+pub(crate) const SECRETS_DIR: &str = ".berth-secrets";
+
+/// Where one build's context is unpacked; removed (with what is in it) when dropped. Beside
+/// it: `<id>.secrets` (the build's secrets) and `<id>.scratch` (copies for `rw` bind mounts).
 pub(crate) struct ContextDir {
     path: PathBuf,
+    secrets: PathBuf,
+    scratch: PathBuf,
 }
 
 impl ContextDir {
@@ -27,7 +34,11 @@ impl ContextDir {
         let path = parent.join(id);
         std::fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
         std::fs::create_dir(&path).map_err(|e| EngineError::io(&path, e))?;
-        let dir = ContextDir { path };
+        let dir = ContextDir {
+            secrets: path.with_extension("secrets"),
+            scratch: path.with_extension("scratch"),
+            path,
+        };
         set_private(&dir.path)?;
         let (_, decoded) = decompress(input)
             .map_err(|e| context_error(format!("reading the build context: {e}")))?;
@@ -37,7 +48,14 @@ impl ContextDir {
             limit,
         };
         match apply_tar(&mut bounded, &dir.path, WhiteoutMode::Delete) {
-            Ok(_) => Ok(dir),
+            Ok(_) => {
+                let sent = dir.path.join(SECRETS_DIR);
+                if sent.is_dir() {
+                    std::fs::rename(&sent, &dir.secrets).map_err(|e| EngineError::io(&sent, e))?;
+                    set_private(&dir.secrets)?;
+                }
+                Ok(dir)
+            }
             Err(_) if bounded.left == 0 => Err(context_error(format!(
                 "the build context is larger than the limit of {} bytes (the daemon's --build-context-limit)",
                 limit
@@ -52,14 +70,48 @@ impl ContextDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The file of secret `id`, if the client sent it.
+    pub fn secret(&self, id: &str) -> Option<PathBuf> {
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            return None;
+        }
+        let p = self.secrets.join(id);
+        std::fs::symlink_metadata(&p)
+            .is_ok_and(|m| m.is_file())
+            .then_some(p)
+    }
+
+    /// A private copy of `source` (file or tree, symlinks kept) for the build to change freely.
+    pub fn scratch_copy(&self, source: &Path) -> Result<PathBuf, EngineError> {
+        std::fs::create_dir_all(&self.scratch).map_err(|e| EngineError::io(&self.scratch, e))?;
+        set_private(&self.scratch)?;
+        let dest = self.scratch.join(berth_common::id::random_id());
+        let out = std::process::Command::new("cp")
+            .arg("-a")
+            .arg("--")
+            .arg(source)
+            .arg(&dest)
+            .output()
+            .map_err(|e| EngineError::io(source, e))?;
+        if !out.status.success() {
+            return Err(EngineError::io(
+                source,
+                io::Error::other(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+            ));
+        }
+        Ok(dest)
+    }
 }
 
 impl Drop for ContextDir {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.path)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.path.display(), error = %e, "removing a build context");
+        for dir in [&self.path, &self.secrets, &self.scratch] {
+            if let Err(e) = std::fs::remove_dir_all(dir)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %dir.display(), error = %e, "removing a build context");
+            }
         }
     }
 }
@@ -134,6 +186,17 @@ mod tests {
         let path = dir.path().to_path_buf();
         drop(dir);
         assert!(!path.exists());
+        // Secrets leave the context before anything reads it.
+        let tar = tar_of(&[
+            ("Dockerfile", b"FROM scratch\n"),
+            (".berth-secrets/token", b"s3"),
+        ]);
+        let dir = ContextDir::unpack(tmp.path(), "sec", &mut &tar[..], 1 << 20).unwrap();
+        assert!(!dir.path().join(".berth-secrets").exists());
+        assert_eq!(std::fs::read(dir.secret("token").unwrap()).unwrap(), b"s3");
+        assert!(dir.secret("../token").is_none() && dir.secret("nosuch").is_none());
+        drop(dir);
+        assert!(!tmp.path().join("sec.secrets").exists());
     }
 
     #[test]

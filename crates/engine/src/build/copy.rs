@@ -152,6 +152,8 @@ impl Run<'_, '_> {
                 network: "none".into(),
                 extra_hosts: Vec::new(),
                 build_id: &self.build_id,
+                mounts: Vec::new(),
+                tmpfs: BTreeMap::new(),
             },
         )?;
         let source_container = match &from_image {
@@ -166,6 +168,8 @@ impl Run<'_, '_> {
                     network: "none".into(),
                     extra_hosts: Vec::new(),
                     build_id: &self.build_id,
+                    mounts: Vec::new(),
+                    tmpfs: BTreeMap::new(),
                 },
             )?),
             None => None,
@@ -272,6 +276,8 @@ impl Run<'_, '_> {
                 network: "none".into(),
                 extra_hosts: Vec::new(),
                 build_id: &self.build_id,
+                mounts: Vec::new(),
+                tmpfs: BTreeMap::new(),
             },
         )?;
         let (passwd, group) = self.engine.containers.with_rootfs(&container.id, |root| {

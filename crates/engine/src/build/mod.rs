@@ -12,6 +12,8 @@
 
 pub(crate) mod context;
 mod copy;
+mod levels;
+mod mounts;
 mod run;
 pub(crate) mod sources;
 mod stage;
@@ -164,16 +166,23 @@ impl Engine {
             used_args: Default::default(),
             triggers: Vec::new(),
         };
-        let mut last = None;
+        // Step numbers as if the stages ran one after the other, in the plan's order.
+        let mut first_step = HashMap::new();
+        let mut next = 1;
         for &index in &plan.order {
-            let stage = &df.stages[index];
-            let id = run.stage(stage, index == plan.target, &tags)?;
-            run.results.insert(index, id.clone());
-            last = Some(id);
+            first_step.insert(index, next);
+            next += df.stages[index].steps.len() + 1;
         }
-        let id = last.ok_or_else(|| EngineError::BuildStep {
-            message: format!("{file}: the Dockerfile has no stage"),
-        })?;
+        for level in &plan.levels {
+            run.level(&df, level, plan.target, &first_step, &tags)?;
+        }
+        let id = run
+            .results
+            .get(&plan.target)
+            .cloned()
+            .ok_or_else(|| EngineError::BuildStep {
+                message: format!("{file}: the Dockerfile has no stage"),
+            })?;
         let unused =
             berth_build::config::unused_build_args(&run.inputs, &run.used_args, &df.global_args);
         if !unused.is_empty() {
@@ -192,6 +201,11 @@ impl Engine {
             run.say(format!("Successfully tagged {}\n", t.familiar()));
         }
         Ok(BuildOutcome { id })
+    }
+
+    /// Where `RUN --mount=type=cache` directories live between builds.
+    fn build_cache_mounts_dir(&self) -> std::path::PathBuf {
+        self.root.join("build").join("cache-mounts")
     }
 
     /// Where build contexts are unpacked.
@@ -222,14 +236,39 @@ impl Engine {
         opts: &CachePrune,
     ) -> Result<berth_api_types::build::BuildPruneResponse> {
         let in_use = self.image_users();
-        Ok(self
+        let mut report = self
             .images
-            .cache_prune(opts, &|id| in_use.contains(&id.to_string()))?)
+            .cache_prune(opts, &|id| in_use.contains(&id.to_string()))?;
+        // The cache mounts go too (their contents are cache, never part of an image).
+        if let Ok(rd) = std::fs::read_dir(self.build_cache_mounts_dir()) {
+            for e in rd.flatten() {
+                let size = crate::volumes::disk_usage(&e.path());
+                if std::fs::remove_dir_all(e.path()).is_ok() {
+                    report.space_reclaimed += size;
+                    report
+                        .caches_deleted
+                        .push(e.file_name().to_string_lossy().chars().take(25).collect());
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// The build cache's records (`system df`).
     pub fn build_cache_usage(&self) -> Vec<berth_api_types::build::BuildCache> {
-        self.images.cache_usage()
+        let mut records = self.images.cache_usage();
+        if let Ok(rd) = std::fs::read_dir(self.build_cache_mounts_dir()) {
+            for e in rd.flatten() {
+                records.push(berth_api_types::build::BuildCache {
+                    id: e.file_name().to_string_lossy().chars().take(25).collect(),
+                    kind: "exec.cachemount".into(),
+                    description: "cached mount (RUN --mount=type=cache)".into(),
+                    size: crate::volumes::disk_usage(&e.path()) as i64,
+                    ..Default::default()
+                });
+            }
+        }
+        records
     }
 
     /// Ids of the images containers were made from.

@@ -29,9 +29,14 @@ impl Run<'_, '_> {
             }
         };
         let mut network = self.opts.network.clone();
+        let mut mounts = Vec::new();
         for f in flags {
             match f.name.as_str() {
                 "network" => network = f.value.clone().unwrap_or_default(),
+                "mount" => mounts.push(
+                    super::mounts::parse_mount(f.value.as_deref().unwrap_or_default())
+                        .map_err(|m| step_error(&self.file, step, m))?,
+                ),
                 other => {
                     return Err(step_error(
                         &self.file,
@@ -50,9 +55,11 @@ impl Run<'_, '_> {
                 env.push(format!("{k}={v}"));
             }
         }
+        let prepared = self.prepare_mounts(&mounts, step)?;
         let key = chain_key(
             &state.key,
-            &serde_json::json!({"run": argv, "env": env, "config": config, "network": network}),
+            &serde_json::json!({"run": argv, "env": env, "config": config, "network": network,
+                "mounts": prepared.key}),
         );
         if self.cache_hit(state, &key)? {
             return Ok(());
@@ -68,8 +75,24 @@ impl Run<'_, '_> {
                 network,
                 extra_hosts: self.opts.extra_hosts.clone(),
                 build_id: &self.build_id,
+                mounts: prepared.mounts,
+                tmpfs: prepared.tmpfs,
             },
         )?;
+        // The mount points the image lacks, to take out of the layer after the step.
+        let made_for_mounts = if prepared.targets.is_empty() {
+            Vec::new()
+        } else {
+            self.engine.containers.with_rootfs(&container.id, |root| {
+                let tree = berth_storage::confined::Tree::open(root)?;
+                Ok(prepared
+                    .targets
+                    .iter()
+                    .filter_map(|t| super::copy::missing_dirs(&tree, t, true).into_iter().next())
+                    .map(|p| format!("/{p}"))
+                    .collect::<Vec<_>>())
+            })?
+        };
         self.say(format!(" ---> Running in {}\n", container.short()));
         let shown = argv.join(" ");
         let quiet = self.opts.quiet;
@@ -79,6 +102,7 @@ impl Run<'_, '_> {
                 progress(JsonMessage::stream(line.to_string()));
             }
         })?;
+        container.forget(&made_for_mounts)?;
         let created_by = match command {
             Command::Shell(_) => format!("RUN {}", argv.join(" ")),
             Command::Exec(_) => text.to_string(),

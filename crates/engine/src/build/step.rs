@@ -36,6 +36,10 @@ pub(crate) struct StepSpec<'a> {
     pub extra_hosts: Vec<String>,
     /// The build's id (the label's value).
     pub build_id: &'a str,
+    /// `RUN --mount` binds (caches, secrets, binds).
+    pub mounts: Vec<berth_api_types::container::Mount>,
+    /// `RUN --mount=type=tmpfs`, target → options.
+    pub tmpfs: BTreeMap<String, String>,
 }
 
 /// A step container; removed when dropped.
@@ -72,6 +76,8 @@ impl<'a> StepContainer<'a> {
             host_config: HostConfig {
                 network_mode: spec.network,
                 extra_hosts: spec.extra_hosts,
+                mounts: spec.mounts,
+                tmpfs: spec.tmpfs,
                 ..HostConfig::default()
             },
             ..ContainerCreateRequest::default()
@@ -141,6 +147,32 @@ impl<'a> StepContainer<'a> {
                 message.truncate(message.trim_end().len());
             }
             return Err(EngineError::BuildStep { message });
+        }
+        Ok(())
+    }
+
+    /// Removes `paths` (absolute container paths, each the top-most one a mount made) from
+    /// the container's writable layer, so the mount points of `RUN --mount` are not committed.
+    pub fn forget(&self, paths: &[String]) -> Result<(), EngineError> {
+        use berth_storage::snapshot::RootfsMount;
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let RootfsMount::Overlay { upper, .. } = self
+            .engine
+            .snapshotter
+            .prepare(&self.id, self.top.as_ref())?
+        else {
+            return Ok(());
+        };
+        for p in paths {
+            let path = upper.join(p.trim_start_matches('/'));
+            let result = match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+                Ok(_) => std::fs::remove_file(&path),
+                Err(_) => Ok(()),
+            };
+            result.map_err(|e| EngineError::io(&path, e))?;
         }
         Ok(())
     }

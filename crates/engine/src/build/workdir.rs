@@ -43,6 +43,8 @@ impl Run<'_, '_> {
                 network: "none".into(),
                 extra_hosts: Vec::new(),
                 build_id: &self.build_id,
+                mounts: Vec::new(),
+                tmpfs: BTreeMap::new(),
             },
         )?;
         let dir = config.working_dir.clone();

@@ -1,0 +1,353 @@
+//! `RUN --mount`: what a step sees besides its root file system, and never commits.
+//!
+//! `type=cache` is a directory under `ROOT/build/cache-mounts` kept across builds (keyed by
+//! its `id`, by default its target), `type=tmpfs` a fresh tmpfs, `type=bind` a path of the
+//! context or of a stage or image (`from=`), read-only unless `rw` (then a throw-away copy),
+//! `type=secret` a file the client sent beside the context (`berth build --secret`), kept out
+//! of the context itself. Mount points the step's image lacked are removed from the step's
+//! writable layer before it is committed, so no trace of a mount lands in the image; a secret's
+//! content never enters the cache key either.
+
+use super::*;
+use berth_api_types::container::Mount;
+
+/// One `--mount=...` as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RunMount {
+    kind: MountKind,
+    /// Where it appears in the step.
+    target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MountKind {
+    Bind {
+        from: Option<String>,
+        source: String,
+        rw: bool,
+    },
+    Cache {
+        id: String,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Tmpfs {
+        size: Option<String>,
+    },
+    Secret {
+        id: String,
+        required: bool,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+}
+
+fn parse_octal(v: &str) -> std::result::Result<u32, String> {
+    u32::from_str_radix(v, 8).map_err(|_| format!("invalid mode {v:?}: not an octal number"))
+}
+
+fn parse_id(v: &str, what: &str) -> std::result::Result<u32, String> {
+    v.parse()
+        .map_err(|_| format!("invalid {what} {v:?}: not a number"))
+}
+
+/// Parses a `--mount` value (`type=cache,target=/root/.cache,id=pip`).
+pub(super) fn parse_mount(spec: &str) -> std::result::Result<RunMount, String> {
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    let mut flags = Vec::new();
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some((k, v)) => {
+                fields.insert(k.to_ascii_lowercase(), v.to_string());
+            }
+            None => flags.push(part.to_ascii_lowercase()),
+        }
+    }
+    let get = |names: &[&str]| names.iter().find_map(|n| fields.get(*n).cloned());
+    let flag = |name: &str| {
+        flags.iter().any(|f| f == name) || fields.get(name).is_some_and(|v| v == "true")
+    };
+    let kind = get(&["type"]).unwrap_or_else(|| "bind".into());
+    let target = get(&["target", "dst", "destination"]);
+    let target = match (&target, kind.as_str()) {
+        (Some(t), _) => t.clone(),
+        (None, "secret") => {
+            let id = get(&["id"]).ok_or("a secret mount needs an id".to_string())?;
+            format!("/run/secrets/{id}")
+        }
+        (None, _) => return Err(format!("mount {spec:?} has no target")),
+    };
+    if !target.starts_with('/') {
+        return Err(format!("mount target {target:?} must be absolute"));
+    }
+    let num = |names: &[&str], default: u32, what: &str| {
+        get(names).map_or(Ok(default), |v| parse_id(&v, what))
+    };
+    let kind = match kind.as_str() {
+        "bind" => MountKind::Bind {
+            from: get(&["from"]),
+            source: get(&["source", "src"]).unwrap_or_else(|| "/".into()),
+            rw: flag("rw") || flag("readwrite"),
+        },
+        "cache" => MountKind::Cache {
+            id: get(&["id"]).unwrap_or_else(|| target.clone()),
+            mode: get(&["mode"]).map_or(Ok(0o755), |m| parse_octal(&m))?,
+            uid: num(&["uid"], 0, "uid")?,
+            gid: num(&["gid"], 0, "gid")?,
+        },
+        "tmpfs" => MountKind::Tmpfs {
+            size: get(&["size"]),
+        },
+        "secret" => MountKind::Secret {
+            id: get(&["id"])
+                .unwrap_or_else(|| target.rsplit('/').next().unwrap_or_default().to_string()),
+            required: flag("required"),
+            mode: get(&["mode"]).map_or(Ok(0o400), |m| parse_octal(&m))?,
+            uid: num(&["uid"], 0, "uid")?,
+            gid: num(&["gid"], 0, "gid")?,
+        },
+        other => {
+            return Err(format!(
+                "unsupported mount type {other:?} (bind, cache, tmpfs, secret)"
+            ));
+        }
+    };
+    Ok(RunMount { kind, target })
+}
+
+/// Mounts ready for a step container, and what of them the cache key covers.
+#[derive(Default)]
+pub(super) struct PreparedMounts {
+    /// Bind mounts (binds, caches, secrets).
+    pub mounts: Vec<Mount>,
+    /// tmpfs mounts, target → options.
+    pub tmpfs: BTreeMap<String, String>,
+    /// Their part of the step's cache key.
+    pub key: Vec<serde_json::Value>,
+    /// Mount targets, to be removed from the step's layer if the image lacked them.
+    pub targets: Vec<String>,
+}
+
+fn bind(source: &std::path::Path, target: &str, read_only: bool) -> Mount {
+    Mount {
+        kind: "bind".into(),
+        source: source.to_string_lossy().into_owned(),
+        target: target.to_string(),
+        read_only,
+        ..Mount::default()
+    }
+}
+
+impl Run<'_, '_> {
+    /// Resolves `mounts` into host paths (making cache directories, copying `rw` sources).
+    pub(super) fn prepare_mounts(
+        &mut self,
+        mounts: &[RunMount],
+        step: &Step,
+    ) -> Result<PreparedMounts> {
+        let mut out = PreparedMounts::default();
+        let err = |m: String| step_error(&self.file, step, m);
+        for m in mounts {
+            out.targets.push(m.target.clone());
+            match &m.kind {
+                MountKind::Tmpfs { size } => {
+                    let opts = size
+                        .as_ref()
+                        .map(|s| format!("size={s}"))
+                        .unwrap_or_default();
+                    out.tmpfs.insert(m.target.clone(), opts);
+                    out.key
+                        .push(serde_json::json!({"tmpfs": m.target, "size": size}));
+                }
+                MountKind::Cache { id, mode, uid, gid } => {
+                    let dir = self
+                        .engine
+                        .build_cache_mounts_dir()
+                        .join(Digest::of(id.as_bytes()).hex());
+                    if !dir.exists() {
+                        use std::os::unix::fs::PermissionsExt;
+                        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+                        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(*mode))
+                            .map_err(|e| EngineError::io(&dir, e))?;
+                        std::os::unix::fs::chown(&dir, Some(*uid), Some(*gid))
+                            .map_err(|e| EngineError::io(&dir, e))?;
+                    }
+                    out.mounts.push(bind(&dir, &m.target, false));
+                    out.key
+                        .push(serde_json::json!({"cache": id, "target": m.target}));
+                }
+                MountKind::Secret {
+                    id,
+                    required,
+                    mode,
+                    uid,
+                    gid,
+                } => {
+                    let Some(file) = self.context.secret(id) else {
+                        if *required {
+                            return Err(err(format!(
+                                "secret {id} is required but was not given (berth build --secret id={id},src=FILE)"
+                            )));
+                        }
+                        out.targets.pop();
+                        continue;
+                    };
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(*mode))
+                        .map_err(|e| EngineError::io(&file, e))?;
+                    std::os::unix::fs::chown(&file, Some(*uid), Some(*gid))
+                        .map_err(|e| EngineError::io(&file, e))?;
+                    out.mounts.push(bind(&file, &m.target, true));
+                    // Only the id: the secret's value must not be recoverable from the cache.
+                    out.key
+                        .push(serde_json::json!({"secret": id, "target": m.target}));
+                }
+                MountKind::Bind { from, source, rw } => {
+                    let (path, key) = match from {
+                        None => {
+                            let resolved = self.context_path(source).map_err(err)?;
+                            let sum = CopyJob {
+                                ignore: self.ignore.as_ref(),
+                                excludes: None,
+                                sources: vec![CopySource::Path(source.clone())],
+                                dest: "/".into(),
+                                dest_dir: true,
+                                owner: (0, 0),
+                                mode: None,
+                                unpack_archives: false,
+                            }
+                            .plan(self.context.path())
+                            .map_err(err)?
+                            .checksum;
+                            (
+                                resolved,
+                                serde_json::json!({"bind": source, "content": sum.to_string()}),
+                            )
+                        }
+                        Some(name) => {
+                            let image = self.image_named_by_from(name, step)?;
+                            let copy = self.copy_out_of_image(&image, source, step)?;
+                            (
+                                copy,
+                                serde_json::json!({"bind": source, "from": image.to_string()}),
+                            )
+                        }
+                    };
+                    let path = if *rw && from.is_none() {
+                        self.context.scratch_copy(&path)?
+                    } else {
+                        path
+                    };
+                    out.mounts.push(bind(&path, &m.target, !rw));
+                    let mut key = key;
+                    key["target"] = serde_json::json!(m.target);
+                    key["rw"] = serde_json::json!(rw);
+                    out.key.push(key);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `source` inside the context, resolved without leaving it.
+    fn context_path(&self, source: &str) -> std::result::Result<std::path::PathBuf, String> {
+        let tree =
+            berth_storage::confined::Tree::open(self.context.path()).map_err(|e| e.to_string())?;
+        let resolved = tree
+            .resolve(&format!("/{}", source.trim_start_matches('/')), true)
+            .map_err(|_| format!("bind source {source:?} not found in the build context"))?;
+        Ok(self
+            .context
+            .path()
+            .join(resolved.path.trim_start_matches('/')))
+    }
+
+    /// A private copy of `source` from `image`'s root file system (for a `from=` bind).
+    fn copy_out_of_image(
+        &self,
+        image: &Digest,
+        source: &str,
+        step: &Step,
+    ) -> Result<std::path::PathBuf> {
+        let helper = StepContainer::create(
+            self.engine,
+            StepSpec {
+                image: Some(image),
+                top: self.engine.images.layers(image)?.last().cloned(),
+                config: &ImageConfig::default(),
+                argv: vec!["true".into()],
+                env: Vec::new(),
+                network: "none".into(),
+                extra_hosts: Vec::new(),
+                build_id: &self.build_id,
+                mounts: Vec::new(),
+                tmpfs: BTreeMap::new(),
+            },
+        )?;
+        let file = self.file.clone();
+        self.engine.containers.with_rootfs(&helper.id, |root| {
+            let tree = berth_storage::confined::Tree::open(root)?;
+            let resolved = tree
+                .resolve(&format!("/{}", source.trim_start_matches('/')), true)
+                .map_err(|_| {
+                    step_error(
+                        &file,
+                        step,
+                        format!("bind source {source:?} not found in {image}"),
+                    )
+                })?;
+            self.context
+                .scratch_copy(&root.join(resolved.path.trim_start_matches('/')))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_specs_parse_like_buildkit() {
+        let m = parse_mount("type=cache,target=/root/.cache,id=pip,mode=0700,uid=1").unwrap();
+        assert_eq!(
+            m.kind,
+            MountKind::Cache {
+                id: "pip".into(),
+                mode: 0o700,
+                uid: 1,
+                gid: 0
+            }
+        );
+        let m = parse_mount("type=secret,id=token").unwrap();
+        assert_eq!(m.target, "/run/secrets/token");
+        let m = parse_mount("target=/src,source=app,rw").unwrap();
+        assert_eq!(
+            m.kind,
+            MountKind::Bind {
+                from: None,
+                source: "app".into(),
+                rw: true
+            }
+        );
+        let m = parse_mount("type=bind,from=builder,src=/out,dst=/in").unwrap();
+        assert_eq!(m.target, "/in");
+        assert!(
+            parse_mount("type=ssh,target=/x")
+                .unwrap_err()
+                .contains("unsupported mount type")
+        );
+        assert!(parse_mount("type=cache").unwrap_err().contains("no target"));
+        assert!(
+            parse_mount("type=tmpfs,target=rel")
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(
+            parse_mount("type=cache,target=/c,mode=9z")
+                .unwrap_err()
+                .contains("octal")
+        );
+    }
+}
