@@ -1,74 +1,201 @@
-//! The build context a client sends (a tar, possibly gzipped), unpacked into a private
-//! directory of the daemon, never beyond a size the daemon's owner sets.
+//! The build context a client sends (a tar, possibly gzipped), kept as it came: the
+//! decompressed tar is written to one private file while its entries are indexed and each
+//! file's content hashed on the way, never beyond a size the daemon's owner sets.
 //!
-//! Entries that would land outside the directory (`../x`, absolute links followed) are
-//! refused by the extractor, so the context a build reads is exactly what was sent and
-//! nothing else on the host.
+//! Nothing is unpacked: creating thousands of files per build costs more than the rest of a
+//! cached rebuild (ext4's inode allocator alone), and a `COPY` reads its sources straight out
+//! of the stored tar at their offsets ([`ContextTree`]). Entries whose names climb out of the
+//! context (`../x`) are refused; symlinks are resolved inside it. The `--secret`s the Berth
+//! CLI sends beside the context go to a private directory instead and are not part of it.
 
+use super::tree::{ContextTree, Meta, Node, NodeKind, SourceTree};
 use crate::error::EngineError;
-use berth_storage::unpack::{WhiteoutMode, apply_tar, decompress};
-use std::io::{self, Read};
+use berth_common::Sha256Writer;
+use berth_storage::unpack::decompress;
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Where the Berth CLI puts `--secret`s in the context tar; moved out of the context before
-/// anything reads it, so no `COPY` can reach them.
+/// Where the Berth CLI puts `--secret`s in the context tar.
 pub(crate) const SECRETS_DIR: &str = ".berth-secrets";
 
-/// Where one build's context is unpacked; removed (with what is in it) when dropped. Beside
-/// it: `<id>.secrets` (the build's secrets) and `<id>.scratch` (copies for `rw` bind mounts).
+/// One build's context; its files are removed when dropped. Beside the tar (`<id>.tar`):
+/// `<id>.secrets` (the build's secrets) and `<id>.scratch` (copies for bind mounts).
 pub(crate) struct ContextDir {
-    path: PathBuf,
+    tree: ContextTree,
     secrets: PathBuf,
     scratch: PathBuf,
 }
 
 impl ContextDir {
-    /// Unpacks `input` into a fresh directory under `parent`, reading at most `limit` bytes of
-    /// the (decompressed) tar.
+    /// Stores and indexes `input` under `parent`, reading at most `limit` bytes of the
+    /// (decompressed) tar.
     pub fn unpack(
         parent: &Path,
         id: &str,
         input: &mut dyn Read,
         limit: u64,
     ) -> Result<Self, EngineError> {
-        let path = parent.join(id);
         std::fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
-        std::fs::create_dir(&path).map_err(|e| EngineError::io(&path, e))?;
-        let dir = ContextDir {
-            secrets: path.with_extension("secrets"),
-            scratch: path.with_extension("scratch"),
-            path,
+        set_private(parent)?;
+        let tar = parent.join(format!("{id}.tar"));
+        let mut dir = ContextDir {
+            tree: ContextTree {
+                tar: tar.clone(),
+                nodes: BTreeMap::new(),
+            },
+            secrets: parent.join(format!("{id}.secrets")),
+            scratch: parent.join(format!("{id}.scratch")),
         };
-        set_private(&dir.path)?;
+        let file = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tar)
+            .map_err(|e| EngineError::io(&tar, e))?;
         let (_, decoded) = decompress(input)
             .map_err(|e| context_error(format!("reading the build context: {e}")))?;
-        let mut bounded = Bounded {
-            inner: decoded,
-            left: limit,
-            limit,
+        let mut tee = Tee {
+            inner: Bounded {
+                inner: decoded,
+                left: limit,
+            },
+            copy: io::BufWriter::with_capacity(1 << 20, file),
         };
-        match apply_tar(&mut bounded, &dir.path, WhiteoutMode::Delete) {
-            Ok(_) => {
-                let sent = dir.path.join(SECRETS_DIR);
-                if sent.is_dir() {
-                    std::fs::rename(&sent, &dir.secrets).map_err(|e| EngineError::io(&sent, e))?;
-                    set_private(&dir.secrets)?;
-                }
+        let indexed = dir.index(&mut tee);
+        let over = tee.inner.left == 0;
+        let flushed = tee.copy.flush();
+        match indexed {
+            Err(_) if over => Err(context_error(format!(
+                "the build context is larger than the limit of {limit} bytes (the daemon's --build-context-limit)"
+            ))),
+            Err(e) => Err(e),
+            Ok(()) => {
+                flushed.map_err(|e| EngineError::io(&tar, e))?;
                 Ok(dir)
             }
-            Err(_) if bounded.left == 0 => Err(context_error(format!(
-                "the build context is larger than the limit of {} bytes (the daemon's --build-context-limit)",
-                limit
-            ))),
-            Err(e) => Err(context_error(format!(
-                "the build context is not a valid tar archive: {e}"
-            ))),
         }
     }
 
-    /// The unpacked context.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Reads the tar's entries into the index.
+    fn index(&mut self, input: &mut dyn Read) -> Result<(), EngineError> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            context_error(format!("the build context is not a valid tar archive: {e}"))
+        };
+        let mut archive = tar::Archive::new(&mut *input);
+        for entry in archive.entries().map_err(|e| invalid(&e))? {
+            let mut entry = entry.map_err(|e| invalid(&e))?;
+            let raw = entry
+                .path()
+                .map_err(|e| invalid(&e))?
+                .to_string_lossy()
+                .into_owned();
+            let Some(rel) = clean(&raw) else {
+                return Err(invalid(&format!("entry {raw:?} climbs out of the context")));
+            };
+            let header = entry.header();
+            let mode = header.mode().unwrap_or(0o644) & 0o7777;
+            let mtime = header.mtime().unwrap_or(0);
+            let kind = header.entry_type();
+            if let Some(id) = rel.strip_prefix(&format!("{SECRETS_DIR}/")) {
+                if kind.is_file() && !id.contains('/') {
+                    let mut value = Vec::new();
+                    entry.read_to_end(&mut value).map_err(|e| invalid(&e))?;
+                    self.keep_secret(id, &value)?;
+                }
+                continue;
+            }
+            if rel.is_empty() {
+                continue;
+            }
+            let node = if kind.is_dir() {
+                Node {
+                    meta: Meta {
+                        kind: NodeKind::Dir,
+                        mode,
+                        mtime,
+                    },
+                    offset: 0,
+                    digest: String::new(),
+                }
+            } else if kind.is_symlink() {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| invalid(&e))?
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                Node {
+                    meta: Meta {
+                        kind: NodeKind::Symlink(target),
+                        mode: 0o777,
+                        mtime,
+                    },
+                    offset: 0,
+                    digest: String::new(),
+                }
+            } else if kind.is_hard_link() {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| invalid(&e))?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let Some(node) = clean(&target).and_then(|t| self.tree.nodes.get(&t).cloned())
+                else {
+                    return Err(invalid(&format!(
+                        "hard link {raw:?} to {target:?}, which is not before it"
+                    )));
+                };
+                node
+            } else if kind.is_file() || kind == tar::EntryType::Continuous {
+                let offset = entry.raw_file_position();
+                let size = entry.size();
+                let mut hash = Sha256Writer::new(io::sink());
+                io::copy(&mut entry, &mut hash).map_err(|e| invalid(&e))?;
+                Node {
+                    meta: Meta {
+                        kind: NodeKind::File(size),
+                        mode,
+                        mtime,
+                    },
+                    offset,
+                    digest: hash.finish().1.to_string(),
+                }
+            } else {
+                continue; // devices and fifos are nothing a build copies
+            };
+            self.tree.nodes.insert(rel, node);
+        }
+        // Whatever follows the end marker is read too, so the size limit covers it.
+        io::copy(input, &mut io::sink()).map_err(|e| invalid(&e))?;
+        Ok(())
+    }
+
+    fn keep_secret(&self, id: &str, value: &[u8]) -> Result<(), EngineError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(&self.secrets).map_err(|e| EngineError::io(&self.secrets, e))?;
+        set_private(&self.secrets)?;
+        let path = self.secrets.join(id);
+        let mut f = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o400)
+            .open(&path)
+            .map_err(|e| EngineError::io(&path, e))?;
+        f.write_all(value).map_err(|e| EngineError::io(&path, e))
+    }
+
+    /// The context's files.
+    pub fn tree(&self) -> &ContextTree {
+        &self.tree
+    }
+
+    /// The text of file `name` (a Dockerfile, `.dockerignore`), symlinks resolved inside the
+    /// context; `None` when it is not there.
+    pub fn read_text(&self, name: &str) -> Option<String> {
+        let rel = self.tree.resolve(&clean(name)?, true)?;
+        let mut text = String::new();
+        self.tree.open(&rel).ok()?.read_to_string(&mut text).ok()?;
+        Some(text)
     }
 
     /// The file of secret `id`, if the client sent it.
@@ -82,11 +209,18 @@ impl ContextDir {
             .then_some(p)
     }
 
-    /// A private copy of `source` (file or tree, symlinks kept) for the build to change freely.
-    pub fn scratch_copy(&self, source: &Path) -> Result<PathBuf, EngineError> {
+    /// A fresh private directory for the build to fill (bind mounts' sources).
+    pub fn scratch_dir(&self) -> Result<PathBuf, EngineError> {
         std::fs::create_dir_all(&self.scratch).map_err(|e| EngineError::io(&self.scratch, e))?;
         set_private(&self.scratch)?;
         let dest = self.scratch.join(berth_common::id::random_id());
+        std::fs::create_dir(&dest).map_err(|e| EngineError::io(&dest, e))?;
+        Ok(dest)
+    }
+
+    /// A private copy of `source` (file or tree, symlinks kept) for the build to change freely.
+    pub fn scratch_copy(&self, source: &Path) -> Result<PathBuf, EngineError> {
+        let dest = self.scratch_dir()?.join("copy");
         let out = std::process::Command::new("cp")
             .arg("-a")
             .arg("--")
@@ -106,7 +240,8 @@ impl ContextDir {
 
 impl Drop for ContextDir {
     fn drop(&mut self) {
-        for dir in [&self.path, &self.secrets, &self.scratch] {
+        let _ = std::fs::remove_file(&self.tree.tar);
+        for dir in [&self.secrets, &self.scratch] {
             if let Err(e) = std::fs::remove_dir_all(dir)
                 && e.kind() != io::ErrorKind::NotFound
             {
@@ -120,9 +255,29 @@ impl Drop for ContextDir {
 pub(crate) fn sweep(parent: &Path) {
     if let Ok(entries) = std::fs::read_dir(parent) {
         for e in entries.flatten() {
-            let _ = std::fs::remove_dir_all(e.path());
+            let p = e.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
         }
     }
+}
+
+/// `name` cleaned to a relative path (`./a//b/` → `a/b`); `None` when it climbs out.
+fn clean(name: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in name.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out.join("/"))
 }
 
 fn set_private(path: &Path) -> Result<(), EngineError> {
@@ -135,11 +290,10 @@ fn context_error(message: String) -> EngineError {
     EngineError::BuildStep { message }
 }
 
-/// A reader that fails once more than `limit` bytes went through.
+/// A reader that fails once the limit is used up.
 struct Bounded<R> {
     inner: R,
     left: u64,
-    limit: u64,
 }
 
 impl<R: Read> Read for Bounded<R> {
@@ -147,12 +301,24 @@ impl<R: Read> Read for Bounded<R> {
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
             self.left = 0;
-            return Err(io::Error::other(format!(
-                "build context over {} bytes",
-                self.limit
-            )));
+            return Err(io::Error::other("build context over its size limit"));
         }
         self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A reader that writes what it reads to `copy`, so the stored tar has every byte at the
+/// offset the archive reader saw it.
+struct Tee<R, W> {
+    inner: R,
+    copy: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
         Ok(n)
     }
 }
@@ -178,21 +344,28 @@ mod tests {
     }
 
     #[test]
-    fn a_context_unpacks_and_goes_when_dropped() {
+    fn a_context_is_indexed_read_in_place_and_goes_when_dropped() {
         let tmp = tempfile::tempdir().unwrap();
-        let tar = tar_of(&[("Dockerfile", b"FROM scratch\n"), ("a/b.txt", b"hi")]);
+        let tar = tar_of(&[("Dockerfile", b"FROM scratch\n"), ("./a//b.txt", b"hi")]);
         let dir = ContextDir::unpack(tmp.path(), "one", &mut &tar[..], 1 << 20).unwrap();
-        assert_eq!(std::fs::read(dir.path().join("a/b.txt")).unwrap(), b"hi");
-        let path = dir.path().to_path_buf();
+        assert_eq!(dir.read_text("a/b.txt").as_deref(), Some("hi"));
+        assert_eq!(
+            dir.read_text("Dockerfile").as_deref(),
+            Some("FROM scratch\n")
+        );
+        assert_eq!(
+            dir.tree().known_digest("a/b.txt").unwrap(),
+            berth_common::Digest::of(b"hi").to_string()
+        );
         drop(dir);
-        assert!(!path.exists());
-        // Secrets leave the context before anything reads it.
+        assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
+        // Secrets are kept apart, not in the context.
         let tar = tar_of(&[
             ("Dockerfile", b"FROM scratch\n"),
             (".berth-secrets/token", b"s3"),
         ]);
         let dir = ContextDir::unpack(tmp.path(), "sec", &mut &tar[..], 1 << 20).unwrap();
-        assert!(!dir.path().join(".berth-secrets").exists());
+        assert!(dir.tree().resolve(".berth-secrets/token", true).is_none());
         assert_eq!(std::fs::read(dir.secret("token").unwrap()).unwrap(), b"s3");
         assert!(dir.secret("../token").is_none() && dir.secret("nosuch").is_none());
         drop(dir);
@@ -206,8 +379,10 @@ mod tests {
         let err = ContextDir::unpack(tmp.path(), "two", &mut &tar[..], 1 << 20)
             .err()
             .unwrap();
-        assert!(err.to_string().contains("not a valid tar"), "{err}");
-        assert!(!tmp.path().join("evil").exists());
+        assert!(
+            err.to_string().contains("climbs out of the context"),
+            "{err}"
+        );
         let big = tar_of(&[("big", &[0u8; 8192])]);
         let err = ContextDir::unpack(tmp.path(), "three", &mut &big[..], 4096)
             .err()

@@ -128,7 +128,7 @@ impl Run<'_, '_> {
         let key = match &from_image {
             None => {
                 let plan = job
-                    .plan(self.context.path())
+                    .plan(self.context.tree())
                     .map_err(|m| step_error(&self.file, step, m))?;
                 planned_key(&plan.checksum.to_string())
             }
@@ -175,7 +175,7 @@ impl Run<'_, '_> {
             None => None,
         };
         let file = self.file.clone();
-        let write = |source_root: &std::path::Path| -> Result<()> {
+        let write = |sources_tree: &dyn SourceTree| -> Result<()> {
             self.engine.containers.with_rootfs(&container.id, |root| {
                 let tree = berth_storage::confined::Tree::open(root)?;
                 let exists_dir = tree
@@ -184,10 +184,10 @@ impl Run<'_, '_> {
                 let mut this_job = job.clone();
                 this_job.dest_dir |= exists_dir;
                 let plan = this_job
-                    .plan(source_root)
+                    .plan(sources_tree)
                     .map_err(|m| step_error(&file, step, m))?;
                 let target_is_dir =
-                    dest_dir || exists_dir || plan_has_dir_source(&sources, source_root);
+                    dest_dir || exists_dir || plan_has_dir_source(&sources, sources_tree);
                 let missing = missing_dirs(&tree, &dest, target_is_dir);
                 let top = tree
                     .resolve("/", true)
@@ -195,7 +195,8 @@ impl Run<'_, '_> {
                 let (mut reader, mut writer) =
                     std::io::pipe().map_err(|e| EngineError::io(root, e))?;
                 std::thread::scope(|s| {
-                    let producer = s.spawn(move || plan.write_tar(&missing, &mut writer));
+                    let producer =
+                        s.spawn(move || plan.write_tar(sources_tree, &missing, &mut writer));
                     let applied = berth_storage::unpack::apply_tar_at(
                         &mut reader,
                         top.fd,
@@ -214,11 +215,11 @@ impl Run<'_, '_> {
             })
         };
         match &source_container {
-            None => write(self.context.path())?,
-            Some(src) => self
-                .engine
-                .containers
-                .with_rootfs(&src.id, |root| write(root))?,
+            None => write(self.context.tree())?,
+            Some(src) => self.engine.containers.with_rootfs(&src.id, |root| {
+                let tree = DirTree::open(root).map_err(|e| EngineError::io(root, e))?;
+                write(&tree)
+            })?,
         }
         drop(source_container);
         self.commit(state, &container, &key, config, text.to_string())?;
@@ -296,17 +297,14 @@ impl Run<'_, '_> {
 }
 
 /// Whether some source is a directory (then the destination is one too).
-fn plan_has_dir_source(sources: &[CopySource], root: &std::path::Path) -> bool {
+fn plan_has_dir_source(sources: &[CopySource], tree: &dyn SourceTree) -> bool {
     sources.iter().any(|s| match s {
         CopySource::Path(p) => {
             !p.contains(['*', '?', '['])
-                && berth_storage::confined::Tree::open(root)
-                    .ok()
-                    .and_then(|t| {
-                        t.resolve(&format!("/{}", p.trim_start_matches('/')), true)
-                            .ok()
-                    })
-                    .is_some_and(|r| r.stat.st_mode & 0o170000 == 0o040000)
+                && tree
+                    .resolve(p.trim_start_matches('/'), true)
+                    .and_then(|r| tree.stat(&r))
+                    .is_some_and(|m| m.kind == NodeKind::Dir)
         }
         CopySource::Inline { .. } => false,
     })

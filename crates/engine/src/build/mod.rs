@@ -18,6 +18,7 @@ mod run;
 pub(crate) mod sources;
 mod stage;
 pub(crate) mod step;
+mod tree;
 mod workdir;
 
 use crate::Engine;
@@ -35,6 +36,7 @@ use sources::{CopyJob, CopySource};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use step::{StepContainer, StepSpec};
+use tree::{DirTree, NodeKind, SourceTree};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -121,12 +123,15 @@ impl Engine {
         } else {
             opts.dockerfile.clone()
         };
-        let text = read_in_context(ctx.path(), &file)?;
+        let text = ctx.read_text(&file).ok_or_else(|| EngineError::BuildStep {
+            message: format!(
+                "Cannot locate specified Dockerfile: {}",
+                file.trim_start_matches("./")
+            ),
+        })?;
         let df = berth_build::parse(&file, &text)?;
         let plan = berth_build::plan(&df, opts.target.as_deref())?;
-        let ignore = read_in_context(ctx.path(), ".dockerignore")
-            .ok()
-            .map(|t| Ignore::parse(&t));
+        let ignore = ctx.read_text(".dockerignore").map(|t| Ignore::parse(&t));
         let host = host_platform();
         let inputs = BuildInputs {
             build_args: opts.build_args.clone(),
@@ -289,19 +294,6 @@ fn host_platform() -> Platform {
         arch: berth_api_types::go::arch().into(),
         variant: None,
     }
-}
-
-/// Reads `name` from the context without following a symlink out of it.
-fn read_in_context(root: &std::path::Path, name: &str) -> Result<String> {
-    let tree = berth_storage::confined::Tree::open(root)?;
-    let shown = name.trim_start_matches("./");
-    let resolved = tree
-        .resolve(&format!("/{}", shown.trim_start_matches('/')), true)
-        .map_err(|_| EngineError::BuildStep {
-            message: format!("Cannot locate specified Dockerfile: {shown}"),
-        })?;
-    let path = root.join(resolved.path.trim_start_matches('/'));
-    std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))
 }
 
 /// One build in progress.

@@ -207,8 +207,7 @@ impl Run<'_, '_> {
                 MountKind::Bind { from, source, rw } => {
                     let (path, key) = match from {
                         None => {
-                            let resolved = self.context_path(source).map_err(err)?;
-                            let sum = CopyJob {
+                            let plan = CopyJob {
                                 ignore: self.ignore.as_ref(),
                                 excludes: None,
                                 sources: vec![CopySource::Path(source.clone())],
@@ -218,13 +217,11 @@ impl Run<'_, '_> {
                                 mode: None,
                                 unpack_archives: false,
                             }
-                            .plan(self.context.path())
-                            .map_err(err)?
-                            .checksum;
-                            (
-                                resolved,
-                                serde_json::json!({"bind": source, "content": sum.to_string()}),
-                            )
+                            .plan(self.context.tree())
+                            .map_err(err)?;
+                            let sum = plan.checksum.to_string();
+                            let path = self.materialize(&plan, source)?;
+                            (path, serde_json::json!({"bind": source, "content": sum}))
                         }
                         Some(name) => {
                             let image = self.image_named_by_from(name, step)?;
@@ -234,11 +231,6 @@ impl Run<'_, '_> {
                                 serde_json::json!({"bind": source, "from": image.to_string()}),
                             )
                         }
-                    };
-                    let path = if *rw && from.is_none() {
-                        self.context.scratch_copy(&path)?
-                    } else {
-                        path
                     };
                     out.mounts.push(bind(&path, &m.target, !rw));
                     let mut key = key;
@@ -251,17 +243,34 @@ impl Run<'_, '_> {
         Ok(out)
     }
 
-    /// `source` inside the context, resolved without leaving it.
-    fn context_path(&self, source: &str) -> std::result::Result<std::path::PathBuf, String> {
-        let tree =
-            berth_storage::confined::Tree::open(self.context.path()).map_err(|e| e.to_string())?;
-        let resolved = tree
-            .resolve(&format!("/{}", source.trim_start_matches('/')), true)
-            .map_err(|_| format!("bind source {source:?} not found in the build context"))?;
-        Ok(self
-            .context
-            .path()
-            .join(resolved.path.trim_start_matches('/')))
+    /// A private copy of the context's `source` (what `plan` copies), for a bind mount: the
+    /// context is never unpacked, and a copy is what lets `rw` writes go nowhere.
+    fn materialize(&self, plan: &sources::CopyPlan, source: &str) -> Result<std::path::PathBuf> {
+        let dir = self.context.scratch_dir()?;
+        let mut tar = tempfile::tempfile_in(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        plan.write_tar(self.context.tree(), &[], &mut tar)
+            .map_err(|e| EngineError::io(&dir, e))?;
+        std::io::Seek::rewind(&mut tar).map_err(|e| EngineError::io(&dir, e))?;
+        berth_storage::unpack::apply_tar(
+            &mut tar,
+            &dir,
+            berth_storage::unpack::WhiteoutMode::Delete,
+        )?;
+        let tree = self.context.tree();
+        let resolved = tree.resolve(source.trim_start_matches('/'), true);
+        let is_dir = resolved
+            .as_deref()
+            .and_then(|r| tree.stat(r))
+            .is_some_and(|m| m.kind == NodeKind::Dir);
+        Ok(if is_dir {
+            dir
+        } else {
+            let base = std::path::Path::new(source.trim_end_matches('/'))
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            dir.join(base)
+        })
     }
 
     /// A private copy of `source` from `image`'s root file system (for a `from=` bind).

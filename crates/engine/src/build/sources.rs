@@ -6,11 +6,10 @@
 //! symlinks. The checksum covers each entry's destination, kind, mode, size and content (not
 //! its mtime), so touching a file keeps the cache and changing one byte does not.
 
+use super::tree::{Meta, NodeKind, SourceTree};
 use berth_build::ignore::{Ignore, component_matches};
 use berth_common::{Digest, Sha256Writer};
-use berth_storage::confined::Tree;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// A source as the instruction names it, once expanded.
@@ -68,13 +67,13 @@ struct Entry {
 enum Kind {
     Dir,
     File {
-        path: PathBuf,
+        rel: String,
         size: u64,
     },
     Symlink(PathBuf),
     Inline(Vec<u8>),
     /// A tar archive `ADD` extracts into `dest`.
-    Archive(PathBuf),
+    Archive(String),
 }
 
 fn has_glob(s: &str) -> bool {
@@ -116,7 +115,7 @@ impl CopyJob<'_> {
     }
 
     /// The paths (relative to the root) a source names: itself, or what its glob matches.
-    fn expand(&self, root: &Path, tree: &Tree, parts: &[String]) -> Vec<String> {
+    fn expand(&self, tree: &dyn SourceTree, parts: &[String]) -> Vec<String> {
         let mut found = vec![Vec::<String>::new()];
         for part in parts {
             let mut next = Vec::new();
@@ -127,20 +126,14 @@ impl CopyJob<'_> {
                     next.push(p);
                     continue;
                 }
-                let Ok(dir) = tree.resolve(&format!("/{}", join_rel(&base)), true) else {
+                let Some(dir) = tree.resolve(&join_rel(&base), true) else {
                     continue;
                 };
-                let host = root.join(dir.path.trim_start_matches('/'));
-                let Ok(rd) = std::fs::read_dir(&host) else {
-                    continue;
-                };
-                let mut names: Vec<String> = rd
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                for n in tree
+                    .list(&dir)
+                    .into_iter()
                     .filter(|n| component_matches(part, n))
-                    .collect();
-                names.sort();
-                for n in names {
+                {
                     let mut p = base.clone();
                     p.push(n);
                     next.push(p);
@@ -151,11 +144,10 @@ impl CopyJob<'_> {
         found.into_iter().map(|p| join_rel(&p)).collect()
     }
 
-    /// Finds every entry to copy below `root` (the context, or a stage's mounted root) and
+    /// Finds every entry to copy in `tree` (the context, or a stage's mounted root) and
     /// checksums them. Errors are the user's: a source outside the root, one that matches
     /// nothing (or only ignored files).
-    pub fn plan(&self, root: &Path) -> Result<CopyPlan, String> {
-        let tree = Tree::open(root).map_err(|e| e.to_string())?;
+    pub fn plan(&self, tree: &dyn SourceTree) -> Result<CopyPlan, String> {
         let mut entries = Vec::new();
         for source in &self.sources {
             match source {
@@ -176,25 +168,25 @@ impl CopyJob<'_> {
                     let parts = clean_relative(s)
                         .ok_or_else(|| format!("forbidden path outside the build context: {s}"))?;
                     let mut any = false;
-                    for rel in self.expand(root, &tree, &parts) {
+                    for rel in self.expand(tree, &parts) {
                         if !rel.is_empty() && self.excluded(&rel) {
                             continue;
                         }
-                        let Ok(resolved) = tree.resolve(&format!("/{rel}"), true) else {
+                        let Some(resolved) = tree.resolve(&rel, true) else {
+                            continue;
+                        };
+                        let Some(meta) = tree.stat(&resolved) else {
                             continue;
                         };
                         any = true;
-                        let host = root.join(resolved.path.trim_start_matches('/'));
-                        let md = std::fs::metadata(&host).map_err(|e| format!("{s}: {e}"))?;
-                        let shown_rel = resolved.path.trim_start_matches('/').to_string();
-                        if md.is_dir() {
-                            self.walk(&host, &shown_rel, &dest_join(&self.dest, ""), &mut entries)?;
+                        if meta.kind == NodeKind::Dir {
+                            self.walk(tree, &resolved, &dest_join(&self.dest, ""), &mut entries)?;
                         } else {
                             let base = Path::new(&rel)
                                 .file_name()
                                 .map(|n| n.to_string_lossy().into_owned())
                                 .unwrap_or_default();
-                            let archive = self.unpack_archives && is_archive(&host);
+                            let archive = self.unpack_archives && is_archive(tree, &resolved);
                             let dest = if archive {
                                 dest_join(&self.dest, "")
                             } else if self.dest_dir {
@@ -202,7 +194,7 @@ impl CopyJob<'_> {
                             } else {
                                 dest_join(&self.dest, "")
                             };
-                            entries.push(file_entry(&host, &md, dest, archive, self.mode));
+                            entries.push(file_entry(&resolved, meta, dest, archive, self.mode));
                         }
                     }
                     if !any {
@@ -214,7 +206,7 @@ impl CopyJob<'_> {
             }
         }
         entries.sort_by(|a, b| a.dest.cmp(&b.dest));
-        let checksum = checksum(&entries, self.owner).map_err(|e| e.to_string())?;
+        let checksum = checksum(tree, &entries, self.owner).map_err(|e| e.to_string())?;
         Ok(CopyPlan {
             entries,
             owner: self.owner,
@@ -222,26 +214,26 @@ impl CopyJob<'_> {
         })
     }
 
-    /// Adds the contents of directory `host` (at `rel` under the root) below `dest`.
-    fn walk(&self, host: &Path, rel: &str, dest: &str, out: &mut Vec<Entry>) -> Result<(), String> {
-        let mut names: Vec<_> = std::fs::read_dir(host)
-            .map_err(|e| format!("{rel}: {e}"))?
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        names.sort();
-        for name in names {
-            let name = name.to_string_lossy().into_owned();
+    /// Adds the contents of directory `rel` below `dest`.
+    fn walk(
+        &self,
+        tree: &dyn SourceTree,
+        rel: &str,
+        dest: &str,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), String> {
+        for name in tree.list(rel) {
             let child_rel = if rel.is_empty() {
                 name.clone()
             } else {
                 format!("{rel}/{name}")
             };
-            let path = host.join(&name);
-            let md = std::fs::symlink_metadata(&path).map_err(|e| format!("{child_rel}: {e}"))?;
+            let Some(meta) = tree.stat(&child_rel) else {
+                continue;
+            };
             let excluded = self.excluded(&child_rel);
             let child_dest = dest_join(dest, &name);
-            if md.is_dir() {
+            if meta.kind == NodeKind::Dir {
                 let take_back = self
                     .ignore
                     .is_some_and(|i| i.may_take_back_inside(&child_rel));
@@ -252,47 +244,40 @@ impl CopyJob<'_> {
                     out.push(Entry {
                         dest: child_dest.clone(),
                         kind: Kind::Dir,
-                        mode: self.mode.unwrap_or(md.mode() & 0o7777),
-                        mtime: md.mtime().max(0) as u64,
+                        mode: self.mode.unwrap_or(meta.mode),
+                        mtime: meta.mtime,
                     });
                 }
-                self.walk(&path, &child_rel, &child_dest, out)?;
+                self.walk(tree, &child_rel, &child_dest, out)?;
             } else if !excluded {
-                out.push(file_entry(&path, &md, child_dest, false, self.mode));
+                out.push(file_entry(&child_rel, meta, child_dest, false, self.mode));
             }
         }
         Ok(())
     }
 }
 
-fn file_entry(
-    path: &Path,
-    md: &std::fs::Metadata,
-    dest: String,
-    archive: bool,
-    mode: Option<u32>,
-) -> Entry {
-    let kind = if archive {
-        Kind::Archive(path.to_path_buf())
-    } else if md.file_type().is_symlink() {
-        Kind::Symlink(std::fs::read_link(path).unwrap_or_default())
-    } else {
-        Kind::File {
-            path: path.to_path_buf(),
-            size: md.len(),
-        }
+fn file_entry(rel: &str, meta: Meta, dest: String, archive: bool, mode: Option<u32>) -> Entry {
+    let kind = match meta.kind {
+        _ if archive => Kind::Archive(rel.to_string()),
+        NodeKind::Symlink(target) => Kind::Symlink(target),
+        NodeKind::File(size) => Kind::File {
+            rel: rel.to_string(),
+            size,
+        },
+        NodeKind::Dir => Kind::Dir,
     };
     Entry {
         dest,
         kind,
-        mode: mode.unwrap_or(md.mode() & 0o7777),
-        mtime: md.mtime().max(0) as u64,
+        mode: mode.unwrap_or(meta.mode),
+        mtime: meta.mtime,
     }
 }
 
-/// Whether `path` is a tar archive (plain or compressed), which `ADD` extracts.
-fn is_archive(path: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(path) else {
+/// Whether `rel` is a tar archive (plain or compressed), which `ADD` extracts.
+fn is_archive(tree: &dyn SourceTree, rel: &str) -> bool {
+    let Ok(f) = tree.open(rel) else {
         return false;
     };
     let Ok((_, mut decoded)) = berth_storage::unpack::decompress(f) else {
@@ -309,16 +294,17 @@ fn is_archive(path: &Path) -> bool {
     got == 512 && &head[257..262] == b"ustar"
 }
 
-/// The content checksum of `entries` (files hashed in parallel, one worker per core).
-fn checksum(entries: &[Entry], owner: (u32, u32)) -> io::Result<Digest> {
-    let files: Vec<&Path> = entries
+/// The content checksum of `entries` (the files a tree does not know the digest of hashed in
+/// parallel, one worker per core).
+fn checksum(tree: &dyn SourceTree, entries: &[Entry], owner: (u32, u32)) -> io::Result<Digest> {
+    let files: Vec<&str> = entries
         .iter()
         .filter_map(|e| match &e.kind {
-            Kind::File { path, .. } | Kind::Archive(path) => Some(path.as_path()),
+            Kind::File { rel, .. } | Kind::Archive(rel) => Some(rel.as_str()),
             _ => None,
         })
         .collect();
-    let digests = hash_files(&files)?;
+    let digests = hash_files(tree, &files)?;
     let mut next = digests.into_iter();
     let mut all = Sha256Writer::new(io::sink());
     writeln!(all, "owner {}:{}", owner.0, owner.1)?;
@@ -338,53 +324,61 @@ fn checksum(entries: &[Entry], owner: (u32, u32)) -> io::Result<Digest> {
     Ok(all.finish().1)
 }
 
-/// sha256 of each file, in order, spread over the cores.
-fn hash_files(files: &[&Path]) -> io::Result<Vec<String>> {
+/// sha256 of each file, in order: known digests taken as they are, the rest read and hashed
+/// spread over the cores.
+fn hash_files(tree: &dyn SourceTree, files: &[&str]) -> io::Result<Vec<String>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    let next = AtomicUsize::new(0);
-    let mut out = vec![String::new(); files.len()];
-    let results: Vec<io::Result<Vec<(usize, String)>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else {
-                            return Ok(mine);
-                        };
-                        let mut f = std::fs::File::open(path)?;
-                        let mut h = Sha256Writer::new(io::sink());
-                        io::copy(&mut f, &mut h)?;
-                        mine.push((i, h.finish().1.to_string()));
-                    }
+    let mut out: Vec<Option<String>> = files.iter().map(|f| tree.known_digest(f)).collect();
+    let todo: Vec<usize> = (0..files.len()).filter(|i| out[*i].is_none()).collect();
+    if !todo.is_empty() {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(todo.len());
+        let next = AtomicUsize::new(0);
+        let results: Vec<io::Result<Vec<(usize, String)>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                                return Ok(mine);
+                            };
+                            let mut f = tree.open(files[i])?;
+                            let mut h = Sha256Writer::new(io::sink());
+                            io::copy(&mut f, &mut h)?;
+                            mine.push((i, h.finish().1.to_string()));
+                        }
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(io::Error::other("hashing panicked")))
-            })
-            .collect()
-    });
-    for r in results {
-        for (i, d) in r? {
-            out[i] = d;
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("hashing panicked")))
+                })
+                .collect()
+        });
+        for r in results {
+            for (i, d) in r? {
+                out[i] = Some(d);
+            }
         }
     }
-    Ok(out)
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 impl CopyPlan {
     /// Writes the tar that makes the copy: first `missing` directories (the destination's
     /// ancestors not yet in the image, made like Docker makes them: 0755, owned by the
     /// `--chown` owner or root), then every entry.
-    pub fn write_tar(&self, missing: &[String], out: &mut dyn Write) -> io::Result<()> {
+    pub fn write_tar(
+        &self,
+        tree: &dyn SourceTree,
+        missing: &[String],
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         let mut b = tar::Builder::new(out);
         b.mode(tar::HeaderMode::Complete);
         let (uid, gid) = self.owner;
@@ -408,9 +402,9 @@ impl CopyPlan {
                     let mut h = header(tar::EntryType::Directory, e.mode, 0, e.mtime);
                     b.append_data(&mut h, &e.dest, io::empty())?;
                 }
-                Kind::File { path, size } => {
+                Kind::File { rel, size } => {
                     let mut h = header(tar::EntryType::Regular, e.mode, *size, e.mtime);
-                    let f = std::fs::File::open(path)?;
+                    let f = tree.open(rel)?;
                     b.append_data(&mut h, &e.dest, f.take(*size))?;
                 }
                 Kind::Inline(body) => {
@@ -421,7 +415,7 @@ impl CopyPlan {
                     let mut h = header(tar::EntryType::Symlink, 0o777, 0, e.mtime);
                     b.append_link(&mut h, &e.dest, target)?;
                 }
-                Kind::Archive(path) => append_archive(&mut b, path, &e.dest)?,
+                Kind::Archive(rel) => append_archive(&mut b, tree, rel, &e.dest)?,
             }
         }
         b.finish()
@@ -430,8 +424,13 @@ impl CopyPlan {
 
 /// Re-roots the entries of the archive at `path` under `dest` (`ADD x.tar.gz /opt/`), refusing
 /// entries that climb out of it.
-fn append_archive<W: Write>(b: &mut tar::Builder<W>, path: &Path, dest: &str) -> io::Result<()> {
-    let f = std::fs::File::open(path)?;
+fn append_archive<W: Write>(
+    b: &mut tar::Builder<W>,
+    tree: &dyn SourceTree,
+    path: &str,
+    dest: &str,
+) -> io::Result<()> {
+    let f = tree.open(path)?;
     let (_, decoded) = berth_storage::unpack::decompress(f)?;
     let mut archive = tar::Archive::new(decoded);
     let reroot = |name: &Path| -> io::Result<String> {
@@ -440,7 +439,7 @@ fn append_archive<W: Write>(b: &mut tar::Builder<W>, path: &Path, dest: &str) ->
                 io::ErrorKind::InvalidData,
                 format!(
                     "{}: entry {} climbs out of the destination",
-                    path.display(),
+                    path,
                     name.display()
                 ),
             )
@@ -477,6 +476,7 @@ fn append_archive<W: Write>(b: &mut tar::Builder<W>, path: &Path, dest: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::tree::DirTree;
 
     fn job<'a>(ignore: Option<&'a Ignore>, sources: &[&str], dest: &str) -> CopyJob<'a> {
         CopyJob {
@@ -510,18 +510,26 @@ mod tests {
         std::fs::write(root.join("two.md"), "2").unwrap();
         std::os::unix::fs::symlink("/etc/passwd", root.join("src/link")).unwrap();
 
-        let plan = job(None, &["src"], "/app").plan(root).unwrap();
+        let plan = job(None, &["src"], "/app")
+            .plan(&DirTree::open(root).unwrap())
+            .unwrap();
         assert_eq!(
             names(&plan),
             ["app/a.txt", "app/deep", "app/deep/b.txt", "app/link"]
         );
-        let plan = job(None, &["*.md"], "/docs/").plan(root).unwrap();
+        let plan = job(None, &["*.md"], "/docs/")
+            .plan(&DirTree::open(root).unwrap())
+            .unwrap();
         assert_eq!(names(&plan), ["docs/one.md", "docs/two.md"]);
-        let plan = job(None, &["one.md"], "/x").plan(root).unwrap();
+        let plan = job(None, &["one.md"], "/x")
+            .plan(&DirTree::open(root).unwrap())
+            .unwrap();
         assert_eq!(names(&plan), ["x"]);
 
         let ignore = Ignore::parse("*.key\n**/b.txt\n");
-        let plan = job(Some(&ignore), &["."], "/").plan(root).unwrap();
+        let plan = job(Some(&ignore), &["."], "/")
+            .plan(&DirTree::open(root).unwrap())
+            .unwrap();
         let n = names(&plan);
         assert!(
             !n.iter()
@@ -529,27 +537,39 @@ mod tests {
             "{n:?}"
         );
         let err = job(Some(&ignore), &["secret.key"], "/")
-            .plan(root)
+            .plan(&DirTree::open(root).unwrap())
             .err()
             .unwrap();
         assert!(err.contains("excluded by .dockerignore"), "{err}");
-        let err = job(None, &["../outside"], "/").plan(root).err().unwrap();
+        let err = job(None, &["../outside"], "/")
+            .plan(&DirTree::open(root).unwrap())
+            .err()
+            .unwrap();
         assert!(err.contains("outside the build context"), "{err}");
 
         // Content, not mtimes, decides.
-        let before = job(None, &["src"], "/app").plan(root).unwrap().checksum;
+        let before = job(None, &["src"], "/app")
+            .plan(&DirTree::open(root).unwrap())
+            .unwrap()
+            .checksum;
         let f = std::fs::File::options()
             .write(true)
             .open(root.join("src/a.txt"))
             .unwrap();
         f.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!(
-            job(None, &["src"], "/app").plan(root).unwrap().checksum,
+            job(None, &["src"], "/app")
+                .plan(&DirTree::open(root).unwrap())
+                .unwrap()
+                .checksum,
             before
         );
         std::fs::write(root.join("src/a.txt"), "A").unwrap();
         assert_ne!(
-            job(None, &["src"], "/app").plan(root).unwrap().checksum,
+            job(None, &["src"], "/app")
+                .plan(&DirTree::open(root).unwrap())
+                .unwrap()
+                .checksum,
             before
         );
     }
@@ -563,7 +583,9 @@ mod tests {
         std::os::unix::fs::symlink("../host-secret", ctx.join("up")).unwrap();
         std::os::unix::fs::symlink(tmp.path().join("host-secret"), ctx.join("abs")).unwrap();
         for name in ["up", "abs"] {
-            let err = job(None, &[name], "/x").plan(&ctx).err();
+            let err = job(None, &[name], "/x")
+                .plan(&DirTree::open(&ctx).unwrap())
+                .err();
             assert!(err.is_some(), "{name} resolved outside the context");
         }
     }
@@ -580,9 +602,10 @@ mod tests {
         std::fs::write(root.join("a.tar"), b.into_inner().unwrap()).unwrap();
         let mut j = job(None, &["a.tar"], "/opt/");
         j.unpack_archives = true;
-        let plan = j.plan(root).unwrap();
+        let plan = j.plan(&DirTree::open(root).unwrap()).unwrap();
         let mut out = Vec::new();
-        plan.write_tar(&["opt".into()], &mut out).unwrap();
+        plan.write_tar(&DirTree::open(root).unwrap(), &["opt".into()], &mut out)
+            .unwrap();
         let mut names = Vec::new();
         for e in tar::Archive::new(&out[..]).entries().unwrap() {
             names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());
