@@ -123,19 +123,15 @@ fn compose_file(dir: &Path) {
 #[test]
 fn docker_compose_1_builds_a_service() {
     require_root("builds run steps in containers");
-    if Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        common::missing_tool("docker-compose not installed");
+    let Some(compose) = common::compose_v1() else {
+        common::missing_tool("docker-compose 1.x not installed");
         return;
-    }
+    };
     let d = Daemon::start();
     d.import_busybox("busybox");
     let ctx = app_context();
     compose_file(ctx.path());
-    let out = Command::new("docker-compose")
+    let out = Command::new(compose)
         .args(["-p", "buildstack", "build"])
         .current_dir(ctx.path())
         .env("DOCKER_HOST", d.host())

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn compose(d: &Daemon, dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new("docker-compose")
+    Command::new(common::compose_v1().expect("docker-compose 1.x"))
         .args(["-p", "stack"])
         .args(args)
         .current_dir(dir)
@@ -25,12 +25,8 @@ fn compose(d: &Daemon, dir: &std::path::Path, args: &[&str]) -> Output {
 
 #[test]
 fn docker_compose_stack_up_ps_logs_down() {
-    if Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        common::missing_tool("docker-compose not installed");
+    if common::compose_v1().is_none() {
+        common::missing_tool("docker-compose 1.x not installed");
         return;
     }
     let d = Daemon::start();

@@ -569,6 +569,20 @@ pub fn docker_bin() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// Debian's docker-compose 1.x (a pure Engine API client), which Compose v2's pip package may
+/// shadow on `PATH` under the same name: found by path and checked by its version.
+pub fn compose_v1() -> Option<PathBuf> {
+    ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| {
+            Command::new(p)
+                .arg("version")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("version 1."))
+        })
+}
+
 /// Reads a whole file.
 pub fn read(path: &Path) -> Vec<u8> {
     let mut v = Vec::new();
