@@ -33,6 +33,9 @@ pub struct Assembly<'a> {
     pub hidden: bool,
     /// Record the image in the build cache under this key, in the same state write.
     pub cache_key: Option<String>,
+    /// The writable layer (a stopped container's, by key) whose changes `layer` is: the
+    /// snapshotter may move it into place instead of unpacking the tar again.
+    pub adopt: Option<String>,
 }
 
 impl std::fmt::Debug for Assembly<'_> {
@@ -59,6 +62,7 @@ impl ImageStore {
             tags,
             hidden,
             cache_key,
+            adopt,
         } = a;
         if let Some(r) = tags.iter().find(|r| r.digest().is_some()) {
             return Err(ImageError::InvalidArgument(format!(
@@ -82,7 +86,7 @@ impl ImageStore {
             None => Vec::new(),
         };
         if let Some(layer) = layer {
-            layers.push(self.add_layer(layers.last(), layer, &mut lease)?);
+            layers.push(self.add_layer(layers.last(), layer, adopt.as_deref(), &mut lease)?);
         }
         if config.rootfs.kind.is_empty() {
             config.rootfs.kind = "layers".into();
@@ -142,12 +146,14 @@ impl ImageStore {
         Ok(id)
     }
 
-    /// Stores `layer` as a blob (its diff ID computed in the same pass) and unpacks it on top
-    /// of `top`, both held by `lease`.
+    /// Stores `layer` as a blob (its diff ID computed in the same pass) and puts it on top of
+    /// `top` (the writable layer `adopt` moved into place, or the tar unpacked), both held by
+    /// `lease`.
     fn add_layer(
         &self,
         top: Option<&LayerRecord>,
         layer: &mut dyn Read,
+        adopt: Option<&str>,
         lease: &mut Lease<'_>,
     ) -> Result<LayerRecord> {
         let (blob, diff_id) = self.store_tarball(layer)?;
@@ -157,11 +163,23 @@ impl ImageStore {
             layer: "committed layer".into(),
             source,
         };
-        let mut reader = self.content.open_blob(&blob.digest).map_err(layer_err)?;
-        let applied = self
-            .snapshotter
-            .apply_layer(top.map(|l| &l.chain_id), &diff_id, &mut reader)
-            .map_err(layer_err)?;
+        let parent = top.map(|l| &l.chain_id);
+        let adopted = match adopt {
+            Some(key) => self
+                .snapshotter
+                .adopt_writable(key, parent, &diff_id)
+                .map_err(layer_err)?,
+            None => None,
+        };
+        let applied = match adopted {
+            Some(a) => a,
+            None => {
+                let mut reader = self.content.open_blob(&blob.digest).map_err(layer_err)?;
+                self.snapshotter
+                    .apply_layer(parent, &diff_id, &mut reader)
+                    .map_err(layer_err)?
+            }
+        };
         lease.snapshot(&applied);
         Ok(LayerRecord {
             blob: blob.digest.clone(),

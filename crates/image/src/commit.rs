@@ -115,6 +115,7 @@ impl ImageStore {
             tags: reference.into_iter().collect(),
             hidden: false,
             cache_key: None,
+            adopt: None,
         })
     }
 }

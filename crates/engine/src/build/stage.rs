@@ -108,6 +108,7 @@ impl Run<'_, '_> {
                     tags: if is_target { tags.to_vec() } else { Vec::new() },
                     hidden: !is_target,
                     cache_key: Some(key_text),
+                    adopt: None,
                 })?
             }
         };
@@ -263,6 +264,7 @@ impl Run<'_, '_> {
                         tags: Vec::new(),
                         hidden: true,
                         cache_key: Some(key.to_string()),
+                        adopt: Some(container.id.clone()),
                     })?)
                 })?;
         state.top = self.engine.images.layers(&id)?.last().cloned();

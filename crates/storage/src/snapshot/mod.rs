@@ -67,6 +67,19 @@ pub trait Snapshotter: Send + Sync + std::fmt::Debug {
     /// Deletes one snapshot (not its parents). Missing snapshots are not an error.
     fn remove(&self, chain_id: &Digest) -> Result<()>;
 
+    /// Makes writable layer `key` (a stopped container's changes, whose layer tar with
+    /// `diff_id` was just stored) the snapshot on top of `parent`, by moving it rather than
+    /// unpacking the tar again; the writable layer is gone afterwards. `None` when this
+    /// snapshotter cannot (the caller then applies the tar).
+    fn adopt_writable(
+        &self,
+        _key: &str,
+        _parent: Option<&Digest>,
+        _diff_id: &Digest,
+    ) -> Result<Option<AppliedLayer>> {
+        Ok(None)
+    }
+
     /// Chain IDs of all complete snapshots.
     fn list(&self) -> Result<Vec<Digest>>;
 

@@ -239,6 +239,48 @@ impl Store {
         })
     }
 
+    /// Moves `tree` (a container's upper directory, holding exactly the layer `diff_id`) into
+    /// place as the snapshot on top of `parent`, instead of unpacking the layer's tar again. An
+    /// existing snapshot of the same chain is kept and `tree` left where it is.
+    pub(crate) fn adopt(
+        &self,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        tree: &Path,
+    ) -> Result<AppliedLayer> {
+        let chain_id = match parent {
+            Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
+            None => diff_id.clone(),
+        };
+        if self.exists(&chain_id) {
+            return Ok(AppliedLayer {
+                size: self.recorded_size(&chain_id),
+                chain_id,
+                diff_id: diff_id.clone(),
+                created: false,
+            });
+        }
+        if let Some(p) = parent {
+            self.require(p)?;
+        }
+        let size = disk_usage(tree)?;
+        let scratch = self.scratch()?;
+        let fs_dir = scratch.path.join("fs");
+        fs::rename(tree, &fs_dir).map_err(io_at(tree))?;
+        self.finish_snapshot(&scratch.path, parent, size)?;
+        let created = scratch.commit(&self.snapshot_dir(&chain_id))?;
+        Ok(AppliedLayer {
+            size: if created {
+                size
+            } else {
+                self.recorded_size(&chain_id)
+            },
+            chain_id,
+            diff_id: diff_id.clone(),
+            created,
+        })
+    }
+
     /// Writes the bookkeeping files and makes the tree durable before it is renamed into place.
     fn finish_snapshot(&self, dir: &Path, parent: Option<&Digest>, size: u64) -> Result<()> {
         if let Some(p) = parent {
@@ -547,6 +589,21 @@ impl Snapshotter for OverlaySnapshotter {
 
     fn remove(&self, chain_id: &Digest) -> Result<()> {
         self.store.remove(chain_id)
+    }
+
+    fn adopt_writable(
+        &self,
+        key: &str,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+    ) -> Result<Option<AppliedLayer>> {
+        // The upper directory is in overlayfs's own format (whiteouts as 0/0 devices, opaque
+        // directories by xattr), which is how this snapshotter stores layers.
+        let upper = self.store.writable_dir(key)?.join("upper");
+        if !upper.is_dir() {
+            return Ok(None);
+        }
+        self.store.adopt(parent, diff_id, &upper).map(Some)
     }
 
     fn list(&self) -> Result<Vec<Digest>> {
