@@ -566,3 +566,26 @@ fn independent_stages_run_at_the_same_time() {
         "left\nright\n"
     );
 }
+
+#[test]
+fn deletions_in_a_step_hold_in_the_image() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // A step's writable layer becomes its layer's snapshot as it is: its whiteouts (a removed
+    // file) and opaque directories (a directory removed and made again) must hide what is below.
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN rm /bin/ls && mkdir -p /d && echo x > /d/f\nRUN rm -r /d && mkdir /d && echo y > /d/g\n",
+    )]);
+    build_ok(&d, ctx.path(), &["-t", "deleted"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "deleted",
+        "sh",
+        "-c",
+        "test -e /bin/ls && echo ls-present; ls /d",
+    ]);
+    assert_eq!(out, "g\n");
+}

@@ -267,17 +267,7 @@ pub(crate) fn sweep(parent: &Path) {
 
 /// `name` cleaned to a relative path (`./a//b/` → `a/b`); `None` when it climbs out.
 fn clean(name: &str) -> Option<String> {
-    let mut out: Vec<&str> = Vec::new();
-    for c in name.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop()?;
-            }
-            c => out.push(c),
-        }
-    }
-    Some(out.join("/"))
+    super::sources::clean_relative(name).map(|parts| parts.join("/"))
 }
 
 fn set_private(path: &Path) -> Result<(), EngineError> {

@@ -141,37 +141,9 @@ impl Run<'_, '_> {
         if self.cache_hit(state, &key)? {
             return Ok(());
         }
-        let container = StepContainer::create(
-            self.engine,
-            StepSpec {
-                image: state.image.as_ref(),
-                top: state.top.clone(),
-                config,
-                argv: vec!["true".into()],
-                env: Vec::new(),
-                network: "none".into(),
-                extra_hosts: Vec::new(),
-                build_id: &self.build_id,
-                mounts: Vec::new(),
-                tmpfs: BTreeMap::new(),
-            },
-        )?;
+        let container = StepContainer::idle(self.engine, state.image.as_ref(), &self.build_id)?;
         let source_container = match &from_image {
-            Some(id) => Some(StepContainer::create(
-                self.engine,
-                StepSpec {
-                    image: Some(id),
-                    top: self.engine.images.layers(id)?.last().cloned(),
-                    config,
-                    argv: vec!["true".into()],
-                    env: Vec::new(),
-                    network: "none".into(),
-                    extra_hosts: Vec::new(),
-                    build_id: &self.build_id,
-                    mounts: Vec::new(),
-                    tmpfs: BTreeMap::new(),
-                },
-            )?),
+            Some(id) => Some(StepContainer::idle(self.engine, Some(id), &self.build_id)?),
             None => None,
         };
         let file = self.file.clone();
@@ -266,21 +238,7 @@ impl Run<'_, '_> {
         ) {
             return Ok((uid, gid));
         }
-        let container = StepContainer::create(
-            self.engine,
-            StepSpec {
-                image: state.image.as_ref(),
-                top: state.top.clone(),
-                config: &ImageConfig::default(),
-                argv: vec!["true".into()],
-                env: Vec::new(),
-                network: "none".into(),
-                extra_hosts: Vec::new(),
-                build_id: &self.build_id,
-                mounts: Vec::new(),
-                tmpfs: BTreeMap::new(),
-            },
-        )?;
+        let container = StepContainer::idle(self.engine, state.image.as_ref(), &self.build_id)?;
         let (passwd, group) = self.engine.containers.with_rootfs(&container.id, |root| {
             let tree = berth_storage::confined::Tree::open(root)?;
             let read = |p: &str| {

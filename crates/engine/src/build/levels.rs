@@ -33,7 +33,7 @@ impl Run<'_, '_> {
             let handles: Vec<_> = level
                 .iter()
                 .map(|&index| {
-                    let mut sub = self.fork(first_step[&index] - 1);
+                    let sub = self.fork(first_step[&index] - 1);
                     let stage = &df.stages[index];
                     let runtime = runtime.clone();
                     s.spawn(move || {
@@ -45,7 +45,6 @@ impl Run<'_, '_> {
                             let result = run.stage(stage, index == target, tags);
                             (result, run.hits, run.used_args)
                         };
-                        sub.hits.clear();
                         (index, (result, held, hits, used))
                     })
                 })
@@ -100,7 +99,6 @@ pub(super) struct Forked<'a> {
     globals: Scope,
     results: HashMap<usize, Digest>,
     names: HashMap<String, usize>,
-    hits: Vec<String>,
     step_no: usize,
     total: usize,
     build_id: String,
@@ -121,7 +119,6 @@ impl<'a> Run<'a, '_> {
             globals: self.globals.clone(),
             results: self.results.clone(),
             names: self.names.clone(),
-            hits: Vec::new(),
             step_no,
             total: self.total,
             build_id: self.build_id.clone(),
@@ -144,7 +141,7 @@ impl<'a> Forked<'a> {
             globals: self.globals.clone(),
             results: self.results.clone(),
             names: self.names.clone(),
-            hits: self.hits.clone(),
+            hits: Vec::new(),
             progress: sink,
             step_no: self.step_no,
             total: self.total,

@@ -280,21 +280,7 @@ impl Run<'_, '_> {
         source: &str,
         step: &Step,
     ) -> Result<std::path::PathBuf> {
-        let helper = StepContainer::create(
-            self.engine,
-            StepSpec {
-                image: Some(image),
-                top: self.engine.images.layers(image)?.last().cloned(),
-                config: &ImageConfig::default(),
-                argv: vec!["true".into()],
-                env: Vec::new(),
-                network: "none".into(),
-                extra_hosts: Vec::new(),
-                build_id: &self.build_id,
-                mounts: Vec::new(),
-                tmpfs: BTreeMap::new(),
-            },
-        )?;
+        let helper = StepContainer::idle(self.engine, Some(image), &self.build_id)?;
         let file = self.file.clone();
         self.engine.containers.with_rootfs(&helper.id, |root| {
             let tree = berth_storage::confined::Tree::open(root)?;

@@ -80,8 +80,8 @@ fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Cleans `path` relative to the root; `None` when it climbs out.
-fn clean_relative(path: &str) -> Option<Vec<String>> {
+/// Cleans `path` relative to the root (`./a//b/` → `a`, `b`); `None` when it climbs out.
+pub(super) fn clean_relative(path: &str) -> Option<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for c in path.split('/') {
         match c {

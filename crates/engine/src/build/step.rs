@@ -86,10 +86,7 @@ impl<'a> StepContainer<'a> {
         // workdir were given above; nothing else (no CMD, no healthcheck) applies to a step.
         let facts = ImageFacts {
             id,
-            config: ImageConfig {
-                env: None,
-                ..ImageConfig::default()
-            },
+            config: ImageConfig::default(),
             top_layer: spec.top.clone(),
         };
         let record = engine.containers.create(None, request, facts)?;
@@ -98,6 +95,34 @@ impl<'a> StepContainer<'a> {
             id: record.id,
             top: spec.top,
         })
+    }
+
+    /// A container that is never started, for its root file system only: a copy's
+    /// destination, a stage's files to read, the `/etc/passwd` of a `--chown`.
+    pub fn idle(
+        engine: &'a Engine,
+        image: Option<&Digest>,
+        build_id: &str,
+    ) -> Result<Self, EngineError> {
+        let top = match image {
+            Some(id) => engine.images.layers(id)?.last().cloned(),
+            None => None,
+        };
+        StepContainer::create(
+            engine,
+            StepSpec {
+                image,
+                top,
+                config: &ImageConfig::default(),
+                argv: vec!["true".into()],
+                env: Vec::new(),
+                network: "none".into(),
+                extra_hosts: Vec::new(),
+                build_id,
+                mounts: Vec::new(),
+                tmpfs: BTreeMap::new(),
+            },
+        )
     }
 
     /// Starts the container, hands each line of its output to `on_line`, and waits for its

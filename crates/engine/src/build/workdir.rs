@@ -32,21 +32,7 @@ impl Run<'_, '_> {
             self.hits.pop();
             return self.cache_hit(state, &key).map(|_| ());
         }
-        let container = StepContainer::create(
-            self.engine,
-            StepSpec {
-                image: state.image.as_ref(),
-                top: state.top.clone(),
-                config: &ImageConfig::default(),
-                argv: vec!["true".into()],
-                env: Vec::new(),
-                network: "none".into(),
-                extra_hosts: Vec::new(),
-                build_id: &self.build_id,
-                mounts: Vec::new(),
-                tmpfs: BTreeMap::new(),
-            },
-        )?;
+        let container = StepContainer::idle(self.engine, state.image.as_ref(), &self.build_id)?;
         let dir = config.working_dir.clone();
         let made = self.engine.containers.with_rootfs(&container.id, |root| {
             let tree = berth_storage::confined::Tree::open(root)?;
