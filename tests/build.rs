@@ -589,3 +589,155 @@ fn deletions_in_a_step_hold_in_the_image() {
     ]);
     assert_eq!(out, "g\n");
 }
+
+/// The sending line's "N of M files changed".
+fn changed_files(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Sending build context to Berth daemon"))
+        .unwrap_or_else(|| panic!("no incremental sending line in:\n{out}"));
+    line.split('(')
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string()
+}
+
+#[test]
+fn a_rebuild_sends_only_the_files_that_changed_and_trusts_no_timestamp_alone() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nCOPY tree/ /tree/\nCOPY top.txt /top.txt\n",
+        ),
+        ("tree/a.txt", "alpha"),
+        ("tree/b.txt", "bravo"),
+        ("top.txt", "top"),
+    ]);
+    // Files changed in the last two seconds are always sent; let these settle.
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2200));
+    settle();
+    let out = build_ok(&d, ctx.path(), &["-t", "inc"]);
+    assert_eq!(changed_files(&out), "4 of 4 files changed", "{out}");
+    let out = build_ok(&d, ctx.path(), &["-t", "inc"]);
+    assert_eq!(changed_files(&out), "0 of 4 files changed", "{out}");
+    assert_eq!(out.matches("Using cache").count(), 2, "{out}");
+
+    // An edit is sent (it is fresh) and its COPY runs again with the new contents.
+    std::fs::write(ctx.path().join("tree/a.txt"), "ALPHA").unwrap();
+    let out = build_ok(&d, ctx.path(), &["-t", "inc"]);
+    assert_eq!(changed_files(&out), "1 of 4 files changed", "{out}");
+    assert_eq!(d.ok(&["run", "--rm", "inc", "cat", "/tree/a.txt"]), "ALPHA");
+
+    // Same size, mtime put back: the ctime in the stamp still tells it changed.
+    let b = ctx.path().join("tree/b.txt");
+    let old = std::fs::metadata(&b).unwrap().modified().unwrap();
+    settle();
+    std::fs::write(&b, "BRAVO").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&b)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    settle();
+    let out = build_ok(&d, ctx.path(), &["-t", "inc"]);
+    assert!(
+        changed_files(&out).starts_with("1 of 4") || changed_files(&out).starts_with("2 of 4"),
+        "{out}"
+    );
+    assert_eq!(d.ok(&["run", "--rm", "inc", "cat", "/tree/b.txt"]), "BRAVO");
+
+    // A removed file leaves the context; the session is cache that prune takes.
+    std::fs::remove_file(ctx.path().join("tree/a.txt")).unwrap();
+    build_ok(&d, ctx.path(), &["-t", "inc"]);
+    let out = d.berth(&["run", "--rm", "inc", "cat", "/tree/a.txt"]);
+    assert!(!out.status.success(), "a.txt should be gone from the image");
+    let df = d.ok(&["system", "df", "-v"]);
+    assert!(df.contains("source.local"), "{df}");
+    d.ok(&["builder", "prune", "-af"]);
+    let sessions = d.root().join("build/sessions");
+    assert_eq!(
+        std::fs::read_dir(&sessions).map_or(0, |r| r.count()),
+        0,
+        "builder prune leaves no session"
+    );
+    // After the prune the whole context goes again and the build still works.
+    let out = build_ok(&d, ctx.path(), &["-t", "inc"]);
+    assert_eq!(changed_files(&out), "3 of 3 files changed", "{out}");
+}
+
+#[test]
+fn hostile_session_uploads_are_refused_and_keep_nothing() {
+    require_root("the daemon runs as root");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let key = "a".repeat(64);
+    let manifest = serde_json::json!([
+        {"path": "Dockerfile", "kind": "file", "mode": 420, "mtime": 0, "size": 13}
+    ]);
+    // The daemon asks for every file it does not hold.
+    let resp = d.http(
+        "POST",
+        &format!("/build/context?session={key}"),
+        manifest.to_string().as_bytes(),
+    );
+    assert_eq!(resp.status, 200);
+    let need: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(need["need"], serde_json::json!(["Dockerfile"]));
+    let session_tar = |entries: &[(&str, &[u8])]| {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    };
+    let expect_error = |body: &[u8], what: &str| {
+        let resp = d.http("POST", &format!("/build?session={key}"), body);
+        let text = String::from_utf8_lossy(&resp.body).into_owned();
+        assert!(
+            text.contains("errorDetail") && text.contains(what),
+            "{text}"
+        );
+    };
+    let m = manifest.to_string();
+    // No manifest first; a file the manifest does not name; a manifest path out of the context;
+    // a file neither sent nor held.
+    expect_error(
+        &session_tar(&[("Dockerfile", b"FROM busybox\n")]),
+        "must send .berth-manifest first",
+    );
+    expect_error(
+        &session_tar(&[(".berth-manifest", m.as_bytes()), ("other", b"x")]),
+        "not a file of the context manifest",
+    );
+    let escaping = r#"[{"path":"../x","kind":"file","mode":420,"mtime":0,"size":1}]"#;
+    expect_error(
+        &session_tar(&[(".berth-manifest", escaping.as_bytes())]),
+        "not a clean path inside the context",
+    );
+    expect_error(
+        &session_tar(&[(".berth-manifest", m.as_bytes())]),
+        "neither sent nor held",
+    );
+    let resp = d.http("POST", "/build/context?session=..%2Fup", b"[]");
+    assert_eq!(resp.status, 400, "{}", String::from_utf8_lossy(&resp.body));
+    // A well-formed upload builds.
+    let resp = d.http(
+        "POST",
+        &format!("/build?session={key}&t=ok"),
+        &session_tar(&[
+            (".berth-manifest", m.as_bytes()),
+            ("Dockerfile", b"FROM busybox\n"),
+        ]),
+    );
+    let text = String::from_utf8_lossy(&resp.body).into_owned();
+    assert!(text.contains("\"aux\":{\"ID\":\"sha256:"), "{text}");
+    assert!(!d.root().join("x").exists() && !d.root().join("build/x").exists());
+}

@@ -42,3 +42,49 @@ pub struct BuildPruneResponse {
     /// Bytes freed.
     pub space_reclaimed: u64,
 }
+
+/// What a path of a build context is (Berth's incremental context upload).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ContextEntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+}
+
+/// One path of a context directory as the Berth CLI sees it. The CLI sends the whole list
+/// to `POST /build/context` (which answers the files the daemon lacks) and again as the first
+/// entry (`.berth-manifest`) of the `POST /build?session=` tar that carries only those files:
+/// a cached rebuild then moves a few kilobytes instead of the whole context.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContextEntry {
+    /// Clean relative path (`a/b`).
+    pub path: String,
+    /// Its kind.
+    pub kind: ContextEntryKind,
+    /// Permission bits.
+    pub mode: u32,
+    /// Modification time (Unix seconds), kept in the image as tar keeps it.
+    pub mtime: u64,
+    /// A file's size.
+    #[serde(default)]
+    pub size: u64,
+    /// A symlink's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// What identifies this version of a file without reading it (inode, size, mtime and
+    /// ctime in nanoseconds, mode, owner); `None` for a file changed too recently to tell
+    /// two versions apart by their timestamps, which is then always sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<String>,
+}
+
+/// `POST /build/context`: the manifest's files the daemon wants sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ContextNeed {
+    /// Their paths, in the manifest's order.
+    pub need: Vec<String>,
+}

@@ -117,6 +117,21 @@ impl Client {
         Ok(json_stream(resp.into_body()))
     }
 
+    /// `POST /build/context`: which files of a context directory (its `manifest`) the daemon
+    /// lacks for a build against session `key`.
+    pub async fn build_context_needs(
+        &self,
+        key: &str,
+        manifest: &[berth_api_types::build::ContextEntry],
+    ) -> Result<berth_api_types::build::ContextNeed> {
+        self.send_json(
+            Method::POST,
+            &format!("/build/context{}", query([("session", key)])),
+            Body::json(manifest)?,
+        )
+        .await
+    }
+
     /// `POST /build/prune`: removes build cache records (`all`, `keep-storage`, filters).
     pub async fn build_prune(
         &self,

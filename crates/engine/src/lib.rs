@@ -134,6 +134,8 @@ pub struct Engine {
     daemon_id: String,
     started: SystemTime,
     build: build::BuildSettings,
+    /// What clients' context directories held at their last builds.
+    build_sessions: build::session::Sessions,
 }
 
 impl Engine {
@@ -227,6 +229,7 @@ impl Engine {
         // Again now that every store has made its directories.
         privacy::secure_root(&root)?;
         Ok(Engine {
+            build_sessions: build::session::Sessions::new(root.join("build").join("sessions")),
             root,
             _lock: lock,
             reserve,

@@ -27,6 +27,28 @@ pub struct CachePrune {
     pub keep_storage: Option<u64>,
 }
 
+impl CachePrune {
+    /// The time (Unix seconds) before which a record must have been last used to go, from
+    /// `until`/`unused-for` (the earliest when several); `None` when unfiltered.
+    pub fn cutoff(&self) -> Result<Option<i64>> {
+        self.filters
+            .check_names(&["until", "unused-for"])
+            .map_err(|e| ImageError::InvalidArgument(e.0))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut until: Option<i64> = None;
+        for v in self
+            .filters
+            .get("until")
+            .iter()
+            .chain(self.filters.get("unused-for"))
+        {
+            let t = parse_filter_time(v, now)?;
+            until = Some(until.map_or(t, |u| u.min(t)));
+        }
+        Ok(until)
+    }
+}
+
 impl ImageStore {
     /// The image the cache holds for `key`, if the record and its image are both still there.
     pub fn cache_lookup(&self, key: &str) -> Option<Digest> {
@@ -132,20 +154,7 @@ impl ImageStore {
         opts: &CachePrune,
         in_use: &dyn Fn(&Digest) -> bool,
     ) -> Result<BuildPruneResponse> {
-        opts.filters
-            .check_names(&["until", "unused-for"])
-            .map_err(|e| ImageError::InvalidArgument(e.0))?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mut until: Option<i64> = None;
-        for v in opts
-            .filters
-            .get("until")
-            .iter()
-            .chain(opts.filters.get("unused-for"))
-        {
-            let t = parse_filter_time(v, now)?;
-            until = Some(until.map_or(t, |u| u.min(t)));
-        }
+        let until = opts.cutoff()?;
         let mut inner = self.lock();
         let mut state = inner.state.clone();
         let mut order: Vec<(String, String)> = state

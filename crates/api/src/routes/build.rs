@@ -1,5 +1,6 @@
 //! Build section: `POST /build` (the classic builder's endpoint: a tar context in the body,
-//! Docker's JSON messages back) and `POST /build/prune`.
+//! Docker's JSON messages back), `POST /build/prune`, and Berth's `POST /build/context` (which
+//! files of a context directory the daemon lacks, so `berth build` sends only those).
 //!
 //! Errors before the build starts (a malformed query) are HTTP errors; once the stream is
 //! open, a failure is an `errorDetail` message, as Docker sends it, which `docker build`
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/build", post(build))
         .route("/build/prune", post(prune))
+        .route("/build/context", post(context_needs))
 }
 
 /// A JSON object of strings in the query (`buildargs`, `labels`); a `null` value (a build arg
@@ -74,6 +76,7 @@ fn options(q: &Query) -> Result<BuildOptions, ApiError> {
         network: q.get("networkmode").unwrap_or_default().to_string(),
         extra_hosts,
         platform: q.get_nonempty("platform").map(str::to_string),
+        session: q.get_nonempty("session").map(str::to_string),
     })
 }
 
@@ -109,6 +112,22 @@ async fn build(State(engine): State<AppState>, q: Query, body: Body) -> Response
         }
     });
     resp
+}
+
+/// `POST /build/context?session=KEY`: the manifest of a context directory in, the paths of
+/// the files the daemon wants sent out.
+async fn context_needs(
+    State(engine): State<AppState>,
+    q: Query,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let manifest: Vec<berth_api_types::build::ContextEntry> = super::containers::json_body(&body)?;
+    let key = q
+        .get_nonempty("session")
+        .ok_or_else(|| ApiError::bad_request("session is required"))?
+        .to_string();
+    let need = blocking(move || Ok(engine.build_context_needs(&key, &manifest)?)).await?;
+    Ok(Json(need).into_response())
 }
 
 /// `POST /build/prune`: `all`, `keep-storage` (or its newer name `reserved-space`) and the

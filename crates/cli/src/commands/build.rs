@@ -1,6 +1,11 @@
 //! `build` and `builder prune`: the context packed as a tar (what `.dockerignore` excludes is
 //! never sent: a secret kept out of the context never leaves the machine's disk) and streamed
 //! to `POST /build`, whose messages are printed as `docker build` prints them.
+//!
+//! A directory context goes incrementally when the daemon is Berth's: the CLI sends the
+//! directory's manifest (paths and stat stamps) to `POST /build/context`, which answers the
+//! files the daemon does not hold as they are, and the build's tar carries the manifest and
+//! only those files (a daemon without the endpoint gets the whole directory).
 
 use crate::args::{BuildArgs, BuilderPruneArgs};
 use crate::autostart::Target;
@@ -8,17 +13,26 @@ use crate::output;
 use crate::progress::error_of;
 use anyhow::{Context, Result, bail};
 use berth_api_types::Filters;
+use berth_api_types::build::{ContextEntry, ContextEntryKind};
 use berth_build::ignore::Ignore;
 use berth_client::body::Body;
 use futures_util::StreamExt;
+use std::collections::HashSet;
 use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Name the Dockerfile gets in the context when it lives outside it (`-f ../x` or stdin).
 const OUTSIDE_DOCKERFILE: &str = ".berth-dockerfile";
 /// Where `--secret`s travel in the context tar (the daemon takes them out before the build
 /// reads the context).
 const SECRETS_DIR: &str = ".berth-secrets";
+/// The first entry of an incremental context's tar.
+const MANIFEST: &str = ".berth-manifest";
+/// A file changed more recently than this has no stamp (it is always sent): a second change
+/// within one timestamp tick would leave its stamp as it was.
+const RACY: Duration = Duration::from_secs(2);
 
 /// Where the context comes from.
 enum Source {
@@ -162,18 +176,37 @@ pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
         (None, Some(f), Source::Tar(_)) => (f.clone(), None),
         (None, None, _) => (String::new(), None),
     };
-    let query = params(&args, &dockerfile_param)?;
-    let (writer, reader) = tokio::io::duplex(1 << 20);
+    let mut query = params(&args, &dockerfile_param)?;
     if !secrets.is_empty() && matches!(&context, Source::Tar(b) if !b.is_empty()) {
         bail!("--secret needs a directory context (or a Dockerfile on stdin), not a tar");
     }
+    let client = target.connect().await?;
+    // A directory goes incrementally when the daemon knows the directory from before.
+    let mut incremental = None;
+    if let Source::Dir(dir) = &context {
+        let files = list_context(dir)?;
+        let key = session_key(dir)?;
+        let manifest = manifest_of(&files);
+        match client.build_context_needs(&key, &manifest).await {
+            Ok(need) => {
+                query.push(("session", key));
+                incremental = Some((files, manifest, need.need));
+            }
+            Err(e) if e.status() == Some(404) => {} // not a Berth daemon: send it whole
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !args.quiet {
+        output::print(&sending_line(&context, incremental.as_ref()))?;
+    }
+    let (writer, reader) = tokio::io::duplex(1 << 20);
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut sink = tokio_util::io::SyncIoBridge::new(writer);
-        match context {
-            Source::Tar(bytes) if extra_dockerfile.is_none() && secrets.is_empty() => {
+        match (context, incremental) {
+            (Source::Tar(bytes), _) if extra_dockerfile.is_none() && secrets.is_empty() => {
                 sink.write_all(&bytes)?
             }
-            Source::Tar(bytes) => {
+            (Source::Tar(bytes), _) => {
                 if !bytes.is_empty() {
                     bail!("a Dockerfile from stdin needs a directory context, not a tar");
                 }
@@ -184,12 +217,21 @@ pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
                 append_secrets(&mut b, &secrets)?;
                 b.finish()?;
             }
-            Source::Dir(dir) => pack_dir(&dir, extra_dockerfile.as_deref(), &secrets, &mut sink)?,
+            (Source::Dir(_), Some((files, manifest, need))) => pack_incremental(
+                &files,
+                &manifest,
+                &need,
+                extra_dockerfile.as_deref(),
+                &secrets,
+                &mut sink,
+            )?,
+            (Source::Dir(dir), None) => {
+                pack_dir(&dir, extra_dockerfile.as_deref(), &secrets, &mut sink)?
+            }
         }
         sink.flush()?;
         Ok(())
     });
-    let client = target.connect().await?;
     let mut stream = client.image_build(&query, Body::tar_reader(reader)).await?;
     let mut id = None;
     while let Some(m) = stream.next().await {
@@ -279,36 +321,25 @@ fn append_secrets<W: Write>(b: &mut tar::Builder<W>, secrets: &[(String, Vec<u8>
     Ok(())
 }
 
-/// Packs `dir` without what its `.dockerignore` excludes (the Dockerfile and `.dockerignore`
-/// always go, as with Docker), plus `extra_dockerfile` when the Dockerfile lives elsewhere,
-/// plus the `secrets`.
-fn pack_dir(
-    dir: &Path,
-    extra_dockerfile: Option<&[u8]>,
-    secrets: &[(String, Vec<u8>)],
-    out: &mut dyn Write,
-) -> Result<()> {
+/// A file of the context directory: its path in the context, on disk, and its metadata.
+struct ContextFile {
+    rel: String,
+    path: PathBuf,
+    md: std::fs::Metadata,
+}
+
+/// The entries of `dir` that its `.dockerignore` does not exclude (the Dockerfile and
+/// `.dockerignore` always go, as with Docker), parents before children, names sorted.
+fn list_context(dir: &Path) -> Result<Vec<ContextFile>> {
     let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
         .ok()
         .map(|t| Ignore::parse(&t));
-    let mut b = tar::Builder::new(out);
-    b.follow_symlinks(false);
-    b.mode(tar::HeaderMode::Complete);
-    walk(dir, "", ignore.as_ref(), &mut b)?;
-    if let Some(text) = extra_dockerfile {
-        append_bytes(&mut b, OUTSIDE_DOCKERFILE, text, 0o644)?;
-    }
-    append_secrets(&mut b, secrets)?;
-    b.finish()?;
-    Ok(())
+    let mut out = Vec::new();
+    walk(dir, "", ignore.as_ref(), &mut out)?;
+    Ok(out)
 }
 
-fn walk<W: Write>(
-    dir: &Path,
-    rel: &str,
-    ignore: Option<&Ignore>,
-    b: &mut tar::Builder<W>,
-) -> Result<()> {
+fn walk(dir: &Path, rel: &str, ignore: Option<&Ignore>, out: &mut Vec<ContextFile>) -> Result<()> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .flatten()
@@ -323,7 +354,8 @@ fn walk<W: Write>(
             format!("{rel}/{name}")
         };
         let path = dir.join(&name);
-        let md = std::fs::symlink_metadata(&path)?;
+        let md = std::fs::symlink_metadata(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let always = child == ".dockerignore" || child == "Dockerfile";
         let excluded = !always && ignore.is_some_and(|i| i.excludes(&child));
         if md.is_dir() {
@@ -332,14 +364,186 @@ fn walk<W: Write>(
                 continue;
             }
             if !excluded {
-                b.append_path_with_name(&path, &child)?;
+                out.push(ContextFile {
+                    rel: child.clone(),
+                    path: path.clone(),
+                    md,
+                });
             }
-            walk(&path, &child, ignore, b)?;
+            walk(&path, &child, ignore, out)?;
         } else if !excluded {
-            b.append_path_with_name(&path, &child)
-                .with_context(|| format!("adding {} to the context", path.display()))?;
+            out.push(ContextFile {
+                rel: child,
+                path,
+                md,
+            });
         }
     }
+    Ok(())
+}
+
+/// Packs the whole context, plus `extra_dockerfile` when the Dockerfile lives elsewhere,
+/// plus the `secrets`.
+fn pack_dir(
+    dir: &Path,
+    extra_dockerfile: Option<&[u8]>,
+    secrets: &[(String, Vec<u8>)],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    b.mode(tar::HeaderMode::Complete);
+    for f in list_context(dir)? {
+        b.append_path_with_name(&f.path, &f.rel)
+            .with_context(|| format!("adding {} to the context", f.path.display()))?;
+    }
+    if let Some(text) = extra_dockerfile {
+        append_bytes(&mut b, OUTSIDE_DOCKERFILE, text, 0o644)?;
+    }
+    append_secrets(&mut b, secrets)?;
+    b.finish()?;
+    Ok(())
+}
+
+/// `docker build`'s first line, and for an incremental context how much of it changed.
+fn sending_line(
+    context: &Source,
+    incremental: Option<&(Vec<ContextFile>, Vec<ContextEntry>, Vec<String>)>,
+) -> String {
+    let human = |n: u64| crate::format::units::human_size(n as f64);
+    match (context, incremental) {
+        (_, Some((_, manifest, need))) => {
+            let need: HashSet<&str> = need.iter().map(String::as_str).collect();
+            let files = manifest.iter().filter(|e| e.kind == ContextEntryKind::File);
+            let (all, mut changed, mut bytes) = (files.clone().count(), 0, 0);
+            for e in files.filter(|e| need.contains(e.path.as_str())) {
+                changed += 1;
+                bytes += e.size;
+            }
+            format!(
+                "Sending build context to Berth daemon  {} ({changed} of {all} files changed)\n",
+                human(bytes)
+            )
+        }
+        (Source::Dir(_), None) => "Sending build context to Docker daemon\n".to_string(),
+        (Source::Tar(t), None) => {
+            format!(
+                "Sending build context to Docker daemon  {}\n",
+                human(t.len() as u64)
+            )
+        }
+    }
+}
+
+/// The session a directory's builds share: this host, this directory, this user.
+fn session_key(dir: &Path) -> Result<String> {
+    let abs = std::fs::canonicalize(dir)?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let text = format!(
+        "{}\0{}\0{}",
+        host.trim(),
+        abs.display(),
+        rustix::process::geteuid().as_raw()
+    );
+    Ok(berth_common::Digest::of(text.as_bytes()).hex().to_string())
+}
+
+/// The manifest of the listed files, each regular file with its stamp unless it changed in
+/// the last [`RACY`] seconds (or claims a time in the future).
+fn manifest_of(files: &[ContextFile]) -> Vec<ContextEntry> {
+    let recent = SystemTime::now()
+        .checked_sub(RACY)
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64);
+    files
+        .iter()
+        .filter_map(|f| {
+            let ft = f.md.file_type();
+            let (kind, link) = if ft.is_dir() {
+                (ContextEntryKind::Dir, None)
+            } else if ft.is_symlink() {
+                let target = std::fs::read_link(&f.path).ok()?;
+                (
+                    ContextEntryKind::Symlink,
+                    Some(target.to_string_lossy().into_owned()),
+                )
+            } else if ft.is_file() {
+                (ContextEntryKind::File, None)
+            } else {
+                return None; // devices, fifos, sockets: nothing a build copies
+            };
+            let md = &f.md;
+            let settled = md.mtime() < recent && md.ctime() < recent;
+            let stamp = (kind == ContextEntryKind::File && settled).then(|| {
+                format!(
+                    "{}:{}:{}:{}.{}:{}.{}:{:o}:{}:{}",
+                    md.dev(),
+                    md.ino(),
+                    md.size(),
+                    md.mtime(),
+                    md.mtime_nsec(),
+                    md.ctime(),
+                    md.ctime_nsec(),
+                    md.mode(),
+                    md.uid(),
+                    md.gid()
+                )
+            });
+            Some(ContextEntry {
+                path: f.rel.clone(),
+                kind,
+                mode: md.mode() & 0o7777,
+                mtime: md.mtime().max(0) as u64,
+                size: if kind == ContextEntryKind::File {
+                    md.size()
+                } else {
+                    0
+                },
+                link,
+                stamp,
+            })
+        })
+        .collect()
+}
+
+/// Packs an incremental context: the manifest (with the outside Dockerfile added to it when
+/// there is one), the files the daemon asked for, the outside Dockerfile, the secrets.
+fn pack_incremental(
+    files: &[ContextFile],
+    manifest: &[ContextEntry],
+    need: &[String],
+    extra_dockerfile: Option<&[u8]>,
+    secrets: &[(String, Vec<u8>)],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut manifest = manifest.to_vec();
+    if let Some(text) = extra_dockerfile {
+        manifest.push(ContextEntry {
+            path: OUTSIDE_DOCKERFILE.into(),
+            kind: ContextEntryKind::File,
+            mode: 0o644,
+            mtime: 0,
+            size: text.len() as u64,
+            link: None,
+            stamp: None,
+        });
+    }
+    let mut b = tar::Builder::new(out);
+    append_bytes(&mut b, MANIFEST, &serde_json::to_vec(&manifest)?, 0o600)?;
+    let need: HashSet<&str> = need.iter().map(String::as_str).collect();
+    for f in files.iter().filter(|f| need.contains(f.rel.as_str())) {
+        let mut file = std::fs::File::open(&f.path)
+            .with_context(|| format!("adding {} to the context", f.path.display()))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&file.metadata()?, tar::HeaderMode::Complete);
+        b.append_data(&mut h, &f.rel, &mut file)
+            .with_context(|| format!("adding {} to the context", f.path.display()))?;
+    }
+    if let Some(text) = extra_dockerfile {
+        append_bytes(&mut b, OUTSIDE_DOCKERFILE, text, 0o644)?;
+    }
+    append_secrets(&mut b, secrets)?;
+    b.finish()?;
     Ok(())
 }
 

@@ -112,9 +112,27 @@ pub fn rows(df: &DiskUsage) -> Vec<Row> {
         Row {
             r#type: "Build Cache".into(),
             total_count: df.build_cache.len().to_string(),
-            active: "0".into(),
-            size: human_size(0.0),
-            reclaimable: human_size(0.0),
+            active: df
+                .build_cache
+                .iter()
+                .filter(|c| c.in_use)
+                .count()
+                .to_string(),
+            // As Docker counts it: records shared with images are the images' bytes.
+            size: human_size(
+                df.build_cache
+                    .iter()
+                    .filter(|c| !c.shared)
+                    .map(|c| c.size.max(0) as f64)
+                    .sum(),
+            ),
+            reclaimable: human_size(
+                df.build_cache
+                    .iter()
+                    .filter(|c| !c.shared && !c.in_use)
+                    .map(|c| c.size.max(0) as f64)
+                    .sum(),
+            ),
         },
         Row {
             r#type: "Container logs".into(),
@@ -181,8 +199,34 @@ fn verbose(df: &DiskUsage) -> Result<String> {
         ));
     }
     out.push_str(&table::align(&t)?);
+    let cache_size: i64 = df.build_cache.iter().map(|c| c.size.max(0)).sum();
     out.push_str(&format!(
-        "\nBuild cache usage: 0B\n\nContainer logs: {}\n",
+        "\nBuild cache usage: {}\n\n",
+        human_size(cache_size as f64)
+    ));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ago = |t: Option<&str>| {
+        t.and_then(berth_common::time::parse_nanos)
+            .map_or_else(String::new, |n| {
+                crate::format::units::since((n / 1_000_000_000) as i64, now)
+            })
+    };
+    let mut t = String::from("CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n");
+    for c in &df.build_cache {
+        t.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            c.id,
+            c.kind,
+            human_size(c.size.max(0) as f64),
+            ago(Some(&c.created_at)),
+            ago(c.last_used_at.as_deref()),
+            c.usage_count,
+            c.shared
+        ));
+    }
+    out.push_str(&table::align(&t)?);
+    out.push_str(&format!(
+        "\nContainer logs: {}\n",
         human_size(df.logs_size as f64)
     ));
     Ok(out)
@@ -230,6 +274,22 @@ mod tests {
                 },
             ],
             logs_size: 2048,
+            build_cache: vec![
+                berth_api_types::build::BuildCache {
+                    size: 3_000_000,
+                    ..Default::default()
+                },
+                berth_api_types::build::BuildCache {
+                    size: 1_000_000,
+                    in_use: true,
+                    ..Default::default()
+                },
+                berth_api_types::build::BuildCache {
+                    size: 5_000_000,
+                    shared: true,
+                    ..Default::default()
+                },
+            ],
             ..Default::default()
         };
         let r = rows(&df);
@@ -238,6 +298,11 @@ mod tests {
         assert_eq!(r[0].size, "10MB");
         assert_eq!(r[0].reclaimable, "4MB (40%)");
         assert_eq!(r[3].r#type, "Build Cache");
+        // Shared records are the images' bytes; in-use ones are not reclaimable.
+        assert_eq!(
+            (r[3].size.as_str(), r[3].reclaimable.as_str()),
+            ("4MB", "3MB")
+        );
         assert_eq!(r[4].size, "2.048kB");
     }
 }

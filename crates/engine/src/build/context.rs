@@ -7,67 +7,112 @@
 //! of the stored tar at their offsets ([`ContextTree`]). Entries whose names climb out of the
 //! context (`../x`) are refused; symlinks are resolved inside it. The `--secret`s the Berth
 //! CLI sends beside the context go to a private directory instead and are not part of it.
+//!
+//! The Berth CLI can send less: with a session (see [`super::session`]) the tar starts with
+//! the directory's manifest and carries only the files the daemon does not already hold; the
+//! context is then the manifest over the session's pack, which the files sent are added to.
 
+use super::session::{Session, Sessions, Stored};
 use super::tree::{ContextTree, Meta, Node, NodeKind, SourceTree};
 use crate::error::EngineError;
+use berth_api_types::build::{ContextEntry, ContextEntryKind};
 use berth_common::Sha256Writer;
 use berth_storage::unpack::decompress;
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where the Berth CLI puts `--secret`s in the context tar.
 pub(crate) const SECRETS_DIR: &str = ".berth-secrets";
+/// The first entry of a session's tar: the context directory's manifest (JSON).
+pub(crate) const MANIFEST: &str = ".berth-manifest";
 
 /// One build's context; its files are removed when dropped. Beside the tar (`<id>.tar`):
 /// `<id>.secrets` (the build's secrets) and `<id>.scratch` (copies for bind mounts).
 pub(crate) struct ContextDir {
     tree: ContextTree,
+    /// The stored tar, removed with the context (none for a session's pack, which stays).
+    tar: Option<PathBuf>,
     secrets: PathBuf,
     scratch: PathBuf,
 }
 
+/// The session a build's context is sent against.
+pub(crate) struct SessionRef<'a> {
+    /// The daemon's sessions.
+    pub sessions: &'a Sessions,
+    /// The client's key.
+    pub key: &'a str,
+}
+
 impl ContextDir {
     /// Stores and indexes `input` under `parent`, reading at most `limit` bytes of the
-    /// (decompressed) tar.
+    /// (decompressed) tar; with a `session`, `input` is a manifest and the files it lacks.
     pub fn unpack(
         parent: &Path,
         id: &str,
         input: &mut dyn Read,
         limit: u64,
+        session: Option<SessionRef<'_>>,
     ) -> Result<Self, EngineError> {
         std::fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
         set_private(parent)?;
-        let tar = parent.join(format!("{id}.tar"));
-        let mut dir = ContextDir {
-            tree: ContextTree {
-                tar: tar.clone(),
-                nodes: BTreeMap::new(),
-            },
-            secrets: parent.join(format!("{id}.secrets")),
-            scratch: parent.join(format!("{id}.scratch")),
+        let (_, decoded) = decompress(input)
+            .map_err(|e| context_error(format!("reading the build context: {e}")))?;
+        let mut bounded = Bounded {
+            inner: decoded,
+            left: limit,
         };
-        let file = std::fs::File::options()
+        let over_limit = || {
+            context_error(format!(
+                "the build context is larger than the limit of {limit} bytes (the daemon's --build-context-limit)"
+            ))
+        };
+        let secrets = parent.join(format!("{id}.secrets"));
+        let scratch = parent.join(format!("{id}.scratch"));
+        if let Some(s) = session {
+            let received = s
+                .sessions
+                .with(s.key, |session| receive(&mut bounded, session, &secrets));
+            return match received {
+                Err(_) if bounded.left == 0 => Err(over_limit()),
+                Err(e) => Err(e),
+                Ok(tree) => Ok(ContextDir {
+                    tree,
+                    tar: None,
+                    secrets,
+                    scratch,
+                }),
+            };
+        }
+        let tar = parent.join(format!("{id}.tar"));
+        let file = File::options()
+            .read(true)
             .write(true)
             .create_new(true)
             .open(&tar)
             .map_err(|e| EngineError::io(&tar, e))?;
-        let (_, decoded) = decompress(input)
-            .map_err(|e| context_error(format!("reading the build context: {e}")))?;
-        let mut tee = Tee {
-            inner: Bounded {
-                inner: decoded,
-                left: limit,
+        let file = Arc::new(file);
+        let mut dir = ContextDir {
+            tree: ContextTree {
+                data: file.clone(),
+                nodes: BTreeMap::new(),
             },
-            copy: io::BufWriter::with_capacity(1 << 20, file),
+            tar: Some(tar.clone()),
+            secrets,
+            scratch,
+        };
+        let mut tee = Tee {
+            inner: bounded,
+            copy: io::BufWriter::with_capacity(1 << 20, &*file),
         };
         let indexed = dir.index(&mut tee);
         let over = tee.inner.left == 0;
         let flushed = tee.copy.flush();
         match indexed {
-            Err(_) if over => Err(context_error(format!(
-                "the build context is larger than the limit of {limit} bytes (the daemon's --build-context-limit)"
-            ))),
+            Err(_) if over => Err(over_limit()),
             Err(e) => Err(e),
             Ok(()) => {
                 flushed.map_err(|e| EngineError::io(&tar, e))?;
@@ -75,7 +120,132 @@ impl ContextDir {
             }
         }
     }
+}
 
+/// Reads a session's tar: the manifest, then the files the session lacked (appended to its
+/// pack); every other file of the manifest must be one the session holds unchanged.
+fn receive(
+    input: &mut dyn Read,
+    session: &mut Session,
+    secrets: &Path,
+) -> Result<ContextTree, EngineError> {
+    {
+        let invalid = |e: &dyn std::fmt::Display| {
+            context_error(format!("the build context is not a valid tar archive: {e}"))
+        };
+        let mut archive = tar::Archive::new(&mut *input);
+        let mut entries = archive.entries().map_err(|e| invalid(&e))?;
+        let manifest: Vec<ContextEntry> = match entries.next() {
+            Some(Ok(mut first)) if first.path().is_ok_and(|p| p.to_string_lossy() == MANIFEST) => {
+                let mut text = Vec::new();
+                first.read_to_end(&mut text).map_err(|e| invalid(&e))?;
+                serde_json::from_slice(&text)
+                    .map_err(|e| context_error(format!("invalid context manifest: {e}")))?
+            }
+            Some(Err(e)) => return Err(invalid(&e)),
+            _ => {
+                return Err(context_error(format!(
+                    "a build with a context session must send {MANIFEST} first"
+                )));
+            }
+        };
+        let mut by_path: BTreeMap<String, &ContextEntry> = BTreeMap::new();
+        for e in &manifest {
+            let Some(rel) = clean(&e.path).filter(|r| !r.is_empty() && *r == e.path) else {
+                return Err(context_error(format!(
+                    "invalid context manifest: path {:?} is not a clean path inside the context",
+                    e.path
+                )));
+            };
+            by_path.insert(rel, e);
+        }
+        let mut sent: BTreeMap<String, Stored> = BTreeMap::new();
+        for entry in entries {
+            let mut entry = entry.map_err(|e| invalid(&e))?;
+            let raw = entry
+                .path()
+                .map_err(|e| invalid(&e))?
+                .to_string_lossy()
+                .into_owned();
+            let Some(rel) = clean(&raw) else {
+                return Err(invalid(&format!("entry {raw:?} climbs out of the context")));
+            };
+            if let Some(id) = rel.strip_prefix(&format!("{SECRETS_DIR}/")) {
+                if entry.header().entry_type().is_file() && !id.contains('/') {
+                    let mut value = Vec::new();
+                    entry.read_to_end(&mut value).map_err(|e| invalid(&e))?;
+                    keep_secret(secrets, id, &value)?;
+                }
+                continue;
+            }
+            let Some(m) = by_path
+                .get(&rel)
+                .filter(|m| m.kind == ContextEntryKind::File)
+            else {
+                return Err(invalid(&format!(
+                    "entry {raw:?} is not a file of the context manifest"
+                )));
+            };
+            let stored = session
+                .append(&mut entry, m.stamp.clone())
+                .map_err(|e| invalid(&e))?;
+            sent.insert(rel, stored);
+        }
+        io::copy(input, &mut io::sink()).map_err(|e| invalid(&e))?;
+        let mut files = BTreeMap::new();
+        let mut nodes = BTreeMap::new();
+        for (rel, e) in &by_path {
+            let meta = |kind| Meta {
+                kind,
+                mode: e.mode & 0o7777,
+                mtime: e.mtime,
+            };
+            let node = match e.kind {
+                ContextEntryKind::Dir => Node {
+                    meta: meta(NodeKind::Dir),
+                    offset: 0,
+                    digest: String::new(),
+                },
+                ContextEntryKind::Symlink => Node {
+                    meta: Meta {
+                        mode: 0o777,
+                        ..meta(NodeKind::Symlink(e.link.clone().unwrap_or_default().into()))
+                    },
+                    offset: 0,
+                    digest: String::new(),
+                },
+                ContextEntryKind::File => {
+                    let stored = match sent.remove(rel) {
+                        Some(s) => s,
+                        None => session.reusable(e).cloned().ok_or_else(|| {
+                            context_error(format!(
+                                "the context's file {rel:?} was neither sent nor held unchanged by the daemon (it changed during the upload? build again)"
+                            ))
+                        })?,
+                    };
+                    let node = Node {
+                        meta: meta(NodeKind::File(stored.size)),
+                        offset: stored.offset,
+                        digest: stored.digest.clone(),
+                    };
+                    files.insert(rel.clone(), stored);
+                    node
+                }
+            };
+            nodes.insert(rel.clone(), node);
+        }
+        // Offsets move when the pack is compacted: the nodes take them from the new index.
+        let data = session.commit(files)?;
+        for (rel, n) in nodes.iter_mut() {
+            if let Some(f) = session.stored(rel) {
+                n.offset = f.offset;
+            }
+        }
+        Ok(ContextTree { data, nodes })
+    }
+}
+
+impl ContextDir {
     /// Reads the tar's entries into the index.
     fn index(&mut self, input: &mut dyn Read) -> Result<(), EngineError> {
         let invalid = |e: &dyn std::fmt::Display| {
@@ -170,18 +340,7 @@ impl ContextDir {
     }
 
     fn keep_secret(&self, id: &str, value: &[u8]) -> Result<(), EngineError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(&self.secrets).map_err(|e| EngineError::io(&self.secrets, e))?;
-        set_private(&self.secrets)?;
-        let path = self.secrets.join(id);
-        let mut f = std::fs::File::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o400)
-            .open(&path)
-            .map_err(|e| EngineError::io(&path, e))?;
-        f.write_all(value).map_err(|e| EngineError::io(&path, e))
+        keep_secret(&self.secrets, id, value)
     }
 
     /// The context's files.
@@ -240,7 +399,9 @@ impl ContextDir {
 
 impl Drop for ContextDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.tree.tar);
+        if let Some(tar) = &self.tar {
+            let _ = std::fs::remove_file(tar);
+        }
         for dir in [&self.secrets, &self.scratch] {
             if let Err(e) = std::fs::remove_dir_all(dir)
                 && e.kind() != io::ErrorKind::NotFound
@@ -249,6 +410,22 @@ impl Drop for ContextDir {
             }
         }
     }
+}
+
+/// Stores secret `id` in the build's private `secrets` directory.
+fn keep_secret(secrets: &Path, id: &str, value: &[u8]) -> Result<(), EngineError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(secrets).map_err(|e| EngineError::io(secrets, e))?;
+    set_private(secrets)?;
+    let path = secrets.join(id);
+    let mut f = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o400)
+        .open(&path)
+        .map_err(|e| EngineError::io(&path, e))?;
+    f.write_all(value).map_err(|e| EngineError::io(&path, e))
 }
 
 /// Removes the contexts a killed daemon left behind (called at start-up).
@@ -337,7 +514,7 @@ mod tests {
     fn a_context_is_indexed_read_in_place_and_goes_when_dropped() {
         let tmp = tempfile::tempdir().unwrap();
         let tar = tar_of(&[("Dockerfile", b"FROM scratch\n"), ("./a//b.txt", b"hi")]);
-        let dir = ContextDir::unpack(tmp.path(), "one", &mut &tar[..], 1 << 20).unwrap();
+        let dir = ContextDir::unpack(tmp.path(), "one", &mut &tar[..], 1 << 20, None).unwrap();
         assert_eq!(dir.read_text("a/b.txt").as_deref(), Some("hi"));
         assert_eq!(
             dir.read_text("Dockerfile").as_deref(),
@@ -354,7 +531,7 @@ mod tests {
             ("Dockerfile", b"FROM scratch\n"),
             (".berth-secrets/token", b"s3"),
         ]);
-        let dir = ContextDir::unpack(tmp.path(), "sec", &mut &tar[..], 1 << 20).unwrap();
+        let dir = ContextDir::unpack(tmp.path(), "sec", &mut &tar[..], 1 << 20, None).unwrap();
         assert!(dir.tree().resolve(".berth-secrets/token", true).is_none());
         assert_eq!(std::fs::read(dir.secret("token").unwrap()).unwrap(), b"s3");
         assert!(dir.secret("../token").is_none() && dir.secret("nosuch").is_none());
@@ -366,7 +543,7 @@ mod tests {
     fn escaping_entries_and_oversized_contexts_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let tar = tar_of(&[("../evil", b"x")]);
-        let err = ContextDir::unpack(tmp.path(), "two", &mut &tar[..], 1 << 20)
+        let err = ContextDir::unpack(tmp.path(), "two", &mut &tar[..], 1 << 20, None)
             .err()
             .unwrap();
         assert!(
@@ -374,7 +551,7 @@ mod tests {
             "{err}"
         );
         let big = tar_of(&[("big", &[0u8; 8192])]);
-        let err = ContextDir::unpack(tmp.path(), "three", &mut &big[..], 4096)
+        let err = ContextDir::unpack(tmp.path(), "three", &mut &big[..], 4096, None)
             .err()
             .unwrap();
         assert!(

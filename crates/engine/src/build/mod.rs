@@ -15,6 +15,7 @@ mod copy;
 mod levels;
 mod mounts;
 mod run;
+pub(crate) mod session;
 pub(crate) mod sources;
 mod stage;
 pub(crate) mod step;
@@ -83,6 +84,9 @@ pub struct BuildOptions {
     pub extra_hosts: Vec<String>,
     /// `--platform` (only the daemon's own is built).
     pub platform: Option<String>,
+    /// The context session the body is sent against (the Berth CLI's incremental upload:
+    /// the body holds a manifest and only the files the daemon lacked).
+    pub session: Option<String>,
 }
 
 /// What a build made.
@@ -117,6 +121,10 @@ impl Engine {
             &build_id,
             context,
             self.build.context_limit,
+            opts.session.as_deref().map(|key| context::SessionRef {
+                sessions: &self.build_sessions,
+                key,
+            }),
         )?;
         let file = if opts.dockerfile.is_empty() {
             "Dockerfile".to_string()
@@ -208,6 +216,18 @@ impl Engine {
         Ok(BuildOutcome { id })
     }
 
+    /// `POST /build/context`: which files of a context directory's `manifest` the client
+    /// must send for a build against session `key` (the others the daemon holds unchanged).
+    pub fn build_context_needs(
+        &self,
+        key: &str,
+        manifest: &[berth_api_types::build::ContextEntry],
+    ) -> Result<berth_api_types::build::ContextNeed> {
+        Ok(berth_api_types::build::ContextNeed {
+            need: self.build_sessions.needed(key, manifest)?,
+        })
+    }
+
     /// Where `RUN --mount=type=cache` directories live between builds.
     fn build_cache_mounts_dir(&self) -> std::path::PathBuf {
         self.root.join("build").join("cache-mounts")
@@ -218,9 +238,12 @@ impl Engine {
         self.root.join("build").join("contexts")
     }
 
-    /// Keeps the cache under its bound, oldest used records first.
+    /// Keeps the cache under its bound: the oldest context sessions go first (losing one
+    /// costs one full upload), then the oldest used records.
     fn build_cache_trim(&self) -> Result<()> {
-        if self.images.cache_size() <= self.build.cache_max {
+        let max = self.build.cache_max;
+        let sessions = self.prune_sessions(None, Some(max), self.images.cache_size(), None);
+        if self.images.cache_size() + sessions <= max {
             return Ok(());
         }
         let in_use = self.image_users();
@@ -228,11 +251,46 @@ impl Engine {
             &CachePrune {
                 all: false,
                 filters: Default::default(),
-                keep_storage: Some(self.build.cache_max),
+                keep_storage: Some(max.saturating_sub(sessions)),
             },
             &|id| in_use.contains(&id.to_string()),
         )?;
         Ok(())
+    }
+
+    /// Removes the context sessions last used before `cutoff` (all when `None`), oldest first
+    /// and, with `keep`, only while they and `other` bytes of cache take more than `keep`.
+    /// Returns the bytes of the sessions left; the removed ones are added to `report`.
+    fn prune_sessions(
+        &self,
+        cutoff: Option<i64>,
+        keep: Option<u64>,
+        other: u64,
+        mut report: Option<&mut berth_api_types::build::BuildPruneResponse>,
+    ) -> u64 {
+        let mut sessions = self.build_sessions.usage();
+        sessions.sort_by_key(|s| s.last_used);
+        let mut left: u64 = sessions.iter().map(|s| s.size).sum();
+        for s in sessions {
+            if keep.is_some_and(|k| other + left <= k) {
+                break;
+            }
+            let unix = s
+                .last_used
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            if cutoff.is_some_and(|c| unix >= c) {
+                continue;
+            }
+            if let Some(size) = self.build_sessions.remove(&s.key) {
+                left = left.saturating_sub(s.size);
+                if let Some(r) = report.as_deref_mut() {
+                    r.space_reclaimed += size;
+                    r.caches_deleted.push(session_record_id(&s.key));
+                }
+            }
+        }
+        left
     }
 
     /// `POST /build/prune`.
@@ -244,6 +302,10 @@ impl Engine {
         let mut report = self
             .images
             .cache_prune(opts, &|id| in_use.contains(&id.to_string()))?;
+        // Context sessions are cache of the uploads: any prune may take them.
+        let cutoff = opts.cutoff()?;
+        let other = self.images.cache_size();
+        self.prune_sessions(cutoff, opts.keep_storage, other, Some(&mut report));
         // The cache mounts go too (their contents are cache, never part of an image).
         if let Ok(rd) = std::fs::read_dir(self.build_cache_mounts_dir()) {
             for e in rd.flatten() {
@@ -262,6 +324,16 @@ impl Engine {
     /// The build cache's records (`system df`).
     pub fn build_cache_usage(&self) -> Vec<berth_api_types::build::BuildCache> {
         let mut records = self.images.cache_usage();
+        for s in self.build_sessions.usage() {
+            records.push(berth_api_types::build::BuildCache {
+                id: session_record_id(&s.key),
+                kind: "source.local".into(),
+                description: "local source for context (what berth build sent last)".into(),
+                size: s.size as i64,
+                last_used_at: Some(berth_common::time::format_rfc3339(s.last_used.into())),
+                ..Default::default()
+            });
+        }
         if let Ok(rd) = std::fs::read_dir(self.build_cache_mounts_dir()) {
             for e in rd.flatten() {
                 records.push(berth_api_types::build::BuildCache {
@@ -285,6 +357,11 @@ impl Engine {
             .map(|e| e.snapshot().image_id)
             .collect()
     }
+}
+
+/// A context session's id in the cache's records.
+fn session_record_id(key: &str) -> String {
+    key.chars().take(25).collect()
 }
 
 /// The platform this daemon builds for.

@@ -5,11 +5,13 @@
 //! Both resolve paths the same way: component by component, symlinks followed inside the tree
 //! (`..` and absolute targets stop at its root), so no source leads out of it.
 
+use super::session::PackReader;
 use berth_storage::confined::Tree;
 use std::collections::BTreeMap;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Symlinks followed in one resolution before giving up (Linux's own limit).
 const MAX_LINKS: usize = 40;
@@ -129,11 +131,11 @@ pub(crate) struct Node {
     pub digest: String,
 }
 
-/// The build context: every entry of the tar the client sent, by path, over the tar itself
-/// (stored as one file, read at each file's offset).
+/// The build context: every entry of the tar the client sent, by path, over the file holding
+/// their contents (the stored tar, or a session's pack), read at each file's offset.
 pub(crate) struct ContextTree {
-    /// The stored (uncompressed) tar.
-    pub tar: PathBuf,
+    /// The stored (uncompressed) tar or the session's pack, read positionally.
+    pub data: Arc<std::fs::File>,
     /// Entries by clean relative path.
     pub nodes: BTreeMap<String, Node>,
 }
@@ -233,9 +235,11 @@ impl SourceTree for ContextTree {
         let NodeKind::File(size) = node.meta.kind else {
             return Err(io::Error::other(format!("{rel}: not a regular file")));
         };
-        let mut f = std::fs::File::open(&self.tar)?;
-        f.seek(io::SeekFrom::Start(node.offset))?;
-        Ok(Box::new(f.take(size)))
+        Ok(Box::new(PackReader {
+            pack: self.data.clone(),
+            at: node.offset,
+            left: size,
+        }))
     }
 
     fn known_digest(&self, rel: &str) -> Option<String> {
@@ -270,7 +274,7 @@ mod tests {
         );
         nodes.insert("loop".to_string(), node(NodeKind::Symlink("loop".into())));
         let t = ContextTree {
-            tar: PathBuf::new(),
+            data: Arc::new(std::fs::File::open("/dev/null").unwrap()),
             nodes,
         };
         assert_eq!(t.resolve("a/b.txt", true).as_deref(), Some("a/b.txt"));
