@@ -741,3 +741,125 @@ fn hostile_session_uploads_are_refused_and_keep_nothing() {
     assert!(text.contains("\"aux\":{\"ID\":\"sha256:"), "{text}");
     assert!(!d.root().join("x").exists() && !d.root().join("build/x").exists());
 }
+
+/// Runs git in `dir`, failing the test when it fails.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// A `git daemon` serving `base` on a loopback port; killed when dropped.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn serve(base: &Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // git-daemon itself, not `git daemon` (whose wrapper would leave it running).
+        let exec_path = git(base, &["--exec-path"]);
+        let child = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        GitDaemon { child, port }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_git_repository_builds_at_a_ref_and_subdirectory() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let base = tempfile::tempdir().unwrap();
+    let work = base.path().join("work");
+    std::fs::create_dir_all(work.join("app")).unwrap();
+    git(&work, &["init", "-q"]);
+    std::fs::write(work.join("app/Dockerfile"), "FROM busybox\nCOPY msg /msg\n").unwrap();
+    std::fs::write(work.join("app/msg"), "v1").unwrap();
+    std::fs::write(work.join("Dockerfile"), "FROM busybox\nCOPY . /repo/\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "one"]);
+    git(&work, &["tag", "v1"]);
+    let first = git(&work, &["rev-parse", "HEAD"]).trim().to_string();
+    std::fs::write(work.join("app/msg"), "v2").unwrap();
+    git(&work, &["commit", "-qam", "two"]);
+    git(base.path(), &["clone", "-q", "--bare", "work", "repo.git"]);
+    let server = GitDaemon::serve(base.path());
+    let url = format!("git://127.0.0.1:{}/repo.git", server.port);
+
+    build_ok(&d, Path::new(&format!("{url}#main:app")), &["-t", "g:main"]);
+    assert_eq!(d.ok(&["run", "--rm", "g:main", "cat", "/msg"]), "v2");
+    build_ok(&d, Path::new(&format!("{url}#v1:app")), &["-t", "g:tag"]);
+    assert_eq!(d.ok(&["run", "--rm", "g:tag", "cat", "/msg"]), "v1");
+    // A commit the server does not serve by name is found in the full history.
+    build_ok(
+        &d,
+        Path::new(&format!("{url}#{first}:app")),
+        &["-t", "g:commit"],
+    );
+    assert_eq!(d.ok(&["run", "--rm", "g:commit", "cat", "/msg"]), "v1");
+    // The whole repository: its .git stays out of the context.
+    build_ok(&d, Path::new(&url), &["-t", "g:root"]);
+    let listing = d.ok(&["run", "--rm", "g:root", "ls", "-a", "/repo"]);
+    assert!(
+        listing.contains("app") && !listing.contains(".git"),
+        "{listing}"
+    );
+
+    for (spec, wanted) in [
+        (format!("{url}#nosuch:app"), "nosuch"),
+        (format!("{url}#main:../.."), "not a directory inside"),
+        (format!("{url}#main:missing"), "no directory"),
+    ] {
+        let out = build(&d, Path::new(&spec), &[]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(wanted), "{spec}: {}", stderr(&out));
+    }
+    // The checkouts are gone.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("berth-git-context-")
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

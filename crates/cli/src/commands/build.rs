@@ -109,8 +109,10 @@ fn params(args: &BuildArgs, dockerfile: &str) -> Result<Vec<(&'static str, Strin
 }
 
 /// `build`.
-pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
+pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
     let secrets = read_secrets(&args.secret)?;
+    // A git context is cloned here; its checkout lives until the build is sent.
+    let mut git = None;
     let mut stdin_dockerfile = None;
     let context = if args.context == "-" {
         let mut all = Vec::new();
@@ -125,13 +127,26 @@ pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
             Source::Tar(Vec::new())
         }
     } else {
-        let path = PathBuf::from(&args.context);
-        if args.context.contains("://") || args.context.starts_with("git@") {
+        let path = if super::git_context::is_git_url(&args.context) {
+            let fetched = super::git_context::fetch(&args.context)?;
+            // `-f` names a file of the repository.
+            if let Some(f) = &args.file
+                && f != "-"
+                && Path::new(f).is_relative()
+            {
+                args.file = Some(fetched.dir.join(f).to_string_lossy().into_owned());
+            }
+            let dir = fetched.dir.clone();
+            git = Some(fetched);
+            dir
+        } else if args.context.contains("://") {
             bail!(
-                "unable to prepare context: remote contexts ({}) are not supported yet: clone it and build the directory",
+                "unable to prepare context: {} is neither a git repository nor a local path (an http(s) tarball context is not supported yet: download it and build the file)",
                 args.context
             );
-        }
+        } else {
+            PathBuf::from(&args.context)
+        };
         let md = std::fs::metadata(&path).with_context(|| {
             format!(
                 "unable to prepare context: path {:?} not found",
@@ -181,9 +196,12 @@ pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
         bail!("--secret needs a directory context (or a Dockerfile on stdin), not a tar");
     }
     let client = target.connect().await?;
-    // A directory goes incrementally when the daemon knows the directory from before.
+    // A directory goes incrementally when the daemon knows the directory from before (not a
+    // git checkout: it is a new directory each time, a session would never be used again).
     let mut incremental = None;
-    if let Source::Dir(dir) = &context {
+    if let Source::Dir(dir) = &context
+        && git.is_none()
+    {
         let files = list_context(dir)?;
         let key = session_key(dir)?;
         let manifest = manifest_of(&files);
@@ -252,6 +270,7 @@ pub async fn build(target: &Target, args: BuildArgs) -> Result<()> {
         }
     }
     producer.await.context("packing the context")??;
+    drop(git);
     let Some(id) = id else {
         bail!("the daemon ended the build without an image id");
     };

@@ -228,6 +228,14 @@ impl Session {
     /// Makes `files` the session's index (the contents they name synced first), compacting
     /// the pack when most of it is garbage; returns a handle on the pack they are read from.
     pub fn commit(&mut self, files: BTreeMap<String, Stored>) -> Result<Arc<File>, EngineError> {
+        let path = self.dir.join("index.json");
+        if !self.appended && files == self.index.files {
+            // Nothing changed: only the last use is recorded (the index's mtime).
+            if let Ok(f) = File::options().write(true).open(&path) {
+                let _ = f.set_modified(SystemTime::now());
+            }
+            return Ok(self.pack.clone());
+        }
         let live: u64 = files.values().map(|f| f.size).sum();
         let old = pack_path(&self.dir, self.index.generation);
         let mut files = files;
@@ -249,7 +257,6 @@ impl Session {
         self.appended = false;
         let text =
             serde_json::to_vec(&self.index).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let path = self.dir.join("index.json");
         berth_storage::atomic::write_file(&path, &text)?;
         remove_other_packs(&self.dir, generation);
         Ok(pack)
