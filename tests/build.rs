@@ -863,3 +863,24 @@ fn a_git_repository_builds_at_a_ref_and_subdirectory() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_locked_cache_mount_makes_parallel_stages_take_turns() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // Both stages run at once (nothing orders them); each fails if the other is inside.
+    let turn = |who: &str| {
+        format!(
+            "RUN --mount=type=cache,id=turns,target=/c,sharing=locked sh -c 'echo {who}; test ! -e /c/busy && touch /c/busy && sleep 1 && rm /c/busy && echo {who} > /done'\n"
+        )
+    };
+    let dockerfile = format!(
+        "FROM busybox AS a\n{}FROM busybox AS b\n{}FROM busybox\nCOPY --from=a /done /a\nCOPY --from=b /done /b\n",
+        turn("a"),
+        turn("b")
+    );
+    let ctx = context(&[("Dockerfile", &dockerfile)]);
+    build_ok(&d, ctx.path(), &["-t", "turns"]);
+    assert_eq!(d.ok(&["run", "--rm", "turns", "cat", "/a", "/b"]), "a\nb\n");
+}

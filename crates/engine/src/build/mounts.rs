@@ -1,7 +1,9 @@
 //! `RUN --mount`: what a step sees besides its root file system, and never commits.
 //!
 //! `type=cache` is a directory under `ROOT/build/cache-mounts` kept across builds (keyed by
-//! its `id`, by default its target), `type=tmpfs` a fresh tmpfs, `type=bind` a path of the
+//! its `id`, by default its target; `sharing=shared` lets steps use it at once, `locked` makes
+//! them take turns, `private` gives a step another instance while one is in use: each an
+//! flock on the instance's lock file, held while the step runs), `type=tmpfs` a fresh tmpfs, `type=bind` a path of the
 //! context or of a stage or image (`from=`), read-only unless `rw` (then a throw-away copy),
 //! `type=secret` a file the client sent beside the context (`berth build --secret`), kept out
 //! of the context itself. Mount points the step's image lacked are removed from the step's
@@ -31,6 +33,8 @@ enum MountKind {
         mode: u32,
         uid: u32,
         gid: u32,
+        sharing: Sharing,
+        read_only: bool,
     },
     Tmpfs {
         size: Option<String>,
@@ -42,6 +46,17 @@ enum MountKind {
         uid: u32,
         gid: u32,
     },
+}
+
+/// How steps running at once share a cache mount (BuildKit's `sharing=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sharing {
+    /// All at once (the default).
+    Shared,
+    /// One at a time; the others wait.
+    Locked,
+    /// One per instance; a step finding every instance in use gets a new one.
+    Private,
 }
 
 fn parse_octal(v: &str) -> std::result::Result<u32, String> {
@@ -96,6 +111,17 @@ pub(super) fn parse_mount(spec: &str) -> std::result::Result<RunMount, String> {
             mode: get(&["mode"]).map_or(Ok(0o755), |m| parse_octal(&m))?,
             uid: num(&["uid"], 0, "uid")?,
             gid: num(&["gid"], 0, "gid")?,
+            sharing: match get(&["sharing"]).as_deref() {
+                None | Some("shared") => Sharing::Shared,
+                Some("locked") => Sharing::Locked,
+                Some("private") => Sharing::Private,
+                Some(other) => {
+                    return Err(format!(
+                        "invalid sharing {other:?}: expected shared, private or locked"
+                    ));
+                }
+            },
+            read_only: flag("ro") || flag("readonly"),
         },
         "tmpfs" => MountKind::Tmpfs {
             size: get(&["size"]),
@@ -128,6 +154,59 @@ pub(super) struct PreparedMounts {
     pub key: Vec<serde_json::Value>,
     /// Mount targets, to be removed from the step's layer if the image lacked them.
     pub targets: Vec<String>,
+    /// The cache mounts' locks, held while the step runs.
+    pub locks: Vec<std::fs::File>,
+}
+
+/// The instance of cache mount `hex` (under `dir`) a step may use under `sharing`, and the
+/// lock that says so.
+fn cache_instance(
+    dir: &std::path::Path,
+    hex: &str,
+    sharing: Sharing,
+) -> Result<(std::path::PathBuf, std::fs::File)> {
+    use rustix::fs::{FlockOperation, flock};
+    let locks = dir.with_file_name("cache-mount-locks");
+    std::fs::create_dir_all(&locks).map_err(|e| EngineError::io(&locks, e))?;
+    let open = |name: &str| {
+        let path = locks.join(format!("{name}.lock"));
+        std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| EngineError::io(&path, e))
+    };
+    let locked = |f: &std::fs::File, op| {
+        flock(f, op).map_err(|e| EngineError::io(&locks, std::io::Error::from(e)))
+    };
+    match sharing {
+        Sharing::Shared | Sharing::Locked => {
+            let f = open(hex)?;
+            let op = if sharing == Sharing::Shared {
+                FlockOperation::LockShared
+            } else {
+                FlockOperation::LockExclusive
+            };
+            locked(&f, op)?;
+            Ok((dir.join(hex), f))
+        }
+        Sharing::Private => {
+            let mut n = 0;
+            loop {
+                let name = if n == 0 {
+                    hex.to_string()
+                } else {
+                    format!("{hex}-{n}")
+                };
+                let f = open(&name)?;
+                if flock(&f, FlockOperation::NonBlockingLockExclusive).is_ok() {
+                    return Ok((dir.join(name), f));
+                }
+                n += 1;
+            }
+        }
+    }
 }
 
 fn bind(source: &std::path::Path, target: &str, read_only: bool) -> Mount {
@@ -161,11 +240,20 @@ impl Run<'_, '_> {
                     out.key
                         .push(serde_json::json!({"tmpfs": m.target, "size": size}));
                 }
-                MountKind::Cache { id, mode, uid, gid } => {
-                    let dir = self
-                        .engine
-                        .build_cache_mounts_dir()
-                        .join(Digest::of(id.as_bytes()).hex());
+                MountKind::Cache {
+                    id,
+                    mode,
+                    uid,
+                    gid,
+                    sharing,
+                    read_only,
+                } => {
+                    let (dir, lock) = cache_instance(
+                        &self.engine.build_cache_mounts_dir(),
+                        Digest::of(id.as_bytes()).hex(),
+                        *sharing,
+                    )?;
+                    out.locks.push(lock);
                     if !dir.exists() {
                         use std::os::unix::fs::PermissionsExt;
                         std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
@@ -174,9 +262,12 @@ impl Run<'_, '_> {
                         std::os::unix::fs::chown(&dir, Some(*uid), Some(*gid))
                             .map_err(|e| EngineError::io(&dir, e))?;
                     }
-                    out.mounts.push(bind(&dir, &m.target, false));
-                    out.key
-                        .push(serde_json::json!({"cache": id, "target": m.target}));
+                    out.mounts.push(bind(&dir, &m.target, *read_only));
+                    let mut key = serde_json::json!({"cache": id, "target": m.target});
+                    if *read_only {
+                        key["ro"] = serde_json::json!(true);
+                    }
+                    out.key.push(key);
                 }
                 MountKind::Secret {
                     id,
@@ -312,8 +403,24 @@ mod tests {
                 id: "pip".into(),
                 mode: 0o700,
                 uid: 1,
-                gid: 0
+                gid: 0,
+                sharing: Sharing::Shared,
+                read_only: false,
             }
+        );
+        let m = parse_mount("type=cache,target=/c,sharing=locked,ro").unwrap();
+        assert!(matches!(
+            m.kind,
+            MountKind::Cache {
+                sharing: Sharing::Locked,
+                read_only: true,
+                ..
+            }
+        ));
+        assert!(
+            parse_mount("type=cache,target=/c,sharing=sometimes")
+                .unwrap_err()
+                .contains("invalid sharing")
         );
         let m = parse_mount("type=secret,id=token").unwrap();
         assert_eq!(m.target, "/run/secrets/token");
@@ -344,5 +451,37 @@ mod tests {
                 .unwrap_err()
                 .contains("octal")
         );
+    }
+
+    #[test]
+    fn cache_instances_follow_the_sharing_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache-mounts");
+        // Shared users hold it together; a private user then gets another instance.
+        let (a, _la) = cache_instance(&dir, "x", Sharing::Shared).unwrap();
+        let (b, _lb) = cache_instance(&dir, "x", Sharing::Shared).unwrap();
+        assert_eq!(a, b);
+        let (p, lp) = cache_instance(&dir, "x", Sharing::Private).unwrap();
+        assert_eq!(p, dir.join("x-1"));
+        let (q, _lq) = cache_instance(&dir, "x", Sharing::Private).unwrap();
+        assert_eq!(q, dir.join("x-2"));
+        drop(lp);
+        let (r, _lr) = cache_instance(&dir, "x", Sharing::Private).unwrap();
+        assert_eq!(r, dir.join("x-1"), "a released instance is reused");
+        // A locked user waits for the shared ones.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d2 = dir.clone();
+        let waiter = std::thread::spawn(move || {
+            let got = cache_instance(&d2, "x", Sharing::Locked).map(|(p, _)| p);
+            tx.send(got.is_ok()).unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            rx.try_recv().is_err(),
+            "locked must wait while shared users hold it"
+        );
+        drop((_la, _lb));
+        assert!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap());
+        waiter.join().unwrap();
     }
 }
