@@ -172,7 +172,7 @@ fn compose_v2_builds_a_service() {
     d.import_busybox("busybox");
     let ctx = app_context();
     compose_file(ctx.path());
-    let out = Command::new(bin)
+    let out = Command::new(&bin)
         .args(["-p", "buildstack", "build"])
         .current_dir(ctx.path())
         .env("DOCKER_HOST", d.host())
@@ -185,6 +185,25 @@ fn compose_v2_builds_a_service() {
         d.ok(&["run", "--rm", "composed-app"]),
         "composed\nfrom the context\n"
     );
+    // `up --build` rebuilds from the edited context and runs the new image.
+    std::fs::write(ctx.path().join("app.txt"), "edited\n").unwrap();
+    let compose = |args: &[&str]| {
+        Command::new(&bin)
+            .args(["-p", "buildstack"])
+            .args(args)
+            .current_dir(ctx.path())
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap()
+    };
+    let out = compose(&["up", "--build", "--abort-on-container-exit"]);
+    check(&out, "docker compose up --build");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("edited"), "the service ran the old image:\n{all}");
+    check(&compose(&["down"]), "docker compose down");
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
 
 #[test]
