@@ -16,8 +16,9 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   want="$want python3 cpp linux-libc-dev linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross"
   # `berth image bootstrap` builds base images with debootstrap, checked against the archive keys.
   want="$want debootstrap debian-archive-keyring"
-  # git: `berth build` of a repository URL clones with it; tests serve one with git-daemon.
-  want="$want git"
+  # git: `berth build` of a repository URL clones with it (tests serve one with git-daemon);
+  # openssl makes the certificates of the HTTPS server tests download from.
+  want="$want git openssl"
 fi
 if [ "$mode" = bench ]; then
   # The peers and tools benches/*.sh measure with: hyperfine for timings, runc and crun as

@@ -884,3 +884,143 @@ fn a_locked_cache_mount_makes_parallel_stages_take_turns() {
     build_ok(&d, ctx.path(), &["-t", "turns"]);
     assert_eq!(d.ok(&["run", "--rm", "turns", "cat", "/a", "/b"]), "a\nb\n");
 }
+
+/// A Python web server on a loopback port serving `dir` (over TLS with `tls` = (cert, key));
+/// killed when dropped.
+struct WebServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl WebServer {
+    fn serve(dir: &Path, tls: Option<(&Path, &Path)>) -> WebServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let wrap = match tls {
+            None => String::new(),
+            Some((cert, key)) => format!(
+                "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain({:?}, {:?}); s.socket = c.wrap_socket(s.socket, server_side=True); ",
+                cert.display().to_string(),
+                key.display().to_string()
+            ),
+        };
+        let script = format!(
+            "import functools, http.server, ssl\nh = functools.partial(http.server.SimpleHTTPRequestHandler, directory={:?})\ns = http.server.ThreadingHTTPServer(('127.0.0.1', {port}), h)\n{wrap}\ns.serve_forever()\n",
+            dir.display().to_string()
+        );
+        let child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        WebServer { child, port }
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn add_downloads_urls_over_http_and_https_checked_and_keyed_by_content() {
+    require_root("builds run steps in containers");
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("file.txt"), "downloaded\n").unwrap();
+    let cert = files.path().join("cert.pem");
+    let key = files.path().join("key.pem");
+    // A private CA and a certificate for 127.0.0.1 it signed.
+    let made = std::process::Command::new("sh")
+        .arg("-ec")
+        .arg(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=berth-test-ca -keyout ca.key -out ca.pem
+             openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out leaf.csr
+             echo subjectAltName=IP:127.0.0.1 > leaf.ext
+             openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile leaf.ext -out cert.pem",
+        )
+        .current_dir(files.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "openssl: {}", stderr(&made));
+    let http = WebServer::serve(files.path(), None);
+    let https = WebServer::serve(files.path(), Some((&cert, &key)));
+    // The daemon trusts the test's certificate the way a host trusts a private CA.
+    let ca = files.path().join("ca.pem");
+    let d = Daemon::start_with_env(&[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    d.import_busybox("busybox");
+    let good = berth_common::Digest::of(b"downloaded\n").hex().to_string();
+    let dockerfile = format!(
+        "FROM busybox\nADD http://127.0.0.1:{p}/file.txt /dl/\nADD --chmod=644 https://127.0.0.1:{s}/file.txt /tls.txt\nADD --checksum=sha256:{good} http://127.0.0.1:{p}/file.txt?x=1 /checked.txt\n",
+        p = http.port,
+        s = https.port
+    );
+    let ctx = context(&[("Dockerfile", &dockerfile)]);
+    build_ok(&d, ctx.path(), &["-t", "dl"]);
+    let check = |cmd: &str| d.ok(&["run", "--rm", "dl", "sh", "-c", cmd]);
+    assert_eq!(
+        check("cat /dl/file.txt /tls.txt /checked.txt"),
+        "downloaded\n".repeat(3)
+    );
+    assert_eq!(check("stat -c '%a' /dl/file.txt /tls.txt"), "600\n644\n");
+    // Same content: all cached; changed content: the ADDs run again.
+    let out = build_ok(&d, ctx.path(), &["-t", "dl"]);
+    assert_eq!(out.matches("Using cache").count(), 3, "{out}");
+    std::fs::write(files.path().join("file.txt"), "changed!!!\n").unwrap();
+    let out = build(&d, ctx.path(), &["-t", "dl"]);
+    assert!(
+        !out.status.success(),
+        "the pinned checksum no longer matches"
+    );
+    assert!(stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
+    // The new content missed the cache: the first two ADDs ran again before the third failed.
+    assert_eq!(
+        stdout(&out).matches("Using cache").count(),
+        0,
+        "{}",
+        stdout(&out)
+    );
+    let unpinned = ctx.path().join("Dockerfile");
+    std::fs::write(
+        &unpinned,
+        dockerfile.lines().take(3).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    build_ok(&d, ctx.path(), &["-t", "dl"]);
+    assert_eq!(check("cat /dl/file.txt"), "changed!!!\n");
+
+    let missing = context(&[(
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD http://127.0.0.1:{}/nosuch /x\n",
+            http.port
+        ),
+    )]);
+    let out = build(&d, missing.path(), &[]);
+    assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+    // A daemon that does not trust the certificate refuses the download.
+    let untrusting = Daemon::start();
+    untrusting.import_busybox("busybox");
+    let tls_only = context(&[(
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD https://127.0.0.1:{}/file.txt /x\n",
+            https.port
+        ),
+    )]);
+    let out = build(&untrusting, tls_only.path(), &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    assert_eq!(container_count(&d), 0);
+}

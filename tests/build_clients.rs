@@ -201,7 +201,10 @@ fn compose_v2_builds_a_service() {
     let out = compose(&["up", "--build", "--abort-on-container-exit"]);
     check(&out, "docker compose up --build");
     let all = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(all.contains("edited"), "the service ran the old image:\n{all}");
+    assert!(
+        all.contains("edited"),
+        "the service ran the old image:\n{all}"
+    );
     check(&compose(&["down"]), "docker compose down");
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 }

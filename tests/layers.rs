@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("berth-image", 2),
     ("berth-registry", 2),
     ("berth-build", 2),
+    ("berth-registry", 2),
     ("berth-shim", 2),
     ("berth-engine", 3),
     ("berth-api", 4),

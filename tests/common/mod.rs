@@ -39,6 +39,15 @@ impl Daemon {
         Daemon::launch(extra, None)
     }
 
+    /// Same, with extra environment variables for the daemon (kept in `daemon.env` beside the
+    /// root, so restarts get them too).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Daemon {
+        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        Daemon::launch_with(&[], None, move |dir| {
+            std::fs::write(dir.join("daemon.env"), text).expect("daemon.env");
+        })
+    }
+
     /// Starts a daemon as [`Daemon::start`] does, through `sh -c 'exec berth … REDIRECTS'`.
     pub fn start_with_redirects(redirects: &str) -> Daemon {
         Daemon::launch(&[], Some(redirects.to_string()))
@@ -124,6 +133,13 @@ impl Daemon {
                 c
             }
         };
+        if let Ok(env) = std::fs::read_to_string(self.dir.path().join("daemon.env")) {
+            for line in env.lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    cmd.env(k, v);
+                }
+            }
+        }
         let child = cmd
             .arg("daemon")
             .arg("--root")

@@ -136,6 +136,8 @@ pub struct Engine {
     build: build::BuildSettings,
     /// What clients' context directories held at their last builds.
     build_sessions: build::session::Sessions,
+    /// Downloads (`ADD <url>`), made on first use: loading the trust roots reads the disk.
+    http: std::sync::OnceLock<berth_registry::HttpClient>,
 }
 
 impl Engine {
@@ -230,6 +232,7 @@ impl Engine {
         privacy::secure_root(&root)?;
         Ok(Engine {
             build_sessions: build::session::Sessions::new(root.join("build").join("sessions")),
+            http: std::sync::OnceLock::new(),
             root,
             _lock: lock,
             reserve,
@@ -243,6 +246,11 @@ impl Engine {
             started: SystemTime::now(),
             build: config.build,
         })
+    }
+
+    /// The client for downloads the daemon makes.
+    pub(crate) fn http_client(&self) -> &berth_registry::HttpClient {
+        self.http.get_or_init(berth_registry::HttpClient::new)
     }
 
     /// The root dir.

@@ -24,6 +24,19 @@ pub(crate) enum CopySource {
         /// Its content.
         body: Vec<u8>,
     },
+    /// A file `ADD` downloaded (never extracted, 0600 unless `--chmod`, as Docker does).
+    Fetched {
+        /// The file's name (the URL's last path segment).
+        name: String,
+        /// Where it was downloaded to.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// Its sha256.
+        digest: Digest,
+        /// The server's `Last-Modified` (Unix seconds), else 0.
+        mtime: u64,
+    },
 }
 
 /// One `COPY`/`ADD`, ready to plan.
@@ -72,6 +85,8 @@ enum Kind {
     },
     Symlink(PathBuf),
     Inline(Vec<u8>),
+    /// A downloaded file, its size and digest.
+    Fetched(PathBuf, u64, Digest),
     /// A tar archive `ADD` extracts into `dest`.
     Archive(String),
 }
@@ -162,6 +177,25 @@ impl CopyJob<'_> {
                         kind: Kind::Inline(body.clone()),
                         mode: self.mode.unwrap_or(0o644),
                         mtime: 0,
+                    });
+                }
+                CopySource::Fetched {
+                    name,
+                    path,
+                    size,
+                    digest,
+                    mtime,
+                } => {
+                    let dest = if self.dest_dir {
+                        dest_join(&self.dest, name)
+                    } else {
+                        dest_join(&self.dest, "")
+                    };
+                    entries.push(Entry {
+                        dest,
+                        kind: Kind::Fetched(path.clone(), *size, digest.clone()),
+                        mode: self.mode.unwrap_or(0o600),
+                        mtime: *mtime,
                     });
                 }
                 CopySource::Path(s) => {
@@ -318,6 +352,7 @@ fn checksum(tree: &dyn SourceTree, entries: &[Entry], owner: (u32, u32)) -> io::
             Kind::Archive(_) => ("archive", next.next().unwrap_or_default()),
             Kind::Symlink(t) => ("symlink", t.to_string_lossy().into_owned()),
             Kind::Inline(body) => ("inline", Digest::of(body).to_string()),
+            Kind::Fetched(_, size, digest) => ("file", format!("{size} {}", digest.hex())),
         };
         writeln!(all, "{}\0{kind}\0{:o}\0{detail}", e.dest, e.mode)?;
     }
@@ -410,6 +445,10 @@ impl CopyPlan {
                 Kind::Inline(body) => {
                     let mut h = header(tar::EntryType::Regular, e.mode, body.len() as u64, e.mtime);
                     b.append_data(&mut h, &e.dest, &body[..])?;
+                }
+                Kind::Fetched(path, size, _) => {
+                    let mut h = header(tar::EntryType::Regular, e.mode, *size, e.mtime);
+                    b.append_data(&mut h, &e.dest, std::fs::File::open(path)?.take(*size))?;
                 }
                 Kind::Symlink(target) => {
                     let mut h = header(tar::EntryType::Symlink, 0o777, 0, e.mtime);

@@ -1,0 +1,470 @@
+//! HTTP/1.1 GETs over TCP or TLS, for downloads the daemon makes on a user's behalf.
+//!
+//! Why not a general client crate: what is needed is small and must be strict — the system's
+//! roots only (plus what `SSL_CERT_FILE` adds), at most [`MAX_REDIRECTS`] redirects and none
+//! from https to http, a deadline on connecting and on every read so no download can hang a
+//! build, a size limit, and the body hashed on its way to disk so the caller never reads it
+//! twice.
+
+use berth_common::{Digest, Sha256Writer};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpStream;
+
+/// Redirects followed before giving up (as Go's client, which Docker uses).
+pub const MAX_REDIRECTS: usize = 10;
+/// How long connecting (TCP and TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the server may stay silent (for the headers, or between parts of the body).
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What can go wrong fetching a URL.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Not an http(s) URL with a host.
+    #[error("invalid URL {0:?}: expected http:// or https:// and a host")]
+    InvalidUrl(String),
+    /// The server could not be reached.
+    #[error("connecting to {url}: {source}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server did not answer in time.
+    #[error("{url}: no answer within {0:?}", READ_TIMEOUT)]
+    Timeout {
+        /// The URL.
+        url: String,
+    },
+    /// HTTP went wrong (a malformed answer, a connection dropped mid-body).
+    #[error("{url}: {source}")]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: hyper::Error,
+    },
+    /// The server answered with an error status.
+    #[error("{url}: the server answered {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// Its status.
+        status: StatusCode,
+    },
+    /// Too many redirects, or one from https to plain http.
+    #[error("{url}: {why}")]
+    Redirect {
+        /// The URL redirected.
+        url: String,
+        /// What was wrong with it.
+        why: String,
+    },
+    /// The body is longer than allowed.
+    #[error("{url}: the download is larger than {limit} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// Writing what arrived failed.
+    #[error("writing the download of {url}: {source}")]
+    Write {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A finished download.
+#[derive(Debug, Clone)]
+pub struct Download {
+    /// Bytes written.
+    pub size: u64,
+    /// Their sha256.
+    pub digest: Digest,
+    /// The server's `Last-Modified`, if it sent a valid one.
+    pub last_modified: Option<SystemTime>,
+    /// The URL the body came from (after redirects).
+    pub url: String,
+    /// The file name the server suggested (`Content-Disposition: attachment; filename=…`).
+    pub suggested_name: Option<String>,
+}
+
+/// A client with its TLS configuration (built once: loading the roots reads the disk).
+#[derive(Clone)]
+pub struct HttpClient {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl HttpClient {
+    /// A client trusting the system's roots (and `SSL_CERT_FILE`/`SSL_CERT_DIR`).
+    pub fn new() -> HttpClient {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::debug!(error = %e, "reading the system's trust roots");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        tracing::debug!(added, ignored, "trust roots loaded");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            .unwrap_or_else(|_| {
+                // The ring provider supports the default versions; this cannot fail.
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            });
+        HttpClient { tls: Arc::new(tls) }
+    }
+
+    /// GETs `url`, following redirects; the response of the last hop, a success.
+    pub async fn get(&self, url: &str) -> Result<(Response<Incoming>, String), HttpError> {
+        let mut current = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let uri: Uri = current
+                .parse()
+                .map_err(|_| HttpError::InvalidUrl(current.clone()))?;
+            let resp = self.get_once(&uri, &current).await?;
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let location = resp
+                    .headers()
+                    .get(hyper::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| HttpError::Redirect {
+                        url: current.clone(),
+                        why: format!("{status} without a Location"),
+                    })?;
+                let next = resolve(&uri, location);
+                if uri.scheme_str() == Some("https") && !next.starts_with("https://") {
+                    return Err(HttpError::Redirect {
+                        url: current,
+                        why: format!("refusing a redirect from https to {next}"),
+                    });
+                }
+                current = next;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(HttpError::Status {
+                    url: current,
+                    status,
+                });
+            }
+            return Ok((resp, current));
+        }
+        Err(HttpError::Redirect {
+            url: url.to_string(),
+            why: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// Downloads `url` into `out` (at most `limit` bytes), hashing it on the way.
+    pub async fn download(
+        &self,
+        url: &str,
+        out: &mut dyn Write,
+        limit: u64,
+    ) -> Result<Download, HttpError> {
+        let (resp, final_url) = self.get(url).await?;
+        let last_modified = resp
+            .headers()
+            .get(hyper::header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
+        let suggested_name = resp
+            .headers()
+            .get(hyper::header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(disposition_filename);
+        let mut body = resp.into_body();
+        let mut sink = Sha256Writer::new(out);
+        let mut size = 0u64;
+        loop {
+            let frame = match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
+                Err(_) => return Err(HttpError::Timeout { url: final_url }),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Err(HttpError::Protocol {
+                        url: final_url,
+                        source: e,
+                    });
+                }
+                Ok(Some(Ok(f))) => f,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            size += data.len() as u64;
+            if size > limit {
+                return Err(HttpError::TooLarge {
+                    url: final_url,
+                    limit,
+                });
+            }
+            sink.write_all(&data).map_err(|e| HttpError::Write {
+                url: final_url.clone(),
+                source: e,
+            })?;
+        }
+        let (out, digest, _) = sink.finish();
+        out.flush().map_err(|e| HttpError::Write {
+            url: final_url.clone(),
+            source: e,
+        })?;
+        Ok(Download {
+            size,
+            digest,
+            last_modified,
+            url: final_url,
+            suggested_name,
+        })
+    }
+
+    /// [`download`](Self::download) from blocking code (a build step): on the runtime the
+    /// caller runs under, or on a small one of its own when there is none.
+    pub fn download_blocking(
+        &self,
+        url: &str,
+        out: &mut dyn Write,
+        limit: u64,
+    ) -> Result<Download, HttpError> {
+        let fut = self.download(url, out, limit);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.block_on(fut),
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| HttpError::Connect {
+                    url: url.to_string(),
+                    source: e,
+                })?
+                .block_on(fut),
+        }
+    }
+
+    /// One request, no redirects followed.
+    async fn get_once(&self, uri: &Uri, url: &str) -> Result<Response<Incoming>, HttpError> {
+        let invalid = || HttpError::InvalidUrl(url.to_string());
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(invalid()),
+        };
+        let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(invalid)?;
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        // `[::1]` in a URL is `::1` to connect to and to check a certificate against.
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let connect_err = |source| HttpError::Connect {
+            url: url.to_string(),
+            source,
+        };
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((bare.as_str(), port)))
+            .await
+            .map_err(|_| HttpError::Timeout {
+                url: url.to_string(),
+            })?
+            .map_err(connect_err)?;
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or(host);
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let req = Request::get(path)
+            .header(hyper::header::HOST, authority)
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("berth/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| invalid())?;
+        if tls {
+            let name =
+                rustls::pki_types::ServerName::try_from(bare.clone()).map_err(|_| invalid())?;
+            let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+                .await
+                .map_err(|_| HttpError::Timeout {
+                    url: url.to_string(),
+                })?
+                .map_err(connect_err)?;
+            send(TokioIo::new(stream), req, url).await
+        } else {
+            send(TokioIo::new(tcp), req, url).await
+        }
+    }
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::new()
+    }
+}
+
+/// Sends `req` on a fresh connection over `io`.
+async fn send<T>(
+    io: T,
+    req: Request<Empty<Bytes>>,
+    url: &str,
+) -> Result<Response<Incoming>, HttpError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let protocol = |source| HttpError::Protocol {
+        url: url.to_string(),
+        source,
+    };
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(protocol)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "an HTTP download's connection ended");
+        }
+    });
+    tokio::time::timeout(READ_TIMEOUT, sender.send_request(req))
+        .await
+        .map_err(|_| HttpError::Timeout {
+            url: url.to_string(),
+        })?
+        .map_err(protocol)
+}
+
+/// `location` made absolute against the URL it came from.
+fn resolve(base: &Uri, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map_or("", |a| a.as_str());
+    if location.starts_with("//") {
+        return format!("{scheme}:{location}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
+    format!("{scheme}://{authority}{dir}/{location}")
+}
+
+/// The `filename` of a `Content-Disposition` header, if it is a plain name.
+fn disposition_filename(value: &str) -> Option<String> {
+    value.split(';').find_map(|part| {
+        let (k, v) = part.trim().split_once('=')?;
+        if !k.trim().eq_ignore_ascii_case("filename") {
+            return None;
+        }
+        let name = v.trim().trim_matches('"');
+        (!name.is_empty() && !name.contains('/') && name != "." && name != "..")
+            .then(|| name.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+
+    #[test]
+    fn redirects_resolve_against_their_origin() {
+        let base: Uri = "http://h:8080/a/b/c.txt?x=1".parse().unwrap();
+        assert_eq!(resolve(&base, "https://o/x"), "https://o/x");
+        assert_eq!(resolve(&base, "/top"), "http://h:8080/top");
+        assert_eq!(resolve(&base, "d.txt"), "http://h:8080/a/b/d.txt");
+        assert_eq!(resolve(&base, "//cdn/x"), "http://cdn/x");
+        assert_eq!(
+            disposition_filename("attachment; filename=\"app.tar.gz\""),
+            Some("app.tar.gz".into())
+        );
+        assert_eq!(disposition_filename("attachment; filename=../x"), None);
+    }
+
+    /// A loopback server answering each connection with the next canned response.
+    fn serve(responses: Vec<Vec<u8>>) -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for resp in responses {
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let _ = s.write_all(&resp);
+            }
+        });
+        port
+    }
+
+    fn ok(body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn downloads_follow_redirects_hash_and_keep_to_their_limits() {
+        let client = HttpClient::new();
+        let port = serve(vec![
+            b"HTTP/1.1 302 Found\r\nLocation: /real.txt\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            ok("hello"),
+            ok("too long for the limit"),
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        ]);
+        let mut out = Vec::new();
+        let d = client
+            .download_blocking(&format!("http://127.0.0.1:{port}/x"), &mut out, 1 << 20)
+            .unwrap();
+        assert_eq!(out, b"hello");
+        assert_eq!(d.digest, Digest::of(b"hello"));
+        assert_eq!(d.url, format!("http://127.0.0.1:{port}/real.txt"));
+        assert_eq!(
+            d.last_modified,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480))
+        );
+        let err = client
+            .download_blocking(&format!("http://127.0.0.1:{port}/y"), &mut Vec::new(), 4)
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than 4 bytes"), "{err}");
+        let err = client
+            .download_blocking(&format!("http://127.0.0.1:{port}/z"), &mut Vec::new(), 4)
+            .unwrap_err();
+        assert!(err.to_string().contains("404"), "{err}");
+        let err = client
+            .download_blocking("ftp://h/x", &mut Vec::new(), 4)
+            .unwrap_err();
+        assert!(matches!(err, HttpError::InvalidUrl(_)), "{err}");
+    }
+
+    #[test]
+    fn https_fails_cleanly_against_a_server_that_is_not_tls() {
+        let client = HttpClient::new();
+        // A plain-TCP server answering a TLS hello with garbage: the handshake fails.
+        let port = serve(vec![b"not tls".to_vec()]);
+        let err = client
+            .download_blocking(&format!("https://127.0.0.1:{port}/x"), &mut Vec::new(), 4)
+            .unwrap_err();
+        assert!(matches!(err, HttpError::Connect { .. }), "{err}");
+    }
+}
