@@ -834,6 +834,18 @@ fn a_git_repository_builds_at_a_ref_and_subdirectory() {
         &["-t", "g:commit"],
     );
     assert_eq!(d.ok(&["run", "--rm", "g:commit", "cat", "/msg"]), "v1");
+    // `remote=` makes the daemon clone it (what the Python SDK sends for a git path).
+    let resp = d.http(
+        "POST",
+        &format!(
+            "/build?t=g:remote&remote={}",
+            url_escape(&format!("{url}#v1:app"))
+        ),
+        b"",
+    );
+    let body = String::from_utf8_lossy(&resp.body).into_owned();
+    assert!(body.contains("\"aux\":{\"ID\":\"sha256:"), "{body}");
+    assert_eq!(d.ok(&["run", "--rm", "g:remote", "cat", "/msg"]), "v1");
     // The whole repository: its .git stays out of the context.
     build_ok(&d, Path::new(&url), &["-t", "g:root"]);
     let listing = d.ok(&["run", "--rm", "g:root", "ls", "-a", "/repo"]);
@@ -845,7 +857,7 @@ fn a_git_repository_builds_at_a_ref_and_subdirectory() {
     for (spec, wanted) in [
         (format!("{url}#nosuch:app"), "nosuch"),
         (format!("{url}#main:../.."), "not a directory inside"),
-        (format!("{url}#main:missing"), "no directory"),
+        (format!("{url}#main:missing"), "is not a directory inside"),
     ] {
         let out = build(&d, Path::new(&spec), &[]);
         assert!(!out.status.success());
@@ -1000,6 +1012,41 @@ fn add_downloads_urls_over_http_and_https_checked_and_keyed_by_content() {
     build_ok(&d, ctx.path(), &["-t", "dl"]);
     assert_eq!(check("cat /dl/file.txt"), "changed!!!\n");
 
+    // A context at a URL, a tar or a lone Dockerfile, which the daemon fetches (`remote=`).
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, data) in [
+        ("Dockerfile", &b"FROM busybox\nCOPY hello /hello\n"[..]),
+        ("hello", b"from a tarball\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, name, data).unwrap();
+    }
+    let gz = tar.into_inner().unwrap().finish().unwrap();
+    std::fs::write(files.path().join("ctx.tar.gz"), gz).unwrap();
+    std::fs::write(
+        files.path().join("Dockerfile.txt"),
+        "FROM busybox\nENV LONE=1\n",
+    )
+    .unwrap();
+    let tarball = format!("http://127.0.0.1:{}/ctx.tar.gz", http.port);
+    build_ok(&d, Path::new(&tarball), &["-t", "remote:tar"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "remote:tar", "cat", "/hello"]),
+        "from a tarball\n"
+    );
+    let lone = format!("https://127.0.0.1:{}/Dockerfile.txt", https.port);
+    build_ok(&d, Path::new(&lone), &["-t", "remote:lone"]);
+    let env = inspect(&d, "remote:lone")["Config"]["Env"].to_string();
+    assert!(env.contains("LONE=1"), "{env}");
+    let resp = d.http("POST", "/build?remote=ftp%3A%2F%2Fx", b"");
+    assert_eq!(resp.status, 200);
+    assert!(String::from_utf8_lossy(&resp.body).contains("neither a git repository"));
+
     let missing = context(&[(
         "Dockerfile",
         &format!(
@@ -1023,4 +1070,16 @@ fn add_downloads_urls_over_http_and_https_checked_and_keyed_by_content() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
     assert_eq!(container_count(&d), 0);
+}
+
+/// `s` escaped for a query value.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -13,6 +13,7 @@ pub mod id;
 pub mod mountinfo;
 pub mod reference;
 pub mod skip;
+pub mod sniff;
 pub mod time;
 
 pub use digest::{Digest, DigestError, Sha256Writer};

@@ -3,8 +3,10 @@
 //! [`http`] is the transport: HTTP/1.1 over TCP or TLS (rustls, with the system's trust roots
 //! and `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), redirects followed without a downgrade from
 //! https to http, every wait bounded, bodies streamed and hashed as they arrive. `ADD <url>`
-//! uses it now; the distribution client (pull, push, auth) is built on it next.
+//! uses it now; the distribution client (pull, push, auth) is built on it next. [`git`] fetches
+//! a repository named as a build context.
 
+pub mod git;
 pub mod http;
 
 pub use http::{Download, HttpClient, HttpError};

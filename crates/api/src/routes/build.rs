@@ -50,11 +50,6 @@ fn options(q: &Query) -> Result<BuildOptions, ApiError> {
             "BuildKit (version=2) is not served by Berth: build with the classic builder (DOCKER_BUILDKIT=0)",
         ));
     }
-    if q.get_nonempty("remote").is_some() {
-        return Err(ApiError::bad_request(
-            "a remote build context (remote=) is not supported: send the context in the request body",
-        ));
-    }
     let extra_hosts = q
         .get_all("extrahosts")
         .into_iter()
@@ -77,6 +72,7 @@ fn options(q: &Query) -> Result<BuildOptions, ApiError> {
         extra_hosts,
         platform: q.get_nonempty("platform").map(str::to_string),
         session: q.get_nonempty("session").map(str::to_string),
+        remote: q.get_nonempty("remote").map(str::to_string),
     })
 }
 

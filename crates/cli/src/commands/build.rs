@@ -42,15 +42,6 @@ enum Source {
     Tar(Vec<u8>),
 }
 
-fn is_tar_or_compressed(head: &[u8]) -> bool {
-    let gzip = head.starts_with(&[0x1f, 0x8b]);
-    let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-    let bzip = head.starts_with(b"BZh");
-    let xz = head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]);
-    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
-    gzip || zstd || bzip || xz || tar
-}
-
 /// The query of `POST /build` for `args`.
 fn params(args: &BuildArgs, dockerfile: &str) -> Result<Vec<(&'static str, String)>> {
     let mut p: Vec<(&'static str, String)> = Vec::new();
@@ -113,22 +104,29 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
     let secrets = read_secrets(&args.secret)?;
     // A git context is cloned here; its checkout lives until the build is sent.
     let mut git = None;
+    let mut remote = None;
     let mut stdin_dockerfile = None;
     let context = if args.context == "-" {
         let mut all = Vec::new();
         std::io::stdin()
             .read_to_end(&mut all)
             .context("reading stdin")?;
-        if is_tar_or_compressed(&all) {
+        if berth_common::sniff::is_archive(&all) {
             Source::Tar(all)
         } else {
             // A Dockerfile on stdin, with an empty context.
             stdin_dockerfile = Some(all);
             Source::Tar(Vec::new())
         }
+    } else if !berth_registry::git::is_git_url(&args.context)
+        && (args.context.starts_with("http://") || args.context.starts_with("https://"))
+    {
+        // A tar or a Dockerfile at a URL: the daemon fetches it (`remote=`), the body is empty.
+        remote = Some(args.context.clone());
+        Source::Tar(Vec::new())
     } else {
-        let path = if super::git_context::is_git_url(&args.context) {
-            let fetched = super::git_context::fetch(&args.context)?;
+        let path = if berth_registry::git::is_git_url(&args.context) {
+            let fetched = berth_registry::git::fetch(&args.context)?;
             // `-f` names a file of the repository.
             if let Some(f) = &args.file
                 && f != "-"
@@ -141,7 +139,7 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
             dir
         } else if args.context.contains("://") {
             bail!(
-                "unable to prepare context: {} is neither a git repository nor a local path (an http(s) tarball context is not supported yet: download it and build the file)",
+                "unable to prepare context: {} is neither a git repository, an http(s) URL nor a local path",
                 args.context
             );
         } else {
@@ -192,6 +190,12 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
         (None, None, _) => (String::new(), None),
     };
     let mut query = params(&args, &dockerfile_param)?;
+    if let Some(url) = remote {
+        if stdin_dockerfile.is_some() || !secrets.is_empty() {
+            bail!("a URL context takes neither a Dockerfile from stdin nor --secret");
+        }
+        query.push(("remote", url));
+    }
     if !secrets.is_empty() && matches!(&context, Source::Tar(b) if !b.is_empty()) {
         bail!("--secret needs a directory context (or a Dockerfile on stdin), not a tar");
     }

@@ -8,7 +8,6 @@ pub mod cp;
 pub mod create;
 pub mod df;
 pub mod events;
-pub mod git_context;
 pub mod hostdns;
 pub mod images;
 pub mod inspect;

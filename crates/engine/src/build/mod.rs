@@ -14,6 +14,7 @@ pub(crate) mod context;
 mod copy;
 mod levels;
 mod mounts;
+mod remote;
 mod run;
 pub(crate) mod session;
 pub(crate) mod sources;
@@ -87,6 +88,8 @@ pub struct BuildOptions {
     /// The context session the body is sent against (the Berth CLI's incremental upload:
     /// the body holds a manifest and only the files the daemon lacked).
     pub session: Option<String>,
+    /// A context to fetch instead of reading the body (`remote=`: a git or http(s) URL).
+    pub remote: Option<String>,
 }
 
 /// What a build made.
@@ -116,6 +119,14 @@ impl Engine {
             .map(|t| Reference::parse_tagged_default(t))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let build_id = berth_common::id::random_id();
+        let mut fetched;
+        let context: &mut dyn Read = match &opts.remote {
+            Some(remote) => {
+                fetched = self.remote_context(remote, &self.build_dir())?;
+                &mut fetched
+            }
+            None => context,
+        };
         let ctx = ContextDir::unpack(
             &self.build_dir(),
             &build_id,

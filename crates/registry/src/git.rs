@@ -1,6 +1,6 @@
-//! A git repository as a build context (`berth build https://host/repo.git#ref:dir`), fetched
-//! on this side with `git` as `docker build` does with the classic builder, then sent like a
-//! directory.
+//! A git repository as a build context (`berth build https://host/repo.git#ref:dir` clones it
+//! on the client as `docker build` does with the classic builder; `POST /build?remote=` on the
+//! daemon), fetched with the `git` program into a temporary directory.
 //!
 //! Docker's forms are recognised: `git://…`, `git@host:path`, `github.com/…`, and http(s) URLs
 //! ending in `.git`, each with an optional `#ref:subdir` fragment (a branch, a tag or a commit;
@@ -8,12 +8,38 @@
 //! allows it. The repository's `.git` is left out of the context, as BuildKit does: history
 //! is nothing an image should carry by accident.
 
-use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Why a repository could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The spec is not a usable URL or ref.
+    #[error("unable to prepare context: invalid git URL {0:?}")]
+    Invalid(String),
+    /// `git` is not installed.
+    #[error("unable to prepare context: git is not installed (apt install git)")]
+    NotInstalled,
+    /// A git command failed; its message.
+    #[error("unable to prepare context: {0}")]
+    Failed(String),
+    /// The fragment's directory is not in the repository.
+    #[error("unable to prepare context: {sub:?} is not a directory inside {url}")]
+    NoSuchDir {
+        /// The repository.
+        url: String,
+        /// The directory asked for.
+        sub: String,
+    },
+    /// The local side failed (a temporary directory, removing `.git`).
+    #[error("unable to prepare context: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+type Result<T> = std::result::Result<T, GitError>;
+
 /// A fetched repository: the context directory inside it, removed when dropped.
-pub struct GitContext {
+pub struct GitCheckout {
     _checkout: tempfile::TempDir,
     /// The directory to build (the fragment's subdirectory, or the checkout).
     pub dir: PathBuf,
@@ -41,15 +67,14 @@ fn parse(spec: &str) -> (String, Option<String>, Option<String>) {
 }
 
 /// Fetches `spec` into a temporary directory.
-pub fn fetch(spec: &str) -> Result<GitContext> {
+pub fn fetch(spec: &str) -> Result<GitCheckout> {
     let (url, reference, subdir) = parse(spec);
     if url.starts_with('-') || reference.as_deref().is_some_and(|r| r.starts_with('-')) {
-        bail!("unable to prepare context: invalid git URL {spec:?}");
+        return Err(GitError::Invalid(spec.to_string()));
     }
     let checkout = tempfile::Builder::new()
         .prefix("berth-git-context-")
-        .tempdir()
-        .context("making a directory for the git context")?;
+        .tempdir()?;
     let root = checkout.path();
     git(root, &["init", "-q"])?;
     git(root, &["remote", "add", "origin", &url])?;
@@ -58,11 +83,10 @@ pub fn fetch(spec: &str) -> Result<GitContext> {
     if git(root, &["fetch", "-q", "--depth", "1", "origin", wanted]).is_ok() {
         git(root, &["checkout", "-q", "FETCH_HEAD"])?;
     } else {
-        git(root, &["fetch", "-q", "--tags", "origin"]).with_context(|| {
-            format!("unable to prepare context: cannot fetch {url} (ref {wanted})")
-        })?;
+        git(root, &["fetch", "-q", "--tags", "origin"])
+            .map_err(|e| GitError::Failed(format!("cannot fetch {url} (ref {wanted}): {e}")))?;
         git(root, &["checkout", "-q", wanted])
-            .with_context(|| format!("unable to prepare context: no ref {wanted:?} in {url}"))?;
+            .map_err(|e| GitError::Failed(format!("no ref {wanted:?} in {url}: {e}")))?;
     }
     git(
         root,
@@ -76,20 +100,22 @@ pub fn fetch(spec: &str) -> Result<GitContext> {
             "1",
         ],
     )?;
-    std::fs::remove_dir_all(root.join(".git")).context("leaving .git out of the context")?;
+    std::fs::remove_dir_all(root.join(".git"))?;
     let dir = match &subdir {
         None => root.to_path_buf(),
         Some(sub) => {
-            let inside = std::fs::canonicalize(root.join(sub)).with_context(|| {
-                format!("unable to prepare context: no directory {sub:?} in {url}")
-            })?;
+            let no_dir = || GitError::NoSuchDir {
+                url: url.clone(),
+                sub: sub.clone(),
+            };
+            let inside = std::fs::canonicalize(root.join(sub)).map_err(|_| no_dir())?;
             if !inside.starts_with(std::fs::canonicalize(root)?) || !inside.is_dir() {
-                bail!("unable to prepare context: {sub:?} is not a directory inside {url}");
+                return Err(no_dir());
             }
             inside
         }
     };
-    Ok(GitContext {
+    Ok(GitCheckout {
         _checkout: checkout,
         dir,
     })
@@ -110,17 +136,15 @@ fn git(dir: &Path, args: &[&str]) -> Result<()> {
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                anyhow::anyhow!("unable to prepare context: git is not installed (apt install git)")
-            }
-            _ => anyhow::anyhow!("running git: {e}"),
+            std::io::ErrorKind::NotFound => GitError::NotInstalled,
+            _ => GitError::Io(e),
         })?;
     if !out.status.success() {
-        bail!(
+        return Err(GitError::Failed(format!(
             "git {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        );
+        )));
     }
     Ok(())
 }
