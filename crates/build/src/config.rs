@@ -36,7 +36,7 @@ pub const PROXY_ARGS: [&str; 10] = [
 ];
 
 /// The platform a build runs on and builds for (`os/arch[/variant]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Platform {
     /// `linux`.
     pub os: String,
@@ -71,8 +71,9 @@ impl Platform {
     }
 }
 
-/// What a build was given: `--build-arg`s and the platforms.
-#[derive(Debug, Clone)]
+/// What a build was given: `--build-arg`s and the platforms (none by default: what applies
+/// `--change`s to a config declares no `ARG`).
+#[derive(Debug, Clone, Default)]
 pub struct BuildInputs {
     /// `--build-arg NAME=value` (a `NAME` without value takes the client's environment, which
     /// the client resolves before sending).

@@ -2,245 +2,82 @@
 //! config without running a build.
 //!
 //! Only the instructions that edit metadata are accepted, as in Docker; anything else is an
-//! error naming the instruction, so a typo never silently yields a different image.
+//! error naming the instruction, so a typo never silently yields a different image. Each change
+//! is read and applied by the builder's own code (`berth_build`: its parser, its expansion and
+//! its config walk), so `--change 'ENV …'` and a Dockerfile's `ENV …` cannot disagree.
 
 use crate::error::{ImageError, Result};
 use berth_api_types::image::ImageConfig;
-use std::collections::BTreeMap;
+use berth_build::config::{BuildInputs, Scope};
+use berth_build::dockerfile::Instruction;
+
+/// The instructions a change may be (Docker's list, plus `SHELL` and `HEALTHCHECK`).
+const ALLOWED: &[&str] = &[
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "LABEL",
+    "ONBUILD",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
 
 /// Applies `changes` in order to `config`.
 pub fn apply_changes(config: &mut ImageConfig, changes: &[String]) -> Result<()> {
-    // Like Docker's builder, ENTRYPOINT clears CMD unless a CMD came earlier in the same list.
-    let mut cmd_set = false;
-    for change in changes {
-        let line = change.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    let lines: Vec<&str> = changes
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty() && !c.starts_with('#'))
+        .collect();
+    for line in &lines {
+        let mut words = line.split_whitespace();
+        let word = words.next().unwrap_or_default().to_ascii_uppercase();
+        if !ALLOWED.contains(&word.as_str()) {
+            return Err(ImageError::InvalidArgument(format!(
+                "unknown instruction: {word}"
+            )));
         }
-        let (word, rest) = match line.split_once(char::is_whitespace) {
-            Some((w, r)) => (w, r.trim()),
-            None => (line, ""),
-        };
-        let instruction = word.to_ascii_uppercase();
-        let need_args = || {
-            if rest.is_empty() {
-                Err(ImageError::InvalidArgument(format!(
-                    "{instruction} requires at least one argument"
-                )))
-            } else {
-                Ok(())
-            }
-        };
-        match instruction.as_str() {
-            "CMD" => {
-                need_args()?;
-                config.cmd = Some(command_form(rest));
-                cmd_set = true;
-            }
-            "ENTRYPOINT" => {
-                need_args()?;
-                config.entrypoint = Some(command_form(rest));
-                if !cmd_set {
-                    config.cmd = None;
-                }
-            }
-            "ENV" => {
-                need_args()?;
-                let env = config.env.get_or_insert_with(Vec::new);
-                for (k, v) in key_values(rest, &instruction)? {
-                    let prefix = format!("{k}=");
-                    env.retain(|e| !e.starts_with(&prefix) && e != &k);
-                    env.push(format!("{k}={v}"));
-                }
-            }
-            "LABEL" => {
-                need_args()?;
-                let labels = config.labels.get_or_insert_with(BTreeMap::new);
-                for (k, v) in key_values(rest, &instruction)? {
-                    labels.insert(k, v);
-                }
-            }
-            "WORKDIR" => {
-                need_args()?;
-                let dir = unquote(rest);
-                config.working_dir = if dir.starts_with('/') {
-                    dir
-                } else {
-                    let base = if config.working_dir.is_empty() {
-                        "/"
-                    } else {
-                        &config.working_dir
-                    };
-                    format!("{}/{dir}", base.trim_end_matches('/'))
-                };
-            }
-            "USER" => {
-                need_args()?;
-                config.user = unquote(rest);
-            }
-            "EXPOSE" => {
-                need_args()?;
-                let ports = config.exposed_ports.get_or_insert_with(BTreeMap::new);
-                for spec in rest.split_whitespace() {
-                    for port in expand_port(spec)? {
-                        ports.insert(port, serde_json::json!({}));
-                    }
-                }
-            }
-            "VOLUME" => {
-                need_args()?;
-                let list = match json_array(rest) {
-                    Some(v) => v,
-                    None => rest.split_whitespace().map(unquote).collect(),
-                };
-                let volumes = config.volumes.get_or_insert_with(BTreeMap::new);
-                for v in list {
-                    if v.is_empty() {
-                        return Err(ImageError::InvalidArgument(
-                            "VOLUME specified can not be an empty string".into(),
-                        ));
-                    }
-                    volumes.insert(v, serde_json::json!({}));
-                }
-            }
-            "STOPSIGNAL" => {
-                need_args()?;
-                config.stop_signal = Some(unquote(rest));
-            }
-            "ONBUILD" => {
-                need_args()?;
-                let trigger = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                if matches!(trigger.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
-                    return Err(ImageError::InvalidArgument(format!(
-                        "{trigger} isn't allowed as an ONBUILD trigger"
-                    )));
-                }
-                config
-                    .on_build
-                    .get_or_insert_with(Vec::new)
-                    .push(rest.to_string());
-            }
-            _ => {
-                return Err(ImageError::InvalidArgument(format!(
-                    "unknown instruction: {instruction}"
-                )));
-            }
+        if words.next().is_none() {
+            return Err(ImageError::InvalidArgument(format!(
+                "{word} requires at least one argument"
+            )));
         }
     }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    // One stage of all the changes: like Docker's builder, an ENTRYPOINT then clears a CMD
+    // unless a CMD came earlier in the same list.
+    let text = format!("FROM scratch\n{}\n", lines.join("\n"));
+    let invalid = |source| ImageError::InvalidChange { source };
+    let df = berth_build::parse("--change", &text).map_err(invalid)?;
+    let Some(stage) = df.stages.first() else {
+        return Ok(());
+    };
+    if let Some(step) = stage.steps.iter().find(|s| {
+        !ALLOWED.contains(&s.instruction.keyword()) || matches!(s.instruction, Instruction::Arg(_))
+    }) {
+        return Err(ImageError::InvalidArgument(format!(
+            "unknown instruction: {}",
+            step.instruction.keyword()
+        )));
+    }
+    berth_build::config::walk::<berth_build::BuildError>(
+        stage,
+        config,
+        &Scope::default(),
+        &BuildInputs::default(),
+        "--change",
+        df.escape,
+        &mut |_, _, _| Ok(()),
+    )
+    .map_err(invalid)?;
     Ok(())
-}
-
-/// Exec form (`["a","b"]`) as is; shell form wrapped in `/bin/sh -c` like Docker.
-fn command_form(rest: &str) -> Vec<String> {
-    json_array(rest).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), rest.to_string()])
-}
-
-fn json_array(s: &str) -> Option<Vec<String>> {
-    if !s.starts_with('[') {
-        return None;
-    }
-    serde_json::from_str::<Vec<String>>(s).ok()
-}
-
-/// `k=v k2="v 2"` pairs, or the legacy `KEY value with spaces` form.
-fn key_values(rest: &str, instruction: &str) -> Result<Vec<(String, String)>> {
-    let words = split_words(rest);
-    let first_has_eq = words.first().is_some_and(|w| w.contains('='));
-    if !first_has_eq {
-        let (k, v) = match rest.split_once(char::is_whitespace) {
-            Some((k, v)) => (k.to_string(), unquote(v.trim())),
-            None => {
-                return Err(ImageError::InvalidArgument(format!(
-                    "{instruction} must have two arguments"
-                )));
-            }
-        };
-        return Ok(vec![(k, v)]);
-    }
-    words
-        .into_iter()
-        .map(|w| match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(ImageError::InvalidArgument(format!(
-                "{instruction} names can not be blank and need a value: {w:?}"
-            ))),
-        })
-        .collect()
-}
-
-/// Splits on unquoted whitespace, removing quotes and backslash escapes.
-fn split_words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (q, '\\') if q != Some('\'') => {
-                if let Some(next) = chars.next() {
-                    cur.push(next);
-                }
-                in_word = true;
-            }
-            (_, c) => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    out
-}
-
-fn unquote(s: &str) -> String {
-    let words = split_words(s);
-    if words.len() == 1 {
-        words.into_iter().next().unwrap_or_default()
-    } else {
-        s.to_string()
-    }
-}
-
-/// `80` → `80/tcp`; `53/udp`; `8000-8002` → three ports.
-fn expand_port(spec: &str) -> Result<Vec<String>> {
-    let bad = || ImageError::InvalidArgument(format!("invalid port specification: {spec:?}"));
-    let (ports, proto) = match spec.split_once('/') {
-        Some((p, proto)) => (p, proto.to_ascii_lowercase()),
-        None => (spec, "tcp".to_string()),
-    };
-    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(bad());
-    }
-    let parse = |p: &str| p.parse::<u16>().map_err(|_| bad());
-    let (lo, hi) = match ports.split_once('-') {
-        Some((a, b)) => (parse(a)?, parse(b)?),
-        None => {
-            let p = parse(ports)?;
-            (p, p)
-        }
-    };
-    if lo > hi {
-        return Err(bad());
-    }
-    Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
 }
 
 #[cfg(test)]

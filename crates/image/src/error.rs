@@ -28,9 +28,16 @@ pub enum ImageError {
     /// A malformed image reference.
     #[error(transparent)]
     Reference(#[from] ReferenceError),
-    /// A malformed request: bad `--change`, unknown filter, bad platform.
+    /// A malformed request: unknown filter, bad platform, a `--change` that is no change.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A `--change` the builder's reader or its config walk refuses.
+    #[error("invalid change: {source}")]
+    InvalidChange {
+        /// What the builder said (file `--change`, line 2 onwards: after the implied `FROM`).
+        #[source]
+        source: berth_build::BuildError,
+    },
     /// An archive given to `load` is malformed, truncated or inconsistent.
     #[error("invalid archive: {0}")]
     InvalidArchive(String),
@@ -134,6 +141,7 @@ impl HasKind for ImageError {
             ImageError::AmbiguousPrefix { .. }
             | ImageError::Reference(_)
             | ImageError::InvalidArgument(_)
+            | ImageError::InvalidChange { .. }
             | ImageError::InvalidArchive(_)
             | ImageError::UnsupportedMediaType { .. } => ErrorKind::InvalidArgument,
             ImageError::Conflict(_) => ErrorKind::Conflict,
