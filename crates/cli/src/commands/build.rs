@@ -255,6 +255,7 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
         Ok(())
     });
     let mut stream = client.image_build(&query, Body::tar_reader(reader)).await?;
+    let mut clock = StepClock::default();
     let mut id = None;
     while let Some(m) = stream.next().await {
         let m = m?;
@@ -270,6 +271,9 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
         if !args.quiet
             && let Some(s) = &m.stream
         {
+            if let Some(took) = clock.next(s) {
+                output::print(&took)?;
+            }
             output::print(s)?;
         }
     }
@@ -458,6 +462,29 @@ fn sending_line(
     }
 }
 
+/// Times the steps as their messages arrive: when a step starts (or the result is reported),
+/// the step before it gets a ` ---> done in 0.42s` line.
+#[derive(Default)]
+struct StepClock {
+    started: Option<std::time::Instant>,
+}
+
+impl StepClock {
+    /// The line to print before `message`, if it ends a step.
+    fn next(&mut self, message: &str) -> Option<String> {
+        let ends = message.starts_with("Step ") || message.starts_with("Successfully built");
+        if !ends {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        let took = self
+            .started
+            .map(|t| format!(" ---> done in {:.2}s\n", (now - t).as_secs_f64()));
+        self.started = message.starts_with("Step ").then_some(now);
+        took
+    }
+}
+
 /// The session a directory's builds share: this host, this directory, this user.
 fn session_key(dir: &Path) -> Result<String> {
     let abs = std::fs::canonicalize(dir)?;
@@ -477,7 +504,8 @@ fn manifest_of(files: &[ContextFile]) -> Vec<ContextEntry> {
     let recent = SystemTime::now()
         .checked_sub(RACY)
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64);
+        .map_or(0, |d| d.as_nanos() as i128);
+    let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
     files
         .iter()
         .filter_map(|f| {
@@ -496,7 +524,8 @@ fn manifest_of(files: &[ContextFile]) -> Vec<ContextEntry> {
                 return None; // devices, fifos, sockets: nothing a build copies
             };
             let md = &f.md;
-            let settled = md.mtime() < recent && md.ctime() < recent;
+            let settled = nanos(md.mtime(), md.mtime_nsec()) < recent
+                && nanos(md.ctime(), md.ctime_nsec()) < recent;
             let stamp = (kind == ContextEntryKind::File && settled).then(|| {
                 format!(
                     "{}:{}:{}:{}.{}:{}.{}:{:o}:{}:{}",
