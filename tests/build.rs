@@ -1083,3 +1083,75 @@ fn url_escape(s: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn platforms_this_host_cannot_run_are_refused_and_scratch_takes_the_one_asked() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let host = format!("linux/{arch}");
+    let other = if host.ends_with("arm64") {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    let ctx = context(&[
+        ("Dockerfile", "FROM busybox\nRUN true\n"),
+        ("data.txt", "x"),
+    ]);
+    // The host's own platform builds; another is refused up front, by name.
+    build_ok(&d, ctx.path(), &["--platform", &host, "-t", "native"]);
+    let out = build(&d, ctx.path(), &["--platform", other]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("cannot build for {other}")),
+        "{}",
+        stderr(&out)
+    );
+    // FROM --platform: a local image of another platform is not silently used.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM --platform={other} busybox\nRUN true\n"),
+    )
+    .unwrap();
+    let out = build(&d, ctx.path(), &[]);
+    assert!(
+        stderr(&out).contains("the base image is linux/"),
+        "{}",
+        stderr(&out)
+    );
+    // A scratch stage becomes an image of the platform asked (only copies fill it)...
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM --platform={other} scratch\nCOPY data.txt /\n"),
+    )
+    .unwrap();
+    build_ok(&d, ctx.path(), &["-t", "foreign"]);
+    let img = inspect(&d, "foreign");
+    assert_eq!(
+        format!(
+            "{}/{}",
+            img["Os"].as_str().unwrap(),
+            img["Architecture"].as_str().unwrap()
+        ),
+        other
+    );
+    // ...and a RUN in it is refused with the reason, not an exec format error.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM --platform={other} scratch\nCOPY data.txt /\nRUN true\n"),
+    )
+    .unwrap();
+    let out = build(&d, ctx.path(), &[]);
+    assert!(
+        stderr(&out).contains("cannot run on this"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(container_count(&d), 0);
+}

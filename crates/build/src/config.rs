@@ -47,6 +47,31 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// Reads `os[/arch[/variant]]` (`linux/arm64`, `linux/arm/v7`; `x86_64` and `aarch64`
+    /// taken as Go's `amd64` and `arm64`); the arch defaults to `default_arch`.
+    pub fn parse(spec: &str, default_arch: &str) -> Result<Platform, String> {
+        let mut parts = spec.trim().split('/');
+        let os = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let arch = parts.next().map_or(default_arch.to_string(), |a| {
+            berth_api_types::go::arch_of(&a.to_ascii_lowercase()).to_string()
+        });
+        let variant = parts.next().map(str::to_ascii_lowercase);
+        if os.is_empty() || arch.is_empty() || parts.next().is_some() {
+            return Err(format!(
+                "invalid platform {spec:?}: expected os/arch[/variant]"
+            ));
+        }
+        Ok(Platform { os, arch, variant })
+    }
+
+    /// Whether an image made for `self` runs here on `host` (a variant only counts when both
+    /// name one).
+    pub fn runs_on(&self, host: &Platform) -> bool {
+        self.os == host.os
+            && self.arch == host.arch
+            && (self.variant.is_none() || host.variant.is_none() || self.variant == host.variant)
+    }
+
     /// `os/arch[/variant]`.
     pub fn spec(&self) -> String {
         match &self.variant {
@@ -437,6 +462,24 @@ fn clean_abs(path: &str) -> String {
 mod tests {
     use super::*;
     use crate::dockerfile::parse;
+
+    #[test]
+    fn platforms_parse_with_gos_names_and_match_the_host() {
+        let host = linux_amd64();
+        let p = Platform::parse("linux/x86_64", "amd64").unwrap();
+        assert!(p.runs_on(&host));
+        assert_eq!(Platform::parse("linux", "amd64").unwrap(), host);
+        let arm = Platform::parse("linux/arm/v7", "amd64").unwrap();
+        assert_eq!(arm.spec(), "linux/arm/v7");
+        assert!(!arm.runs_on(&host));
+        assert!(
+            !Platform::parse("windows/amd64", "amd64")
+                .unwrap()
+                .runs_on(&host)
+        );
+        assert!(Platform::parse("linux/a/b/c", "amd64").is_err());
+        assert!(Platform::parse("", "amd64").is_err());
+    }
 
     fn linux_amd64() -> Platform {
         Platform {

@@ -152,6 +152,9 @@ impl Engine {
         let plan = berth_build::plan(&df, opts.target.as_deref())?;
         let ignore = ctx.read_text(".dockerignore").map(|t| Ignore::parse(&t));
         let host = host_platform();
+        if let Some(p) = &opts.platform {
+            check_platform(p, &host).map_err(|message| EngineError::BuildStep { message })?;
+        }
         let inputs = BuildInputs {
             build_args: opts.build_args.clone(),
             target: host.clone(),
@@ -373,6 +376,28 @@ impl Engine {
 /// A context session's id in the cache's records.
 fn session_record_id(key: &str) -> String {
     key.chars().take(25).collect()
+}
+
+/// Refuses a platform this host cannot run (builds run their steps natively, no emulator).
+fn check_platform(spec: &str, host: &Platform) -> std::result::Result<(), String> {
+    let wanted = Platform::parse(spec, &host.arch)?;
+    if wanted.runs_on(host) {
+        return Ok(());
+    }
+    Err(format!(
+        "cannot build for {}: this daemon builds for {} only (its steps run natively, without an emulator)",
+        wanted.spec(),
+        host.spec()
+    ))
+}
+
+/// The platform an image config says it is made for.
+fn platform_of(config: &OciImageConfig) -> Platform {
+    Platform {
+        os: config.os.clone(),
+        arch: config.architecture.clone(),
+        variant: config.variant.clone(),
+    }
 }
 
 /// The platform this daemon builds for.

@@ -16,6 +16,19 @@ impl Run<'_, '_> {
         heredocs: &[berth_build::dockerfile::Heredoc],
         text: &str,
     ) -> Result<()> {
+        let host = host_platform();
+        let stage_platform = platform_of(&state.config);
+        if !stage_platform.os.is_empty() && !stage_platform.runs_on(&host) {
+            return Err(step_error(
+                &self.file,
+                step,
+                format!(
+                    "this stage is {}: its commands cannot run on this {} host (no emulator)",
+                    stage_platform.spec(),
+                    host.spec()
+                ),
+            ));
+        }
         let shell = config
             .shell
             .clone()

@@ -30,6 +30,9 @@ impl Run<'_, '_> {
         let text = self.line_text(stage.line);
         self.say(format!("Step {}/{} : {text}\n", self.step_no, self.total));
         let mut state = self.base_state(&from.base, stage)?;
+        if let Some(p) = &from.platform {
+            self.check_base_platform(p, &mut state, stage)?;
+        }
         if let Some(id) = &state.image {
             self.say(format!(" ---> {}\n", &id.hex()[..12]));
         }
@@ -113,6 +116,30 @@ impl Run<'_, '_> {
             }
         };
         Ok(id)
+    }
+
+    /// `FROM --platform=P`: an image base must be made for `P`; a `scratch` stage becomes a
+    /// `P` image (only copies fill it; a `RUN` in a stage this host cannot run is refused).
+    fn check_base_platform(&self, spec: &str, state: &mut StageState, stage: &Stage) -> Result<()> {
+        let host = host_platform();
+        let err = |m: String| EngineError::BuildStep {
+            message: format!("{}:{}: FROM: {m}", self.file, stage.line),
+        };
+        let wanted = Platform::parse(spec, &host.arch).map_err(err)?;
+        let image = platform_of(&state.config);
+        if state.image.is_some() && !image.os.is_empty() && !image.runs_on(&wanted) {
+            return Err(err(format!(
+                "--platform={}: the base image is {} (only local images exist until pulls do)",
+                wanted.spec(),
+                image.spec()
+            )));
+        }
+        if state.image.is_none() {
+            state.config.os = wanted.os;
+            state.config.architecture = wanted.arch;
+            state.config.variant = wanted.variant;
+        }
+        Ok(())
     }
 
     /// The state a stage starts from: an earlier stage's image, `scratch`, or a local image.
