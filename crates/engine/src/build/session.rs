@@ -447,7 +447,10 @@ mod tests {
             .unwrap()
             .set_len(1)
             .unwrap();
-        assert_eq!(sessions.needed("k1", std::slice::from_ref(&a)).unwrap(), ["a"]);
+        assert_eq!(
+            sessions.needed("k1", std::slice::from_ref(&a)).unwrap(),
+            ["a"]
+        );
         assert!(sessions.remove("k1").is_some());
         assert_eq!(sessions.needed("k1", &[a]).unwrap(), ["a"]);
     }
