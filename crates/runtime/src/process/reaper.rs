@@ -93,25 +93,34 @@ fn reap_as_init(child: i32) -> ! {
         libc::sigfillset(&mut set);
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+    // A program that exited before the signals were blocked sent a SIGCHLD nobody queued
+    // (its default action is to be discarded): reap once before the first wait, or PID 1
+    // would wait for it forever.
+    reap(child);
     loop {
         // SAFETY: `set` is initialised; the info pointer may be null.
         let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
         if sig == libc::SIGCHLD {
-            loop {
-                let mut status = 0;
-                // SAFETY: `status` is a valid out-pointer.
-                let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-                if pid <= 0 {
-                    break;
-                }
-                if pid == child {
-                    // SAFETY: leaving without running destructors of the copied parent.
-                    unsafe { libc::_exit(exit_code(status)) };
-                }
-            }
+            reap(child);
         } else if sig > 0 {
             // SAFETY: plain kill(2) of our child.
             unsafe { libc::kill(child, sig) };
+        }
+    }
+}
+
+/// Reaps every child that has exited; leaves with the program's status once it is one.
+fn reap(child: i32) {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return;
+        }
+        if pid == child {
+            // SAFETY: leaving without running destructors of the copied parent.
+            unsafe { libc::_exit(exit_code(status)) };
         }
     }
 }
