@@ -19,6 +19,8 @@ if [ "$mode" = test ] || [ "$mode" = bench ]; then
   # git: `berth build` of a repository URL clones with it (tests serve one with git-daemon);
   # openssl makes the certificates of the HTTPS server tests download from.
   want="$want git openssl"
+  # docker-registry (distribution 2.8) and htpasswd: the registry tests log in, pull and push.
+  want="$want docker-registry apache2-utils"
 fi
 if [ "$mode" = bench ]; then
   # The peers and tools benches/*.sh measure with: hyperfine for timings, runc and crun as

@@ -155,3 +155,34 @@ pub struct DiskUsage {
     #[serde(default)]
     pub logs_size: i64,
 }
+
+/// `POST /auth`: credentials to check against a registry (also the decoded `X-Registry-Auth`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AuthConfig {
+    /// The user.
+    #[serde(default)]
+    pub username: String,
+    /// The password.
+    #[serde(default)]
+    pub password: String,
+    /// Ignored, as by Docker since 17.06.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    /// The registry (`127.0.0.1:5000`, `https://index.docker.io/v1/`).
+    #[serde(default)]
+    pub serveraddress: String,
+    /// A token from an earlier login, instead of a password.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub identitytoken: String,
+}
+
+/// `POST /auth`'s answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthResponse {
+    /// `Login Succeeded`.
+    pub status: String,
+    /// A token to use instead of the password, when the registry gave one.
+    #[serde(default)]
+    pub identity_token: String,
+}

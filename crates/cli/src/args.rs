@@ -82,6 +82,10 @@ pub enum Command {
     Load(LoadArgs),
     /// Build an image from a Dockerfile
     Build(BuildArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Manage builds
     #[command(subcommand)]
     Builder(BuilderCommand),
@@ -432,6 +436,31 @@ pub struct HistoryArgs {
     /// Image
     #[arg(value_name = "IMAGE")]
     pub image: String,
+}
+
+/// `login [OPTIONS] [SERVER]`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password (prefer --password-stdin: a password in argv is visible to every user)
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The registry (Docker Hub when absent)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+/// `logout [SERVER]`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry (Docker Hub when absent)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
 }
 
 /// `tag`.

@@ -17,6 +17,7 @@
 pub mod args;
 pub mod autostart;
 pub mod commands;
+pub mod credentials;
 pub mod format;
 pub mod output;
 pub mod progress;

@@ -15,6 +15,15 @@ impl Client {
         Ok(())
     }
 
+    /// `POST /auth`: has the daemon check a login with the registry.
+    pub async fn auth(
+        &self,
+        config: &berth_api_types::system::AuthConfig,
+    ) -> Result<berth_api_types::system::AuthResponse> {
+        self.send_json(Method::POST, "/auth", Body::json(config)?)
+            .await
+    }
+
     /// `GET /version`.
     pub async fn version(&self) -> Result<SystemVersion> {
         self.get_json("/version").await

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     InvalidArgument,
     /// The operation is not permitted (HTTP 403).
     Forbidden,
+    /// Credentials were refused, e.g. by a registry (HTTP 401).
+    Unauthorized,
     /// Stored data failed verification, e.g. a blob whose digest does not match.
     Corrupted,
     /// The object is already in the requested state, e.g. starting a running container
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::Conflict => 409,
             ErrorKind::InvalidArgument => 400,
             ErrorKind::Forbidden => 403,
+            ErrorKind::Unauthorized => 401,
             ErrorKind::NotModified => 304,
             ErrorKind::Unavailable => 503,
             ErrorKind::Corrupted | ErrorKind::Internal => 500,

@@ -60,6 +60,9 @@ pub enum EngineError {
     /// A Dockerfile that does not parse or plan, or an instruction that cannot be expanded.
     #[error(transparent)]
     Dockerfile(#[from] berth_build::BuildError),
+    /// A registry refused a login, or could not be asked.
+    #[error(transparent)]
+    Login(#[from] berth_registry::auth::LoginError),
     /// A build step failed: what it was, where, and why (a `RUN` that exited non-zero, a
     /// `COPY` of a path outside the context…).
     #[error("{message}")]
@@ -172,6 +175,10 @@ impl HasKind for EngineError {
             EngineError::Dockerfile(_) | EngineError::BuildStep { .. } => {
                 ErrorKind::InvalidArgument
             }
+            EngineError::Login(berth_registry::auth::LoginError::Unauthorized { .. }) => {
+                ErrorKind::Unauthorized
+            }
+            EngineError::Login(_) => ErrorKind::Internal,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::StartFailed { failure, .. } => failure.kind(),

@@ -24,6 +24,7 @@ pub mod images;
 mod lock;
 pub mod networks;
 pub mod privacy;
+mod registry;
 pub mod spec;
 pub mod supervisor;
 mod system;

@@ -104,6 +104,20 @@ pub struct Download {
     pub suggested_name: Option<String>,
 }
 
+/// A response as a registry client reads it: the status, the challenge, a small body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// `WWW-Authenticate`, if sent.
+    pub www_authenticate: Option<String>,
+    /// The body (at most [`ANSWER_LIMIT`] bytes are read).
+    pub body: Vec<u8>,
+}
+
+/// Bytes of an [`Answer`]'s body read: registries' JSON answers are small.
+pub const ANSWER_LIMIT: u64 = 1 << 20;
+
 /// A client with its TLS configuration (built once: loading the roots reads the disk).
 #[derive(Clone)]
 pub struct HttpClient {
@@ -172,6 +186,54 @@ impl HttpClient {
         Err(HttpError::Redirect {
             url: url.to_string(),
             why: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// GETs `url` once with `headers` (no redirect followed) and reads whatever it answers.
+    pub async fn request_status(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Answer, HttpError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| HttpError::InvalidUrl(url.to_string()))?;
+        let resp = self.get_once_with(&uri, url, headers).await?;
+        let status = resp.status();
+        let www_authenticate = resp
+            .headers()
+            .get(hyper::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut body = Vec::new();
+        let mut incoming = resp.into_body();
+        loop {
+            match tokio::time::timeout(READ_TIMEOUT, incoming.frame()).await {
+                Err(_) => {
+                    return Err(HttpError::Timeout {
+                        url: url.to_string(),
+                    });
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Err(HttpError::Protocol {
+                        url: url.to_string(),
+                        source: e,
+                    });
+                }
+                Ok(Some(Ok(f))) => {
+                    if let Ok(data) = f.into_data()
+                        && (body.len() as u64) < ANSWER_LIMIT
+                    {
+                        body.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        Ok(Answer {
+            status,
+            www_authenticate,
+            body,
         })
     }
 
@@ -261,6 +323,16 @@ impl HttpClient {
 
     /// One request, no redirects followed.
     async fn get_once(&self, uri: &Uri, url: &str) -> Result<Response<Incoming>, HttpError> {
+        self.get_once_with(uri, url, &[]).await
+    }
+
+    /// One request with extra `headers`, no redirects followed.
+    async fn get_once_with(
+        &self,
+        uri: &Uri,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, HttpError> {
         let invalid = || HttpError::InvalidUrl(url.to_string());
         let tls = match uri.scheme_str() {
             Some("https") => true,
@@ -286,14 +358,16 @@ impl HttpClient {
             .map_err(connect_err)?;
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or(host);
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let req = Request::get(path)
+        let mut req = Request::get(path)
             .header(hyper::header::HOST, authority)
             .header(
                 hyper::header::USER_AGENT,
                 concat!("berth/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())
-            .map_err(|_| invalid())?;
+            );
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let req = req.body(Empty::<Bytes>::new()).map_err(|_| invalid())?;
         if tls {
             let name =
                 rustls::pki_types::ServerName::try_from(bare.clone()).map_err(|_| invalid())?;

@@ -4,8 +4,10 @@
 //! and `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), redirects followed without a downgrade from
 //! https to http, every wait bounded, bodies streamed and hashed as they arrive. `ADD <url>`
 //! uses it now; the distribution client (pull, push, auth) is built on it next. [`git`] fetches
-//! a repository named as a build context.
+//! a repository named as a build context. [`auth`] speaks registries' challenges (Basic and
+//! Bearer) and checks a login.
 
+pub mod auth;
 pub mod git;
 pub mod http;
 

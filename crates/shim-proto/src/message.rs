@@ -245,11 +245,12 @@ mod kind_wire {
     use berth_common::ErrorKind;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    const NAMES: [(ErrorKind, &str); 7] = [
+    const NAMES: [(ErrorKind, &str); 8] = [
         (ErrorKind::NotFound, "not_found"),
         (ErrorKind::Conflict, "conflict"),
         (ErrorKind::InvalidArgument, "invalid_argument"),
         (ErrorKind::Forbidden, "forbidden"),
+        (ErrorKind::Unauthorized, "unauthorized"),
         (ErrorKind::Corrupted, "corrupted"),
         (ErrorKind::NotModified, "not_modified"),
         (ErrorKind::Internal, "internal"),

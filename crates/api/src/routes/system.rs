@@ -1,4 +1,4 @@
-//! System section: `/_ping`, `/version`, `/info`.
+//! System section: `/_ping`, `/version`, `/info`, `/system/df`, `/auth`.
 
 use crate::AppState;
 use axum::extract::State;
@@ -15,6 +15,18 @@ pub fn routes() -> Router<AppState> {
         .route("/version", get(version))
         .route("/info", get(info))
         .route("/system/df", get(disk_usage))
+        .route("/auth", axum::routing::post(auth))
+}
+
+/// `POST /auth` (`docker login`): the registry checks the credentials; a refusal is a 401 in
+/// Docker's words, which the docker CLI prints.
+async fn auth(
+    State(engine): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    let req: berth_api_types::system::AuthConfig = super::containers::json_body(&body)?;
+    let answer = engine.registry_login(&req).await?;
+    Ok(Json(answer).into_response())
 }
 
 /// `GET /system/df` (`docker system df`).

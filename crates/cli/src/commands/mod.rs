@@ -11,6 +11,7 @@ pub mod events;
 pub mod hostdns;
 pub mod images;
 pub mod inspect;
+pub mod login;
 pub mod networks;
 pub mod run;
 pub mod stats;
@@ -61,6 +62,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             build::build(&target, a).await
         }
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(&target, a).await,
+        Command::Login(a) => login::login(&target, a).await,
+        Command::Logout(a) => login::logout(a).await,
         Command::Image(ImageCommand::Bootstrap(a)) => bootstrap::bootstrap(&target, a).await,
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
             transfer::load(&target, a).await

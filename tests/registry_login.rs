@@ -1,0 +1,235 @@
+//! `docker login` against Berth: `POST /auth` checks credentials with the registry (Debian's
+//! `docker-registry`, distribution 2.8, with htpasswd over plain HTTP on loopback, which Docker
+//! too allows for a local registry), and the credentials land in Docker's `config.json`, shared
+//! by `berth login`, `berth logout` and the unmodified docker CLI.
+
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Daemon, docker_bin, require_root, stderr, stdout};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// Debian's distribution registry on a loopback port, with an htpasswd file when given.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start(users: &[(&str, &str)]) -> Option<Registry> {
+        let bin = Path::new("/usr/bin/docker-registry");
+        if !bin.exists() {
+            common::missing_tool("docker-registry (distribution) not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut auth = String::new();
+        if !users.is_empty() {
+            let htpasswd = dir.path().join("htpasswd");
+            for (i, (user, password)) in users.iter().enumerate() {
+                let mut args = vec!["-bB"];
+                if i == 0 {
+                    args.push("-c");
+                }
+                let out = Command::new("htpasswd")
+                    .args(&args)
+                    .arg(&htpasswd)
+                    .args([user, password])
+                    .output()
+                    .expect("htpasswd (apache2-utils) runs");
+                assert!(out.status.success(), "htpasswd: {}", stderr(&out));
+            }
+            auth = format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                htpasswd.display()
+            );
+        }
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(Registry {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `berth login` with the password on stdin, in `config` (a `DOCKER_CONFIG` directory).
+fn berth_login(
+    d: &Daemon,
+    config: &Path,
+    server: &str,
+    user: &str,
+    password: &str,
+) -> std::process::Output {
+    let mut child = Command::new(common::berth_bin())
+        .args(["login", "-u", user, "--password-stdin", server])
+        .env("BERTH_HOST", d.host())
+        .env("DOCKER_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn berth_and_docker_log_in_through_the_daemon_and_share_config_json() {
+    require_root("the daemon runs as root");
+    let Some(registry) = Registry::start(&[("alice", "s3cret")]) else {
+        return;
+    };
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let server = registry.addr();
+
+    let out = berth_login(&d, config.path(), &server, "alice", "wrong");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("401 Unauthorized"),
+        "Docker's wording: {}",
+        stderr(&out)
+    );
+    assert!(
+        !config.path().join("config.json").exists()
+            || !std::fs::read_to_string(config.path().join("config.json"))
+                .unwrap()
+                .contains(&server)
+    );
+
+    let out = berth_login(&d, config.path(), &server, "alice", "s3cret");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Login Succeeded"), "{}", stdout(&out));
+    let file = config.path().join("config.json");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(saved["auths"][&server]["auth"], "YWxpY2U6czNjcmV0"); // alice:s3cret
+
+    // berth logout forgets it; the docker CLI logs in through Berth and berth sees its entry.
+    let out = Command::new(common::berth_bin())
+        .args(["logout", &server])
+        .env("BERTH_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(saved["auths"].get(&server).is_none(), "{saved}");
+    let Some(docker) = docker_bin() else {
+        common::missing_tool("docker CLI not installed");
+        return;
+    };
+    let mut child = Command::new(&docker)
+        .args(["login", "-u", "alice", "--password-stdin", &server])
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "docker login: {}", stderr(&out));
+    assert!(stdout(&out).contains("Login Succeeded"), "{}", stdout(&out));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["auths"][&server]["auth"], "YWxpY2U6czNjcmV0");
+    // A wrong password through the docker CLI gets Docker's error.
+    let mut child = Command::new(&docker)
+        .args(["login", "-u", "alice", "--password-stdin", &server])
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"nope\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("401 Unauthorized"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_registry_without_auth_accepts_any_login_and_an_absent_one_is_an_error() {
+    require_root("the daemon runs as root");
+    let Some(open) = Registry::start(&[]) else {
+        return;
+    };
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let out = berth_login(&d, config.path(), &open.addr(), "anyone", "x");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Nothing listens there: the error says where it tried.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = berth_login(&d, config.path(), &format!("127.0.0.1:{port}"), "a", "b");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
+}
