@@ -233,3 +233,72 @@ fn a_registry_without_auth_accepts_any_login_and_an_absent_one_is_an_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_credential_helper_named_by_creds_store_keeps_the_secret() {
+    require_root("the daemon runs as root");
+    let Some(open) = Registry::start(&[]) else {
+        return;
+    };
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let vault = bin.path().join("vault");
+    // A helper speaking the docker-credential-* protocol into a file.
+    let helper = bin.path().join("docker-credential-berthtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n store) cat > {v} ;;\n get) cat {v} ;;\n erase) rm -f {v} ;;\nesac\n",
+            v = vault.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        config.path().join("config.json"),
+        r#"{"credsStore":"berthtest","keep":1}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let server = open.addr();
+    let mut child = Command::new(common::berth_bin())
+        .args(["login", "-u", "bob", "--password-stdin", &server])
+        .env("BERTH_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .env("PATH", &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hunter2\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&vault).unwrap()).unwrap();
+    assert_eq!(stored["Username"], "bob");
+    assert_eq!(stored["Secret"], "hunter2");
+    let text = std::fs::read_to_string(config.path().join("config.json")).unwrap();
+    assert!(
+        !text.contains("hunter2"),
+        "the secret stays out of config.json: {text}"
+    );
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(saved["keep"], 1, "unknown fields are kept");
+    assert_eq!(saved["auths"][&server], serde_json::json!({}));
+    let out = Command::new(common::berth_bin())
+        .args(["logout", &server])
+        .env("BERTH_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!vault.exists(), "logout erased it from the helper");
+}
