@@ -726,6 +726,21 @@ fn hostile_session_uploads_are_refused_and_keep_nothing() {
         &session_tar(&[(".berth-manifest", m.as_bytes())]),
         "neither sent nor held",
     );
+    // A manifest of a big tree (60,000 paths, some 5 MB of JSON) is taken whole.
+    let big: Vec<serde_json::Value> = (0..60_000)
+        .map(|i| serde_json::json!({"path": format!("node_modules/pkg{i}/index.js"), "kind": "file", "mode": 420, "mtime": 0, "size": 1}))
+        .collect();
+    let big = serde_json::to_vec(&big).unwrap();
+    assert!(big.len() > 4 << 20);
+    let resp = d.http("POST", &format!("/build/context?session={key}"), &big);
+    assert_eq!(
+        resp.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&resp.body[..200.min(resp.body.len())])
+    );
+    let need: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(need["need"].as_array().unwrap().len(), 60_000);
     let resp = d.http("POST", "/build/context?session=..%2Fup", b"[]");
     assert_eq!(resp.status, 400, "{}", String::from_utf8_lossy(&resp.body));
     // A well-formed upload builds.

@@ -82,6 +82,11 @@ pub struct ContextEntry {
     pub stamp: Option<String>,
 }
 
+/// Bytes a context manifest may take (JSON): some 1.5 million paths, far beyond any context a
+/// daemon's default `--build-context-limit` lets through, yet a bound on what a client can
+/// make the daemon hold in memory.
+pub const MANIFEST_LIMIT: usize = 256 << 20;
+
 /// `POST /build/context`: the manifest's files the daemon wants sent.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ContextNeed {

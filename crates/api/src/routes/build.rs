@@ -26,7 +26,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/build", post(build))
         .route("/build/prune", post(prune))
-        .route("/build/context", post(context_needs))
+        .route(
+            "/build/context",
+            post(context_needs).layer(axum::extract::DefaultBodyLimit::max(
+                berth_api_types::build::MANIFEST_LIMIT,
+            )),
+        )
 }
 
 /// A JSON object of strings in the query (`buildargs`, `labels`); a `null` value (a build arg

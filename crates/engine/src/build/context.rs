@@ -137,6 +137,12 @@ fn receive(
         let mut entries = archive.entries().map_err(|e| invalid(&e))?;
         let manifest: Vec<ContextEntry> = match entries.next() {
             Some(Ok(mut first)) if first.path().is_ok_and(|p| p.to_string_lossy() == MANIFEST) => {
+                let limit = berth_api_types::build::MANIFEST_LIMIT as u64;
+                if first.size() > limit {
+                    return Err(context_error(format!(
+                        "the context manifest is larger than {limit} bytes"
+                    )));
+                }
                 let mut text = Vec::new();
                 first.read_to_end(&mut text).map_err(|e| invalid(&e))?;
                 serde_json::from_slice(&text)
