@@ -30,6 +30,8 @@ pub struct DaemonOptions {
     pub build_context_limit: u64,
     /// Bytes the build cache may keep (`--build-cache-max`).
     pub build_cache_max: u64,
+    /// Registries allowed plain HTTP (`--insecure-registry`).
+    pub insecure_registries: Vec<String>,
     /// `auto`, `nftables` or `iptables` (`--firewall`).
     pub firewall: String,
 }
@@ -135,6 +137,9 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
         build: berth_engine::build::BuildSettings {
             context_limit: opts.build_context_limit,
             cache_max: opts.build_cache_max,
+        },
+        registries: berth_registry::auth::Endpoints {
+            insecure: opts.insecure_registries.clone(),
         },
     };
     // Opening the engine takes the root lock first, so the stale-socket removal below can never

@@ -30,6 +30,7 @@ fn main() {
             dns_suffix: args.dns_suffix,
             build_context_limit: args.build_context_limit,
             build_cache_max: args.build_cache_max,
+            insecure_registries: args.insecure_registries,
             firewall: args.firewall,
         })
     });

@@ -316,6 +316,10 @@ pub struct DaemonArgs {
     /// Bytes of layers the build cache keeps; the least recently used go first.
     #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
     pub build_cache_max: u64,
+    /// A registry (host[:port]) that may be spoken to in plain HTTP; repeatable (loopback
+    /// registries always may).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
     /// Tool for the NAT and filter rules: auto (nftables, or iptables where `nft` is absent),
     /// nftables or iptables.
     #[arg(long, default_value = "auto", value_parser = ["auto", "nftables", "iptables"])]

@@ -94,6 +94,8 @@ pub struct EngineConfig {
     pub seams: Seams,
     /// Limits on builds (context size, cache size).
     pub build: build::BuildSettings,
+    /// Registries that may be spoken to in plain HTTP (`--insecure-registry`), besides loopback.
+    pub registries: berth_registry::auth::Endpoints,
 }
 
 /// The engine's seams to the host, where engine tests put in-memory fakes: `Default` is the
@@ -139,6 +141,8 @@ pub struct Engine {
     build_sessions: build::session::Sessions,
     /// Downloads (`ADD <url>`), made on first use: loading the trust roots reads the disk.
     http: std::sync::OnceLock<berth_registry::HttpClient>,
+    /// Where registries are tried (`EngineConfig::registries`).
+    registries: berth_registry::auth::Endpoints,
 }
 
 impl Engine {
@@ -234,6 +238,7 @@ impl Engine {
         Ok(Engine {
             build_sessions: build::session::Sessions::new(root.join("build").join("sessions")),
             http: std::sync::OnceLock::new(),
+            registries: config.registries.clone(),
             root,
             _lock: lock,
             reserve,

@@ -87,6 +87,7 @@ impl Host {
             dns_listen: None,
             dns_suffix: "berth".into(),
             build: Default::default(),
+            registries: Default::default(),
             seams: Seams {
                 shims: Some(self.shims.clone()),
                 snapshotter: Some(self.snapshotter.clone()),

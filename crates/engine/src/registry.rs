@@ -4,11 +4,11 @@
 use crate::Engine;
 use crate::error::EngineError;
 use berth_api_types::system::{AuthConfig, AuthResponse};
-use berth_registry::auth::{Credentials, Endpoints, login};
+use berth_registry::auth::{Credentials, login};
 
 impl Engine {
     /// `POST /auth`: checks `auth` against its registry (`https://HOST/v2/`, and plain http for
-    /// a registry on this machine).
+    /// a registry on this machine or one listed by `--insecure-registry`).
     pub async fn registry_login(&self, auth: &AuthConfig) -> Result<AuthResponse, EngineError> {
         let creds = Credentials {
             username: if auth.identitytoken.is_empty() {
@@ -24,7 +24,7 @@ impl Engine {
         };
         login(
             self.http_client(),
-            &Endpoints::default(),
+            &self.registries,
             &auth.serveraddress,
             &creds,
         )
