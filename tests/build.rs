@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Daemon, require_root, stderr, stdout};
+use common::{Daemon, LoopbackServer, free_port, require_root, stderr, stdout};
 use std::path::Path;
 
 /// A context directory with these files.
@@ -625,6 +625,8 @@ fn a_rebuild_sends_only_the_files_that_changed_and_trusts_no_timestamp_alone() {
     let out = build_ok(&d, ctx.path(), &["-t", "inc"]);
     assert_eq!(changed_files(&out), "0 of 4 files changed", "{out}");
     assert_eq!(out.matches("Using cache").count(), 2, "{out}");
+    // Each of the three steps is timed when the next one starts or the build ends.
+    assert_eq!(out.matches(" ---> done in ").count(), 3, "{out}");
 
     // An edit is sent (it is fresh) and its COPY runs again with the new contents.
     std::fs::write(ctx.path().join("tree/a.txt"), "ALPHA").unwrap();
@@ -776,44 +778,19 @@ fn git(dir: &Path, args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// A `git daemon` serving `base` on a loopback port; killed when dropped.
-struct GitDaemon {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl GitDaemon {
-    fn serve(base: &Path) -> GitDaemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // git-daemon itself, not `git daemon` (whose wrapper would leave it running).
-        let exec_path = git(base, &["--exec-path"]);
-        let child = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+/// A git daemon serving the repositories under `base` on a loopback port (git-daemon itself,
+/// not `git daemon`, whose wrapper would outlive a kill).
+fn serve_git(base: &Path) -> LoopbackServer {
+    let port = free_port();
+    let exec_path = git(base, &["--exec-path"]);
+    LoopbackServer::spawn(
+        std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
             .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", base.display()))
-            .arg(base)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("git daemon starts");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        GitDaemon { child, port }
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .arg(base),
+        port,
+    )
 }
 
 #[test]
@@ -835,7 +812,7 @@ fn a_git_repository_builds_at_a_ref_and_subdirectory() {
     std::fs::write(work.join("app/msg"), "v2").unwrap();
     git(&work, &["commit", "-qam", "two"]);
     git(base.path(), &["clone", "-q", "--bare", "work", "repo.git"]);
-    let server = GitDaemon::serve(base.path());
+    let server = serve_git(base.path());
     let url = format!("git://127.0.0.1:{}/repo.git", server.port);
 
     build_ok(&d, Path::new(&format!("{url}#main:app")), &["-t", "g:main"]);
@@ -854,7 +831,7 @@ fn a_git_repository_builds_at_a_ref_and_subdirectory() {
         "POST",
         &format!(
             "/build?t=g:remote&remote={}",
-            url_escape(&format!("{url}#v1:app"))
+            berth_registry::auth::query_escape(&format!("{url}#v1:app"))
         ),
         b"",
     );
@@ -912,53 +889,25 @@ fn a_locked_cache_mount_makes_parallel_stages_take_turns() {
     assert_eq!(d.ok(&["run", "--rm", "turns", "cat", "/a", "/b"]), "a\nb\n");
 }
 
-/// A Python web server on a loopback port serving `dir` (over TLS with `tls` = (cert, key));
-/// killed when dropped.
-struct WebServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl WebServer {
-    fn serve(dir: &Path, tls: Option<(&Path, &Path)>) -> WebServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let wrap = match tls {
-            None => String::new(),
-            Some((cert, key)) => format!(
-                "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain({:?}, {:?}); s.socket = c.wrap_socket(s.socket, server_side=True); ",
-                cert.display().to_string(),
-                key.display().to_string()
-            ),
-        };
-        let script = format!(
-            "import functools, http.server, ssl\nh = functools.partial(http.server.SimpleHTTPRequestHandler, directory={:?})\ns = http.server.ThreadingHTTPServer(('127.0.0.1', {port}), h)\n{wrap}\ns.serve_forever()\n",
-            dir.display().to_string()
-        );
-        let child = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        WebServer { child, port }
-    }
-}
-
-impl Drop for WebServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A Python web server on a loopback port serving `dir` (over TLS with `tls` = (cert, key)).
+fn serve_web(dir: &Path, tls: Option<(&Path, &Path)>) -> LoopbackServer {
+    let port = free_port();
+    let wrap = match tls {
+        None => String::new(),
+        Some((cert, key)) => format!(
+            "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain({:?}, {:?}); s.socket = c.wrap_socket(s.socket, server_side=True); ",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    };
+    let script = format!(
+        "import functools, http.server, ssl\nh = functools.partial(http.server.SimpleHTTPRequestHandler, directory={:?})\ns = http.server.ThreadingHTTPServer(('127.0.0.1', {port}), h)\n{wrap}\ns.serve_forever()\n",
+        dir.display().to_string()
+    );
+    LoopbackServer::spawn(
+        std::process::Command::new("python3").arg("-c").arg(script),
+        port,
+    )
 }
 
 #[test]
@@ -981,8 +930,8 @@ fn add_downloads_urls_over_http_and_https_checked_and_keyed_by_content() {
         .output()
         .unwrap();
     assert!(made.status.success(), "openssl: {}", stderr(&made));
-    let http = WebServer::serve(files.path(), None);
-    let https = WebServer::serve(files.path(), Some((&cert, &key)));
+    let http = serve_web(files.path(), None);
+    let https = serve_web(files.path(), Some((&cert, &key)));
     // The daemon trusts the test's certificate the way a host trusts a private CA.
     let ca = files.path().join("ca.pem");
     let d = Daemon::start_with_env(&[("SSL_CERT_FILE", ca.to_str().unwrap())]);
@@ -1085,18 +1034,6 @@ fn add_downloads_urls_over_http_and_https_checked_and_keyed_by_content() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
     assert_eq!(container_count(&d), 0);
-}
-
-/// `s` escaped for a query value.
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Daemon, unique_bridge};
+use common::{Daemon, free_port, unique_bridge};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -702,15 +702,6 @@ fn names_resolve_in_networks_and_from_the_host() {
     assert_eq!(rcode, 3);
     d.ok(&["rm", "-f", "api1", "api2"]);
     d.ok(&["network", "rm", "app"]);
-}
-
-/// A TCP port free on 127.0.0.1 right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `GET /` over TCP to `127.0.0.1:port`, the body only.

@@ -8,15 +8,15 @@
 
 mod common;
 
-use common::{Daemon, docker_bin, require_root, stderr, stdout};
-use std::io::Write;
+use common::{
+    Daemon, LoopbackServer, docker_bin, free_port, output_with_stdin, require_root, stderr, stdout,
+};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 /// Debian's distribution registry on a loopback port, with an htpasswd file when given.
 struct Registry {
-    child: Child,
-    port: u16,
+    server: LoopbackServer,
     _dir: tempfile::TempDir,
 }
 
@@ -28,11 +28,7 @@ impl Registry {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut auth = String::new();
         if !users.is_empty() {
             let htpasswd = dir.path().join("htpasswd");
@@ -63,35 +59,12 @@ impl Registry {
             ),
         )
         .unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Some(Registry {
-            child,
-            port,
-            _dir: dir,
-        })
+        let server = LoopbackServer::spawn(Command::new(bin).arg("serve").arg(&config), port);
+        Some(Registry { server, _dir: dir })
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("127.0.0.1:{}", self.server.port)
     }
 }
 
@@ -103,22 +76,13 @@ fn berth_login(
     user: &str,
     password: &str,
 ) -> std::process::Output {
-    let mut child = Command::new(common::berth_bin())
-        .args(["login", "-u", user, "--password-stdin", server])
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    output_with_stdin(
+        Command::new(common::berth_bin())
+            .args(["login", "-u", user, "--password-stdin", server])
+            .env("BERTH_HOST", d.host())
+            .env("DOCKER_CONFIG", config),
+        &format!("{password}\n"),
+    )
 }
 
 #[test]
@@ -173,34 +137,26 @@ fn berth_and_docker_log_in_through_the_daemon_and_share_config_json() {
         common::missing_tool("docker CLI not installed");
         return;
     };
-    let mut child = Command::new(&docker)
-        .args(["login", "-u", "alice", "--password-stdin", &server])
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(
+        Command::new(&docker)
+            .args(["login", "-u", "alice", "--password-stdin", &server])
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", config.path()),
+        "s3cret\n",
+    );
     assert!(out.status.success(), "docker login: {}", stderr(&out));
     assert!(stdout(&out).contains("Login Succeeded"), "{}", stdout(&out));
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(saved["auths"][&server]["auth"], "YWxpY2U6czNjcmV0");
     // A wrong password through the docker CLI gets Docker's error.
-    let mut child = Command::new(&docker)
-        .args(["login", "-u", "alice", "--password-stdin", &server])
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"nope\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(
+        Command::new(&docker)
+            .args(["login", "-u", "alice", "--password-stdin", &server])
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", config.path()),
+        "nope\n",
+    );
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("401 Unauthorized"),
@@ -220,11 +176,7 @@ fn a_registry_without_auth_accepts_any_login_and_an_absent_one_is_an_error() {
     let out = berth_login(&d, config.path(), &open.addr(), "anyone", "x");
     assert!(out.status.success(), "{}", stderr(&out));
     // Nothing listens there: the error says where it tried.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let out = berth_login(&d, config.path(), &format!("127.0.0.1:{port}"), "a", "b");
     assert!(!out.status.success());
     assert!(
@@ -267,18 +219,14 @@ fn a_credential_helper_named_by_creds_store_keeps_the_secret() {
         std::env::var("PATH").unwrap()
     );
     let server = open.addr();
-    let mut child = Command::new(common::berth_bin())
-        .args(["login", "-u", "bob", "--password-stdin", &server])
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
-        .env("PATH", &path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"hunter2\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(
+        Command::new(common::berth_bin())
+            .args(["login", "-u", "bob", "--password-stdin", &server])
+            .env("BERTH_HOST", d.host())
+            .env("DOCKER_CONFIG", config.path())
+            .env("PATH", &path),
+        "hunter2\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&vault).unwrap()).unwrap();

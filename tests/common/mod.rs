@@ -629,3 +629,60 @@ pub fn missing_tool(what: &str) {
 pub fn host_lacks(what: &str) {
     berth_common::skip::skip(&format!("this host lacks it: {what}"));
 }
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("binding a loopback port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
+/// A server process a test runs on a loopback port (a git daemon, a web server, a registry);
+/// killed when dropped.
+pub struct LoopbackServer {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl LoopbackServer {
+    /// Spawns `cmd` (its stdout and stderr discarded) and waits until `port` accepts.
+    pub fn spawn(cmd: &mut Command, port: u16) -> LoopbackServer {
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {:?}: {e}", cmd.get_program()));
+        let server = LoopbackServer { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{:?} did not listen on 127.0.0.1:{port}", cmd.get_program());
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin; its output.
+pub fn output_with_stdin(cmd: &mut Command, input: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {:?}: {e}", cmd.get_program()));
+    if let Some(mut stdin) = child.stdin.take() {
+        std::io::Write::write_all(&mut stdin, input.as_bytes()).expect("writing stdin");
+    }
+    child.wait_with_output().expect("waiting for the command")
+}

@@ -207,27 +207,9 @@ impl HttpClient {
             .map(str::to_string);
         let mut body = Vec::new();
         let mut incoming = resp.into_body();
-        loop {
-            match tokio::time::timeout(READ_TIMEOUT, incoming.frame()).await {
-                Err(_) => {
-                    return Err(HttpError::Timeout {
-                        url: url.to_string(),
-                    });
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    return Err(HttpError::Protocol {
-                        url: url.to_string(),
-                        source: e,
-                    });
-                }
-                Ok(Some(Ok(f))) => {
-                    if let Ok(data) = f.into_data()
-                        && (body.len() as u64) < ANSWER_LIMIT
-                    {
-                        body.extend_from_slice(&data);
-                    }
-                }
+        while let Some(data) = next_data(&mut incoming, url).await? {
+            if (body.len() as u64) < ANSWER_LIMIT {
+                body.extend_from_slice(&data);
             }
         }
         Ok(Answer {
@@ -258,21 +240,7 @@ impl HttpClient {
         let mut body = resp.into_body();
         let mut sink = Sha256Writer::new(out);
         let mut size = 0u64;
-        loop {
-            let frame = match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
-                Err(_) => return Err(HttpError::Timeout { url: final_url }),
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    return Err(HttpError::Protocol {
-                        url: final_url,
-                        source: e,
-                    });
-                }
-                Ok(Some(Ok(f))) => f,
-            };
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
-            };
+        while let Some(data) = next_data(&mut body, &final_url).await? {
             size += data.len() as u64;
             if size > limit {
                 return Err(HttpError::TooLarge {
@@ -388,6 +356,32 @@ impl HttpClient {
 impl Default for HttpClient {
     fn default() -> Self {
         HttpClient::new()
+    }
+}
+
+/// The next piece of a body (trailers skipped); `None` at its end. The server may stay silent
+/// for at most [`READ_TIMEOUT`].
+async fn next_data(body: &mut Incoming, url: &str) -> Result<Option<Bytes>, HttpError> {
+    loop {
+        match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
+            Err(_) => {
+                return Err(HttpError::Timeout {
+                    url: url.to_string(),
+                });
+            }
+            Ok(None) => return Ok(None),
+            Ok(Some(Err(e))) => {
+                return Err(HttpError::Protocol {
+                    url: url.to_string(),
+                    source: e,
+                });
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+            }
+        }
     }
 }
 

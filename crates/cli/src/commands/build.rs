@@ -212,7 +212,11 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
         match client.build_context_needs(&key, &manifest).await {
             Ok(need) => {
                 query.push(("session", key));
-                incremental = Some((files, manifest, need.need));
+                incremental = Some(Incremental {
+                    files,
+                    manifest,
+                    need: need.need,
+                });
             }
             Err(e) if e.status() == Some(404) => {} // not a Berth daemon: send it whole
             Err(e) => return Err(e.into()),
@@ -239,14 +243,9 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
                 append_secrets(&mut b, &secrets)?;
                 b.finish()?;
             }
-            (Source::Dir(_), Some((files, manifest, need))) => pack_incremental(
-                &files,
-                &manifest,
-                &need,
-                extra_dockerfile.as_deref(),
-                &secrets,
-                &mut sink,
-            )?,
+            (Source::Dir(_), Some(inc)) => {
+                pack_incremental(&inc, extra_dockerfile.as_deref(), &secrets, &mut sink)?
+            }
             (Source::Dir(dir), None) => {
                 pack_dir(&dir, extra_dockerfile.as_deref(), &secrets, &mut sink)?
             }
@@ -432,16 +431,23 @@ fn pack_dir(
     Ok(())
 }
 
+/// A directory sent incrementally: its files, their manifest, the paths the daemon asked for.
+struct Incremental {
+    files: Vec<ContextFile>,
+    manifest: Vec<ContextEntry>,
+    need: Vec<String>,
+}
+
 /// `docker build`'s first line, and for an incremental context how much of it changed.
-fn sending_line(
-    context: &Source,
-    incremental: Option<&(Vec<ContextFile>, Vec<ContextEntry>, Vec<String>)>,
-) -> String {
+fn sending_line(context: &Source, incremental: Option<&Incremental>) -> String {
     let human = |n: u64| crate::format::units::human_size(n as f64);
     match (context, incremental) {
-        (_, Some((_, manifest, need))) => {
-            let need: HashSet<&str> = need.iter().map(String::as_str).collect();
-            let files = manifest.iter().filter(|e| e.kind == ContextEntryKind::File);
+        (_, Some(inc)) => {
+            let need: HashSet<&str> = inc.need.iter().map(String::as_str).collect();
+            let files = inc
+                .manifest
+                .iter()
+                .filter(|e| e.kind == ContextEntryKind::File);
             let (all, mut changed, mut bytes) = (files.clone().count(), 0, 0);
             for e in files.filter(|e| need.contains(e.path.as_str())) {
                 changed += 1;
@@ -561,14 +567,12 @@ fn manifest_of(files: &[ContextFile]) -> Vec<ContextEntry> {
 /// Packs an incremental context: the manifest (with the outside Dockerfile added to it when
 /// there is one), the files the daemon asked for, the outside Dockerfile, the secrets.
 fn pack_incremental(
-    files: &[ContextFile],
-    manifest: &[ContextEntry],
-    need: &[String],
+    inc: &Incremental,
     extra_dockerfile: Option<&[u8]>,
     secrets: &[(String, Vec<u8>)],
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut manifest = manifest.to_vec();
+    let mut manifest = inc.manifest.clone();
     if let Some(text) = extra_dockerfile {
         manifest.push(ContextEntry {
             path: OUTSIDE_DOCKERFILE.into(),
@@ -582,8 +586,8 @@ fn pack_incremental(
     }
     let mut b = tar::Builder::new(out);
     append_bytes(&mut b, MANIFEST, &serde_json::to_vec(&manifest)?, 0o600)?;
-    let need: HashSet<&str> = need.iter().map(String::as_str).collect();
-    for f in files.iter().filter(|f| need.contains(f.rel.as_str())) {
+    let need: HashSet<&str> = inc.need.iter().map(String::as_str).collect();
+    for f in inc.files.iter().filter(|f| need.contains(f.rel.as_str())) {
         let mut file = std::fs::File::open(&f.path)
             .with_context(|| format!("adding {} to the context", f.path.display()))?;
         let mut h = tar::Header::new_gnu();

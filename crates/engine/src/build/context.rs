@@ -129,195 +129,190 @@ fn receive(
     session: &mut Session,
     secrets: &Path,
 ) -> Result<ContextTree, EngineError> {
-    {
-        let invalid = |e: &dyn std::fmt::Display| {
-            context_error(format!("the build context is not a valid tar archive: {e}"))
+    let mut archive = tar::Archive::new(&mut *input);
+    let mut entries = archive.entries().map_err(|e| invalid_tar(&e))?;
+    let manifest = match entries.next() {
+        Some(Ok(first)) if first.path().is_ok_and(|p| p.to_string_lossy() == MANIFEST) => {
+            read_manifest(first)?
+        }
+        Some(Err(e)) => return Err(invalid_tar(&e)),
+        _ => {
+            return Err(context_error(format!(
+                "a build with a context session must send {MANIFEST} first"
+            )));
+        }
+    };
+    let mut sent: BTreeMap<String, Stored> = BTreeMap::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|e| invalid_tar(&e))?;
+        let rel = entry_path(&entry)?;
+        if take_secret(secrets, &rel, &mut entry)? {
+            continue;
+        }
+        let Some(m) = manifest
+            .get(&rel)
+            .filter(|m| m.kind == ContextEntryKind::File)
+        else {
+            return Err(invalid_tar(&format!(
+                "entry {rel:?} is not a file of the context manifest"
+            )));
         };
-        let mut archive = tar::Archive::new(&mut *input);
-        let mut entries = archive.entries().map_err(|e| invalid(&e))?;
-        let manifest: Vec<ContextEntry> = match entries.next() {
-            Some(Ok(mut first)) if first.path().is_ok_and(|p| p.to_string_lossy() == MANIFEST) => {
-                let limit = berth_api_types::build::MANIFEST_LIMIT as u64;
-                if first.size() > limit {
-                    return Err(context_error(format!(
-                        "the context manifest is larger than {limit} bytes"
-                    )));
-                }
-                let mut text = Vec::new();
-                first.read_to_end(&mut text).map_err(|e| invalid(&e))?;
-                serde_json::from_slice(&text)
-                    .map_err(|e| context_error(format!("invalid context manifest: {e}")))?
-            }
-            Some(Err(e)) => return Err(invalid(&e)),
-            _ => {
-                return Err(context_error(format!(
-                    "a build with a context session must send {MANIFEST} first"
-                )));
-            }
-        };
-        let mut by_path: BTreeMap<String, &ContextEntry> = BTreeMap::new();
-        for e in &manifest {
-            let Some(rel) = clean(&e.path).filter(|r| !r.is_empty() && *r == e.path) else {
-                return Err(context_error(format!(
-                    "invalid context manifest: path {:?} is not a clean path inside the context",
-                    e.path
-                )));
-            };
-            by_path.insert(rel, e);
-        }
-        let mut sent: BTreeMap<String, Stored> = BTreeMap::new();
-        for entry in entries {
-            let mut entry = entry.map_err(|e| invalid(&e))?;
-            let raw = entry
-                .path()
-                .map_err(|e| invalid(&e))?
-                .to_string_lossy()
-                .into_owned();
-            let Some(rel) = clean(&raw) else {
-                return Err(invalid(&format!("entry {raw:?} climbs out of the context")));
-            };
-            if let Some(id) = rel.strip_prefix(&format!("{SECRETS_DIR}/")) {
-                if entry.header().entry_type().is_file() && !id.contains('/') {
-                    let mut value = Vec::new();
-                    entry.read_to_end(&mut value).map_err(|e| invalid(&e))?;
-                    keep_secret(secrets, id, &value)?;
-                }
-                continue;
-            }
-            let Some(m) = by_path
-                .get(&rel)
-                .filter(|m| m.kind == ContextEntryKind::File)
-            else {
-                return Err(invalid(&format!(
-                    "entry {raw:?} is not a file of the context manifest"
-                )));
-            };
-            let stored = session
-                .append(&mut entry, m.stamp.clone())
-                .map_err(|e| invalid(&e))?;
-            sent.insert(rel, stored);
-        }
-        io::copy(input, &mut io::sink()).map_err(|e| invalid(&e))?;
-        let mut files = BTreeMap::new();
-        let mut nodes = BTreeMap::new();
-        for (rel, e) in &by_path {
-            let meta = |kind| Meta {
-                kind,
-                mode: e.mode & 0o7777,
-                mtime: e.mtime,
-            };
-            let node = match e.kind {
-                ContextEntryKind::Dir => Node {
-                    meta: meta(NodeKind::Dir),
-                    offset: 0,
-                    digest: String::new(),
-                },
-                ContextEntryKind::Symlink => Node {
-                    meta: Meta {
-                        mode: 0o777,
-                        ..meta(NodeKind::Symlink(e.link.clone().unwrap_or_default().into()))
-                    },
-                    offset: 0,
-                    digest: String::new(),
-                },
-                ContextEntryKind::File => {
-                    let stored = match sent.remove(rel) {
-                        Some(s) => s,
-                        None => session.reusable(e).cloned().ok_or_else(|| {
-                            context_error(format!(
-                                "the context's file {rel:?} was neither sent nor held unchanged by the daemon (it changed during the upload? build again)"
-                            ))
-                        })?,
-                    };
-                    let node = Node {
-                        meta: meta(NodeKind::File(stored.size)),
-                        offset: stored.offset,
-                        digest: stored.digest.clone(),
-                    };
-                    files.insert(rel.clone(), stored);
-                    node
-                }
-            };
-            nodes.insert(rel.clone(), node);
-        }
-        // Offsets move when the pack is compacted: the nodes take them from the new index.
-        let data = session.commit(files)?;
-        for (rel, n) in nodes.iter_mut() {
-            if let Some(f) = session.stored(rel) {
-                n.offset = f.offset;
-            }
-        }
-        Ok(ContextTree { data, nodes })
+        let stored = session
+            .append(&mut entry, m.stamp.clone())
+            .map_err(|e| invalid_tar(&e))?;
+        sent.insert(rel, stored);
     }
+    io::copy(input, &mut io::sink()).map_err(|e| invalid_tar(&e))?;
+    let mut files = BTreeMap::new();
+    for (rel, e) in manifest
+        .iter()
+        .filter(|(_, e)| e.kind == ContextEntryKind::File)
+    {
+        let stored = match sent.remove(rel) {
+            Some(s) => s,
+            None => session.reusable(e).cloned().ok_or_else(|| {
+                context_error(format!(
+                    "the context's file {rel:?} was neither sent nor held unchanged by the daemon (it changed during the upload? build again)"
+                ))
+            })?,
+        };
+        files.insert(rel.clone(), stored);
+    }
+    let data = session.commit(files)?;
+    // File nodes are made after the commit: it may compact the pack, which moves offsets.
+    let mut nodes = BTreeMap::new();
+    for (rel, e) in &manifest {
+        let meta = |kind| Meta {
+            kind,
+            mode: e.mode & 0o7777,
+            mtime: e.mtime,
+        };
+        let node = match e.kind {
+            ContextEntryKind::Dir => Node::without_content(meta(NodeKind::Dir)),
+            ContextEntryKind::Symlink => Node::without_content(Meta {
+                mode: 0o777,
+                ..meta(NodeKind::Symlink(e.link.clone().unwrap_or_default().into()))
+            }),
+            ContextEntryKind::File => {
+                let Some(f) = session.stored(rel) else {
+                    continue; // committed above, so always there
+                };
+                Node {
+                    meta: meta(NodeKind::File(f.size)),
+                    offset: f.offset,
+                    digest: f.digest.clone(),
+                }
+            }
+        };
+        nodes.insert(rel.clone(), node);
+    }
+    Ok(ContextTree { data, nodes })
+}
+
+/// A session's manifest, by clean path (a path that is not one is refused).
+fn read_manifest<R: Read>(
+    mut entry: tar::Entry<'_, R>,
+) -> Result<BTreeMap<String, ContextEntry>, EngineError> {
+    let limit = berth_api_types::build::MANIFEST_LIMIT as u64;
+    if entry.size() > limit {
+        return Err(context_error(format!(
+            "the context manifest is larger than {limit} bytes"
+        )));
+    }
+    let mut text = Vec::new();
+    entry.read_to_end(&mut text).map_err(|e| invalid_tar(&e))?;
+    let entries: Vec<ContextEntry> = serde_json::from_slice(&text)
+        .map_err(|e| context_error(format!("invalid context manifest: {e}")))?;
+    let mut by_path = BTreeMap::new();
+    for e in entries {
+        if clean(&e.path).is_none_or(|r| r.is_empty() || r != e.path) {
+            return Err(context_error(format!(
+                "invalid context manifest: path {:?} is not a clean path inside the context",
+                e.path
+            )));
+        }
+        by_path.insert(e.path.clone(), e);
+    }
+    Ok(by_path)
+}
+
+/// An entry's path, cleaned; one that climbs out of the context is refused.
+fn entry_path<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, EngineError> {
+    let raw = entry
+        .path()
+        .map_err(|e| invalid_tar(&e))?
+        .to_string_lossy()
+        .into_owned();
+    clean(&raw).ok_or_else(|| invalid_tar(&format!("entry {raw:?} climbs out of the context")))
+}
+
+/// Keeps `entry` in the build's private `secrets` directory if it is one of the secrets the
+/// Berth CLI sends under [`SECRETS_DIR`]; whether it was under that directory (then it is no
+/// part of the context either way).
+fn take_secret<R: Read>(
+    secrets: &Path,
+    rel: &str,
+    entry: &mut tar::Entry<'_, R>,
+) -> Result<bool, EngineError> {
+    let Some(id) = rel.strip_prefix(&format!("{SECRETS_DIR}/")) else {
+        return Ok(false);
+    };
+    if entry.header().entry_type().is_file() && !id.contains('/') {
+        let mut value = Vec::new();
+        entry.read_to_end(&mut value).map_err(|e| invalid_tar(&e))?;
+        keep_secret(secrets, id, &value)?;
+    }
+    Ok(true)
+}
+
+fn invalid_tar(e: &dyn std::fmt::Display) -> EngineError {
+    context_error(format!("the build context is not a valid tar archive: {e}"))
 }
 
 impl ContextDir {
     /// Reads the tar's entries into the index.
     fn index(&mut self, input: &mut dyn Read) -> Result<(), EngineError> {
-        let invalid = |e: &dyn std::fmt::Display| {
-            context_error(format!("the build context is not a valid tar archive: {e}"))
-        };
         let mut archive = tar::Archive::new(&mut *input);
-        for entry in archive.entries().map_err(|e| invalid(&e))? {
-            let mut entry = entry.map_err(|e| invalid(&e))?;
-            let raw = entry
-                .path()
-                .map_err(|e| invalid(&e))?
-                .to_string_lossy()
-                .into_owned();
-            let Some(rel) = clean(&raw) else {
-                return Err(invalid(&format!("entry {raw:?} climbs out of the context")));
-            };
+        for entry in archive.entries().map_err(|e| invalid_tar(&e))? {
+            let mut entry = entry.map_err(|e| invalid_tar(&e))?;
+            let rel = entry_path(&entry)?;
+            if take_secret(&self.secrets, &rel, &mut entry)? {
+                continue;
+            }
             let header = entry.header();
             let mode = header.mode().unwrap_or(0o644) & 0o7777;
             let mtime = header.mtime().unwrap_or(0);
             let kind = header.entry_type();
-            if let Some(id) = rel.strip_prefix(&format!("{SECRETS_DIR}/")) {
-                if kind.is_file() && !id.contains('/') {
-                    let mut value = Vec::new();
-                    entry.read_to_end(&mut value).map_err(|e| invalid(&e))?;
-                    self.keep_secret(id, &value)?;
-                }
-                continue;
-            }
             if rel.is_empty() {
                 continue;
             }
             let node = if kind.is_dir() {
-                Node {
-                    meta: Meta {
-                        kind: NodeKind::Dir,
-                        mode,
-                        mtime,
-                    },
-                    offset: 0,
-                    digest: String::new(),
-                }
+                Node::without_content(Meta {
+                    kind: NodeKind::Dir,
+                    mode,
+                    mtime,
+                })
             } else if kind.is_symlink() {
                 let target = entry
                     .link_name()
-                    .map_err(|e| invalid(&e))?
+                    .map_err(|e| invalid_tar(&e))?
                     .map(|t| t.into_owned())
                     .unwrap_or_default();
-                Node {
-                    meta: Meta {
-                        kind: NodeKind::Symlink(target),
-                        mode: 0o777,
-                        mtime,
-                    },
-                    offset: 0,
-                    digest: String::new(),
-                }
+                Node::without_content(Meta {
+                    kind: NodeKind::Symlink(target),
+                    mode: 0o777,
+                    mtime,
+                })
             } else if kind.is_hard_link() {
                 let target = entry
                     .link_name()
-                    .map_err(|e| invalid(&e))?
+                    .map_err(|e| invalid_tar(&e))?
                     .map(|t| t.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let Some(node) = clean(&target).and_then(|t| self.tree.nodes.get(&t).cloned())
                 else {
-                    return Err(invalid(&format!(
-                        "hard link {raw:?} to {target:?}, which is not before it"
+                    return Err(invalid_tar(&format!(
+                        "hard link {rel:?} to {target:?}, which is not before it"
                     )));
                 };
                 node
@@ -325,7 +320,7 @@ impl ContextDir {
                 let offset = entry.raw_file_position();
                 let size = entry.size();
                 let mut hash = Sha256Writer::new(io::sink());
-                io::copy(&mut entry, &mut hash).map_err(|e| invalid(&e))?;
+                io::copy(&mut entry, &mut hash).map_err(|e| invalid_tar(&e))?;
                 Node {
                     meta: Meta {
                         kind: NodeKind::File(size),
@@ -341,12 +336,8 @@ impl ContextDir {
             self.tree.nodes.insert(rel, node);
         }
         // Whatever follows the end marker is read too, so the size limit covers it.
-        io::copy(input, &mut io::sink()).map_err(|e| invalid(&e))?;
+        io::copy(input, &mut io::sink()).map_err(|e| invalid_tar(&e))?;
         Ok(())
-    }
-
-    fn keep_secret(&self, id: &str, value: &[u8]) -> Result<(), EngineError> {
-        keep_secret(&self.secrets, id, value)
     }
 
     /// The context's files.

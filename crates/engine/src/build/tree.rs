@@ -131,6 +131,17 @@ pub(crate) struct Node {
     pub digest: String,
 }
 
+impl Node {
+    /// A directory's or a symlink's node: metadata, no content.
+    pub fn without_content(meta: Meta) -> Node {
+        Node {
+            meta,
+            offset: 0,
+            digest: String::new(),
+        }
+    }
+}
+
 /// The build context: every entry of the tar the client sent, by path, over the file holding
 /// their contents (the stored tar, or a session's pack), read at each file's offset.
 pub(crate) struct ContextTree {
