@@ -30,8 +30,9 @@ pub struct DaemonOptions {
     pub build_context_limit: u64,
     /// Bytes the build cache may keep (`--build-cache-max`).
     pub build_cache_max: u64,
-    /// Registries allowed plain HTTP (`--insecure-registry`).
-    pub insecure_registries: Vec<String>,
+    /// Registry settings: `--insecure-registry`, `--registry-mirror`, certificate dirs and
+    /// transfer concurrency.
+    pub registries: berth_registry::auth::Endpoints,
     /// `auto`, `nftables` or `iptables` (`--firewall`).
     pub firewall: String,
 }
@@ -138,9 +139,7 @@ async fn serve(opts: DaemonOptions) -> Result<()> {
             context_limit: opts.build_context_limit,
             cache_max: opts.build_cache_max,
         },
-        registries: berth_registry::auth::Endpoints {
-            insecure: opts.insecure_registries.clone(),
-        },
+        registries: opts.registries.clone(),
     };
     // Opening the engine takes the root lock first, so the stale-socket removal below can never
     // pull the socket from under another live daemon on the same root.

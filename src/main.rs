@@ -30,7 +30,18 @@ fn main() {
             dns_suffix: args.dns_suffix,
             build_context_limit: args.build_context_limit,
             build_cache_max: args.build_cache_max,
-            insecure_registries: args.insecure_registries,
+            registries: berth_registry::auth::Endpoints {
+                insecure: args.insecure_registries,
+                mirrors: args.registry_mirrors,
+                blocked: args.blocked_registries,
+                certs_dirs: if args.registry_certs_dirs.is_empty() {
+                    vec!["/etc/berth/certs.d".into(), "/etc/docker/certs.d".into()]
+                } else {
+                    args.registry_certs_dirs
+                },
+                max_downloads: args.max_concurrent_downloads,
+                max_uploads: args.max_concurrent_uploads,
+            },
             firewall: args.firewall,
         })
     });

@@ -236,17 +236,35 @@ fn image_inspect_has_the_fields_of_the_clients_api_version() {
 }
 
 #[test]
-fn distribution_inspect_says_there_is_no_registry_client() {
+fn distribution_inspect_answers_what_the_registry_holds() {
     let d = Daemon::start();
-    let r = d.http(
+    let r = common::registry::Hostile::start(
+        common::registry::LayerMode::Honest,
+        common::registry::ManifestMode::Image,
+    );
+    let resp = d.http(
         "GET",
-        "/v1.50/distribution/docker.io/library/busybox:latest/json",
+        &format!("/v1.50/distribution/{}/json", r.image()),
         b"",
     );
-    assert_eq!(r.status, 503, "{}", r.text());
-    let msg = r.json()["message"].as_str().unwrap_or_default().to_string();
-    assert!(
-        msg.contains("docker.io/library/busybox:latest") && msg.contains("no registry client"),
-        "{msg}"
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let v = resp.json();
+    assert_eq!(
+        v["Descriptor"]["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
     );
+    assert!(
+        v["Descriptor"]["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("sha256:"),
+        "{v}"
+    );
+    assert_eq!(v["Platforms"][0]["os"], "linux", "{v}");
+    assert_eq!(v["Platforms"][0]["architecture"], "amd64", "{v}");
+    // A tag the registry lacks is a 404 in Docker's words.
+    let missing = r.image().replace(":1", ":2");
+    let resp = d.http("GET", &format!("/v1.50/distribution/{missing}/json"), b"");
+    assert_eq!(resp.status, 404, "{}", resp.text());
+    assert!(resp.text().contains("not found"), "{}", resp.text());
 }

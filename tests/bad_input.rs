@@ -189,17 +189,26 @@ fn errors_clients_match_on_use_dockers_words() {
         r.json()["Warnings"],
         serde_json::json!(["Published ports are discarded when using host network mode"])
     );
-    // The SDKs map this wording to their image-not-found error.
+    // A pull of something the registry lacks is a 404 (which the SDKs map to their
+    // image-not-found error) in Docker's words, before any progress is streamed.
+    let registry = common::registry::Hostile::start(
+        common::registry::LayerMode::Honest,
+        common::registry::ManifestMode::Image,
+    );
     let r = d.http(
         "POST",
-        "/images/create?fromImage=docker.io/library/nosuch&tag=latest",
+        &format!(
+            "/images/create?fromImage=127.0.0.1:{}/nosuch&tag=latest",
+            registry.port
+        ),
         b"",
     );
     assert_eq!(r.status, 404);
     assert!(
-        r.text().contains(
-            "pull access denied for nosuch, repository does not exist or may require 'docker login'"
-        ),
+        r.text().contains(&format!(
+            "manifest for 127.0.0.1:{}/nosuch:latest not found: manifest unknown",
+            registry.port
+        )),
         "{}",
         r.text()
     );

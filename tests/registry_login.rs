@@ -8,65 +8,10 @@
 
 mod common;
 
-use common::{
-    Daemon, LoopbackServer, docker_bin, free_port, output_with_stdin, require_root, stderr, stdout,
-};
+use common::registry::Registry;
+use common::{Daemon, docker_bin, free_port, output_with_stdin, require_root, stderr, stdout};
 use std::path::Path;
 use std::process::Command;
-
-/// Debian's distribution registry on a loopback port, with an htpasswd file when given.
-struct Registry {
-    server: LoopbackServer,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(users: &[(&str, &str)]) -> Option<Registry> {
-        let bin = Path::new("/usr/bin/docker-registry");
-        if !bin.exists() {
-            common::missing_tool("docker-registry (distribution) not installed");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut auth = String::new();
-        if !users.is_empty() {
-            let htpasswd = dir.path().join("htpasswd");
-            for (i, (user, password)) in users.iter().enumerate() {
-                let mut args = vec!["-bB"];
-                if i == 0 {
-                    args.push("-c");
-                }
-                let out = Command::new("htpasswd")
-                    .args(&args)
-                    .arg(&htpasswd)
-                    .args([user, password])
-                    .output()
-                    .expect("htpasswd (apache2-utils) runs");
-                assert!(out.status.success(), "htpasswd: {}", stderr(&out));
-            }
-            auth = format!(
-                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
-                htpasswd.display()
-            );
-        }
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let server = LoopbackServer::spawn(Command::new(bin).arg("serve").arg(&config), port);
-        Some(Registry { server, _dir: dir })
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.server.port)
-    }
-}
 
 /// `berth login` with the password on stdin, in `config` (a `DOCKER_CONFIG` directory).
 fn berth_login(

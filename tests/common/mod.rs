@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod registry;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,9 @@ impl Daemon {
             // An ephemeral port: parallel daemons must not fight over one address.
             extra_args.extend(["--dns-listen".into(), "127.0.0.1:0".into()]);
         }
+        // Tests talk only to loopback: a pull of a Docker Hub name (the docker CLI's pull of a
+        // missing image) must not leave the machine, whatever mirror a test adds.
+        extra_args.extend(["--blocked-registry".into(), "docker.io".into()]);
         if !extra_args.iter().any(|a| a == "--bridge") {
             let (name, subnet) = unique_bridge();
             // Remembered for clean-up (the daemon's nftables table is named after it).

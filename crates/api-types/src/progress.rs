@@ -75,6 +75,17 @@ impl JsonMessage {
         }
     }
 
+    /// A status line about one item with an empty `progressDetail` (`Pull complete`), as
+    /// Docker sends those.
+    pub fn progress_empty(status: &str, id: &str) -> Self {
+        JsonMessage {
+            status: Some(status.to_string()),
+            id: Some(id.to_string()),
+            progress_detail: Some(ProgressDetail::default()),
+            ..Default::default()
+        }
+    }
+
     /// A status line.
     pub fn status(status: impl Into<String>) -> Self {
         JsonMessage {

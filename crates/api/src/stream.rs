@@ -37,6 +37,35 @@ pub fn json_message_stream() -> (ProgressSender, Response) {
     (ProgressSender(tx), resp)
 }
 
+/// A sender for progress messages from async engine work (a pull). Unbounded, so a slow
+/// client never stalls the downloads; the engine keeps the number of messages small (a
+/// download reports at most about a hundred times).
+#[derive(Clone)]
+pub struct AsyncProgress(mpsc::UnboundedSender<JsonMessage>);
+
+impl AsyncProgress {
+    /// Sends one message; a client that went away is ignored.
+    pub fn send(&self, msg: JsonMessage) {
+        let _ = self.0.send(msg);
+    }
+}
+
+/// [`json_message_stream`] fed from async code.
+pub fn json_message_stream_async() -> (AsyncProgress, Response) {
+    let (tx, rx) = mpsc::unbounded_channel::<JsonMessage>();
+    let body = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(|m| {
+        let mut line = serde_json::to_vec(&m).unwrap_or_default();
+        line.extend_from_slice(b"\r\n");
+        Ok::<_, std::convert::Infallible>(Bytes::from(line))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    (AsyncProgress(tx), resp)
+}
+
 /// A `200 application/x-tar` response whose body `produce` writes on a blocking thread. A
 /// failure after streaming began aborts the connection, so a client never mistakes a truncated
 /// archive for a complete one.

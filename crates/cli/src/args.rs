@@ -80,6 +80,10 @@ pub enum Command {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Build an image from a Dockerfile
     Build(BuildArgs),
     /// Log in to a registry
@@ -280,6 +284,10 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 /// Options of `berth daemon`; handed to the binary's daemon entry point.
@@ -320,6 +328,25 @@ pub struct DaemonArgs {
     /// registries always may).
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registries: Vec<String>,
+    /// A registry (host[:port], `docker.io` for Docker Hub) never contacted: pulls and pushes
+    /// of its names fail at once (mirrors are still used); repeatable, like the `blocked`
+    /// setting of containers-registries.conf.
+    #[arg(long = "blocked-registry", value_name = "HOST[:PORT]")]
+    pub blocked_registries: Vec<String>,
+    /// A registry mirror (`http://127.0.0.1:5000`) Docker Hub's images are pulled from first;
+    /// repeatable, tried in order.
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    pub registry_mirrors: Vec<String>,
+    /// A directory of per-registry certificates (`<dir>/<host[:port]>/ca.crt`, `client.cert`,
+    /// `client.key`); repeatable (default: /etc/berth/certs.d, then /etc/docker/certs.d).
+    #[arg(long = "registry-certs-dir", value_name = "DIR")]
+    pub registry_certs_dirs: Vec<std::path::PathBuf>,
+    /// Layers one pull downloads at once.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_concurrent_downloads: usize,
+    /// Layers one push uploads at once.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_concurrent_uploads: usize,
     /// Tool for the NAT and filter rules: auto (nftables, or iptables where `nft` is absent),
     /// nftables or iptables.
     #[arg(long, default_value = "auto", value_parser = ["auto", "nftables", "iptables"])]
@@ -439,6 +466,37 @@ pub struct HistoryArgs {
     pub quiet: bool,
     /// Image
     #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `pull [OPTIONS] NAME[:TAG|@DIGEST]`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// The image
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub image: String,
+}
+
+/// `push [OPTIONS] NAME[:TAG]`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The image
+    #[arg(value_name = "NAME[:TAG]")]
     pub image: String,
 }
 

@@ -1,4 +1,4 @@
-//! Shows a JSON message stream (load, import; later pull, push, build).
+//! Shows a JSON message stream (load, import, pull, push, build).
 //!
 //! On a terminal each item (`id`) gets an indicatif bar, the way Docker redraws its progress
 //! lines; otherwise progress updates are dropped and status and stream text is printed plainly,
@@ -61,6 +61,16 @@ pub async fn show(mut stream: JsonStream<JsonMessage>, tty: bool) -> Result<()> 
     }
     if let Some(b) = bars.as_mut() {
         b.finish();
+    }
+    Ok(())
+}
+
+/// Reads the stream to its end without showing it (`-q`); fails on the first error message.
+pub async fn consume(mut stream: JsonStream<JsonMessage>) -> Result<()> {
+    while let Some(m) = stream.next().await {
+        if let Some(e) = error_of(&m?) {
+            bail!("{e}");
+        }
     }
     Ok(())
 }

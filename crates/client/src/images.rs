@@ -9,6 +9,7 @@ use berth_api_types::image::{
     HistoryItem, ImageDeleteItem, ImageInspect, ImagePruneResponse, ImageSummary,
 };
 use berth_api_types::progress::JsonMessage;
+use berth_api_types::system::AuthConfig;
 use hyper::Method;
 
 fn flag(on: bool) -> &'static str {
@@ -167,13 +168,15 @@ impl Client {
         Ok(byte_reader(resp.into_body()))
     }
 
-    /// `POST /images/create?fromImage=&tag=`: pulls an image; returns the progress stream
-    /// (a failed pull ends with an `error` message rather than an error status).
+    /// `POST /images/create?fromImage=&tag=`: pulls an image with `auth`'s credentials (sent
+    /// as `X-Registry-Auth`); returns the progress stream (a failed pull ends with an `error`
+    /// message rather than an error status, once it has begun).
     pub async fn image_pull(
         &self,
         from_image: &str,
         tag: Option<&str>,
         platform: Option<&str>,
+        auth: Option<&AuthConfig>,
     ) -> Result<JsonStream<JsonMessage>> {
         let mut q = vec![("fromImage", from_image)];
         if let Some(t) = tag {
@@ -183,7 +186,42 @@ impl Client {
             q.push(("platform", p));
         }
         let path = format!("/images/create{}", query(q));
-        let resp = self.send(Method::POST, &path, Body::empty()).await?;
+        let header = registry_auth_header(auth)?;
+        let resp = self
+            .request_with_headers(
+                Method::POST,
+                &path,
+                Body::empty(),
+                &[(X_REGISTRY_AUTH.clone(), header.as_str())],
+            )
+            .await?;
+        let resp = Client::check(resp, &path).await?;
+        Ok(json_stream(resp.into_body()))
+    }
+
+    /// `POST /images/{name}/push?tag=`: pushes an image (every tag of the repository when
+    /// `tag` is `None`) with `auth`'s credentials; returns the progress stream.
+    pub async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<&str>,
+        auth: Option<&AuthConfig>,
+    ) -> Result<JsonStream<JsonMessage>> {
+        let mut q = Vec::new();
+        if let Some(t) = tag {
+            q.push(("tag", t));
+        }
+        let path = format!("/images/{name}/push{}", query(q));
+        let header = registry_auth_header(auth)?;
+        let resp = self
+            .request_with_headers(
+                Method::POST,
+                &path,
+                Body::empty(),
+                &[(X_REGISTRY_AUTH.clone(), header.as_str())],
+            )
+            .await?;
+        let resp = Client::check(resp, &path).await?;
         Ok(json_stream(resp.into_body()))
     }
 
@@ -248,6 +286,23 @@ pub fn import_query(
     }
     q.extend(changes.iter().map(|c| ("changes", c.as_str())));
     query(q)
+}
+
+/// The header carrying registry credentials to the daemon.
+static X_REGISTRY_AUTH: hyper::header::HeaderName =
+    hyper::header::HeaderName::from_static("x-registry-auth");
+
+/// `X-Registry-Auth`'s value: base64url of the auth config's JSON (`{}` when anonymous, as the
+/// docker CLI sends it).
+fn registry_auth_header(auth: Option<&AuthConfig>) -> Result<String> {
+    use base64::Engine as _;
+    let json = match auth {
+        Some(a) => serde_json::to_vec(a).map_err(|e| {
+            crate::ClientError::InvalidRequest(format!("encoding credentials: {e}"))
+        })?,
+        None => b"{}".to_vec(),
+    };
+    Ok(base64::engine::general_purpose::URL_SAFE.encode(json))
 }
 
 #[cfg(test)]

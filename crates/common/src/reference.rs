@@ -159,6 +159,18 @@ impl Reference {
         }
     }
 
+    /// Same repository with tag `tag` and no digest.
+    pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
+        if !valid_tag(tag) {
+            return Err(ReferenceError::InvalidTag(tag.to_string()));
+        }
+        Ok(Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        })
+    }
+
     /// Same repository with the given digest and no tag.
     pub fn with_digest(&self, digest: Digest) -> Reference {
         Reference {

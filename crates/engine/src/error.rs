@@ -63,6 +63,18 @@ pub enum EngineError {
     /// A registry refused a login, or could not be asked.
     #[error(transparent)]
     Login(#[from] berth_registry::auth::LoginError),
+    /// A pull or push failed at the registry, in Docker's words (`pull access denied for …`,
+    /// `manifest for … not found`), with the kind the API answers.
+    #[error("{message}")]
+    Registry {
+        /// The whole message.
+        message: String,
+        /// What kind of failure it is.
+        kind: ErrorKind,
+        /// The protocol error behind it.
+        #[source]
+        source: Option<berth_registry::distribution::DistError>,
+    },
     /// A build step failed: what it was, where, and why (a `RUN` that exited non-zero, a
     /// `COPY` of a path outside the context…).
     #[error("{message}")]
@@ -179,6 +191,7 @@ impl HasKind for EngineError {
                 ErrorKind::Unauthorized
             }
             EngineError::Login(_) => ErrorKind::Internal,
+            EngineError::Registry { kind, .. } => *kind,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::StartFailed { failure, .. } => failure.kind(),

@@ -24,6 +24,8 @@ pub mod images;
 mod lock;
 pub mod networks;
 pub mod privacy;
+pub mod pull;
+pub mod push;
 mod registry;
 pub mod spec;
 pub mod supervisor;
@@ -94,7 +96,8 @@ pub struct EngineConfig {
     pub seams: Seams,
     /// Limits on builds (context size, cache size).
     pub build: build::BuildSettings,
-    /// Registries that may be spoken to in plain HTTP (`--insecure-registry`), besides loopback.
+    /// Registry settings: plain HTTP allowed (`--insecure-registry`, besides loopback), Docker
+    /// Hub mirrors, per-registry certificates, transfer concurrency.
     pub registries: berth_registry::auth::Endpoints,
 }
 
@@ -256,7 +259,9 @@ impl Engine {
 
     /// The client for downloads the daemon makes.
     pub(crate) fn http_client(&self) -> &berth_registry::HttpClient {
-        self.http.get_or_init(berth_registry::HttpClient::new)
+        self.http.get_or_init(|| {
+            berth_registry::HttpClient::new().with_certs_dirs(self.registries.certs_dirs.clone())
+        })
     }
 
     /// The root dir.

@@ -34,8 +34,19 @@ impl ImageStore {
         diff_ids: &[Digest],
         lease: &mut Lease<'_>,
     ) -> Result<Vec<LayerRecord>> {
+        self.unpack_layers_reporting(layers, diff_ids, lease, &mut |_| {})
+    }
+
+    /// [`unpack_layers`](Self::unpack_layers), calling `on_layer(i)` as layer `i` is done.
+    pub(crate) fn unpack_layers_reporting(
+        &self,
+        layers: &[LayerBlob],
+        diff_ids: &[Digest],
+        lease: &mut Lease<'_>,
+        on_layer: &mut dyn FnMut(usize),
+    ) -> Result<Vec<LayerRecord>> {
         let mut out: Vec<LayerRecord> = Vec::with_capacity(layers.len());
-        for (layer, diff_id) in layers.iter().zip(diff_ids) {
+        for (i, (layer, diff_id)) in layers.iter().zip(diff_ids).enumerate() {
             let layer_err = |source| ImageError::Layer {
                 layer: layer.label.clone(),
                 source,
@@ -66,6 +77,7 @@ impl ImageStore {
                 chain_id: applied.chain_id,
                 unpacked: applied.size,
             });
+            on_layer(i);
         }
         Ok(out)
     }

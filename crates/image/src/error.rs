@@ -17,6 +17,9 @@ pub enum ImageError {
     /// No image matches the name; holds the name in Docker's familiar form.
     #[error("No such image: {0}")]
     NotFound(String),
+    /// A push of a tag no local image has (Docker's wording).
+    #[error("An image does not exist locally with the tag: {0}")]
+    NoSuchTag(String),
     /// A short id prefix matches more than one image.
     #[error("ambiguous image id prefix {prefix:?}: it matches {count} images")]
     AmbiguousPrefix {
@@ -137,7 +140,7 @@ impl From<StorageError> for ImageError {
 impl HasKind for ImageError {
     fn kind(&self) -> ErrorKind {
         match self {
-            ImageError::NotFound(_) => ErrorKind::NotFound,
+            ImageError::NotFound(_) | ImageError::NoSuchTag(_) => ErrorKind::NotFound,
             ImageError::AmbiguousPrefix { .. }
             | ImageError::Reference(_)
             | ImageError::InvalidArgument(_)

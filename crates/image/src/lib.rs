@@ -10,7 +10,9 @@
 //! * [`config_changes`]: `--change` Dockerfile instructions applied to a config;
 //! * [`error`]: [`ImageError`] and its [`berth_common::ErrorKind`]s;
 //! * `records`, `resolve`, `store`: bookkeeping, name resolution and the store itself;
-//! * `import`, `commit`, `archive` + `load`, `save`, `query`, `remove`: the operations.
+//! * `import`, `commit`, `archive` + `load`, `save`, `query`, `remove`: the operations;
+//! * `pull`, `push`: keeping what the registry client fetched ([`TransferLease`]) and
+//!   handing it what it sends ([`PushSource`]).
 
 // Unsafe code lives in layer 1 (design.md): never above it.
 #![forbid(unsafe_code)]
@@ -26,6 +28,8 @@ mod cache;
 mod commit;
 mod import;
 mod load;
+mod pull;
+mod push;
 mod query;
 mod records;
 mod remove;
@@ -44,4 +48,6 @@ pub use error::{ImageError, Result};
 pub use import::ImportOptions;
 pub use load::LoadedImage;
 pub use oci::OciImageConfig;
+pub use pull::{PulledImage, PulledLayer, TransferLease};
+pub use push::{PushBlob, PushSource};
 pub use store::ImageStore;

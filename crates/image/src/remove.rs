@@ -74,15 +74,23 @@ impl ImageStore {
                 let repo = reference.name();
                 // Like Docker: once the last tag of a repository goes, that repository's
                 // digest references go with it.
+                let repo_still_tagged = tags_left.iter().any(|t| t.name() == repo);
                 let same_repo_digests: Vec<String> = digests_left
                     .iter()
                     .filter(|d| Reference::parse(d).is_ok_and(|r| r.name() == repo))
+                    .filter(|_| !repo_still_tagged)
                     .cloned()
                     .collect();
                 let other_refs =
                     !tags_left.is_empty() || digests_left.len() > same_repo_digests.len();
                 if other_refs {
                     items.push(untagged(removed_name));
+                    if !same_repo_digests.is_empty() {
+                        if let Some(rec) = state.images.get_mut(&id) {
+                            rec.repo_digests.retain(|d| !same_repo_digests.contains(d));
+                        }
+                        items.extend(same_repo_digests.iter().map(|d| untagged(familiar(d))));
+                    }
                     self.persist(&mut inner, state)?;
                     return Ok(items);
                 }

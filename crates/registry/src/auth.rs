@@ -105,11 +105,22 @@ impl Credentials {
     }
 }
 
-/// Which base URLs a registry host is tried at, in order.
+/// Which base URLs a registry host is tried at, in order, and the daemon owner's other
+/// registry settings.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
     /// Hosts (`host[:port]`) the daemon's owner allows plain HTTP to (`--insecure-registry`).
     pub insecure: Vec<String>,
+    /// Base URLs tried first for Docker Hub's images (`--registry-mirror`).
+    pub mirrors: Vec<String>,
+    /// Registries never contacted (`--blocked-registry`; `docker.io` for Docker Hub).
+    pub blocked: Vec<String>,
+    /// Where per-registry CAs and client certificates are read (`<dir>/<host[:port]>/`).
+    pub certs_dirs: Vec<std::path::PathBuf>,
+    /// Layers downloaded at once by one pull (0: Docker's default of 3).
+    pub max_downloads: usize,
+    /// Layers uploaded at once by one push (0: Docker's default of 5).
+    pub max_uploads: usize,
 }
 
 impl Endpoints {
@@ -120,6 +131,15 @@ impl Endpoints {
             out.push(format!("http://{host}"));
         }
         out
+    }
+
+    /// Whether the daemon's owner forbade contacting the registry of `domain` (a
+    /// reference's domain: `docker.io`, `127.0.0.1:5000`).
+    pub fn is_blocked(&self, domain: &str) -> bool {
+        let host = registry_host(domain);
+        self.blocked
+            .iter()
+            .any(|b| b == domain || registry_host(b) == host)
     }
 }
 
@@ -268,6 +288,19 @@ pub fn query_escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn blocked_registries_match_by_name_or_by_host() {
+        let e = Endpoints {
+            blocked: vec!["docker.io".into(), "10.0.0.1:5000".into()],
+            ..Default::default()
+        };
+        assert!(e.is_blocked("docker.io"));
+        assert!(e.is_blocked("index.docker.io"));
+        assert!(e.is_blocked("10.0.0.1:5000"));
+        assert!(!e.is_blocked("10.0.0.1:5001"));
+        assert!(!e.is_blocked("127.0.0.1:5000"));
+    }
+
     use super::*;
     use std::io::{BufRead, BufReader, Write};
 
@@ -304,6 +337,7 @@ mod tests {
         assert_eq!(registry_host("127.0.0.1:5000"), "127.0.0.1:5000");
         let e = Endpoints {
             insecure: vec!["reg.lan:5000".into()],
+            ..Default::default()
         };
         assert_eq!(e.bases("reg.example"), ["https://reg.example"]);
         assert_eq!(

@@ -8,11 +8,17 @@
 
 use berth_common::{Digest, Sha256Writer};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
+use futures_util::TryStreamExt;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+pub use hyper::Method;
+use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpStream;
@@ -78,6 +84,14 @@ pub enum HttpError {
         /// The limit.
         limit: u64,
     },
+    /// A registry's own trust (`certs.d`) could not be read.
+    #[error("reading the TLS files in {dir}: {why}")]
+    Tls {
+        /// The registry's directory.
+        dir: PathBuf,
+        /// What was wrong.
+        why: String,
+    },
     /// Writing what arrived failed.
     #[error("writing the download of {url}: {source}")]
     Write {
@@ -122,6 +136,9 @@ pub const ANSWER_LIMIT: u64 = 1 << 20;
 #[derive(Clone)]
 pub struct HttpClient {
     tls: Arc<rustls::ClientConfig>,
+    roots: Arc<rustls::RootCertStore>,
+    /// Directories of per-registry trust (`<dir>/<host[:port]>/`), first match wins.
+    certs_dirs: Arc<Vec<PathBuf>>,
 }
 
 impl HttpClient {
@@ -134,17 +151,84 @@ impl HttpClient {
         }
         let (added, ignored) = roots.add_parsable_certificates(found.certs);
         tracing::debug!(added, ignored, "trust roots loaded");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            .unwrap_or_else(|_| {
-                // The ring provider supports the default versions; this cannot fail.
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            });
-        HttpClient { tls: Arc::new(tls) }
+        let tls = tls_config(roots.clone(), None).unwrap_or_else(|_| {
+            // The ring provider supports the default versions; this cannot fail.
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        });
+        HttpClient {
+            tls: Arc::new(tls),
+            roots: Arc::new(roots),
+            certs_dirs: Arc::new(Vec::new()),
+        }
+    }
+
+    /// The same client, also reading per-registry trust from `dirs` as Docker reads
+    /// `/etc/docker/certs.d`: in `<dir>/<host[:port]>/`, every `*.crt` is a CA to trust beside
+    /// the system's, and a `*.cert` with its `*.key` is the client certificate to present.
+    pub fn with_certs_dirs(mut self, dirs: Vec<PathBuf>) -> HttpClient {
+        self.certs_dirs = Arc::new(dirs);
+        self
+    }
+
+    /// The TLS configuration for `host:port`: the system's, or one with that registry's own
+    /// CAs and client certificate.
+    fn tls_for(&self, host: &str, port: u16) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+        let name = if port == 443 {
+            host.to_string()
+        } else {
+            format!("{host}:{port}")
+        };
+        let Some(dir) = self
+            .certs_dirs
+            .iter()
+            .map(|d| d.join(&name))
+            .find(|d| d.is_dir())
+        else {
+            return Ok(self.tls.clone());
+        };
+        let tls_err = |why: String| HttpError::Tls {
+            dir: dir.clone(),
+            why,
+        };
+        let mut roots = (*self.roots).clone();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| tls_err(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        let mut client = None;
+        for f in &files {
+            let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
+            let what = f.display().to_string();
+            match ext {
+                "crt" => {
+                    for cert in CertificateDer::pem_file_iter(f)
+                        .map_err(|e| tls_err(format!("{what}: {e}")))?
+                    {
+                        let cert = cert.map_err(|e| tls_err(format!("{what}: {e}")))?;
+                        roots
+                            .add(cert)
+                            .map_err(|e| tls_err(format!("{what}: {e}")))?;
+                    }
+                }
+                "cert" => {
+                    let key_path = f.with_extension("key");
+                    let certs = CertificateDer::pem_file_iter(f)
+                        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                        .map_err(|e| tls_err(format!("{what}: {e}")))?;
+                    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
+                        tls_err(format!("{what} needs its key {}: {e}", key_path.display()))
+                    })?;
+                    client = Some((certs, key));
+                }
+                _ => {}
+            }
+        }
+        tls_config(roots, client)
+            .map(Arc::new)
+            .map_err(|e| tls_err(e.to_string()))
     }
 
     /// GETs `url`, following redirects; the response of the last hop, a success.
@@ -294,12 +378,41 @@ impl HttpClient {
         self.get_once_with(uri, url, &[]).await
     }
 
-    /// One request with extra `headers`, no redirects followed.
+    /// One GET with extra `headers`, no redirects followed.
     async fn get_once_with(
         &self,
         uri: &Uri,
         url: &str,
         headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, HttpError> {
+        self.send_parsed(Method::GET, uri, url, headers, &RequestBody::Empty)
+            .await
+    }
+
+    /// One request of any method with `headers` and `body`, no redirect followed: the
+    /// registry protocol's verbs (HEAD, POST, PATCH, PUT, DELETE) answer with statuses and
+    /// `Location`s the caller interprets.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &RequestBody,
+    ) -> Result<Response<Incoming>, HttpError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| HttpError::InvalidUrl(url.to_string()))?;
+        self.send_parsed(method, &uri, url, headers, body).await
+    }
+
+    /// [`send`](Self::send) with the URL already parsed.
+    async fn send_parsed(
+        &self,
+        method: Method,
+        uri: &Uri,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &RequestBody,
     ) -> Result<Response<Incoming>, HttpError> {
         let invalid = || HttpError::InvalidUrl(url.to_string());
         let tls = match uri.scheme_str() {
@@ -324,9 +437,12 @@ impl HttpClient {
                 url: url.to_string(),
             })?
             .map_err(connect_err)?;
+        let _ = tcp.set_nodelay(true);
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or(host);
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut req = Request::get(path)
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, authority)
             .header(
                 hyper::header::USER_AGENT,
@@ -335,11 +451,16 @@ impl HttpClient {
         for (name, value) in headers {
             req = req.header(*name, value.as_str());
         }
-        let req = req.body(Empty::<Bytes>::new()).map_err(|_| invalid())?;
+        let (body, len) = body.open(url).await?;
+        if let Some(len) = len {
+            req = req.header(hyper::header::CONTENT_LENGTH, len);
+        }
+        let req = req.body(body).map_err(|_| invalid())?;
         if tls {
+            let tls_config = self.tls_for(&bare, port)?;
             let name =
                 rustls::pki_types::ServerName::try_from(bare.clone()).map_err(|_| invalid())?;
-            let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+            let connector = tokio_rustls::TlsConnector::from(tls_config);
             let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
                 .await
                 .map_err(|_| HttpError::Timeout {
@@ -353,6 +474,70 @@ impl HttpClient {
     }
 }
 
+/// What a request carries. A description rather than a stream, so that a request refused
+/// for want of a (fresh) token can be sent again.
+#[derive(Debug, Clone)]
+pub enum RequestBody {
+    /// Nothing.
+    Empty,
+    /// Bytes in memory (a manifest).
+    Bytes(Bytes),
+    /// `len` bytes of a file from `offset` (a blob being pushed), streamed from disk.
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where to start.
+        offset: u64,
+        /// How many bytes.
+        len: u64,
+    },
+}
+
+/// The body type requests are sent with.
+type OutBody = BoxBody<Bytes, std::io::Error>;
+
+impl RequestBody {
+    /// The body to send and its length (`None`: nothing to send, no `Content-Length`).
+    async fn open(&self, url: &str) -> Result<(OutBody, Option<u64>), HttpError> {
+        Ok(match self {
+            RequestBody::Empty => (Empty::new().map_err(|n| match n {}).boxed(), None),
+            RequestBody::Bytes(b) => (
+                Full::new(b.clone()).map_err(|n| match n {}).boxed(),
+                Some(b.len() as u64),
+            ),
+            RequestBody::File { path, offset, len } => {
+                use tokio::io::{AsyncReadExt, AsyncSeekExt};
+                let write_err = |source| HttpError::Write {
+                    url: url.to_string(),
+                    source,
+                };
+                let mut file = tokio::fs::File::open(path).await.map_err(write_err)?;
+                file.seek(std::io::SeekFrom::Start(*offset))
+                    .await
+                    .map_err(write_err)?;
+                let stream = tokio_util::io::ReaderStream::with_capacity(file.take(*len), 1 << 20)
+                    .map_ok(Frame::data);
+                (StreamBody::new(stream).boxed(), Some(*len))
+            }
+        })
+    }
+}
+
+/// A client configuration trusting `roots`, presenting `client` when given.
+fn tls_config(
+    roots: rustls::RootCertStore,
+    client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    match client {
+        Some((certs, key)) => builder.with_client_auth_cert(certs, key),
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
 impl Default for HttpClient {
     fn default() -> Self {
         HttpClient::new()
@@ -361,7 +546,7 @@ impl Default for HttpClient {
 
 /// The next piece of a body (trailers skipped); `None` at its end. The server may stay silent
 /// for at most [`READ_TIMEOUT`].
-async fn next_data(body: &mut Incoming, url: &str) -> Result<Option<Bytes>, HttpError> {
+pub(crate) async fn next_data(body: &mut Incoming, url: &str) -> Result<Option<Bytes>, HttpError> {
     loop {
         match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
             Err(_) => {
@@ -386,11 +571,7 @@ async fn next_data(body: &mut Incoming, url: &str) -> Result<Option<Bytes>, Http
 }
 
 /// Sends `req` on a fresh connection over `io`.
-async fn send<T>(
-    io: T,
-    req: Request<Empty<Bytes>>,
-    url: &str,
-) -> Result<Response<Incoming>, HttpError>
+async fn send<T>(io: T, req: Request<OutBody>, url: &str) -> Result<Response<Incoming>, HttpError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -415,7 +596,7 @@ where
 }
 
 /// `location` made absolute against the URL it came from.
-fn resolve(base: &Uri, location: &str) -> String {
+pub(crate) fn resolve(base: &Uri, location: &str) -> String {
     if location.contains("://") {
         return location.to_string();
     }

@@ -5,9 +5,11 @@
 //! https to http, every wait bounded, bodies streamed and hashed as they arrive. `ADD <url>`
 //! uses it now; the distribution client (pull, push, auth) is built on it next. [`git`] fetches
 //! a repository named as a build context. [`auth`] speaks registries' challenges (Basic and
-//! Bearer) and checks a login.
+//! Bearer) and checks a login. [`distribution`] is the registry protocol's client: manifests,
+//! blobs (ranged, for resumed pulls), uploads, mounts and tags, with token refresh.
 
 pub mod auth;
+pub mod distribution;
 pub mod git;
 pub mod http;
 

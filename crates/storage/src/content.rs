@@ -1,7 +1,7 @@
 //! The content-addressed blob store.
 //!
-//! Layout under the store root: `blobs/sha256/<hex>` for committed blobs and `ingest/` for blobs
-//! being written. A blob only ever reaches `blobs/` through [`Ingest::commit`], which checks the
+//! Layout under the store root: `blobs/sha256/<hex>` for committed blobs, `ingest/` for blobs
+//! being written and `partial/<hex>` for downloads that may be resumed ([`Partial`]). A blob only ever reaches `blobs/` through [`Ingest::commit`], which checks the
 //! digest, fsyncs and renames, so a crash leaves at most a stray file in `ingest/`, which
 //! [`ContentStore::open`] removes. Reads are verified too: [`ContentStore::open_blob`] returns a
 //! reader that fails at end of stream if the bytes on disk no longer match their name.
@@ -35,6 +35,9 @@ impl ContentStore {
             fs::remove_dir_all(&ingest).map_err(|e| StorageError::io(&ingest, e))?;
         }
         fs::create_dir_all(&ingest).map_err(|e| StorageError::io(&ingest, e))?;
+        let partial = root.join("partial");
+        fs::create_dir_all(&partial).map_err(|e| StorageError::io(&partial, e))?;
+        remove_stale_partials(&partial);
         Ok(ContentStore {
             root: root.to_path_buf(),
             counter: AtomicU64::new(0),
@@ -76,6 +79,45 @@ impl ContentStore {
             path,
             blobs: self.root.join("blobs/sha256"),
         })
+    }
+
+    /// Opens the resumable download of blob `expected`: what an earlier, interrupted download
+    /// wrote is kept (and re-hashed), so the caller asks only for the rest. `None` when
+    /// another download of the same blob holds it right now.
+    pub fn partial(&self, expected: &Digest) -> Result<Option<Partial>> {
+        let path = self.root.join("partial").join(expected.hex());
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(|e| StorageError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(fs::TryLockError::Error(e)) => return Err(StorageError::io(&path, e)),
+        }
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; COPY_BUF];
+        let mut written = 0u64;
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| StorageError::io(&path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            written += n as u64;
+        }
+        Ok(Some(Partial {
+            file,
+            hasher,
+            written,
+            path,
+            expected: expected.clone(),
+            blobs: self.root.join("blobs/sha256"),
+        }))
     }
 
     /// Stores everything `reader` yields; returns its digest and size.
@@ -272,6 +314,106 @@ impl Drop for Ingest {
     }
 }
 
+/// Partial downloads untouched for this long are given up on when the store opens.
+const STALE_PARTIAL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Removes partial downloads nobody resumed for [`STALE_PARTIAL`].
+fn remove_stale_partials(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_PARTIAL);
+        if stale {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A blob being downloaded into `partial/<hex>`, resumable after an interruption (a dropped
+/// connection, a killed daemon): dropping it keeps what was written, [`Partial::commit`]
+/// checks the digest and moves it into place, a mismatch deletes it. The file is locked while
+/// a `Partial` is open, so two pulls never write the same download.
+pub struct Partial {
+    file: File,
+    hasher: Sha256,
+    written: u64,
+    path: PathBuf,
+    expected: Digest,
+    blobs: PathBuf,
+}
+
+impl Partial {
+    /// Bytes already there: where the download resumes.
+    pub fn offset(&self) -> u64 {
+        self.written
+    }
+
+    /// Throws away what was written (the server would not resume).
+    pub fn restart(&mut self) -> Result<()> {
+        self.file
+            .set_len(0)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.hasher = Sha256::new();
+        self.written = 0;
+        Ok(())
+    }
+
+    /// Appends the next bytes.
+    pub fn append(&mut self, data: &[u8]) -> Result<()> {
+        self.file
+            .write_all(data)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.hasher.update(data);
+        self.written += data.len() as u64;
+        Ok(())
+    }
+
+    /// Finishes the download: the bytes must hash to the expected digest (else the partial
+    /// file is deleted and nothing stored); fsyncs and moves the blob into place.
+    pub fn commit(self) -> Result<Committed> {
+        let actual = Digest::from_hex(&hex::encode(self.hasher.clone().finalize()))
+            .map_err(|_| StorageError::Corrupted(self.expected.clone()))?;
+        if actual != self.expected {
+            let _ = fs::remove_file(&self.path);
+            return Err(StorageError::DigestMismatch {
+                expected: self.expected.clone(),
+                actual,
+            });
+        }
+        let target = self.blobs.join(actual.hex());
+        let size = self.written;
+        if target.is_file() {
+            let _ = fs::remove_file(&self.path);
+            return Ok(Committed {
+                digest: actual,
+                size,
+                created: false,
+            });
+        }
+        self.file
+            .sync_all()
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        fs::rename(&self.path, &target).map_err(|e| StorageError::io(&target, e))?;
+        sync_dir(&self.blobs).map_err(|e| StorageError::io(&self.blobs, e))?;
+        Ok(Committed {
+            digest: actual,
+            size,
+            created: true,
+        })
+    }
+
+    /// Gives the download up, deleting what it wrote (bytes that cannot be the blob).
+    pub fn discard(self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
 /// Reads a stored blob and checks its digest when the end is reached.
 pub struct VerifyingReader {
     file: File,
@@ -319,6 +461,37 @@ mod tests {
         assert_eq!(s.size(&c.digest).unwrap(), 5);
         assert!(!s.write_bytes(b"hello").unwrap().created);
         assert_eq!(s.list().unwrap(), vec![c.digest]);
+    }
+
+    #[test]
+    fn partial_downloads_resume_where_they_stopped_and_are_verified() {
+        let (d, s) = store();
+        let blob = b"the whole blob, in two halves";
+        let digest = Digest::of(blob);
+        let mut p = s.partial(&digest).unwrap().unwrap();
+        assert_eq!(p.offset(), 0);
+        p.append(&blob[..10]).unwrap();
+        // While one download holds it, another gets none.
+        assert!(s.partial(&digest).unwrap().is_none());
+        drop(p);
+        // Reopening the store (a restarted daemon) keeps the partial download.
+        let s = ContentStore::open(d.path()).unwrap();
+        let mut p = s.partial(&digest).unwrap().unwrap();
+        assert_eq!(p.offset(), 10);
+        p.append(&blob[10..]).unwrap();
+        let c = p.commit().unwrap();
+        assert_eq!(c.digest, digest);
+        assert_eq!(s.read(&digest).unwrap(), blob);
+        assert_eq!(fs::read_dir(d.path().join("partial")).unwrap().count(), 0);
+
+        // Bytes that are not the blob are refused and thrown away.
+        let other = Digest::of(b"something else");
+        let mut p = s.partial(&other).unwrap().unwrap();
+        p.append(b"not it").unwrap();
+        let err = p.commit().unwrap_err();
+        assert!(matches!(err, StorageError::DigestMismatch { .. }), "{err}");
+        assert!(!s.contains(&other));
+        assert_eq!(fs::read_dir(d.path().join("partial")).unwrap().count(), 0);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Image section: list, inspect, history, tag, delete, prune, load, save and import.
+//! Image section: list, inspect, history, tag, delete, prune, load, save, import, pull and
+//! push.
 //!
 //! Image names may contain slashes (`ghcr.io/org/app:1`), so `/images/{name}/json` cannot be a
 //! plain route pattern; [`by_name`] takes the rest of the path and splits off the action.
@@ -6,16 +7,18 @@
 use crate::AppState;
 use crate::error::{ApiError, blocking};
 use crate::query::Query;
-use crate::stream::json_message_stream;
+use crate::stream::{json_message_stream, json_message_stream_async};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_api_types::progress::JsonMessage;
 use berth_common::Reference;
 use berth_engine::images::ImportOptions;
+use berth_engine::pull::PullRequest;
+use berth_engine::push::PushRequest;
 use futures_util::TryStreamExt;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -31,19 +34,52 @@ pub fn routes() -> Router<AppState> {
             "/images/{*rest}",
             get(by_name).post(by_name).delete(by_name),
         )
-        .route("/distribution/{*name}", axum::routing::any(distribution))
+        .route("/distribution/{*name}", get(distribution))
 }
 
-/// `GET /distribution/{name}/json`: a registry's manifest facts. Berth has no registry client
-/// yet, so it says so instead of a 404 a client would take for a missing image.
-async fn distribution(Path(name): Path<String>) -> ApiError {
-    let name = name.strip_suffix("/json").unwrap_or(&name);
-    ApiError::new(
-        berth_common::ErrorKind::Unavailable,
-        format!(
-            "cannot look up {name} in its registry: this Berth daemon has no registry client yet (pull, push and distribution inspect come with it)"
-        ),
-    )
+/// `GET /distribution/{name}/json`: what the registry holds for a reference (its manifest's
+/// descriptor and platforms), asked without pulling.
+async fn distribution(
+    State(engine): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(name) = name.strip_suffix("/json") else {
+        return Err(ApiError::new(
+            berth_common::ErrorKind::NotFound,
+            format!("page not found: /distribution/{name}"),
+        ));
+    };
+    let auth = registry_auth(&headers)?;
+    let answer = engine.distribution_inspect(name, auth.as_ref()).await?;
+    Ok(Json(answer).into_response())
+}
+
+/// The credentials of `X-Registry-Auth` (base64url JSON of an auth config, padded or not);
+/// none when absent or empty (`e30=`, `{}`), as the docker CLI sends for anonymous pulls.
+pub(crate) fn registry_auth(
+    headers: &HeaderMap,
+) -> Result<Option<berth_api_types::system::AuthConfig>, ApiError> {
+    use base64::Engine as _;
+    let Some(value) = headers.get("x-registry-auth") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad = |why: String| ApiError::bad_request(format!("invalid X-Registry-Auth header: {why}"));
+    let trimmed = text.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
+        .map_err(|e| bad(e.to_string()))?;
+    let auth: berth_api_types::system::AuthConfig =
+        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if auth.username.is_empty() && auth.password.is_empty() && auth.identitytoken.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(auth))
 }
 
 /// Fields image inspect carried in older API versions: `VirtualSize` before 1.44, as Docker;
@@ -83,10 +119,11 @@ async fn by_name(
     method: Method,
     Path(rest): Path<String>,
     q: Query,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let action = rest
         .rsplit_once('/')
-        .filter(|(_, a)| matches!(*a, "json" | "history" | "get" | "tag"));
+        .filter(|(_, a)| matches!(*a, "json" | "history" | "get" | "tag" | "push"));
     match (method, action) {
         (Method::GET, Some((name, "json"))) => {
             let name = name.to_string();
@@ -110,6 +147,22 @@ async fn by_name(
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             blocking(move || Ok(engine.image_tag(&name, &target)?)).await?;
             Ok(StatusCode::CREATED.into_response())
+        }
+        (Method::POST, Some((name, "push"))) => {
+            let req = PushRequest {
+                name: name.to_string(),
+                tag: q.get("tag").unwrap_or("").to_string(),
+                auth: registry_auth(&headers)?,
+            };
+            let resolved = engine.push_resolve(&req).await?;
+            let (tx, resp) = json_message_stream_async();
+            tokio::spawn(async move {
+                let send = |m| tx.send(m);
+                if let Err(e) = engine.push_send(resolved, &send).await {
+                    tx.send(JsonMessage::error(e.to_string()));
+                }
+            });
+            Ok(resp)
         }
         (Method::DELETE, _) => {
             let (force, noprune) = (q.bool("force"), q.bool("noprune"));
@@ -172,24 +225,32 @@ async fn save(engine: AppState, names: Vec<String>) -> Result<Response, ApiError
     }))
 }
 
-/// `POST /images/create`: `fromSrc=-` imports the body as a root file system; `fromImage`
-/// (pull) needs the registry client of a later issue.
+/// `POST /images/create`: `fromImage` pulls from a registry (credentials in
+/// `X-Registry-Auth`), `fromSrc=-` imports the body as a root file system.
 async fn create(
     State(engine): State<AppState>,
     q: Query,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     if let Some(image) = q.get_nonempty("fromImage") {
-        // Named as Docker names it there (`nosuch`, not `docker.io/library/nosuch`).
-        let image = Reference::parse(image)
-            .map(|r| r.familiar_name())
-            .unwrap_or_else(|_| image.to_string());
-        return Err(ApiError::new(
-            berth_common::ErrorKind::NotFound,
-            format!(
-                "pull access denied for {image}, repository does not exist or may require 'docker login': this Berth daemon has no registry client yet; load or import the image instead"
-            ),
-        ));
+        let req = PullRequest {
+            image: image.to_string(),
+            tag: q.get("tag").unwrap_or("").to_string(),
+            platform: q.get("platform").unwrap_or("").to_string(),
+            auth: registry_auth(&headers)?,
+        };
+        // Failures before the first byte (no such repository or tag, refused credentials)
+        // get their own status, as from dockerd; later ones end the stream.
+        let resolved = engine.pull_resolve(&req).await?;
+        let (tx, resp) = json_message_stream_async();
+        tokio::spawn(async move {
+            let send = |m| tx.send(m);
+            if let Err(e) = engine.pull_fetch(resolved, &req, &send).await {
+                tx.send(JsonMessage::error(e.to_string()));
+            }
+        });
+        return Ok(resp);
     }
     match q.get_nonempty("fromSrc") {
         Some("-") => {}

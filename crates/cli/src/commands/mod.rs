@@ -13,6 +13,7 @@ pub mod images;
 pub mod inspect;
 pub mod login;
 pub mod networks;
+pub mod pull;
 pub mod run;
 pub mod stats;
 pub mod system;
@@ -62,6 +63,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             build::build(&target, a).await
         }
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(&target, a).await,
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&target, a).await,
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => pull::push(&target, a).await,
         Command::Login(a) => login::login(&target, a).await,
         Command::Logout(a) => login::logout(a).await,
         Command::Image(ImageCommand::Bootstrap(a)) => bootstrap::bootstrap(&target, a).await,

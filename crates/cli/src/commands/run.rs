@@ -94,8 +94,9 @@ async fn pull_image(
         (Some(t), None) => t.to_string(),
         (None, None) => "latest".into(),
     };
+    let auth = crate::commands::pull::auth_for(&r);
     let mut stream = client
-        .image_pull(&r.familiar_name(), Some(&tag), platform)
+        .image_pull(&r.familiar_name(), Some(&tag), platform, auth.as_ref())
         .await?;
     while let Some(m) = stream.next().await {
         let m = m?;

@@ -1,0 +1,799 @@
+//! `docker pull`: an image fetched from its registry, verified and unpacked.
+//!
+//! [`Engine::pull_resolve`] does what can fail before any progress is shown — the session
+//! with the registry (Docker Hub's names try `--registry-mirror`s first), the manifest, the
+//! platform's entry of an index, the config — so the API can answer those failures with a
+//! proper status, as dockerd does. [`Engine::pull_fetch`] then downloads the missing layers,
+//! [`Endpoints::max_downloads`](berth_registry::auth::Endpoints) at a time, each streamed
+//! into a resumable partial file and verified against its digest before it is stored; a
+//! dropped connection is resumed with `Range`, here or by the next pull after a crash. The
+//! image is recorded only after every layer was unpacked and matched its diff ID, under a
+//! lease that removes what a failed pull stored.
+
+use crate::Engine;
+use crate::error::EngineError;
+use berth_api_types::progress::JsonMessage;
+use berth_api_types::system::AuthConfig;
+use berth_common::{Digest, ErrorKind, Reference};
+use berth_image::oci::{Descriptor, ImageIndex, ImageManifest, Platform, media_types};
+use berth_image::{PulledImage, PulledLayer, TransferLease};
+use berth_registry::auth::{Credentials, registry_host};
+use berth_registry::distribution::{DistError, Fetched, Session};
+use futures_util::StreamExt;
+use std::time::Duration;
+
+/// How often a broken layer download is resumed within one pull before it fails.
+const DOWNLOAD_ATTEMPTS: usize = 3;
+/// The largest config blob read into memory.
+const CONFIG_LIMIT: u64 = 16 << 20;
+
+/// What `POST /images/create?fromImage=` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct PullRequest {
+    /// `fromImage`: a name, possibly with a tag or digest.
+    pub image: String,
+    /// `tag`: a tag or a digest; empty with no tag in `image` means every tag.
+    pub tag: String,
+    /// `platform` (`linux/arm64`); the host's when empty.
+    pub platform: String,
+    /// The `X-Registry-Auth` credentials.
+    pub auth: Option<AuthConfig>,
+}
+
+/// A pull whose manifest and config are in hand.
+pub struct ResolvedPull {
+    session: Session,
+    reference: Reference,
+    /// `pull -a`: every tag of the repository.
+    all_tags: bool,
+    /// The other tags of `pull -a` (the first one is resolved already).
+    more_tags: Vec<String>,
+    image: ImagePlan,
+}
+
+/// One image to fetch.
+struct ImagePlan {
+    /// What was asked for (`127.0.0.1:5000/app:1`).
+    reference: Reference,
+    /// The digest of the top manifest (an index's for a multi-platform image).
+    top_digest: Digest,
+    manifest: Fetched,
+    layers: Vec<Descriptor>,
+    config: Vec<u8>,
+    config_digest: Digest,
+}
+
+impl ResolvedPull {
+    /// The reference being pulled.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+}
+
+impl Engine {
+    /// Opens a session with the registry of `reference` for its repository, with
+    /// `auth`'s credentials; Docker Hub names go to the configured mirrors first.
+    pub(crate) async fn registry_session(
+        &self,
+        reference: &Reference,
+        auth: Option<&AuthConfig>,
+        push: bool,
+    ) -> Result<Session, EngineError> {
+        let creds = auth.and_then(credentials_of);
+        let repo = reference.path().to_string();
+        let http = self.http_client();
+        if reference.domain() == berth_common::reference::DEFAULT_DOMAIN && !push {
+            for mirror in &self.registries.mirrors {
+                match Session::open_at(http, std::slice::from_ref(mirror), &repo, None, false).await
+                {
+                    Ok(s) => return Ok(s),
+                    Err(e) => {
+                        tracing::info!(mirror, error = %e, "registry mirror unavailable, trying the next");
+                    }
+                }
+            }
+        }
+        if self.registries.is_blocked(reference.domain()) {
+            return Err(EngineError::Forbidden(format!(
+                "{}: the registry {} is blocked by this daemon (--blocked-registry)",
+                reference.familiar(),
+                reference.domain()
+            )));
+        }
+        let host = registry_host(reference.domain());
+        Session::open(http, &self.registries, &host, &repo, creds, push)
+            .await
+            .map_err(|e| registry_error(reference, e, "open"))
+    }
+
+    /// The first half of a pull: the registry's manifest and config for `req`.
+    pub async fn pull_resolve(&self, req: &PullRequest) -> Result<ResolvedPull, EngineError> {
+        let (reference, all_tags) = pull_reference(&req.image, &req.tag)?;
+        let platform = if req.platform.is_empty() {
+            Platform::host()
+        } else {
+            Platform::parse(&req.platform)?
+        };
+        let session = self
+            .registry_session(&reference, req.auth.as_ref(), false)
+            .await?;
+        let mut more_tags = Vec::new();
+        let reference = if all_tags {
+            let mut tags = session
+                .tags()
+                .await
+                .map_err(|e| registry_error(&reference, e, "tags"))?;
+            tags.sort();
+            if tags.is_empty() {
+                return Err(EngineError::NotFound(format!(
+                    "{} has no tags",
+                    reference.familiar_name()
+                )));
+            }
+            let first = tags.remove(0);
+            more_tags = tags;
+            reference.with_tag(&first)?
+        } else {
+            reference
+        };
+        let image = resolve_image(&session, &reference, &platform).await?;
+        Ok(ResolvedPull {
+            session,
+            reference,
+            all_tags,
+            more_tags,
+            image,
+        })
+    }
+
+    /// The second half: downloads, verifies, unpacks and records; the progress is Docker's
+    /// (`Pulling fs layer`, `Downloading`, `Pull complete`, `Digest:`, `Status:`).
+    pub async fn pull_fetch(
+        &self,
+        pull: ResolvedPull,
+        req: &PullRequest,
+        progress: &(dyn Fn(JsonMessage) + Send + Sync),
+    ) -> Result<Digest, EngineError> {
+        let platform = if req.platform.is_empty() {
+            Platform::host()
+        } else {
+            Platform::parse(&req.platform)?
+        };
+        let all_tags = pull.all_tags;
+        let first = self
+            .fetch_image(&pull.session, pull.image, all_tags, progress)
+            .await?;
+        for tag in &pull.more_tags {
+            let reference = pull.reference.with_tag(tag)?;
+            let image = resolve_image(&pull.session, &reference, &platform).await?;
+            self.fetch_image(&pull.session, image, all_tags, progress)
+                .await?;
+        }
+        if all_tags {
+            progress(JsonMessage::status(format!(
+                "Status: Downloaded newer images for {}",
+                pull.reference.familiar_name()
+            )));
+        }
+        Ok(first)
+    }
+}
+
+/// `GET /distribution/{name}/json`'s answer: what the registry holds for a reference.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DistributionInspect {
+    /// The top manifest (or index) as a descriptor.
+    #[serde(rename = "Descriptor")]
+    pub descriptor: serde_json::Value,
+    /// The platforms it offers.
+    #[serde(rename = "Platforms")]
+    pub platforms: Vec<Platform>,
+}
+
+impl Engine {
+    /// `docker manifest inspect`-style facts without pulling (`GET /distribution/{name}/json`).
+    pub async fn distribution_inspect(
+        &self,
+        name: &str,
+        auth: Option<&AuthConfig>,
+    ) -> Result<DistributionInspect, EngineError> {
+        let reference = Reference::parse_tagged_default(name)?;
+        let session = self.registry_session(&reference, auth, false).await?;
+        let wanted = match (reference.digest(), reference.tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.to_string(),
+            (None, None) => berth_common::reference::DEFAULT_TAG.to_string(),
+        };
+        let top = session
+            .manifest(&wanted)
+            .await
+            .map_err(|e| registry_error(&reference, e, "manifest"))?;
+        let platforms = match manifest_kind(&top) {
+            Kind::Index => serde_json::from_slice::<ImageIndex>(&top.bytes)
+                .map(|i| i.manifests.into_iter().filter_map(|m| m.platform).collect())
+                .unwrap_or_default(),
+            Kind::Image => {
+                let plan = resolve_image(&session, &reference, &Platform::host()).await?;
+                let config: berth_image::OciImageConfig =
+                    berth_image::OciImageConfig::from_slice(&plan.config, "the config")?;
+                vec![config.platform()]
+            }
+            Kind::Schema1 | Kind::Other(_) => Vec::new(),
+        };
+        let media_type = if top.media_type.is_empty() {
+            media_types::OCI_MANIFEST.to_string()
+        } else {
+            top.media_type.clone()
+        };
+        Ok(DistributionInspect {
+            descriptor: serde_json::json!({
+                "mediaType": media_type,
+                "digest": top.digest.to_string(),
+                "size": top.bytes.len(),
+            }),
+            platforms,
+        })
+    }
+}
+
+impl Engine {
+    /// Fetches and records one image.
+    async fn fetch_image(
+        &self,
+        session: &Session,
+        plan: ImagePlan,
+        all_tags: bool,
+        progress: &(dyn Fn(JsonMessage) + Send + Sync),
+    ) -> Result<Digest, EngineError> {
+        let reference = &plan.reference;
+        progress(JsonMessage {
+            status: Some(format!("Pulling from {}", reference.path())),
+            id: Some(
+                reference
+                    .tag()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| plan.top_digest.to_string()),
+            ),
+            ..Default::default()
+        });
+        let previous = self.images.resolve(&reference.to_string()).ok();
+        let mut lease = self.images.begin_transfer();
+        let max = match self.registries.max_downloads {
+            0 => 3,
+            n => n,
+        };
+        let mut pending = Vec::new();
+        for (i, layer) in plan.layers.iter().enumerate() {
+            let id = short(&layer.digest);
+            if lease.has_blob(&layer.digest) {
+                progress(JsonMessage::progress_empty("Already exists", &id));
+            } else {
+                progress(JsonMessage::progress_empty("Pulling fs layer", &id));
+                pending.push(i);
+            }
+        }
+        for &i in pending.iter().skip(max) {
+            progress(JsonMessage::progress_empty(
+                "Waiting",
+                &short(&plan.layers[i].digest),
+            ));
+        }
+        let mut downloads = Vec::with_capacity(pending.len());
+        for &i in &pending {
+            downloads.push(download_layer(
+                session,
+                &lease,
+                reference,
+                &plan.layers[i],
+                progress,
+            ));
+        }
+        let results: Vec<Result<berth_storage::content::Committed, EngineError>> =
+            futures_util::stream::iter(downloads)
+                .buffer_unordered(max)
+                .collect()
+                .await;
+        let mut first_error = None;
+        for r in results {
+            match r {
+                Ok(c) => lease.stored(&c),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let pulled = PulledImage {
+            manifest: plan.manifest.bytes,
+            manifest_media_type: if plan.manifest.media_type.is_empty() {
+                media_types::OCI_MANIFEST.into()
+            } else {
+                plan.manifest.media_type
+            },
+            config: plan.config,
+            layers: plan
+                .layers
+                .iter()
+                .map(|l| PulledLayer {
+                    digest: l.digest.clone(),
+                    size: l.size,
+                    media_type: l.media_type.clone(),
+                })
+                .collect(),
+            tag: reference.tag().map(|_| reference.clone()),
+            repo_digest: reference.with_digest(plan.top_digest.clone()),
+        };
+        let ids: Vec<String> = plan.layers.iter().map(|l| short(&l.digest)).collect();
+        let fresh: Vec<bool> = plan
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, _)| pending.contains(&i))
+            .collect();
+        let id = unpack(lease, pulled, &ids, &fresh, progress)?;
+        debug_assert_eq!(id, plan.config_digest);
+        progress(JsonMessage::status(format!("Digest: {}", plan.top_digest)));
+        if !all_tags {
+            let up_to_date = previous.as_ref() == Some(&id);
+            progress(JsonMessage::status(format!(
+                "Status: {} for {}",
+                if up_to_date {
+                    "Image is up to date"
+                } else {
+                    "Downloaded newer image"
+                },
+                reference.familiar()
+            )));
+        }
+        self.events.emit(
+            berth_api_types::events::EventType::Image,
+            "pull",
+            &reference.familiar(),
+            &[("name", reference.familiar())],
+        );
+        Ok(id)
+    }
+}
+
+/// Unpacks the image on this (blocking) thread's behalf: in `block_in_place` on the daemon's
+/// multi-threaded runtime, so the other requests keep their workers.
+fn unpack(
+    lease: TransferLease<'_>,
+    pulled: PulledImage,
+    ids: &[String],
+    fresh: &[bool],
+    progress: &(dyn Fn(JsonMessage) + Send + Sync),
+) -> Result<Digest, EngineError> {
+    let run = move || {
+        if let Some(first) = ids.iter().zip(fresh).position(|(_, f)| *f) {
+            progress(JsonMessage::progress_empty("Extracting", &ids[first]));
+        }
+        let mut on_layer = |i: usize| {
+            if fresh[i] {
+                progress(JsonMessage::progress_empty("Pull complete", &ids[i]));
+                if let Some(next) = (i + 1..ids.len()).find(|&j| fresh[j]) {
+                    progress(JsonMessage::progress_empty("Extracting", &ids[next]));
+                }
+            }
+        };
+        lease.finish(pulled, &mut on_layer)
+    };
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    Ok(if multi {
+        tokio::task::block_in_place(run)?
+    } else {
+        run()?
+    })
+}
+
+/// Downloads one layer into the content store, resuming a partial download, with Docker's
+/// per-layer progress; the blob is stored only if it hashes to its digest.
+async fn download_layer(
+    session: &Session,
+    lease: &TransferLease<'_>,
+    reference: &Reference,
+    layer: &Descriptor,
+    progress: &(dyn Fn(JsonMessage) + Send + Sync),
+) -> Result<berth_storage::content::Committed, EngineError> {
+    let id = short(&layer.digest);
+    let content = lease.content();
+    let mut partial = loop {
+        match content.partial(&layer.digest)? {
+            Some(p) => break p,
+            // Another pull is fetching this very blob: wait for it.
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let total = layer.size;
+    let step = (total / 100).max(256 << 10);
+    let mut last_report = 0u64;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let offset = partial.offset();
+        if offset > total {
+            partial.restart()?;
+            continue;
+        }
+        let result: Result<(), DistError> = async {
+            if offset == total {
+                return Ok(());
+            }
+            let mut body = session.blob(&layer.digest, offset).await?;
+            if body.start == 0 && offset > 0 {
+                partial.restart().map_err(|e| DistError::Protocol {
+                    url: String::new(),
+                    why: e.to_string(),
+                })?;
+            }
+            while let Some(data) = body.next().await? {
+                if partial.offset() + data.len() as u64 > total {
+                    return Err(DistError::Protocol {
+                        url: format!("blob {}", layer.digest),
+                        why: format!(
+                            "the registry sent more than the {total} bytes the manifest gives"
+                        ),
+                    });
+                }
+                partial.append(&data).map_err(|e| DistError::Protocol {
+                    url: String::new(),
+                    why: e.to_string(),
+                })?;
+                let now = partial.offset();
+                if now - last_report >= step || now == total {
+                    last_report = now;
+                    progress(JsonMessage::progress("Downloading", &id, now, Some(total)));
+                }
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) if partial.offset() == total => break,
+            Ok(()) if attempt < DOWNLOAD_ATTEMPTS => {
+                tracing::info!(blob = %layer.digest, got = partial.offset(), total, "a layer download ended early, resuming");
+            }
+            Ok(()) => {
+                return Err(EngineError::Registry {
+                    message: format!(
+                        "failed to register layer: blob {} of {}: the registry sent {} of {total} bytes",
+                        layer.digest,
+                        reference.familiar(),
+                        partial.offset()
+                    ),
+                    kind: ErrorKind::Unavailable,
+                    source: None,
+                });
+            }
+            Err(e @ DistError::Http(_)) if attempt < DOWNLOAD_ATTEMPTS => {
+                tracing::info!(blob = %layer.digest, error = %e, "a layer download broke, resuming");
+                tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+            }
+            Err(e) => return Err(registry_error(reference, e, "blob")),
+        }
+    }
+    progress(JsonMessage::progress_empty("Verifying Checksum", &id));
+    let committed = partial.commit().map_err(|e| match e {
+        berth_storage::StorageError::DigestMismatch { actual, .. } => EngineError::Registry {
+            message: format!(
+                "layer {} of {}: digest mismatch: the registry sent content hashing to {actual}; nothing was stored",
+                layer.digest,
+                reference.familiar()
+            ),
+            kind: ErrorKind::InvalidArgument,
+            source: None,
+        },
+        e => EngineError::Storage(e),
+    })?;
+    progress(JsonMessage::progress_empty("Download complete", &id));
+    Ok(committed)
+}
+
+/// The manifest, platform choice and config of `reference`.
+async fn resolve_image(
+    session: &Session,
+    reference: &Reference,
+    platform: &Platform,
+) -> Result<ImagePlan, EngineError> {
+    let wanted = match (reference.digest(), reference.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => berth_common::reference::DEFAULT_TAG.to_string(),
+    };
+    let top = session
+        .manifest(&wanted)
+        .await
+        .map_err(|e| registry_error(reference, e, "manifest"))?;
+    let top_digest = top.digest.clone();
+    let mut manifest = top;
+    for _ in 0..2 {
+        let kind = manifest_kind(&manifest);
+        match kind {
+            Kind::Schema1 => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "Docker Image manifest version 2, schema 1 is not supported: {} uses it (its support was removed from Docker too). Suggest the author of {} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2",
+                    reference.familiar(),
+                    reference.familiar()
+                )));
+            }
+            Kind::Index => {
+                let index: ImageIndex = serde_json::from_slice(&manifest.bytes).map_err(|e| {
+                    EngineError::InvalidArgument(format!(
+                        "the index of {} is not valid: {e}",
+                        reference.familiar()
+                    ))
+                })?;
+                let choice = index
+                    .manifests
+                    .iter()
+                    .filter(|m| {
+                        m.annotation(berth_image::oci::ANNOTATION_REFERENCE_TYPE)
+                            != Some("attestation-manifest")
+                    })
+                    .find(|m| m.platform.as_ref().is_some_and(|p| p.matches(platform)))
+                    .ok_or_else(|| {
+                        EngineError::NotFound(format!(
+                            "no matching manifest for {}/{}{} in the manifest list entries",
+                            platform.os,
+                            platform.architecture,
+                            platform
+                                .variant
+                                .as_ref()
+                                .map(|v| format!("/{v}"))
+                                .unwrap_or_default()
+                        ))
+                    })?;
+                manifest = session
+                    .manifest(&choice.digest.to_string())
+                    .await
+                    .map_err(|e| registry_error(reference, e, "manifest"))?;
+            }
+            Kind::Image => {
+                let parsed: ImageManifest =
+                    serde_json::from_slice(&manifest.bytes).map_err(|e| {
+                        EngineError::InvalidArgument(format!(
+                            "the manifest of {} is not valid: {e}",
+                            reference.familiar()
+                        ))
+                    })?;
+                parsed.check_media_types(&format!("manifest {}", manifest.digest))?;
+                let config = fetch_small(session, &parsed.config, reference).await?;
+                return Ok(ImagePlan {
+                    reference: reference.clone(),
+                    top_digest,
+                    config_digest: parsed.config.digest.clone(),
+                    layers: parsed.layers,
+                    config,
+                    manifest,
+                });
+            }
+            Kind::Other(mt) => {
+                return Err(EngineError::InvalidArgument(format!(
+                    "{}: unsupported manifest media type {mt:?}",
+                    reference.familiar()
+                )));
+            }
+        }
+    }
+    Err(EngineError::InvalidArgument(format!(
+        "{}: an index points to another index",
+        reference.familiar()
+    )))
+}
+
+/// What a fetched manifest is.
+enum Kind {
+    Schema1,
+    Index,
+    Image,
+    Other(String),
+}
+
+/// Classifies a manifest by its media type (the `Content-Type`, else its `mediaType` field,
+/// else its shape).
+fn manifest_kind(m: &Fetched) -> Kind {
+    let value: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap_or_default();
+    if value.get("schemaVersion").and_then(|v| v.as_u64()) == Some(1) {
+        return Kind::Schema1;
+    }
+    let mt = value
+        .get("mediaType")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| m.media_type.clone());
+    if mt.contains("distribution.manifest.v1") {
+        return Kind::Schema1;
+    }
+    if media_types::is_index(&mt) || (mt.is_empty() && value.get("manifests").is_some()) {
+        return Kind::Index;
+    }
+    if media_types::is_manifest(&mt)
+        || ((mt.is_empty() || mt == "application/json") && value.get("config").is_some())
+    {
+        return Kind::Image;
+    }
+    Kind::Other(mt)
+}
+
+/// A small blob (the config), read into memory and checked against its digest.
+async fn fetch_small(
+    session: &Session,
+    desc: &Descriptor,
+    reference: &Reference,
+) -> Result<Vec<u8>, EngineError> {
+    if desc.size > CONFIG_LIMIT {
+        return Err(EngineError::InvalidArgument(format!(
+            "the config of {} is {} bytes, more than the {CONFIG_LIMIT} allowed",
+            reference.familiar(),
+            desc.size
+        )));
+    }
+    let mut body = session
+        .blob(&desc.digest, 0)
+        .await
+        .map_err(|e| registry_error(reference, e, "blob"))?;
+    let mut out = Vec::new();
+    while let Some(data) = body
+        .next()
+        .await
+        .map_err(|e| registry_error(reference, e, "blob"))?
+    {
+        if (out.len() + data.len()) as u64 > CONFIG_LIMIT {
+            return Err(EngineError::InvalidArgument(format!(
+                "the config of {} is larger than {CONFIG_LIMIT} bytes",
+                reference.familiar()
+            )));
+        }
+        out.extend_from_slice(&data);
+    }
+    let actual = Digest::of(&out);
+    if actual != desc.digest {
+        return Err(EngineError::Registry {
+            message: format!(
+                "config {} of {}: digest mismatch: the registry sent content hashing to {actual}; nothing was stored",
+                desc.digest,
+                reference.familiar()
+            ),
+            kind: ErrorKind::InvalidArgument,
+            source: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The reference a pull names, and whether it asks for every tag (`tag` empty, none in
+/// `image`: `docker pull -a`).
+fn pull_reference(image: &str, tag: &str) -> Result<(Reference, bool), EngineError> {
+    let base = Reference::parse(image)?;
+    if base.tag().is_some() || base.digest().is_some() {
+        return Ok((base, false));
+    }
+    if tag.is_empty() {
+        return Ok((base, true));
+    }
+    let joined = if tag.contains(':') {
+        format!("{image}@{tag}")
+    } else {
+        format!("{image}:{tag}")
+    };
+    Ok((Reference::parse(&joined)?, false))
+}
+
+/// Credentials from an `X-Registry-Auth` config (an identity token is sent as `<token>`'s
+/// password, as Docker does).
+pub(crate) fn credentials_of(auth: &AuthConfig) -> Option<Credentials> {
+    if !auth.identitytoken.is_empty() {
+        return Some(Credentials {
+            username: "<token>".into(),
+            password: auth.identitytoken.clone(),
+        });
+    }
+    if auth.username.is_empty() && auth.password.is_empty() {
+        return None;
+    }
+    Some(Credentials {
+        username: auth.username.clone(),
+        password: auth.password.clone(),
+    })
+}
+
+/// A registry failure in Docker's words: a refused or unknown repository is `pull access
+/// denied for …`, a missing tag `manifest for … not found`.
+pub(crate) fn registry_error(reference: &Reference, e: DistError, during: &str) -> EngineError {
+    let (kind, message) = match &e {
+        DistError::Unauthorized(m) if during == "manifest" || during == "open" => (
+            ErrorKind::NotFound,
+            format!(
+                "pull access denied for {}, repository does not exist or may require 'docker login': {m}",
+                reference.familiar_name()
+            ),
+        ),
+        DistError::Unauthorized(m) => (ErrorKind::Unauthorized, m.clone()),
+        DistError::NotFound(m) if during == "manifest" && m.contains("name unknown") => (
+            ErrorKind::NotFound,
+            format!(
+                "pull access denied for {}, repository does not exist or may require 'docker login': {m}",
+                reference.familiar_name()
+            ),
+        ),
+        DistError::NotFound(m) if during == "manifest" => (
+            ErrorKind::NotFound,
+            format!("manifest for {} not found: {m}", reference.familiar()),
+        ),
+        DistError::NotFound(m) => (ErrorKind::NotFound, m.clone()),
+        DistError::DigestMismatch { .. } => (
+            ErrorKind::InvalidArgument,
+            format!("{}: {e}; nothing was stored", reference.familiar()),
+        ),
+        DistError::TooLarge { .. } => (ErrorKind::InvalidArgument, e.to_string()),
+        DistError::Http(_) | DistError::Registry { .. } | DistError::Protocol { .. } => {
+            (ErrorKind::Unavailable, e.to_string())
+        }
+    };
+    EngineError::Registry {
+        message,
+        kind,
+        source: Some(e),
+    }
+}
+
+/// The 12-character id Docker shows for a layer.
+pub(crate) fn short(d: &Digest) -> String {
+    d.hex().chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_references_combine_image_and_tag_as_docker_does() {
+        let (r, all) = pull_reference("busybox", "latest").unwrap();
+        assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+        assert!(!all);
+        let (r, all) = pull_reference("127.0.0.1:5000/app", "").unwrap();
+        assert!(all);
+        assert_eq!(r.domain(), "127.0.0.1:5000");
+        let d = Digest::of(b"x");
+        let (r, _) = pull_reference("app", &d.to_string()).unwrap();
+        assert_eq!(r.digest(), Some(&d));
+        let (r, _) = pull_reference("app:1", "").unwrap();
+        assert_eq!(r.tag(), Some("1"));
+        assert!(pull_reference("App", "latest").is_err());
+    }
+
+    #[test]
+    fn schema1_and_indexes_are_told_apart() {
+        let f = |body: &str, mt: &str| Fetched {
+            bytes: body.as_bytes().to_vec(),
+            media_type: mt.into(),
+            digest: Digest::of(body.as_bytes()),
+        };
+        assert!(matches!(
+            manifest_kind(&f(
+                r#"{"schemaVersion":1,"fsLayers":[]}"#,
+                "application/vnd.docker.distribution.manifest.v1+prettyjws"
+            )),
+            Kind::Schema1
+        ));
+        assert!(matches!(
+            manifest_kind(&f(
+                r#"{"schemaVersion":2,"manifests":[]}"#,
+                media_types::OCI_INDEX
+            )),
+            Kind::Index
+        ));
+        assert!(matches!(
+            manifest_kind(&f(r#"{"schemaVersion":2,"config":{}}"#, "")),
+            Kind::Image
+        ));
+        assert!(matches!(
+            manifest_kind(&f(r#"{"schemaVersion":2}"#, "text/html")),
+            Kind::Other(_)
+        ));
+    }
+}
