@@ -3,12 +3,14 @@
 //! the engine and the API server together, and `berth oci …` (hidden, runc-compatible) goes
 //! straight to the runtime without touching the async world: start-up latency is its figure.
 //! `berth shim …` (hidden) is the per-container supervisor the daemon starts; it too stays
-//! synchronous and single-threaded so each one costs little memory.
+//! synchronous and single-threaded so each one costs little memory. `berth registry serve` is
+//! handed back too: it links the registry server, which the CLI does not.
 
 // Unsafe code lives in layer 1 (design.md): never above it.
 #![forbid(unsafe_code)]
 
 mod daemon;
+mod registry;
 
 fn main() {
     let rest: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -18,8 +20,8 @@ fn main() {
     if rest.first().is_some_and(|a| a == "shim") {
         std::process::exit(berth_shim::shim_main(rest.into_iter().skip(1).collect()));
     }
-    let code = berth_cli::main_with(|args| {
-        daemon::run(daemon::DaemonOptions {
+    let code = berth_cli::main_with(|handoff| match handoff {
+        berth_cli::Handoff::Daemon(args) => daemon::run(daemon::DaemonOptions {
             host: args.host_or_default(),
             root: args.root,
             log_level: args.log_level,
@@ -43,7 +45,8 @@ fn main() {
                 max_uploads: args.max_concurrent_uploads,
             },
             firewall: args.firewall,
-        })
+        }),
+        berth_cli::Handoff::RegistryServe(args) => registry::run(args),
     });
     std::process::exit(code);
 }

@@ -22,10 +22,10 @@ const LAYERS: &[(&str, u8)] = &[
     ("berth-image", 2),
     ("berth-registry", 2),
     ("berth-build", 2),
-    ("berth-registry", 2),
     ("berth-shim", 2),
     ("berth-engine", 3),
     ("berth-api", 4),
+    ("berth-registry-server", 4),
     ("berth-client", 4),
     ("berth-compose", 4),
     ("berth-cli", 4),
@@ -33,6 +33,9 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 const FORBIDDEN: &[(&str, &str)] = &[
+    // The registry server is a store behind HTTP: it knows nothing of images or containers.
+    ("berth-registry-server", "berth-engine"),
+    ("berth-registry-server", "berth-image"),
     ("berth-api", "berth-client"),
     ("berth-api", "berth-cli"),
     ("berth-client", "berth-engine"),

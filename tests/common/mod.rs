@@ -5,6 +5,7 @@
 //! dropped, also when the test fails (drop runs during unwinding).
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod http;
 pub mod registry;
 

@@ -315,3 +315,128 @@ impl Drop for Hostile {
         let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
     }
 }
+
+/// `berth registry serve` on a loopback port with its own root; killed when dropped.
+pub struct BerthRegistry {
+    server: LoopbackServer,
+    /// Its storage root (and home of an htpasswd file, `htpasswd`, when users were given).
+    pub dir: tempfile::TempDir,
+}
+
+impl BerthRegistry {
+    /// Starts one with `users` (bcrypt htpasswd) and `extra` flags.
+    pub fn start(users: &[(&str, &str)], extra: &[&str]) -> BerthRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(super::berth_bin());
+        cmd.args(["registry", "serve", "--addr", &format!("127.0.0.1:{port}")])
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .args(extra);
+        if !users.is_empty() {
+            let htpasswd = dir.path().join("htpasswd");
+            let mut text = String::new();
+            for (user, password) in users {
+                let out = Command::new("htpasswd")
+                    .args(["-nbB", user, password])
+                    .output()
+                    .expect("htpasswd (apache2-utils) runs");
+                assert!(out.status.success(), "htpasswd: {}", stderr(&out));
+                text.push_str(String::from_utf8_lossy(&out.stdout).trim());
+                text.push('\n');
+            }
+            std::fs::write(&htpasswd, text).unwrap();
+            cmd.arg("--htpasswd").arg(&htpasswd);
+        }
+        let server = LoopbackServer::spawn(&mut cmd, port);
+        BerthRegistry { server, dir }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.server.port)
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// The storage root.
+    pub fn root(&self) -> std::path::PathBuf {
+        self.dir.path().join("root")
+    }
+}
+
+/// One plain-HTTP request to `127.0.0.1:port` (`Connection: close`): status, headers
+/// (lower-case names) and body.
+pub fn raw_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+/// A chunked body's content.
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+}
+
+/// A header's value.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}

@@ -154,6 +154,65 @@ pub enum Command {
     Events(EventsArgs),
     /// Run the daemon
     Daemon(DaemonArgs),
+    /// Run an OCI distribution registry
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+/// `berth registry ...`.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Serve an OCI distribution registry (auth, TLS, online garbage collection)
+    Serve(RegistryServeArgs),
+}
+
+/// Options of `berth registry serve`; handed to the binary, which runs the server.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:5000", value_name = "HOST:PORT")]
+    pub addr: String,
+    /// Where blobs, manifests and uploads are kept
+    #[arg(long, default_value = "/var/lib/berth-registry", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Accounts, as an htpasswd file with bcrypt hashes (`htpasswd -B`); without it pushes are
+    /// refused
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+    /// Per-repository rules: a JSON list of {"account","repository","actions"} (default: every
+    /// account may do everything)
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
+    /// Let anyone pull, even with accounts
+    #[arg(long)]
+    pub anonymous_pull: bool,
+    /// TLS certificate (PEM); with --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS key (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// `self-signed`: make a certificate once under the root and print how to trust it
+    #[arg(long, value_name = "MODE", value_parser = ["self-signed"], conflicts_with = "tls_cert")]
+    pub tls: Option<String>,
+    /// Hand out bearer tokens at /token instead of checking passwords on each request
+    #[arg(long)]
+    pub token: bool,
+    /// The token realm URL to advertise (default: this server's /token)
+    #[arg(long, value_name = "URL", requires = "token")]
+    pub token_realm: Option<String>,
+    /// Refuse every write
+    #[arg(long)]
+    pub read_only: bool,
+    /// Seconds between garbage collections (0: never)
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub gc_interval: u64,
+    /// Seconds an unreferenced blob is kept for a push still in flight
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub gc_grace: u64,
+    /// Log level (error, warn, info, debug, trace)
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
 }
 
 /// `berth volume ...`.

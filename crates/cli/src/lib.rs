@@ -3,8 +3,8 @@
 //! The CLI is only a client of the API: it parses Docker's command names and flags
 //! ([`args`]), asks the daemon through `berth-client` (starting one on demand, [`autostart`]),
 //! and prints Docker's output formats ([`format`], [`progress`]). The binary calls
-//! [`main_with`] and supplies the daemon's entry point, because only the binary links the
-//! engine.
+//! [`main_with`] and supplies the entry point of the long-running servers ([`Handoff`]: the
+//! daemon, the registry), because only the binary links the engine and the server crates.
 //!
 //! Exit codes follow Docker: 0 on success, 1 when a command fails (daemon errors included),
 //! 125 for command-line usage errors; commands that run a process (`run`, `start -a`, `exec`,
@@ -67,12 +67,21 @@ impl std::error::Error for StatusError {}
 
 /// Parses the process arguments and runs the command; `run_daemon` is called for
 /// `berth daemon`. Returns the exit code.
-pub fn main_with(run_daemon: impl FnOnce(DaemonArgs) -> i32) -> i32 {
+pub fn main_with(run_daemon: impl FnOnce(Handoff) -> i32) -> i32 {
     main_from(std::env::args_os(), run_daemon)
 }
 
+/// The commands the CLI hands back to the binary, which alone links what they run.
+#[derive(Debug)]
+pub enum Handoff {
+    /// `berth daemon`: the engine and the API server.
+    Daemon(DaemonArgs),
+    /// `berth registry serve`: the distribution server.
+    RegistryServe(args::RegistryServeArgs),
+}
+
 /// [`main_with`] on given arguments (the first one is the program name).
-pub fn main_from<I, T>(argv: I, run_daemon: impl FnOnce(DaemonArgs) -> i32) -> i32
+pub fn main_from<I, T>(argv: I, run_daemon: impl FnOnce(Handoff) -> i32) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -89,8 +98,12 @@ where
             };
         }
     };
-    if let args::Command::Daemon(d) = cli.command {
-        return run_daemon(d);
+    match cli.command {
+        args::Command::Daemon(d) => return run_daemon(Handoff::Daemon(d)),
+        args::Command::Registry(args::RegistryCommand::Serve(r)) => {
+            return run_daemon(Handoff::RegistryServe(r));
+        }
+        _ => {}
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -137,7 +150,7 @@ mod tests {
 
     #[test]
     fn usage_errors_exit_125_and_help_exits_0() {
-        let never = |_: DaemonArgs| -> i32 { panic!("daemon must not run") };
+        let never = |_: Handoff| -> i32 { panic!("daemon must not run") };
         assert_eq!(
             main_from(["berth", "images", "--badflag"], never),
             EXIT_USAGE
@@ -156,7 +169,10 @@ mod tests {
                 "--snapshotter",
                 "copy",
             ],
-            |d| {
+            |h| {
+                let Handoff::Daemon(d) = h else {
+                    panic!("not the daemon: {h:?}")
+                };
                 assert_eq!(d.root, std::path::PathBuf::from("/tmp/x"));
                 assert_eq!(d.snapshotter, "copy");
                 42
@@ -169,7 +185,7 @@ mod tests {
     fn daemon_errors_exit_1() {
         let dir = tempfile::tempdir().unwrap();
         let host = format!("unix://{}/none.sock", dir.path().display());
-        let never = |_: DaemonArgs| -> i32 { panic!("daemon must not run") };
+        let never = |_: Handoff| -> i32 { panic!("daemon must not run") };
         assert_eq!(
             main_from(["berth", "-H", host.as_str(), "images"], never),
             EXIT_FAILURE

@@ -6,11 +6,13 @@
 //! uses it now; the distribution client (pull, push, auth) is built on it next. [`git`] fetches
 //! a repository named as a build context. [`auth`] speaks registries' challenges (Basic and
 //! Bearer) and checks a login. [`distribution`] is the registry protocol's client: manifests,
-//! blobs (ranged, for resumed pulls), uploads, mounts and tags, with token refresh.
+//! blobs (ranged, for resumed pulls), uploads, mounts and tags, with token refresh. [`store`]
+//! is the other end: the registry server's verified storage and its online garbage collection.
 
 pub mod auth;
 pub mod distribution;
 pub mod git;
 pub mod http;
+pub mod store;
 
 pub use http::{Download, HttpClient, HttpError};

@@ -13,6 +13,7 @@
 //!   it, trees read without following symlinks), for copies in and out of live containers.
 //! * [`reserve`]: a few MiB set aside so that freeing space on a full disk never needs space.
 //! * [`atomic`]: small crash-safe file writes used for every piece of state.
+//! * [`mapped`]: immutable files as memory-mapped bytes, for serving them without copies.
 //!
 //! This crate knows nothing of images, manifests or Docker; it stores bytes and directories.
 
@@ -21,6 +22,7 @@ pub mod confined;
 pub mod content;
 pub mod diff;
 pub mod error;
+pub mod mapped;
 pub mod reserve;
 pub mod snapshot;
 pub mod unpack;

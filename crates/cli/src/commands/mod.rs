@@ -108,7 +108,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Unpause(a) => containers::unpause(&target, a).await,
         Command::Port(a) => containers::port(&target, a).await,
         Command::Update(a) => containers::update(&target, a).await,
-        Command::Daemon(_) => anyhow::bail!("the daemon is started by the berth binary itself"),
+        Command::Daemon(_) | Command::Registry(_) => {
+            anyhow::bail!("servers are started by the berth binary itself")
+        }
     }
 }
 

@@ -1,0 +1,594 @@
+//! `berth registry serve`, the OCI distribution server, against real clients: the docker
+//! CLI (through `berth daemon` and through a private Debian dockerd, so Docker's own client
+//! stack is proven too), skopeo over TLS with basic auth and tokens, and raw HTTP for the
+//! protocol's corners (chunked uploads out of order, a reused upload, ranges, pagination,
+//! referrers, read-only mode). Garbage collection runs while pushes are in flight and loses
+//! nothing they reference.
+
+// A test reports failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::Engine as _;
+use common::dockerd::Dockerd;
+use common::registry::{BerthRegistry, header, raw_http};
+use common::{Daemon, busybox_tar, docker_bin, output_with_stdin, require_root, stderr, stdout};
+use std::process::Command;
+
+fn skopeo_present() -> bool {
+    if std::path::Path::new("/usr/bin/skopeo").exists() {
+        return true;
+    }
+    common::missing_tool("skopeo not installed");
+    false
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[test]
+fn the_docker_cli_pushes_and_pulls_through_berth_and_strangers_cannot_push() {
+    require_root("the daemon runs as root");
+    let Some(docker) = docker_bin() else {
+        common::missing_tool("docker CLI not installed");
+        return;
+    };
+    let registry = BerthRegistry::start(&[("alice", "s3cret")], &[]);
+    let addr = registry.addr();
+    // A stranger's push (no credentials) is refused with a challenge.
+    let (status, headers, body) = raw_http(
+        registry.port(),
+        "POST",
+        "/v2/team/app/blobs/uploads/",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
+    assert!(header(&headers, "www-authenticate").is_some_and(|c| c.starts_with("Basic ")));
+    assert!(String::from_utf8_lossy(&body).contains("UNAUTHORIZED"));
+
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let image = format!("{addr}/team/app:1");
+    let id = d.import_busybox(&image);
+    let docker = |args: &[&str]| {
+        Command::new(&docker)
+            .args(args)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", config.path())
+            .output()
+            .unwrap()
+    };
+    let out = docker(&["push", &image]);
+    assert!(!out.status.success(), "an anonymous push must fail");
+    let out = output_with_stdin(
+        Command::new(docker_bin().unwrap())
+            .args(["login", "-u", "alice", "--password-stdin", &addr])
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", config.path()),
+        "s3cret\n",
+    );
+    assert!(out.status.success(), "docker login: {}", stderr(&out));
+    let out = docker(&["push", &image]);
+    assert!(out.status.success(), "docker push: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1: digest: sha256:"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(docker(&["rmi", &image]).status.success());
+    let out = docker(&["pull", &image]);
+    assert!(out.status.success(), "docker pull: {}", stderr(&out));
+    let out = docker(&[
+        "run",
+        "--rm",
+        &image,
+        "busybox",
+        "echo",
+        "from berth registry",
+    ]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "from berth registry",
+        "{}",
+        stderr(&out)
+    );
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    assert_eq!(stdout(&out).trim(), id);
+    // The blobs on the server are exactly the bytes they are named after.
+    for e in std::fs::read_dir(registry.root().join("blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        let bytes = std::fs::read(e.path()).unwrap();
+        assert_eq!(
+            berth_common::Digest::of(&bytes).hex(),
+            e.file_name().to_string_lossy()
+        );
+    }
+}
+
+#[test]
+fn a_private_dockerd_pushes_to_and_pulls_from_berth_registry() {
+    require_root("dockerd runs as root");
+    let Some(dockerd) = Dockerd::start() else {
+        common::missing_tool("dockerd or docker not installed");
+        return;
+    };
+    let registry = BerthRegistry::start(&[("bob", "pw")], &[]);
+    let addr = registry.addr();
+    let tar = busybox_tar();
+    let image = format!("{addr}/docker/bb:1");
+    let id = dockerd
+        .ok(&[
+            "import",
+            "--change",
+            "CMD [\"sh\"]",
+            tar.to_str().unwrap(),
+            &image,
+        ])
+        .trim()
+        .to_string();
+    // dockerd speaks plain HTTP to a loopback registry, as Docker does by default.
+    let out = dockerd.docker(&["login", "-u", "bob", "-p", "pw", &addr]);
+    assert!(out.status.success(), "docker login: {}", stderr(&out));
+    let out = dockerd.docker(&["push", &image]);
+    assert!(out.status.success(), "dockerd push: {}", stderr(&out));
+    dockerd.ok(&["rmi", &image]);
+    let out = dockerd.docker(&["pull", &image]);
+    assert!(out.status.success(), "dockerd pull: {}", stderr(&out));
+    let got = dockerd.ok(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    assert_eq!(got.trim(), id);
+}
+
+#[test]
+fn skopeo_copies_inspects_lists_and_deletes_over_tls_with_tokens() {
+    require_root("the daemon runs as root");
+    if !skopeo_present() {
+        return;
+    }
+    let registry =
+        BerthRegistry::start(&[("alice", "s3cret")], &["--tls", "self-signed", "--token"]);
+    let addr = registry.addr();
+    // The certificate made on first start, laid out as a certs.d directory.
+    let certs = tempfile::tempdir().unwrap();
+    let host_dir = certs.path().join(&addr);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(
+        registry.root().join("tls/cert.pem"),
+        host_dir.join("ca.crt"),
+    )
+    .unwrap();
+    let d = Daemon::start();
+    let archive = d.dir.path().join("bb.tar");
+    d.import_busybox("bb:1");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "bb:1"]);
+    let skopeo = |args: &[&str]| Command::new("skopeo").args(args).output().unwrap();
+    let cert_dir = host_dir.to_str().unwrap();
+    let dest = format!("docker://{addr}/s/bb:1");
+    let out = skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        cert_dir,
+        "--dest-creds",
+        "alice:wrong",
+        &format!("docker-archive:{}", archive.display()),
+        &dest,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("incorrect username or password"),
+        "{}",
+        stderr(&out)
+    );
+    let out = skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        cert_dir,
+        "--dest-creds",
+        "alice:s3cret",
+        &format!("docker-archive:{}", archive.display()),
+        &dest,
+    ]);
+    assert!(out.status.success(), "skopeo copy: {}", stderr(&out));
+    let out = skopeo(&[
+        "inspect",
+        "--cert-dir",
+        cert_dir,
+        "--creds",
+        "alice:s3cret",
+        &dest,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Os"], "linux");
+    let out = skopeo(&[
+        "list-tags",
+        "--cert-dir",
+        cert_dir,
+        "--creds",
+        "alice:s3cret",
+        &format!("docker://{addr}/s/bb"),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Tags"], serde_json::json!(["1"]));
+    // Without the CA, TLS is refused: the certificate is not trusted by accident.
+    let out = skopeo(&["inspect", "--creds", "alice:s3cret", &dest]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    // Berth's own client pulls over the same TLS and token flow, trusting the CA by certs.d.
+    let d2 = Daemon::start_with(&["--registry-certs-dir", certs.path().to_str().unwrap()]);
+    let config = tempfile::tempdir().unwrap();
+    let out = output_with_stdin(
+        Command::new(common::berth_bin())
+            .args(["login", "-u", "alice", "--password-stdin", &addr])
+            .env("BERTH_HOST", d2.host())
+            .env("DOCKER_CONFIG", config.path()),
+        "s3cret\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = Command::new(common::berth_bin())
+        .args(["pull", &format!("{addr}/s/bb:1")])
+        .env("BERTH_HOST", d2.host())
+        .env("DOCKER_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "berth pull over TLS: {}",
+        stderr(&out)
+    );
+    let out = skopeo(&[
+        "delete",
+        "--cert-dir",
+        cert_dir,
+        "--creds",
+        "alice:s3cret",
+        &dest,
+    ]);
+    assert!(out.status.success(), "skopeo delete: {}", stderr(&out));
+    let out = skopeo(&[
+        "inspect",
+        "--cert-dir",
+        cert_dir,
+        "--creds",
+        "alice:s3cret",
+        &dest,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("manifest unknown"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Pushes one blob in one request; its digest.
+fn push_blob(port: u16, auth: &str, repo: &str, data: &[u8]) -> String {
+    let digest = berth_common::Digest::of(data).to_string();
+    let (status, _, body) = raw_http(
+        port,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+        &[("Authorization", auth)],
+        data,
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    digest
+}
+
+fn image_manifest(config: &str, config_len: usize, layer: &str, layer_len: usize) -> String {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_len}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{layer_len}}}]}}"#
+    )
+}
+
+#[test]
+fn the_protocol_corners_answer_with_the_spec_codes() {
+    let registry = BerthRegistry::start(&[("alice", "s3cret")], &[]);
+    let port = registry.port();
+    let auth = basic("alice", "s3cret");
+    let h = [("Authorization", auth.as_str())];
+
+    // A chunked upload: in order it grows, out of order it is 416, reused after completion 404.
+    let (status, headers, _) = raw_http(port, "POST", "/v2/corner/blobs/uploads/", &h, b"");
+    assert_eq!(status, 202);
+    let location = header(&headers, "location").unwrap().to_string();
+    let data = b"0123456789abcdef";
+    let (status, headers, _) = raw_http(
+        port,
+        "PATCH",
+        &location,
+        &[
+            h[0],
+            ("Content-Range", "0-7"),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        &data[..8],
+    );
+    assert_eq!(status, 202);
+    assert_eq!(header(&headers, "range"), Some("0-7"));
+    let (status, _, body) = raw_http(
+        port,
+        "PATCH",
+        &location,
+        &[h[0], ("Content-Range", "12-15")],
+        &data[12..],
+    );
+    assert_eq!(status, 416, "{}", String::from_utf8_lossy(&body));
+    let (status, _, _) = raw_http(
+        port,
+        "PATCH",
+        &location,
+        &[h[0], ("Content-Range", "8-15")],
+        &data[8..],
+    );
+    assert_eq!(status, 202);
+    let (status, headers, _) = raw_http(port, "GET", &location, &h, b"");
+    assert_eq!(status, 204);
+    assert_eq!(header(&headers, "range"), Some("0-15"));
+    let layer = berth_common::Digest::of(data).to_string();
+    let wrong = berth_common::Digest::of(b"nope").to_string();
+    let (status, _, body) = raw_http(port, "PUT", &format!("{location}?digest={wrong}"), &h, b"");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("DIGEST_INVALID"));
+    // The failed completion ended the session; a fresh one completes.
+    let (status, _, body) = raw_http(port, "PUT", &format!("{location}?digest={layer}"), &h, b"");
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("BLOB_UPLOAD_UNKNOWN"));
+    let layer = push_blob(port, &auth, "corner", data);
+    // Ranged reads of a blob.
+    let (status, headers, body) = raw_http(
+        port,
+        "GET",
+        &format!("/v2/corner/blobs/{layer}"),
+        &[h[0], ("Range", "bytes=4-9")],
+        b"",
+    );
+    assert_eq!(status, 206);
+    assert_eq!(body, b"456789");
+    assert_eq!(header(&headers, "content-range"), Some("bytes 4-9/16"));
+    let (status, _, _) = raw_http(
+        port,
+        "GET",
+        &format!("/v2/corner/blobs/{layer}"),
+        &[h[0], ("Range", "bytes=99-")],
+        b"",
+    );
+    assert_eq!(status, 416);
+
+    // Manifests: tags with pagination, a referrer, limits on names, tags and size.
+    let config = push_blob(port, &auth, "corner", b"{}");
+    let m = image_manifest(&config, 2, &layer, 16);
+    for tag in ["a", "b", "c"] {
+        let (status, _, body) = raw_http(
+            port,
+            "PUT",
+            &format!("/v2/corner/manifests/{tag}"),
+            &[
+                h[0],
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ],
+            m.as_bytes(),
+        );
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    }
+    let (status, headers, body) = raw_http(port, "GET", "/v2/corner/tags/list?n=2", &h, b"");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["tags"], serde_json::json!(["a", "b"]));
+    assert!(
+        header(&headers, "link")
+            .is_some_and(|l| l.contains("last=b") && l.contains("rel=\"next\""))
+    );
+    let (_, _, body) = raw_http(port, "GET", "/v2/corner/tags/list?n=2&last=b", &h, b"");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["tags"], serde_json::json!(["c"]));
+    let (_, _, body) = raw_http(port, "GET", "/v2/_catalog", &h, b"");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["repositories"], serde_json::json!(["corner"]));
+
+    let subject = berth_common::Digest::of(m.as_bytes()).to_string();
+    let sig = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.cosign.simplesigning.v1+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{config}","size":2}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{subject}","size":{}}}}}"#,
+        m.len()
+    );
+    let sig_digest = berth_common::Digest::of(sig.as_bytes()).to_string();
+    let (status, headers, body) = raw_http(
+        port,
+        "PUT",
+        &format!("/v2/corner/manifests/{sig_digest}"),
+        &[
+            h[0],
+            ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+        ],
+        sig.as_bytes(),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "oci-subject"), Some(subject.as_str()));
+    let (_, headers, body) = raw_http(
+        port,
+        "GET",
+        &format!(
+            "/v2/corner/referrers/{subject}?artifactType=application/vnd.dev.cosign.simplesigning.v1%2Bjson"
+        ),
+        &h,
+        b"",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["manifests"][0]["digest"], sig_digest.as_str(), "{v}");
+    assert_eq!(
+        header(&headers, "oci-filters-applied"),
+        Some("artifactType")
+    );
+    let (_, _, body) = raw_http(
+        port,
+        "GET",
+        &format!("/v2/corner/referrers/{subject}?artifactType=other"),
+        &h,
+        b"",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["manifests"], serde_json::json!([]));
+
+    let cases: Vec<(String, Vec<u8>, u16, &str)> = vec![
+        (
+            "/v2/Corner/manifests/a".into(),
+            m.clone().into_bytes(),
+            400,
+            "NAME_INVALID",
+        ),
+        (
+            "/v2/a/../b/manifests/a".into(),
+            m.clone().into_bytes(),
+            400,
+            "NAME_INVALID",
+        ),
+        (
+            format!("/v2/corner/manifests/{}", "t".repeat(129)),
+            m.clone().into_bytes(),
+            400,
+            "TAG_INVALID",
+        ),
+        (
+            "/v2/corner/manifests/big".into(),
+            vec![b' '; (4 << 20) + 1],
+            400,
+            "MANIFEST_INVALID",
+        ),
+        (
+            "/v2/corner/manifests/broken".into(),
+            image_manifest(
+                &config,
+                2,
+                &berth_common::Digest::of(b"absent").to_string(),
+                6,
+            )
+            .into_bytes(),
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+    ];
+    for (path, body, want, code) in cases {
+        let (status, _, answer) = raw_http(
+            port,
+            "PUT",
+            &path,
+            &[
+                h[0],
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ],
+            &body,
+        );
+        assert_eq!(status, want, "{path}: {}", String::from_utf8_lossy(&answer));
+        assert!(
+            String::from_utf8_lossy(&answer).contains(code),
+            "{path}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    // Deleting by digest takes its tags.
+    let (status, _, _) = raw_http(
+        port,
+        "DELETE",
+        &format!("/v2/corner/manifests/{subject}"),
+        &h,
+        b"",
+    );
+    assert_eq!(status, 202);
+    let (status, _, body) = raw_http(port, "GET", "/v2/corner/manifests/a", &h, b"");
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("MANIFEST_UNKNOWN"));
+
+    // Read-only mode refuses every write.
+    let ro = BerthRegistry::start(&[("alice", "s3cret")], &["--read-only"]);
+    let (status, _, body) = raw_http(ro.port(), "POST", "/v2/x/blobs/uploads/", &h, b"");
+    assert_eq!(status, 405);
+    assert!(String::from_utf8_lossy(&body).contains("UNSUPPORTED"));
+}
+
+#[test]
+fn garbage_collection_while_pushing_keeps_every_pushed_image_and_collects_orphans() {
+    // GC every second, with a grace period longer than any push here takes.
+    let registry = BerthRegistry::start(
+        &[("alice", "s3cret")],
+        &["--gc-interval", "1", "--gc-grace", "30"],
+    );
+    let port = registry.port();
+    let auth = basic("alice", "s3cret");
+    let h = [("Authorization", auth.as_str())];
+    let config = push_blob(port, &auth, "gc", b"{}");
+    let start = std::time::Instant::now();
+    let mut pushed = Vec::new();
+    let mut n = 0u32;
+    // For three seconds, push images whose layer goes up well before the manifest does.
+    while start.elapsed() < std::time::Duration::from_secs(3) {
+        n += 1;
+        let data = format!("layer number {n}").repeat(1000).into_bytes();
+        let layer = push_blob(port, &auth, "gc", &data);
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let m = image_manifest(&config, 2, &layer, data.len());
+        let (status, _, body) = raw_http(
+            port,
+            "PUT",
+            &format!("/v2/gc/manifests/t{n}"),
+            &[
+                h[0],
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            ],
+            m.as_bytes(),
+        );
+        assert_eq!(
+            status,
+            201,
+            "push {n} while GC runs: {}",
+            String::from_utf8_lossy(&body)
+        );
+        pushed.push((n, layer, data));
+    }
+    assert!(n >= 5, "only {n} pushes");
+    for (n, layer, data) in &pushed {
+        let (status, _, body) = raw_http(port, "GET", &format!("/v2/gc/blobs/{layer}"), &h, b"");
+        assert_eq!(status, 200, "layer of t{n} lost");
+        assert_eq!(&body, data);
+    }
+    drop(registry);
+
+    // Without a grace period, what no manifest references goes at the next run.
+    let registry = BerthRegistry::start(
+        &[("alice", "s3cret")],
+        &["--gc-interval", "1", "--gc-grace", "0"],
+    );
+    let port = registry.port();
+    let kept_layer = push_blob(port, &auth, "gc", b"kept");
+    let config = push_blob(port, &auth, "gc", b"{}");
+    let m = image_manifest(&config, 2, &kept_layer, 4);
+    let (status, _, _) = raw_http(
+        port,
+        "PUT",
+        "/v2/gc/manifests/keep",
+        &[
+            h[0],
+            ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+        ],
+        m.as_bytes(),
+    );
+    assert_eq!(status, 201);
+    let orphan = push_blob(port, &auth, "gc", b"orphan");
+    let orphan_path = registry.root().join("blobs/sha256").join(&orphan[7..]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while orphan_path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orphan was never collected"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (status, _, _) = raw_http(port, "GET", &format!("/v2/gc/blobs/{kept_layer}"), &h, b"");
+    assert_eq!(status, 200, "a referenced layer was collected");
+    let (status, _, _) = raw_http(port, "GET", &format!("/v2/gc/blobs/{orphan}"), &h, b"");
+    assert_eq!(status, 404);
+}
