@@ -100,6 +100,24 @@ fn the_docker_cli_pushes_and_pulls_through_berth_and_strangers_cannot_push() {
     );
     let out = docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
     assert_eq!(stdout(&out).trim(), id);
+    // `docker search HOST/text` asks the registry's /v1/search through the daemon.
+    let out = docker(&["search", &format!("{addr}/team")]);
+    assert!(out.status.success(), "docker search: {}", stderr(&out));
+    assert!(stdout(&out).starts_with("NAME"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("team/app"), "{}", stdout(&out));
+    let out = Command::new(common::berth_bin())
+        .args([
+            "search",
+            "--format",
+            "{{.Name}}",
+            &format!("{addr}/nothing-like-it"),
+        ])
+        .env("BERTH_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "berth search: {}", stderr(&out));
+    assert_eq!(stdout(&out), "");
     // The blobs on the server are exactly the bytes they are named after.
     for e in std::fs::read_dir(registry.root().join("blobs/sha256")).unwrap() {
         let e = e.unwrap();

@@ -422,3 +422,63 @@ fn a_pull_killed_with_the_daemon_resumes_on_the_next_try() {
         serde_json::from_str(&d.ok(&["image", "inspect", &image])).unwrap();
     assert_eq!(inspect[0]["RootFS"]["Layers"][0], r.layer_digest.as_str());
 }
+
+#[test]
+fn a_build_pulls_its_missing_base_image_and_pull_refreshes_it() {
+    require_root("builds run steps in containers");
+    let Some(registry) = Registry::start(&[]) else {
+        return;
+    };
+    let config = tempfile::tempdir().unwrap();
+    let base = format!("{}/base/bb:1", registry.addr());
+    let seed = Daemon::start();
+    let id = seed.import_busybox(&base);
+    let out = berth(&seed, config.path(), &["push", &base]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(seed);
+
+    let d = Daemon::start();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {base}\nRUN busybox echo built > /made\n"),
+    )
+    .unwrap();
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "-t", "from-registry"];
+        args.extend_from_slice(extra);
+        args.push(ctx.path().to_str().unwrap());
+        berth(&d, config.path(), &args)
+    };
+    let out = build(&[]);
+    assert!(out.status.success(), "build: {}", stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("Pulling from base/bb"), "{text}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.ok(&["image", "inspect", &base])).unwrap();
+    assert_eq!(inspect[0]["Id"], id.as_str(), "the base was pulled");
+    assert_eq!(
+        d.ok(&["run", "--rm", "from-registry", "busybox", "cat", "/made"])
+            .trim(),
+        "built"
+    );
+    // --pull asks the registry again even though the base is here.
+    let out = build(&["--pull"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("Image is up to date"), "{text}");
+    // A base no registry has is the build's error, with the Dockerfile line.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {}/base/none:1\n", registry.addr()),
+    )
+    .unwrap();
+    let out = build(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Dockerfile:1: FROM"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+}

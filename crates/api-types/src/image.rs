@@ -211,3 +211,23 @@ mod tests {
         assert!(h.tags.is_empty());
     }
 }
+
+/// One result of `GET /images/search` (Docker's `registry.SearchResult`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SearchResult {
+    /// The repository (`team/app`).
+    #[serde(default)]
+    pub name: String,
+    /// What the registry says it is.
+    #[serde(default)]
+    pub description: String,
+    /// Stars (Docker Hub's).
+    #[serde(default)]
+    pub star_count: u64,
+    /// One of Docker Hub's official images.
+    #[serde(default)]
+    pub is_official: bool,
+    /// Deprecated by Docker, always false.
+    #[serde(default)]
+    pub is_automated: bool,
+}

@@ -84,6 +84,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Upload an image to a registry
     Push(PushArgs),
+    /// Search a registry for images
+    Search(SearchArgs),
     /// Build an image from a Dockerfile
     Build(BuildArgs),
     /// Log in to a registry
@@ -543,6 +545,26 @@ pub struct PullArgs {
     /// The image
     #[arg(value_name = "NAME[:TAG|@DIGEST]")]
     pub image: String,
+}
+
+/// `search [OPTIONS] TERM`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Max number of search results
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print search using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// What to search for (`host[:port]/text` for a private registry)
+    #[arg(value_name = "TERM")]
+    pub term: String,
 }
 
 /// `push [OPTIONS] NAME[:TAG]`.

@@ -199,6 +199,40 @@ impl Client {
         Ok(json_stream(resp.into_body()))
     }
 
+    /// `GET /images/search?term=&limit=&filters=`, with `auth`'s credentials.
+    pub async fn image_search(
+        &self,
+        term: &str,
+        limit: Option<usize>,
+        filters: &Filters,
+        auth: Option<&AuthConfig>,
+    ) -> Result<Vec<berth_api_types::image::SearchResult>> {
+        let limit = limit.map(|l| l.to_string());
+        let filters_json = (!filters.is_empty()).then(|| filters.to_json());
+        let mut q = vec![("term", term)];
+        if let Some(l) = &limit {
+            q.push(("limit", l.as_str()));
+        }
+        if let Some(f) = &filters_json {
+            q.push(("filters", f.as_str()));
+        }
+        let path = format!("/images/search{}", query(q));
+        let header = registry_auth_header(auth)?;
+        let resp = self
+            .request_with_headers(
+                Method::GET,
+                &path,
+                Body::empty(),
+                &[(X_REGISTRY_AUTH.clone(), header.as_str())],
+            )
+            .await?;
+        let resp = Client::check(resp, &path).await?;
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await?
+            .to_bytes();
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
     /// `POST /images/{name}/push?tag=`: pushes an image (every tag of the repository when
     /// `tag` is `None`) with `auth`'s credentials; returns the progress stream.
     pub async fn image_push(

@@ -27,6 +27,7 @@ pub mod privacy;
 pub mod pull;
 pub mod push;
 mod registry;
+mod search;
 pub mod spec;
 pub mod supervisor;
 mod system;

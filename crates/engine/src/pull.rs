@@ -179,6 +179,48 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A pull from blocking code (a build's `FROM`), on the daemon's runtime: `image` with
+    /// its tag (`latest` when it names none), `progress` getting Docker's pull messages.
+    pub(crate) fn pull_blocking(
+        &self,
+        image: &str,
+        platform: Option<&str>,
+        auth: Option<&AuthConfig>,
+        progress: &(dyn Fn(JsonMessage) + Send + Sync),
+    ) -> Result<Digest, EngineError> {
+        let reference = Reference::parse_tagged_default(image)?;
+        let req = PullRequest {
+            image: reference.to_string(),
+            tag: String::new(),
+            platform: platform.unwrap_or_default().to_string(),
+            auth: auth.cloned(),
+        };
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|_| EngineError::Internal("a pull needs the daemon's async runtime".into()))?;
+        // The pull runs on a thread of its own inside the runtime; its messages come back
+        // here, outside any async context, where the caller's sink may block.
+        let (tx, rx) = std::sync::mpsc::channel::<JsonMessage>();
+        std::thread::scope(|scope| {
+            let puller = scope.spawn(move || {
+                let send = move |m: JsonMessage| {
+                    let _ = tx.send(m);
+                };
+                handle.block_on(async {
+                    let resolved = self.pull_resolve(&req).await?;
+                    self.pull_fetch(resolved, &req, &send).await
+                })
+            });
+            for m in rx {
+                progress(m);
+            }
+            puller
+                .join()
+                .unwrap_or_else(|_| Err(EngineError::Internal("the pull panicked".into())))
+        })
+    }
+}
+
 /// `GET /distribution/{name}/json`'s answer: what the registry holds for a reference.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DistributionInspect {

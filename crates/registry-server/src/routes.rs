@@ -17,6 +17,7 @@ use std::sync::Arc;
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
     Base,
+    Search,
     Token,
     Catalog,
     Tags(String),
@@ -34,6 +35,9 @@ fn route(path: &str) -> Route {
     }
     if path == "/token" {
         return Route::Token;
+    }
+    if path == "/v1/search" {
+        return Route::Search;
     }
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Route::Unknown;
@@ -123,6 +127,9 @@ pub async fn dispatch(
         .and_then(|v| v.to_str().ok());
     if r == Route::Token {
         return token(&app, &uri, authorization);
+    }
+    if r == Route::Search {
+        return search(&app, &uri, authorization);
     }
     let repo = match &r {
         Route::Tags(n)
@@ -281,6 +288,39 @@ fn token(app: &App, uri: &Uri, authorization: Option<&str>) -> Response {
             resp
         }
     }
+}
+
+/// `GET /v1/search?q=&n=`: the repositories whose name contains `q` that the caller may
+/// pull (what `docker search HOST/q` asks a registry).
+fn search(app: &App, uri: &Uri, authorization: Option<&str>) -> Response {
+    let q = query(uri, "q").unwrap_or_default().to_lowercase();
+    let n = query(uri, "n")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(25);
+    let all = match app.store.catalog() {
+        Ok(a) => a,
+        Err(e) => return store_error(e),
+    };
+    let results: Vec<serde_json::Value> = all
+        .into_iter()
+        .filter(|r| r.contains(&q))
+        .filter(|r| app.policy.authorize(authorization, Some(r), "pull") == Verdict::Allowed)
+        .take(n)
+        .map(|name| {
+            serde_json::json!({
+                "name": name,
+                "description": "",
+                "star_count": 0,
+                "is_official": false,
+                "is_automated": false,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"num_results": results.len(), "query": q, "results": results});
+    respond(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
 }
 
 /// One page (`n`, `last`) of a sorted list, and the `Link` to the next.

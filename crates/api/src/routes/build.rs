@@ -78,13 +78,24 @@ fn options(q: &Query) -> Result<BuildOptions, ApiError> {
         platform: q.get_nonempty("platform").map(str::to_string),
         session: q.get_nonempty("session").map(str::to_string),
         remote: q.get_nonempty("remote").map(str::to_string),
+        pull: q.bool("pull"),
+        registry_auth: Default::default(),
     })
 }
 
 /// `POST /build`.
-async fn build(State(engine): State<AppState>, q: Query, body: Body) -> Response {
-    let opts = match options(&q) {
+async fn build(
+    State(engine): State<AppState>,
+    q: Query,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Response {
+    let mut opts = match options(&q) {
         Ok(o) => o,
+        Err(e) => return e.into_response(),
+    };
+    opts.registry_auth = match crate::routes::images::registry_config(&headers) {
+        Ok(m) => m,
         Err(e) => return e.into_response(),
     };
     let quiet = opts.quiet;

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/images/get", get(save_many))
         .route("/images/create", post(create))
         .route("/images/prune", post(prune))
+        .route("/images/search", get(search))
         .route(
             "/images/{*rest}",
             get(by_name).post(by_name).delete(by_name),
@@ -80,6 +81,52 @@ pub(crate) fn registry_auth(
         return Ok(None);
     }
     Ok(Some(auth))
+}
+
+/// `GET /images/search?term=&limit=&filters=`.
+async fn search(
+    State(engine): State<AppState>,
+    q: Query,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let term = q
+        .get_nonempty("term")
+        .ok_or_else(|| ApiError::bad_request("a search term is required"))?
+        .to_string();
+    let limit = match q.get_nonempty("limit") {
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        None => 0,
+    };
+    let filters = q.filters()?;
+    let auth = registry_auth(&headers)?;
+    let results = engine
+        .image_search(&term, limit, &filters, auth.as_ref())
+        .await?;
+    Ok(Json(results).into_response())
+}
+
+/// The credentials of `X-Registry-Config` (a build's: base64url JSON of a map from registry
+/// to auth config), for pulling base images.
+pub(crate) fn registry_config(
+    headers: &HeaderMap,
+) -> Result<std::collections::BTreeMap<String, berth_api_types::system::AuthConfig>, ApiError> {
+    use base64::Engine as _;
+    let Some(value) = headers.get("x-registry-config") else {
+        return Ok(Default::default());
+    };
+    let text = value.to_str().unwrap_or("").trim().trim_end_matches('=');
+    if text.is_empty() {
+        return Ok(Default::default());
+    }
+    let bad =
+        |why: String| ApiError::bad_request(format!("invalid X-Registry-Config header: {why}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+        .map_err(|e| bad(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))
 }
 
 /// Fields image inspect carried in older API versions: `VirtualSize` before 1.44, as Docker;

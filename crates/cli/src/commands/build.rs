@@ -267,13 +267,17 @@ pub async fn build(target: &Target, mut args: BuildArgs) -> Result<()> {
             id = Some(i.to_string());
             continue;
         }
-        if !args.quiet
-            && let Some(s) = &m.stream
-        {
+        if args.quiet {
+            continue;
+        }
+        if let Some(s) = &m.stream {
             if let Some(took) = clock.next(s) {
                 output::print(&took)?;
             }
             output::print(s)?;
+        } else if let Some(line) = crate::progress::plain_line(&m) {
+            // A base image's pull: Docker's per-layer status lines.
+            output::print(&line)?;
         }
     }
     producer.await.context("packing the context")??;

@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(&target, a).await,
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&target, a).await,
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => pull::push(&target, a).await,
+        Command::Search(a) => pull::search(&target, a).await,
         Command::Login(a) => login::login(&target, a).await,
         Command::Logout(a) => login::logout(a).await,
         Command::Image(ImageCommand::Bootstrap(a)) => bootstrap::bootstrap(&target, a).await,

@@ -1,10 +1,11 @@
-//! `pull` and `push`: the daemon talks to the registry (`POST /images/create?fromImage=`,
+//! `pull`, `push` and `search`: the daemon talks to the registry (`POST /images/create?fromImage=`,
 //! `POST /images/{name}/push`); the CLI only finds the credentials `login` stored for that
 //! registry, sends them as `X-Registry-Auth`, and shows the progress as Docker does.
 
-use crate::args::{PullArgs, PushArgs};
+use crate::args::{PullArgs, PushArgs, SearchArgs};
 use crate::autostart::Target;
 use crate::credentials::{self, DOCKER_HUB};
+use crate::format::{table, template};
 use crate::{output, progress};
 use anyhow::{Result, bail};
 use berth_api_types::system::AuthConfig;
@@ -109,5 +110,71 @@ pub async fn push(target: &Target, args: PushArgs) -> Result<()> {
     } else {
         progress::show(stream, tty).await?;
     }
+    Ok(())
+}
+
+/// `search`'s default table (Docker's columns).
+const SEARCH_FORMAT: &str = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}";
+/// Column titles.
+const SEARCH_HEADERS: &[(&str, &str)] = &[
+    ("Name", "NAME"),
+    ("Description", "DESCRIPTION"),
+    ("StarCount", "STARS"),
+    ("IsOfficial", "OFFICIAL"),
+];
+
+/// One `search` row as templates see it (Docker's `searchContext`).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SearchRow {
+    name: String,
+    description: String,
+    star_count: String,
+    is_official: String,
+}
+
+/// `search [--limit N] [--filter K=V] [--format F] [--no-trunc] TERM`.
+pub async fn search(target: &Target, args: SearchArgs) -> Result<()> {
+    let filters = berth_api_types::Filters::from_cli(&args.filter)?;
+    let host = args
+        .term
+        .split_once('/')
+        .map(|(h, _)| h)
+        .filter(|h| h.contains('.') || h.contains(':') || *h == "localhost");
+    let auth = match host {
+        Some(h) => Reference::parse(&format!("{h}/x"))
+            .ok()
+            .and_then(|r| auth_for(&r)),
+        None => Reference::parse("x").ok().and_then(|r| auth_for(&r)),
+    };
+    let client = target.connect().await?;
+    let results = client
+        .image_search(&args.term, args.limit, &filters, auth.as_ref())
+        .await?;
+    let fmt = match args.format.as_deref() {
+        Some(f) if !f.is_empty() => table::Format::parse(f, SEARCH_FORMAT),
+        _ => table::Format::parse(SEARCH_FORMAT, SEARCH_FORMAT),
+    };
+    let rows = results
+        .iter()
+        .map(|r| {
+            let description = r.description.replace('\n', " ");
+            template::to_value(&SearchRow {
+                name: r.name.clone(),
+                description: if args.no_trunc {
+                    description
+                } else {
+                    crate::format::ellipsis(&description, 45)
+                },
+                star_count: r.star_count.to_string(),
+                is_official: if r.is_official {
+                    "[OK]".into()
+                } else {
+                    String::new()
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    output::print(&table::render(&fmt, &rows, SEARCH_HEADERS)?)?;
     Ok(())
 }

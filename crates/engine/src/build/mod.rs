@@ -90,6 +90,10 @@ pub struct BuildOptions {
     pub session: Option<String>,
     /// A context to fetch instead of reading the body (`remote=`: a git or http(s) URL).
     pub remote: Option<String>,
+    /// `--pull`: pull every base image even when one is local.
+    pub pull: bool,
+    /// Registry credentials by registry (`X-Registry-Config`), for pulling base images.
+    pub registry_auth: BTreeMap<String, berth_api_types::system::AuthConfig>,
 }
 
 /// What a build made.

@@ -129,7 +129,7 @@ impl Run<'_, '_> {
         let image = platform_of(&state.config);
         if state.image.is_some() && !image.os.is_empty() && !image.runs_on(&wanted) {
             return Err(err(format!(
-                "--platform={}: the base image is {} (only local images exist until pulls do)",
+                "--platform={}: the base image is {} (pull a base made for that platform, or build for the host)",
                 wanted.spec(),
                 image.spec()
             )));
@@ -142,6 +142,45 @@ impl Run<'_, '_> {
         Ok(())
     }
 
+    /// The image a `FROM` names: the local one, or pulled from its registry when there is
+    /// none (or always, with `--pull`), with the pull's progress in the build's output.
+    fn base_image(&mut self, base: &str, stage: &Stage) -> Result<Digest> {
+        let local = self.engine.images.resolve(base).ok();
+        if let Some(id) = &local
+            && !self.opts.pull
+        {
+            return Ok(id.clone());
+        }
+        let reference = berth_common::Reference::parse_tagged_default(base).map_err(|e| {
+            EngineError::BuildStep {
+                message: format!("{}:{}: FROM: {e}", self.file, stage.line),
+            }
+        })?;
+        let domain = reference.domain().to_string();
+        let auth = self
+            .opts
+            .registry_auth
+            .iter()
+            .find(|(server, _)| {
+                berth_registry::auth::registry_host(server)
+                    == berth_registry::auth::registry_host(&domain)
+            })
+            .map(|(_, a)| a.clone());
+        let quiet = self.opts.quiet;
+        let sink = std::sync::Mutex::new(&mut *self.progress);
+        let forward = |m: JsonMessage| {
+            if !quiet {
+                (sink.lock().unwrap_or_else(|p| p.into_inner()))(m);
+            }
+        };
+        let platform = self.opts.platform.clone();
+        self.engine
+            .pull_blocking(base, platform.as_deref(), auth.as_ref(), &forward)
+            .map_err(|e| EngineError::BuildStep {
+                message: format!("{}:{}: FROM: pulling {base}: {e}", self.file, stage.line),
+            })
+    }
+
     /// The state a stage starts from: an earlier stage's image, `scratch`, or a local image.
     pub(super) fn base_state(&mut self, base: &str, stage: &Stage) -> Result<StageState> {
         let earlier = self
@@ -150,29 +189,23 @@ impl Run<'_, '_> {
             .copied()
             .filter(|i| *i < stage.index)
             .or_else(|| base.parse::<usize>().ok().filter(|i| *i < stage.index));
-        let image =
-            if let Some(i) = earlier {
-                Some(
-                    self.results
-                        .get(&i)
-                        .cloned()
-                        .ok_or_else(|| EngineError::BuildStep {
-                            message: format!(
-                                "{}:{}: FROM: stage {base} was not built",
-                                self.file, stage.line
-                            ),
-                        })?,
-                )
-            } else if base.eq_ignore_ascii_case("scratch") {
-                None
-            } else {
-                Some(self.engine.images.resolve(base).map_err(|_| EngineError::BuildStep {
-                message: format!(
-                    "{}:{}: FROM: image {base} is not in the local store (pull it first)",
-                    self.file, stage.line
-                ),
-            })?)
-            };
+        let image = if let Some(i) = earlier {
+            Some(
+                self.results
+                    .get(&i)
+                    .cloned()
+                    .ok_or_else(|| EngineError::BuildStep {
+                        message: format!(
+                            "{}:{}: FROM: stage {base} was not built",
+                            self.file, stage.line
+                        ),
+                    })?,
+            )
+        } else if base.eq_ignore_ascii_case("scratch") {
+            None
+        } else {
+            Some(self.base_image(base, stage)?)
+        };
         match image {
             Some(id) => {
                 let config = self.engine.images.image_config(&id)?;
