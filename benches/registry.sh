@@ -43,10 +43,14 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
-# --- the image: an OCI archive, 5 x 40 MiB of random bytes, layers 1-3 gzip, 4-5 zstd
-python3 - "$work/oci" <<'PY'
+# --- the images: OCI archives of 5 x 40 MiB of random bytes; "mixed" has layers 1-3 gzip and
+# 4-5 zstd, "gzip" has all five gzip (Debian's dockerd 20.10 cannot unpack zstd layers, so the
+# three-way comparison uses it, and berth is measured with both).
+make_image() { # DIR ZSTD_LAYERS
+python3 - "$1" "$2" <<'PY'
 import gzip, hashlib, io, json, os, subprocess, sys, tarfile
 out = sys.argv[1]
+zstd_layers = int(sys.argv[2])
 blobs = os.path.join(out, "blobs", "sha256")
 os.makedirs(blobs)
 def put(data):
@@ -62,7 +66,7 @@ for i in range(5):
         t.addfile(info, io.BytesIO(payload))
     raw = buf.getvalue()
     diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-    if i < 3:
+    if i < 5 - zstd_layers:
         comp, mt = gzip.compress(raw, compresslevel=1), "application/vnd.oci.image.layer.v1.tar+gzip"
     else:
         comp = subprocess.run(["zstd", "-1", "-q", "-c"], input=raw, capture_output=True, check=True).stdout
@@ -79,7 +83,10 @@ json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.
     "digest": md, "size": len(manifest), "annotations": {"io.containerd.image.name": "bench/img:1",
     "org.opencontainers.image.ref.name": "1"}}]}, open(os.path.join(out, "index.json"), "w"))
 PY
-tar -C "$work/oci" -cf "$work/image.tar" .
+tar -C "$1" -cf "$1.tar" .
+}
+make_image "$work/oci" 0
+make_image "$work/oci-mixed" 2
 image_mb=$(du -sm "$work/oci/blobs" | cut -f1)
 
 htpasswd -bBc "$work/htpasswd" bench bench 2>/dev/null
@@ -130,20 +137,26 @@ export BERTH_HOST="unix://$work/b.sock"
 bd_pid=$!
 pids+=($bd_pid)
 for _ in $(seq 100); do [ -S "$work/b.sock" ] && break; sleep 0.05; done
-"$berth" load -q -i "$work/image.tar" >/dev/null
-for i in $(seq "$runs"); do
-  berth_registry "$work/breg-push-$i"
-  "$berth" tag bench/img:1 "$breg/bench/img:1"
-  time_cmd "$work/b-push" "$berth" push "$breg/bench/img:1"
-  "$berth" rmi "$breg/bench/img:1" >/dev/null
-  [ "$i" = "$runs" ] || stop "$breg_pid"
-done
-# Pulls from the last registry: the image leaves the store each time (layers too).
-"$berth" rmi bench/img:1 >/dev/null
-for i in $(seq "$runs"); do
-  time_cmd "$work/b-pull" "$berth" pull "$breg/bench/img:1"
-  "$berth" rmi "$breg/bench/img:1" >/dev/null
-done
+# berth_round PREFIX ARCHIVE: pushes (each to a fresh registry), then pulls from the last one
+# (the image leaves the store, layers too, before each pull).
+berth_round() {
+  "$berth" load -q -i "$2" >/dev/null
+  for i in $(seq "$runs"); do
+    berth_registry "$work/breg-$1-push-$i"
+    "$berth" tag bench/img:1 "$breg/bench/img:1"
+    time_cmd "$work/$1-push" "$berth" push "$breg/bench/img:1"
+    "$berth" rmi "$breg/bench/img:1" >/dev/null
+    [ "$i" = "$runs" ] || stop "$breg_pid"
+  done
+  "$berth" rmi bench/img:1 >/dev/null
+  for i in $(seq "$runs"); do
+    time_cmd "$work/$1-pull" "$berth" pull "$breg/bench/img:1"
+    "$berth" rmi "$breg/bench/img:1" >/dev/null
+  done
+}
+berth_round bm "$work/oci-mixed.tar"
+stop "$breg_pid"
+berth_round b "$work/oci.tar"
 b_daemon_rss=$(peak_rss_mb "$bd_pid")
 berth_src=$breg
 berth_src_pid=$breg_pid
@@ -153,10 +166,10 @@ have_docker=0
 distribution "$work/dreg-seed"
 seed=$dreg
 seed_pid=$dreg_pid
-skopeo copy -q --dest-tls-verify=false "oci-archive:$work/image.tar" "docker://$seed/bench/img:1" >/dev/null
+skopeo copy -q --dest-tls-verify=false "oci-archive:$work/oci.tar" "docker://$seed/bench/img:1" >/dev/null
 for i in $(seq "$runs"); do
   distribution "$work/dreg-skopeo-$i"
-  time_cmd "$work/s-push" skopeo copy -q --dest-tls-verify=false "oci-archive:$work/image.tar" "docker://$dreg/bench/img:1"
+  time_cmd "$work/s-push" skopeo copy -q --dest-tls-verify=false "oci-archive:$work/oci.tar" "docker://$dreg/bench/img:1"
   stop "$dreg_pid"
   rm -rf "$work/s-dir"
   time_cmd "$work/s-pull" skopeo copy -q --src-tls-verify=false "docker://$seed/bench/img:1" "dir:$work/s-dir"
@@ -197,9 +210,10 @@ fetch_all() { # BASE CURLOPTS...
 concurrent() { # FILE BASE CURLOPTS...
   local out=$1 base=$2; shift 2
   local t0 t1
+  local fetchers=()
   t0=$(now_ms)
-  for _ in $(seq 20); do fetch_all "$base" "$@" & done
-  wait
+  for _ in $(seq 20); do fetch_all "$base" "$@" & fetchers+=($!); done
+  for p in "${fetchers[@]}"; do wait "$p"; done
   t1=$(now_ms)
   echo "scale=1; ($t1 - $t0) / 1000" | bc >> "$out"
 }
@@ -221,7 +235,7 @@ for i in $(seq "$runs"); do
   time_cmd "$work/d-big" curl -sf -o /dev/null "http://$seed/v2/bench/big/blobs/$big"
 done
 
-echo "medians of $runs runs (ms, wall time through each client); image: 5 layers, ${image_mb} MB compressed"
+echo "medians of $runs runs (ms, wall time through each client); image: 5 gzip layers, ${image_mb} MB"
 printf '%-34s %10s %10s\n' "" push pull
 row() { # LABEL PREFIX
   local push=- pull=-
@@ -232,6 +246,7 @@ row() { # LABEL PREFIX
 row "berth -> berth registry" b
 [ "$have_docker" = 1 ] && row "dockerd -> distribution" d
 row "skopeo -> distribution (no unpack)" s
+row "berth, 3 gzip + 2 zstd layers" bm
 echo
 printf '%-34s %12s %14s %14s\n' "" "20 pulls ms" "server RSS MB" "1 GiB GET ms"
 printf '%-34s %12s %14s %14s\n' "berth registry" "$(median < "$work/b-conc")" "$b_reg_rss" "$(median < "$work/b-big")"
