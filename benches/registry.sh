@@ -201,8 +201,22 @@ if command -v dockerd >/dev/null; then
   fi
 fi
 
+echo "medians of $runs runs (ms, wall time through each client); image: 5 gzip layers, ${image_mb} MB"
+printf '%-34s %10s %10s\n' "" push pull
+row() { # LABEL PREFIX
+  local push=- pull=-
+  [ -s "$work/$2-push" ] && push=$(median < "$work/$2-push")
+  [ -s "$work/$2-pull" ] && pull=$(median < "$work/$2-pull")
+  printf '%-34s %10s %10s\n' "$1" "$push" "$pull"
+}
+row "berth -> berth registry" b
+[ "$have_docker" = 1 ] && row "dockerd -> distribution" d
+row "skopeo -> distribution (no unpack)" s
+row "berth, 3 gzip + 2 zstd layers" bm
+
 # --- 20 concurrent pulls of every blob of the image, from each server, and one 1 GiB GET
-blobs=$(ls "$work/oci/blobs/sha256")
+# The image's config and layers (the manifest is not a blob to distribution).
+blobs=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/blobs/sha256/"+json.load(open(sys.argv[1]+"/index.json"))["manifests"][0]["digest"][7:])); print(" ".join(d["digest"][7:] for d in [m["config"]]+m["layers"]))' "$work/oci")
 fetch_all() { # BASE CURLOPTS...
   local base=$1; shift
   for b in $blobs; do curl -sf "$@" -o /dev/null "$base/v2/bench/img/blobs/sha256:$b" || return 1; done
@@ -224,29 +238,17 @@ d_reg_rss=$(peak_rss_mb "$seed_pid")
 
 head -c $((1 << 30)) /dev/urandom > "$work/big.bin"
 big=sha256:$(sha256sum "$work/big.bin" | cut -d' ' -f1)
-curl -sf -u bench:bench -X POST --data-binary "@$work/big.bin" -H 'Content-Type: application/octet-stream' \
+curl -sf -u bench:bench -X POST -T "$work/big.bin" -H 'Content-Type: application/octet-stream' \
   "http://$berth_src/v2/bench/big/blobs/uploads/?digest=$big" -o /dev/null
 loc=$(curl -sf -X POST -D - -o /dev/null "http://$seed/v2/bench/big/blobs/uploads/" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
 sep='?'; case "$loc" in *\?*) sep='&';; esac
-curl -sf -X PUT --data-binary "@$work/big.bin" -H 'Content-Type: application/octet-stream' "$loc${sep}digest=$big" -o /dev/null
+curl -sf -X PUT -T "$work/big.bin" -H 'Content-Type: application/octet-stream' "$loc${sep}digest=$big" -o /dev/null
 rm -f "$work/big.bin"
 for i in $(seq "$runs"); do
   time_cmd "$work/b-big" curl -sf -u bench:bench -o /dev/null "http://$berth_src/v2/bench/big/blobs/$big"
   time_cmd "$work/d-big" curl -sf -o /dev/null "http://$seed/v2/bench/big/blobs/$big"
 done
 
-echo "medians of $runs runs (ms, wall time through each client); image: 5 gzip layers, ${image_mb} MB"
-printf '%-34s %10s %10s\n' "" push pull
-row() { # LABEL PREFIX
-  local push=- pull=-
-  [ -s "$work/$2-push" ] && push=$(median < "$work/$2-push")
-  [ -s "$work/$2-pull" ] && pull=$(median < "$work/$2-pull")
-  printf '%-34s %10s %10s\n' "$1" "$push" "$pull"
-}
-row "berth -> berth registry" b
-[ "$have_docker" = 1 ] && row "dockerd -> distribution" d
-row "skopeo -> distribution (no unpack)" s
-row "berth, 3 gzip + 2 zstd layers" bm
 echo
 printf '%-34s %12s %14s %14s\n' "" "20 pulls ms" "server RSS MB" "1 GiB GET ms"
 printf '%-34s %12s %14s %14s\n' "berth registry" "$(median < "$work/b-conc")" "$b_reg_rss" "$(median < "$work/b-big")"

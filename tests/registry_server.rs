@@ -474,8 +474,8 @@ fn the_protocol_corners_answer_with_the_spec_codes() {
         (
             "/v2/corner/manifests/big".into(),
             vec![b' '; (4 << 20) + 1],
-            400,
-            "MANIFEST_INVALID",
+            413,
+            "SIZE_INVALID",
         ),
         (
             "/v2/corner/manifests/broken".into(),

@@ -24,7 +24,14 @@ impl ProgressSender {
 /// A `200 application/json` response whose body is the JSON-lines stream fed by the sender.
 pub fn json_message_stream() -> (ProgressSender, Response) {
     let (tx, rx) = mpsc::channel::<JsonMessage>(64);
-    let body = ReceiverStream::new(rx).map(|m| {
+    (ProgressSender(tx), json_lines(ReceiverStream::new(rx)))
+}
+
+/// The response carrying `messages` as JSON lines.
+fn json_lines(
+    messages: impl futures_util::Stream<Item = JsonMessage> + Send + 'static,
+) -> Response {
+    let body = messages.map(|m| {
         let mut line = serde_json::to_vec(&m).unwrap_or_default();
         line.extend_from_slice(b"\r\n");
         Ok::<_, std::convert::Infallible>(Bytes::from(line))
@@ -34,7 +41,7 @@ pub fn json_message_stream() -> (ProgressSender, Response) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    (ProgressSender(tx), resp)
+    resp
 }
 
 /// A sender for progress messages from async engine work (a pull). Unbounded, so a slow
@@ -53,17 +60,10 @@ impl AsyncProgress {
 /// [`json_message_stream`] fed from async code.
 pub fn json_message_stream_async() -> (AsyncProgress, Response) {
     let (tx, rx) = mpsc::unbounded_channel::<JsonMessage>();
-    let body = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(|m| {
-        let mut line = serde_json::to_vec(&m).unwrap_or_default();
-        line.extend_from_slice(b"\r\n");
-        Ok::<_, std::convert::Infallible>(Bytes::from(line))
-    });
-    let mut resp = Response::new(Body::from_stream(body));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    (AsyncProgress(tx), resp)
+    (
+        AsyncProgress(tx),
+        json_lines(tokio_stream::wrappers::UnboundedReceiverStream::new(rx)),
+    )
 }
 
 /// A `200 application/x-tar` response whose body `produce` writes on a blocking thread. A

@@ -186,17 +186,27 @@ impl Client {
             q.push(("platform", p));
         }
         let path = format!("/images/create{}", query(q));
+        let resp = self.send_with_auth(Method::POST, &path, auth).await?;
+        Ok(json_stream(resp.into_body()))
+    }
+
+    /// A bodiless request carrying `auth` as `X-Registry-Auth`; an error status is an error.
+    async fn send_with_auth(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&AuthConfig>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
         let header = registry_auth_header(auth)?;
         let resp = self
             .request_with_headers(
-                Method::POST,
-                &path,
+                method,
+                path,
                 Body::empty(),
                 &[(X_REGISTRY_AUTH.clone(), header.as_str())],
             )
             .await?;
-        let resp = Client::check(resp, &path).await?;
-        Ok(json_stream(resp.into_body()))
+        Client::check(resp, path).await
     }
 
     /// `GET /images/search?term=&limit=&filters=`, with `auth`'s credentials.
@@ -217,16 +227,7 @@ impl Client {
             q.push(("filters", f.as_str()));
         }
         let path = format!("/images/search{}", query(q));
-        let header = registry_auth_header(auth)?;
-        let resp = self
-            .request_with_headers(
-                Method::GET,
-                &path,
-                Body::empty(),
-                &[(X_REGISTRY_AUTH.clone(), header.as_str())],
-            )
-            .await?;
-        let resp = Client::check(resp, &path).await?;
+        let resp = self.send_with_auth(Method::GET, &path, auth).await?;
         let bytes = http_body_util::BodyExt::collect(resp.into_body())
             .await?
             .to_bytes();
@@ -246,16 +247,7 @@ impl Client {
             q.push(("tag", t));
         }
         let path = format!("/images/{name}/push{}", query(q));
-        let header = registry_auth_header(auth)?;
-        let resp = self
-            .request_with_headers(
-                Method::POST,
-                &path,
-                Body::empty(),
-                &[(X_REGISTRY_AUTH.clone(), header.as_str())],
-            )
-            .await?;
-        let resp = Client::check(resp, &path).await?;
+        let resp = self.send_with_auth(Method::POST, &path, auth).await?;
         Ok(json_stream(resp.into_body()))
     }
 

@@ -241,15 +241,7 @@ impl Engine {
     ) -> Result<DistributionInspect, EngineError> {
         let reference = Reference::parse_tagged_default(name)?;
         let session = self.registry_session(&reference, auth, false).await?;
-        let wanted = match (reference.digest(), reference.tag()) {
-            (Some(d), _) => d.to_string(),
-            (None, Some(t)) => t.to_string(),
-            (None, None) => berth_common::reference::DEFAULT_TAG.to_string(),
-        };
-        let top = session
-            .manifest(&wanted)
-            .await
-            .map_err(|e| registry_error(&reference, e, "manifest"))?;
+        let top = top_manifest(&session, &reference).await?;
         let platforms = match manifest_kind(&top) {
             Kind::Index => serde_json::from_slice::<ImageIndex>(&top.bytes)
                 .map(|i| i.manifests.into_iter().filter_map(|m| m.platform).collect())
@@ -535,20 +527,25 @@ async fn download_layer(
 }
 
 /// The manifest, platform choice and config of `reference`.
-async fn resolve_image(
-    session: &Session,
-    reference: &Reference,
-    platform: &Platform,
-) -> Result<ImagePlan, EngineError> {
+/// The manifest (or index) `reference` names: by its digest, else its tag (`latest`).
+async fn top_manifest(session: &Session, reference: &Reference) -> Result<Fetched, EngineError> {
     let wanted = match (reference.digest(), reference.tag()) {
         (Some(d), _) => d.to_string(),
         (None, Some(t)) => t.to_string(),
         (None, None) => berth_common::reference::DEFAULT_TAG.to_string(),
     };
-    let top = session
+    session
         .manifest(&wanted)
         .await
-        .map_err(|e| registry_error(reference, e, "manifest"))?;
+        .map_err(|e| registry_error(reference, e, "manifest"))
+}
+
+async fn resolve_image(
+    session: &Session,
+    reference: &Reference,
+    platform: &Platform,
+) -> Result<ImagePlan, EngineError> {
+    let top = top_manifest(session, reference).await?;
     let top_digest = top.digest.clone();
     let mut manifest = top;
     for _ in 0..2 {

@@ -96,6 +96,8 @@ pub struct Policy {
     token_realm: Option<String>,
     key: [u8; 32],
     verified: Mutex<HashSet<[u8; 32]>>,
+    /// A hash of the accounts' cost, checked for unknown accounts.
+    dummy_hash: String,
 }
 
 /// The service name tokens are issued for.
@@ -158,7 +160,14 @@ impl Policy {
             path: "the kernel's random source".into(),
             source: std::io::Error::other(e.to_string()),
         })?;
+        let cost = users
+            .first()
+            .and_then(|(_, h)| h.get(4..6))
+            .and_then(|c| c.parse::<u32>().ok())
+            .unwrap_or(bcrypt::DEFAULT_COST);
+        let dummy_hash = bcrypt::hash(format!("{:x?}", &key[..8]), cost).unwrap_or_default();
         Ok(Policy {
+            dummy_hash,
             users,
             rules,
             anonymous_pull,
@@ -190,6 +199,8 @@ impl Policy {
     /// Checks `user`'s `password` against the htpasswd entry.
     fn check_password(&self, user: &str, password: &str) -> bool {
         let Some((_, hash)) = self.users.iter().find(|(u, _)| u == user) else {
+            // As slow as a wrong password, so timing does not tell which accounts exist.
+            let _ = bcrypt::verify(password, &self.dummy_hash);
             return false;
         };
         let mut h = Sha256::new();
@@ -260,7 +271,12 @@ impl Policy {
                 return match self.verify_token(&a["Bearer ".len()..]) {
                     Some(claims) => {
                         let ok = match repo {
-                            None => true,
+                            // The registry itself (the catalog): an account, unless it is open.
+                            None => {
+                                !claims.sub.is_empty()
+                                    || !self.has_accounts()
+                                    || self.anonymous_pull
+                            }
                             Some(r) => claims.access.iter().any(|g| {
                                 g.name == r && g.actions.iter().any(|x| x == action || x == "*")
                             }),

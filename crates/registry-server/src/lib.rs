@@ -97,6 +97,18 @@ pub struct App {
     read_only: bool,
 }
 
+impl App {
+    /// True when `method` writes and the registry is read-only.
+    fn read_only_all_writes(&self, method: &axum::http::Method) -> bool {
+        self.read_only && method != axum::http::Method::GET && method != axum::http::Method::HEAD
+    }
+}
+
+/// Connections served at once; more wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 4096;
+/// How long a client may take to send a request's headers (no slowloris).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Runs the server until the process is stopped; `announce` gets the lines to tell the user
 /// (where it listens, how to trust a self-signed certificate).
 pub async fn serve(opts: ServeOptions, announce: impl Fn(&str)) -> Result<(), ServerError> {
@@ -180,7 +192,11 @@ pub async fn serve(opts: ServeOptions, announce: impl Fn(&str)) -> Result<(), Se
     let router = axum::Router::new()
         .fallback(routes::dispatch)
         .with_state(app);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
@@ -193,8 +209,11 @@ pub async fn serve(opts: ServeOptions, announce: impl Fn(&str)) -> Result<(), Se
         let router = router.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper_util::service::TowerToHyperService::new(router);
-            let http = hyper::server::conn::http1::Builder::new();
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
             let result = match tls {
                 Some(config) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);

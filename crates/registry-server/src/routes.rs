@@ -131,6 +131,13 @@ pub async fn dispatch(
     if r == Route::Search {
         return search(&app, &uri, authorization);
     }
+    if app.read_only_all_writes(&method) {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "the registry is read-only",
+        );
+    }
     let repo = match &r {
         Route::Tags(n)
         | Route::Manifest(n, _)
@@ -146,18 +153,12 @@ pub async fn dispatch(
         return store_error(e);
     }
     let reading = method == Method::GET || method == Method::HEAD;
-    if !reading && app.read_only {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "UNSUPPORTED",
-            "the registry is read-only",
-        );
-    }
     let action = if reading {
         "pull"
-    } else if method == Method::DELETE {
+    } else if method == Method::DELETE && !matches!(r, Route::Upload(..)) {
         "delete"
     } else {
+        // Cancelling one's own upload is part of pushing.
         "push"
     };
     let mut needed: Vec<(Option<String>, &str)> = vec![(repo.clone(), action)];
@@ -167,7 +168,10 @@ pub async fn dispatch(
         needed.push((Some(from), "pull"));
     }
     for (repo, action) in &needed {
-        match app.policy.authorize(authorization, repo.as_deref(), action) {
+        let verdict = tokio::task::block_in_place(|| {
+            app.policy.authorize(authorization, repo.as_deref(), action)
+        });
+        match verdict {
             Verdict::Allowed => {}
             Verdict::Unauthenticated(why) => {
                 let scope = repo.as_ref().map(|r| format!("repository:{r}:{action}"));
@@ -185,7 +189,7 @@ pub async fn dispatch(
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from("{}"))
             .unwrap_or_default(),
-        (Route::Catalog, Method::GET) => catalog(&app, &uri),
+        (Route::Catalog, Method::GET) => catalog(&app, &uri, authorization),
         (Route::Tags(name), Method::GET) => tags(&app, &name, &uri),
         (Route::Manifest(name, reference), Method::GET | Method::HEAD) => {
             get_manifest(&app, &name, &reference, method == Method::HEAD)
@@ -263,7 +267,8 @@ pub async fn dispatch(
 /// `GET /token`: a bearer token for the scopes asked.
 fn token(app: &App, uri: &Uri, authorization: Option<&str>) -> Response {
     let scopes = query_all(uri, "scope");
-    match app.policy.issue_token(authorization, &scopes) {
+    let issued = tokio::task::block_in_place(|| app.policy.issue_token(authorization, &scopes));
+    match issued {
         Some(t) => {
             let body = serde_json::json!({
                 "token": t,
@@ -293,6 +298,15 @@ fn token(app: &App, uri: &Uri, authorization: Option<&str>) -> Response {
 /// `GET /v1/search?q=&n=`: the repositories whose name contains `q` that the caller may
 /// pull (what `docker search HOST/q` asks a registry).
 fn search(app: &App, uri: &Uri, authorization: Option<&str>) -> Response {
+    // Credentials are checked once; the per-repository checks below then hit the cache.
+    let verdict = tokio::task::block_in_place(|| app.policy.authorize(authorization, None, "pull"));
+    if let Verdict::Unauthenticated(why) = verdict {
+        let mut resp = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", &why);
+        if let Ok(v) = HeaderValue::from_str(&app.policy.challenge(None)) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        return resp;
+    }
     let q = query(uri, "q").unwrap_or_default().to_lowercase();
     let n = query(uri, "n")
         .and_then(|n| n.parse::<usize>().ok())
@@ -362,9 +376,16 @@ fn json_page(
         .unwrap_or_default()
 }
 
-fn catalog(app: &App, uri: &Uri) -> Response {
+/// `GET /v2/_catalog`: the repositories the caller may pull.
+fn catalog(app: &App, uri: &Uri, authorization: Option<&str>) -> Response {
     match app.store.catalog() {
         Ok(all) => {
+            let all: Vec<String> = all
+                .into_iter()
+                .filter(|r| {
+                    app.policy.authorize(authorization, Some(r), "pull") == Verdict::Allowed
+                })
+                .collect();
             let (items, link) = page(all, uri, "/v2/_catalog");
             json_page("repositories", items, None, link)
         }
@@ -422,9 +443,7 @@ async fn put_manifest(
             );
         };
         if bytes.len() + chunk.len() > MANIFEST_LIMIT {
-            return store_error(StoreError::ManifestInvalid(format!(
-                "the manifest is larger than {MANIFEST_LIMIT} bytes"
-            )));
+            return store_error(StoreError::ManifestTooLarge);
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -239,14 +239,8 @@ pub async fn login(
                         }
                     }
                     Some(Challenge::Bearer { realm, service, .. }) => {
-                        let mut token_url = format!(
-                            "{realm}{}account={}",
-                            if realm.contains('?') { '&' } else { '?' },
-                            query_escape(&creds.username)
-                        );
-                        if let Some(s) = service {
-                            token_url.push_str(&format!("&service={}", query_escape(&s)));
-                        }
+                        let token_url =
+                            token_url(&realm, service.as_deref(), &[], Some(&creds.username));
                         let got = http
                             .request_status(&token_url, &[("authorization", creds.basic())])
                             .await?;
@@ -272,6 +266,35 @@ pub async fn login(
         || LoginError::Http(HttpError::InvalidUrl(server.to_string())),
         LoginError::Http,
     ))
+}
+
+/// The URL a bearer token is asked for at: the challenge's `realm` with `service`, each of
+/// `scopes` and the `account`, as distribution's token protocol has them.
+pub fn token_url(
+    realm: &str,
+    service: Option<&str>,
+    scopes: &[String],
+    account: Option<&str>,
+) -> String {
+    let mut url = realm.to_string();
+    let mut sep = if realm.contains('?') { '&' } else { '?' };
+    let mut add = |k: &str, v: &str| {
+        url.push(sep);
+        url.push_str(k);
+        url.push('=');
+        url.push_str(&query_escape(v));
+        sep = '&';
+    };
+    if let Some(s) = service {
+        add("service", s);
+    }
+    for s in scopes {
+        add("scope", s);
+    }
+    if let Some(a) = account {
+        add("account", a);
+    }
+    url
 }
 
 /// `s` escaped for a query value.

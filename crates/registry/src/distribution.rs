@@ -10,7 +10,7 @@
 //! and hashed; a manifest asked for by digest must match it. Blobs are streamed to the caller,
 //! who verifies them as they land in the content store.
 
-use crate::auth::{Challenge, Credentials, Endpoints, parse_challenge, query_escape};
+use crate::auth::{Challenge, Credentials, Endpoints, parse_challenge, query_escape, token_url};
 use crate::http::{HttpClient, HttpError, Method, RequestBody, next_data, resolve};
 use berth_common::Digest;
 use bytes::Bytes;
@@ -255,24 +255,14 @@ impl Session {
             }
             scopes.clone()
         };
-        let mut url = realm.clone();
-        let mut sep = if realm.contains('?') { '&' } else { '?' };
-        let mut add = |k: &str, v: &str| {
-            url.push(sep);
-            url.push_str(k);
-            url.push('=');
-            url.push_str(&query_escape(v));
-            sep = '&';
-        };
-        if let Some(s) = &service {
-            add("service", s);
-        }
-        for s in &scopes {
-            add("scope", s);
-        }
+        let url = token_url(
+            &realm,
+            service.as_deref(),
+            &scopes,
+            self.creds.as_ref().map(|c| c.username.as_str()),
+        );
         let mut headers = Vec::new();
         if let Some(c) = &self.creds {
-            add("account", &c.username);
             headers.push(("authorization", c.basic()));
         }
         let answer = self.http.request_status(&url, &headers).await?;
@@ -348,9 +338,12 @@ impl Session {
         body: &RequestBody,
     ) -> Result<(Response<Incoming>, String), DistError> {
         let url = self.url(path);
+        // Credentials go only where the session was opened (a Location or Link naming
+        // another host, or plain http, gets none).
+        let ours = same_origin(&url, &self.base);
         for attempt in 0..2 {
             let mut all: Vec<(&str, String)> = headers.to_vec();
-            if let Some(a) = self.authorization() {
+            if ours && let Some(a) = self.authorization() {
                 all.push(("authorization", a));
             }
             let resp = self.http.send(method.clone(), &url, &all, body).await?;
@@ -703,6 +696,16 @@ impl Session {
     }
 }
 
+/// True when `url` has the scheme, host and port of `base`.
+fn same_origin(url: &str, base: &str) -> bool {
+    match (url.parse::<Uri>(), base.parse::<Uri>()) {
+        (Ok(u), Ok(b)) => {
+            u.scheme_str() == b.scheme_str() && u.host() == b.host() && u.port_u16() == b.port_u16()
+        }
+        _ => false,
+    }
+}
+
 /// A response header as text.
 fn header(resp: &Response<Incoming>, name: hyper::header::HeaderName) -> Option<String> {
     resp.headers()
@@ -799,6 +802,14 @@ pub fn error_message(body: &[u8], status: StatusCode) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_stay_with_the_registry_they_were_opened_for() {
+        assert!(same_origin("https://r:5000/v2/x", "https://r:5000"));
+        assert!(!same_origin("http://r:5000/v2/x", "https://r:5000"));
+        assert!(!same_origin("https://cdn/v2/x", "https://r:5000"));
+        assert!(!same_origin("https://r:5001/v2/x", "https://r:5000"));
+    }
 
     #[test]
     fn registry_errors_read_as_docker_prints_them() {

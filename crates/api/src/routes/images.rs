@@ -61,26 +61,38 @@ async fn distribution(
 pub(crate) fn registry_auth(
     headers: &HeaderMap,
 ) -> Result<Option<berth_api_types::system::AuthConfig>, ApiError> {
-    use base64::Engine as _;
-    let Some(value) = headers.get("x-registry-auth") else {
+    let Some(auth) =
+        header_json::<berth_api_types::system::AuthConfig>(headers, "x-registry-auth")?
+    else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or("").trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let bad = |why: String| ApiError::bad_request(format!("invalid X-Registry-Auth header: {why}"));
-    let trimmed = text.trim_end_matches('=');
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed))
-        .map_err(|e| bad(e.to_string()))?;
-    let auth: berth_api_types::system::AuthConfig =
-        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if auth.username.is_empty() && auth.password.is_empty() && auth.identitytoken.is_empty() {
         return Ok(None);
     }
     Ok(Some(auth))
+}
+
+/// A header holding base64url (padded or not) JSON, decoded; `None` when absent or empty.
+fn header_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    use base64::Engine as _;
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim().trim_end_matches('=');
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad = |why: String| ApiError::bad_request(format!("invalid {name} header: {why}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+        .map_err(|e| bad(e.to_string()))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// `GET /images/search?term=&limit=&filters=`.
@@ -112,21 +124,7 @@ async fn search(
 pub(crate) fn registry_config(
     headers: &HeaderMap,
 ) -> Result<std::collections::BTreeMap<String, berth_api_types::system::AuthConfig>, ApiError> {
-    use base64::Engine as _;
-    let Some(value) = headers.get("x-registry-config") else {
-        return Ok(Default::default());
-    };
-    let text = value.to_str().unwrap_or("").trim().trim_end_matches('=');
-    if text.is_empty() {
-        return Ok(Default::default());
-    }
-    let bad =
-        |why: String| ApiError::bad_request(format!("invalid X-Registry-Config header: {why}"));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
-        .map_err(|e| bad(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))
+    Ok(header_json(headers, "x-registry-config")?.unwrap_or_default())
 }
 
 /// Fields image inspect carried in older API versions: `VirtualSize` before 1.44, as Docker;

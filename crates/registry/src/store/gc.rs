@@ -92,6 +92,7 @@ impl RegistryStore {
                     .and_then(|m| m.elapsed().ok())
                     .is_some_and(|age| age > ABANDONED_UPLOAD);
                 if old && fs::remove_dir_all(e.path()).is_ok() {
+                    self.forget_upload(&e.file_name().to_string_lossy());
                     report.uploads += 1;
                 }
             }

@@ -55,9 +55,7 @@ impl RegistryStore {
     ) -> Result<(Digest, Option<Digest>)> {
         check_name(repo)?;
         if bytes.len() > MANIFEST_LIMIT {
-            return Err(StoreError::ManifestInvalid(format!(
-                "the manifest is larger than {MANIFEST_LIMIT} bytes"
-            )));
+            return Err(StoreError::ManifestTooLarge);
         }
         let digest = Digest::of(bytes);
         let by_digest = reference.starts_with("sha256:");
@@ -94,8 +92,23 @@ impl RegistryStore {
             }
             (None, _) => "application/vnd.oci.image.manifest.v1+json".to_string(),
         };
+        if !valid_media_type(&media_type) {
+            return Err(StoreError::ManifestInvalid(format!(
+                "invalid media type {media_type:?}"
+            )));
+        }
+        let is_index = value.get("manifests").is_some();
+        if is_index && (value.get("config").is_some() || value.get("layers").is_some()) {
+            return Err(StoreError::ManifestInvalid(
+                "a manifest is an index (manifests) or an image (config, layers), not both".into(),
+            ));
+        }
         // What it references must be here already.
-        if let Some(list) = value.get("manifests").and_then(Value::as_array) {
+        if is_index {
+            let list = value
+                .get("manifests")
+                .and_then(Value::as_array)
+                .ok_or_else(|| StoreError::ManifestInvalid("manifests is not a list".into()))?;
             for m in list {
                 let d = descriptor_digest(m)?;
                 if !self.manifest_link(repo, &d).exists() {
@@ -305,6 +318,18 @@ impl RegistryStore {
         out.sort_by(|a, b| a["digest"].as_str().cmp(&b["digest"].as_str()));
         Ok(out)
     }
+}
+
+/// A `type/subtype` media type of RFC 6838's characters (it is sent back as a header).
+fn valid_media_type(m: &str) -> bool {
+    let ok = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 127
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    matches!(m.split_once('/'), Some((t, s)) if ok(t) && ok(s))
 }
 
 /// The digest of a descriptor in a manifest.

@@ -74,6 +74,12 @@ pub enum StoreError {
     /// A manifest referencing a blob the repository lacks.
     #[error("blob unknown to registry: {0} (referenced by the manifest)")]
     ManifestBlobUnknown(Digest),
+    /// Too many uploads are open at once.
+    #[error("too many uploads in progress; finish or cancel some")]
+    TooManyUploads,
+    /// A manifest over [`MANIFEST_LIMIT`].
+    #[error("manifest too large: more than {MANIFEST_LIMIT} bytes")]
+    ManifestTooLarge,
     /// The disk failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -99,6 +105,8 @@ impl StoreError {
             StoreError::RangeInvalid { .. } => "BLOB_UPLOAD_INVALID",
             StoreError::ManifestInvalid(_) => "MANIFEST_INVALID",
             StoreError::ManifestBlobUnknown(_) => "MANIFEST_BLOB_UNKNOWN",
+            StoreError::TooManyUploads => "TOOMANYREQUESTS",
+            StoreError::ManifestTooLarge => "SIZE_INVALID",
             StoreError::Io { .. } => "UNKNOWN",
         }
     }
@@ -116,6 +124,8 @@ impl StoreError {
             | StoreError::ManifestUnknown(_)
             | StoreError::UploadUnknown(_) => 404,
             StoreError::RangeInvalid { .. } => 416,
+            StoreError::ManifestTooLarge => 413,
+            StoreError::TooManyUploads => 429,
             StoreError::Io { .. } => 500,
         }
     }
@@ -131,13 +141,17 @@ impl StoreError {
 /// Result alias.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// An upload in memory: the repository it belongs to, and its state.
+type OpenUpload = (String, Arc<Mutex<uploads::Upload>>);
+
 /// A registry's storage (see the module's documentation). `Send + Sync`.
 pub struct RegistryStore {
     root: PathBuf,
     /// Held while a blob is judged and deleted by GC, and while a blob is marked as in use
     /// (its mtime refreshed): a blob is never deleted between a push seeing it and using it.
     sweep: Mutex<()>,
-    uploads: Mutex<HashMap<String, Arc<Mutex<uploads::Upload>>>>,
+    /// Uploads in progress by id, with the repository each belongs to.
+    uploads: Mutex<HashMap<String, OpenUpload>>,
 }
 
 impl RegistryStore {

@@ -127,7 +127,28 @@ fn manifests_need_their_blobs_and_tags_and_referrers_follow_them() {
     let err = s
         .put_manifest("app", "2", "", &vec![b' '; MANIFEST_LIMIT + 1])
         .unwrap_err();
+    assert_eq!(err.status(), 413);
+    // An index that also claims layers is not checked as either: refused.
+    let mixed = format!(
+        r#"{{"schemaVersion":2,"manifests":[],"layers":[{{"digest":"{layer}","size":1}}]}}"#
+    );
+    let err = s
+        .put_manifest("app", "3", "", mixed.as_bytes())
+        .unwrap_err();
     assert_eq!(err.code(), "MANIFEST_INVALID");
+    let untyped = String::from_utf8(m.clone()).unwrap().replacen(
+        r#""mediaType":"application/vnd.oci.image.manifest.v1+json","#,
+        "",
+        1,
+    );
+    let err = s
+        .put_manifest("app", "4", "text/x\r\nSet-Cookie: x", untyped.as_bytes())
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        "MANIFEST_INVALID",
+        "a media type that is not one"
+    );
     let err = s.put_manifest("app", &"t".repeat(129), "", &m).unwrap_err();
     assert_eq!(err.code(), "TAG_INVALID");
 

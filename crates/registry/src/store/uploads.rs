@@ -13,6 +13,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// Uploads open at once (each holds a file descriptor); more are refused until some end.
+const MAX_OPEN_UPLOADS: usize = 4096;
+
 /// An upload in progress.
 pub(super) struct Upload {
     repo: String,
@@ -46,23 +49,33 @@ impl RegistryStore {
             offset: 0,
             done: false,
         };
-        self.uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), Arc::new(Mutex::new(upload)));
+        let mut map = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_OPEN_UPLOADS {
+            drop(map);
+            let _ = fs::remove_dir_all(&dir);
+            return Err(StoreError::TooManyUploads);
+        }
+        map.insert(id.clone(), (repo.to_string(), Arc::new(Mutex::new(upload))));
         Ok(id)
     }
 
-    /// The upload `id` of `repo`, from memory or, after a restart, from its files.
+    /// The upload `id` of `repo`, from memory or, after a restart, from its files. The map's
+    /// lock is never held while an upload's own lock is taken, and the other way round.
     fn upload(&self, repo: &str, id: &str) -> Result<Arc<Mutex<Upload>>> {
         let unknown = || StoreError::UploadUnknown(id.to_string());
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(unknown());
         }
         let mut map = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(u) = map.get(id) {
-            let same = u.lock().unwrap_or_else(|p| p.into_inner()).repo == repo;
-            return if same { Ok(u.clone()) } else { Err(unknown()) };
+        if let Some((owner, u)) = map.get(id) {
+            return if owner == repo {
+                Ok(u.clone())
+            } else {
+                Err(unknown())
+            };
+        }
+        if map.len() >= MAX_OPEN_UPLOADS {
+            return Err(StoreError::TooManyUploads);
         }
         let dir = self.upload_dir(id);
         let owner = fs::read_to_string(dir.join("repo")).map_err(|_| unknown())?;
@@ -94,8 +107,16 @@ impl RegistryStore {
             offset,
             done: false,
         }));
-        map.insert(id.to_string(), u.clone());
+        map.insert(id.to_string(), (repo.to_string(), u.clone()));
         Ok(u)
+    }
+
+    /// Forgets upload `id` in memory (its file, if any, stays for [`Self::gc`]).
+    pub(super) fn forget_upload(&self, id: &str) {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// Bytes upload `id` has received.
@@ -135,16 +156,15 @@ impl RegistryStore {
     /// discarded and nothing stored). The blob is linked into the repository; its size.
     pub fn finish_upload(&self, repo: &str, id: &str, digest: &str) -> Result<u64> {
         let u = self.upload(repo, id)?;
-        let mut u = u.lock().unwrap_or_else(|p| p.into_inner());
-        if u.done {
-            return Err(StoreError::UploadUnknown(id.to_string()));
-        }
-        u.done = true;
-        let result = self.commit(&mut u, digest);
-        self.uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        let result = {
+            let mut u = u.lock().unwrap_or_else(|p| p.into_inner());
+            if u.done {
+                return Err(StoreError::UploadUnknown(id.to_string()));
+            }
+            u.done = true;
+            self.commit(&mut u, digest)
+        };
+        self.forget_upload(id);
         let _ = fs::remove_dir_all(self.upload_dir(id));
         result
     }
@@ -173,6 +193,10 @@ impl RegistryStore {
                     .map_err(|e| StoreError::io(&target, e))?;
             } else {
                 fs::rename(&u.path, &target).map_err(|e| StoreError::io(&target, e))?;
+                // Its mtime is the last chunk's; GC's grace counts from now.
+                u.file
+                    .set_modified(std::time::SystemTime::now())
+                    .map_err(|e| StoreError::io(&target, e))?;
             }
         }
         self.link_blob(&u.repo, &expected)?;
@@ -183,10 +207,7 @@ impl RegistryStore {
     pub fn cancel_upload(&self, repo: &str, id: &str) -> Result<()> {
         let u = self.upload(repo, id)?;
         u.lock().unwrap_or_else(|p| p.into_inner()).done = true;
-        self.uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        self.forget_upload(id);
         let dir = self.upload_dir(id);
         fs::remove_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))
     }
