@@ -219,7 +219,9 @@ row "berth, 3 gzip + 2 zstd layers" bm
 blobs=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/blobs/sha256/"+json.load(open(sys.argv[1]+"/index.json"))["manifests"][0]["digest"][7:])); print(" ".join(d["digest"][7:] for d in [m["config"]]+m["layers"]))' "$work/oci")
 fetch_all() { # BASE CURLOPTS...
   local base=$1; shift
-  for b in $blobs; do curl -sf "$@" -o /dev/null "$base/v2/bench/img/blobs/sha256:$b" || return 1; done
+  for b in $blobs; do
+    curl -sSf "$@" -o /dev/null "$base/v2/bench/img/blobs/sha256:$b" || { echo "GET $base/v2/bench/img/blobs/sha256:$b failed" >&2; return 1; }
+  done
 }
 concurrent() { # FILE BASE CURLOPTS...
   local out=$1 base=$2; shift 2
@@ -227,7 +229,7 @@ concurrent() { # FILE BASE CURLOPTS...
   local fetchers=()
   t0=$(now_ms)
   for _ in $(seq 20); do fetch_all "$base" "$@" & fetchers+=($!); done
-  for p in "${fetchers[@]}"; do wait "$p"; done
+  for p in "${fetchers[@]}"; do wait "$p" || echo "a concurrent pull failed" >&2; done
   t1=$(now_ms)
   echo "scale=1; ($t1 - $t0) / 1000" | bc >> "$out"
 }

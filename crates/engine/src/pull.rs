@@ -16,11 +16,14 @@ use berth_api_types::progress::JsonMessage;
 use berth_api_types::system::AuthConfig;
 use berth_common::{Digest, ErrorKind, Reference};
 use berth_image::oci::{Descriptor, ImageIndex, ImageManifest, Platform, media_types};
-use berth_image::{PulledImage, PulledLayer, TransferLease};
+use berth_image::{PulledImage, PulledLayer};
 use berth_registry::auth::{Credentials, registry_host};
 use berth_registry::distribution::{DistError, Fetched, Session};
-use futures_util::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Where a pull's progress goes (shared by its download tasks).
+pub type Progress = Arc<dyn Fn(JsonMessage) + Send + Sync>;
 
 /// How often a broken layer download is resumed within one pull before it fails.
 const DOWNLOAD_ATTEMPTS: usize = 3;
@@ -42,7 +45,7 @@ pub struct PullRequest {
 
 /// A pull whose manifest and config are in hand.
 pub struct ResolvedPull {
-    session: Session,
+    session: Arc<Session>,
     reference: Reference,
     /// `pull -a`: every tag of the repository.
     all_tags: bool,
@@ -61,6 +64,8 @@ struct ImagePlan {
     layers: Vec<Descriptor>,
     config: Vec<u8>,
     config_digest: Digest,
+    /// The config's `rootfs.diff_ids`, one per layer.
+    diff_ids: Vec<Digest>,
 }
 
 impl ResolvedPull {
@@ -138,7 +143,7 @@ impl Engine {
         };
         let image = resolve_image(&session, &reference, &platform).await?;
         Ok(ResolvedPull {
-            session,
+            session: Arc::new(session),
             reference,
             all_tags,
             more_tags,
@@ -152,7 +157,7 @@ impl Engine {
         &self,
         pull: ResolvedPull,
         req: &PullRequest,
-        progress: &(dyn Fn(JsonMessage) + Send + Sync),
+        progress: Progress,
     ) -> Result<Digest, EngineError> {
         let platform = if req.platform.is_empty() {
             Platform::host()
@@ -161,12 +166,12 @@ impl Engine {
         };
         let all_tags = pull.all_tags;
         let first = self
-            .fetch_image(&pull.session, pull.image, all_tags, progress)
+            .fetch_image(&pull.session, pull.image, all_tags, &progress)
             .await?;
         for tag in &pull.more_tags {
             let reference = pull.reference.with_tag(tag)?;
             let image = resolve_image(&pull.session, &reference, &platform).await?;
-            self.fetch_image(&pull.session, image, all_tags, progress)
+            self.fetch_image(&pull.session, image, all_tags, &progress)
                 .await?;
         }
         if all_tags {
@@ -203,12 +208,12 @@ impl Engine {
         let (tx, rx) = std::sync::mpsc::channel::<JsonMessage>();
         std::thread::scope(|scope| {
             let puller = scope.spawn(move || {
-                let send = move |m: JsonMessage| {
+                let send: Progress = Arc::new(move |m: JsonMessage| {
                     let _ = tx.send(m);
-                };
+                });
                 handle.block_on(async {
                     let resolved = self.pull_resolve(&req).await?;
-                    self.pull_fetch(resolved, &req, &send).await
+                    self.pull_fetch(resolved, &req, send).await
                 })
             });
             for m in rx {
@@ -274,10 +279,10 @@ impl Engine {
     /// Fetches and records one image.
     async fn fetch_image(
         &self,
-        session: &Session,
+        session: &Arc<Session>,
         plan: ImagePlan,
         all_tags: bool,
-        progress: &(dyn Fn(JsonMessage) + Send + Sync),
+        progress: &Progress,
     ) -> Result<Digest, EngineError> {
         let reference = &plan.reference;
         progress(JsonMessage {
@@ -312,31 +317,69 @@ impl Engine {
                 &short(&plan.layers[i].digest),
             ));
         }
-        let mut downloads = Vec::with_capacity(pending.len());
+        // Downloads run as tasks of their own, `max` at a time, while this task unpacks each
+        // layer as soon as it and the ones below it are in.
+        let slots = Arc::new(tokio::sync::Semaphore::new(max));
+        let content = self.images.content().clone();
+        let mut tasks: Vec<Option<tokio::task::JoinHandle<DownloadResult>>> =
+            (0..plan.layers.len()).map(|_| None).collect();
         for &i in &pending {
-            downloads.push(download_layer(
-                session,
-                &lease,
-                reference,
-                &plan.layers[i],
-                progress,
-            ));
+            let job = Download {
+                session: session.clone(),
+                content: content.clone(),
+                reference: reference.clone(),
+                layer: plan.layers[i].clone(),
+                progress: progress.clone(),
+            };
+            let slots = slots.clone();
+            tasks[i] = Some(tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                job.run().await
+            }));
         }
-        let results: Vec<Result<berth_storage::content::Committed, EngineError>> =
-            futures_util::stream::iter(downloads)
-                .buffer_unordered(max)
-                .collect()
-                .await;
-        let mut first_error = None;
-        for r in results {
-            match r {
-                Ok(c) => lease.stored(&c),
-                Err(e) => {
-                    first_error.get_or_insert(e);
+        let layers: Vec<PulledLayer> = plan
+            .layers
+            .iter()
+            .map(|l| PulledLayer {
+                digest: l.digest.clone(),
+                size: l.size,
+                media_type: l.media_type.clone(),
+            })
+            .collect();
+        let mut failure = None;
+        for i in 0..layers.len() {
+            if let Some(task) = tasks[i].take() {
+                match task.await {
+                    Ok(Ok(c)) => lease.stored(&c),
+                    Ok(Err(e)) => {
+                        failure = Some(e);
+                        break;
+                    }
+                    Err(e) => {
+                        failure = Some(EngineError::Internal(format!("a layer download failed: {e}")));
+                        break;
+                    }
                 }
+                progress(JsonMessage::progress_empty("Extracting", &short(&layers[i].digest)));
+            }
+            let unpacked = blocking(|| lease.unpack_next(&layers[i], &plan.diff_ids[i]));
+            if let Err(e) = unpacked {
+                failure = Some(e.into());
+                break;
+            }
+            if pending.contains(&i) {
+                progress(JsonMessage::progress_empty("Pull complete", &short(&layers[i].digest)));
             }
         }
-        if let Some(e) = first_error {
+        if let Some(e) = failure {
+            // Stop the other downloads (what they wrote stays for a resumed pull) and let
+            // the lease take the blobs that did arrive.
+            for task in tasks.iter_mut().filter_map(Option::take) {
+                task.abort();
+                if let Ok(Ok(c)) = task.await {
+                    lease.stored(&c);
+                }
+            }
             return Err(e);
         }
         let pulled = PulledImage {
@@ -347,26 +390,11 @@ impl Engine {
                 plan.manifest.media_type
             },
             config: plan.config,
-            layers: plan
-                .layers
-                .iter()
-                .map(|l| PulledLayer {
-                    digest: l.digest.clone(),
-                    size: l.size,
-                    media_type: l.media_type.clone(),
-                })
-                .collect(),
+            layers,
             tag: reference.tag().map(|_| reference.clone()),
             repo_digest: reference.with_digest(plan.top_digest.clone()),
         };
-        let ids: Vec<String> = plan.layers.iter().map(|l| short(&l.digest)).collect();
-        let fresh: Vec<bool> = plan
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, _)| pending.contains(&i))
-            .collect();
-        let id = unpack(lease, pulled, &ids, &fresh, progress)?;
+        let id = blocking(|| lease.finish(pulled, &mut |_| {}))?;
         debug_assert_eq!(id, plan.config_digest);
         progress(JsonMessage::status(format!("Digest: {}", plan.top_digest)));
         if !all_tags {
@@ -391,49 +419,54 @@ impl Engine {
     }
 }
 
-/// Unpacks the image on this (blocking) thread's behalf: in `block_in_place` on the daemon's
-/// multi-threaded runtime, so the other requests keep their workers.
-fn unpack(
-    lease: TransferLease<'_>,
-    pulled: PulledImage,
-    ids: &[String],
-    fresh: &[bool],
-    progress: &(dyn Fn(JsonMessage) + Send + Sync),
-) -> Result<Digest, EngineError> {
-    let run = move || {
-        if let Some(first) = ids.iter().zip(fresh).position(|(_, f)| *f) {
-            progress(JsonMessage::progress_empty("Extracting", &ids[first]));
-        }
-        let mut on_layer = |i: usize| {
-            if fresh[i] {
-                progress(JsonMessage::progress_empty("Pull complete", &ids[i]));
-                if let Some(next) = (i + 1..ids.len()).find(|&j| fresh[j]) {
-                    progress(JsonMessage::progress_empty("Extracting", &ids[next]));
-                }
-            }
-        };
-        lease.finish(pulled, &mut on_layer)
-    };
+/// Runs blocking store work (unpacking, recording) from the pull's task: in
+/// `block_in_place` on the daemon's multi-threaded runtime, so the downloads and the other
+/// requests keep their workers.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
     let multi = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    Ok(if multi {
-        tokio::task::block_in_place(run)?
+    if multi {
+        tokio::task::block_in_place(work)
     } else {
-        run()?
-    })
+        work()
+    }
+}
+
+/// What one layer download gives.
+type DownloadResult = Result<berth_storage::content::Committed, EngineError>;
+
+/// One layer download, owning what it needs so it runs as a task of its own.
+struct Download {
+    session: Arc<Session>,
+    content: Arc<berth_storage::ContentStore>,
+    reference: Reference,
+    layer: Descriptor,
+    progress: Progress,
+}
+
+impl Download {
+    async fn run(self) -> DownloadResult {
+        download_layer(
+            &self.session,
+            &self.content,
+            &self.reference,
+            &self.layer,
+            &*self.progress,
+        )
+        .await
+    }
 }
 
 /// Downloads one layer into the content store, resuming a partial download, with Docker's
 /// per-layer progress; the blob is stored only if it hashes to its digest.
 async fn download_layer(
     session: &Session,
-    lease: &TransferLease<'_>,
+    content: &berth_storage::ContentStore,
     reference: &Reference,
     layer: &Descriptor,
     progress: &(dyn Fn(JsonMessage) + Send + Sync),
-) -> Result<berth_storage::content::Committed, EngineError> {
+) -> DownloadResult {
     let id = short(&layer.digest);
-    let content = lease.content();
     let mut partial = loop {
         match content.partial(&layer.digest)? {
             Some(p) => break p,
@@ -600,7 +633,19 @@ async fn resolve_image(
                     })?;
                 parsed.check_media_types(&format!("manifest {}", manifest.digest))?;
                 let config = fetch_small(session, &parsed.config, reference).await?;
+                let diff_ids = berth_image::OciImageConfig::from_slice(&config, "the config")?
+                    .rootfs
+                    .diff_ids;
+                if diff_ids.len() != parsed.layers.len() {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "{}: the config lists {} layers (rootfs.diff_ids) but the manifest has {}",
+                        reference.familiar(),
+                        diff_ids.len(),
+                        parsed.layers.len()
+                    )));
+                }
                 return Ok(ImagePlan {
+                    diff_ids,
                     reference: reference.clone(),
                     top_digest,
                     config_digest: parsed.config.digest.clone(),

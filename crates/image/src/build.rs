@@ -47,39 +47,50 @@ impl ImageStore {
     ) -> Result<Vec<LayerRecord>> {
         let mut out: Vec<LayerRecord> = Vec::with_capacity(layers.len());
         for (i, (layer, diff_id)) in layers.iter().zip(diff_ids).enumerate() {
-            let layer_err = |source| ImageError::Layer {
-                layer: layer.label.clone(),
-                source,
-            };
-            let mut reader = self.content.open_blob(&layer.digest).map_err(layer_err)?;
             let parent = out.last().map(|l| l.chain_id.clone());
-            let applied = self
-                .snapshotter
-                .apply_layer(parent.as_ref(), diff_id, &mut reader)
-                .map_err(layer_err)?;
-            lease.snapshot(&applied);
-            // An existing snapshot was not read, so nothing checked that this blob really is
-            // that layer; check it unless an image already vouches for the pair.
-            if !applied.created && !self.known_layer(&layer.digest, diff_id) {
-                let actual = diff_id_of(&self.content, &layer.digest).map_err(layer_err)?;
-                if actual != *diff_id {
-                    return Err(layer_err(StorageError::DiffIdMismatch {
-                        expected: diff_id.clone(),
-                        actual,
-                    }));
-                }
-            }
-            out.push(LayerRecord {
-                blob: layer.digest.clone(),
-                media_type: layer.media_type.clone(),
-                size: layer.size,
-                diff_id: diff_id.clone(),
-                chain_id: applied.chain_id,
-                unpacked: applied.size,
-            });
+            out.push(self.unpack_one(layer, diff_id, parent.as_ref(), lease)?);
             on_layer(i);
         }
         Ok(out)
+    }
+
+    /// Unpacks one layer on top of the snapshot `parent`, checked against `diff_id`.
+    pub(crate) fn unpack_one(
+        &self,
+        layer: &LayerBlob,
+        diff_id: &Digest,
+        parent: Option<&Digest>,
+        lease: &mut Lease<'_>,
+    ) -> Result<LayerRecord> {
+        let layer_err = |source| ImageError::Layer {
+            layer: layer.label.clone(),
+            source,
+        };
+        let mut reader = self.content.open_blob(&layer.digest).map_err(layer_err)?;
+        let applied = self
+            .snapshotter
+            .apply_layer(parent, diff_id, &mut reader)
+            .map_err(layer_err)?;
+        lease.snapshot(&applied);
+        // An existing snapshot was not read, so nothing checked that this blob really is
+        // that layer; check it unless an image already vouches for the pair.
+        if !applied.created && !self.known_layer(&layer.digest, diff_id) {
+            let actual = diff_id_of(&self.content, &layer.digest).map_err(layer_err)?;
+            if actual != *diff_id {
+                return Err(layer_err(StorageError::DiffIdMismatch {
+                    expected: diff_id.clone(),
+                    actual,
+                }));
+            }
+        }
+        Ok(LayerRecord {
+            blob: layer.digest.clone(),
+            media_type: layer.media_type.clone(),
+            size: layer.size,
+            diff_id: diff_id.clone(),
+            chain_id: applied.chain_id,
+            unpacked: applied.size,
+        })
     }
 
     /// True when a recorded image has this blob as the layer with this diff ID.

@@ -50,6 +50,8 @@ pub struct PulledImage {
 pub struct TransferLease<'a> {
     store: &'a ImageStore,
     lease: Lease<'a>,
+    /// Layers unpacked so far, bottom first.
+    unpacked: Vec<crate::records::LayerRecord>,
 }
 
 impl ImageStore {
@@ -58,6 +60,7 @@ impl ImageStore {
         TransferLease {
             store: self,
             lease: Lease::new(self),
+            unpacked: Vec::new(),
         }
     }
 }
@@ -78,7 +81,25 @@ impl TransferLease<'_> {
         &self.store.content
     }
 
-    /// Unpacks the layers (reporting each one done through `on_layer`, bottom first), stores
+    /// Unpacks the next layer (bottom first, on the ones before), checked against `diff_id`:
+    /// a pull unpacks each layer as soon as it and those below it are in, while later ones
+    /// are still downloading.
+    pub fn unpack_next(&mut self, layer: &PulledLayer, diff_id: &Digest) -> Result<()> {
+        let blob = LayerBlob {
+            digest: layer.digest.clone(),
+            size: layer.size,
+            media_type: layer.media_type.clone(),
+            label: format!("layer {}", layer.digest),
+        };
+        let parent = self.unpacked.last().map(|l| l.chain_id.clone());
+        let record = self
+            .store
+            .unpack_one(&blob, diff_id, parent.as_ref(), &mut self.lease)?;
+        self.unpacked.push(record);
+        Ok(())
+    }
+
+    /// Unpacks the layers not unpacked yet (reporting each one done through `on_layer`), stores
     /// manifest and config, and records the image with its tag and repo digest in one write.
     /// Returns the image id.
     pub fn finish(mut self, image: PulledImage, on_layer: &mut dyn FnMut(usize)) -> Result<Digest> {
@@ -93,17 +114,21 @@ impl TransferLease<'_> {
                 image.layers.len()
             )));
         }
-        let blobs: Vec<LayerBlob> = image
-            .layers
+        if self
+            .unpacked
             .iter()
-            .map(|l| LayerBlob {
-                digest: l.digest.clone(),
-                size: l.size,
-                media_type: l.media_type.clone(),
-                label: format!("layer {}", l.digest),
-            })
-            .collect();
-        let layers = store.unpack_layers_reporting(&blobs, diff_ids, &mut self.lease, on_layer)?;
+            .zip(&image.layers)
+            .any(|(u, l)| u.blob != l.digest)
+        {
+            return Err(ImageError::archive(format!(
+                "{what}: the layers unpacked are not the manifest's"
+            )));
+        }
+        for i in self.unpacked.len()..image.layers.len() {
+            self.unpack_next(&image.layers[i], &diff_ids[i])?;
+            on_layer(i);
+        }
+        let layers = std::mem::take(&mut self.unpacked);
         let config_blob = store
             .content
             .write_bytes(&image.config)

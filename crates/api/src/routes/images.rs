@@ -290,8 +290,9 @@ async fn create(
         let resolved = engine.pull_resolve(&req).await?;
         let (tx, resp) = json_message_stream_async();
         tokio::spawn(async move {
-            let send = |m| tx.send(m);
-            if let Err(e) = engine.pull_fetch(resolved, &req, &send).await {
+            let sink = tx.clone();
+            let send: berth_engine::pull::Progress = std::sync::Arc::new(move |m| sink.send(m));
+            if let Err(e) = engine.pull_fetch(resolved, &req, send).await {
                 tx.send(JsonMessage::error(e.to_string()));
             }
         });
