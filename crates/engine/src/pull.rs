@@ -356,11 +356,16 @@ impl Engine {
                         break;
                     }
                     Err(e) => {
-                        failure = Some(EngineError::Internal(format!("a layer download failed: {e}")));
+                        failure = Some(EngineError::Internal(format!(
+                            "a layer download failed: {e}"
+                        )));
                         break;
                     }
                 }
-                progress(JsonMessage::progress_empty("Extracting", &short(&layers[i].digest)));
+                progress(JsonMessage::progress_empty(
+                    "Extracting",
+                    &short(&layers[i].digest),
+                ));
             }
             let unpacked = blocking(|| lease.unpack_next(&layers[i], &plan.diff_ids[i]));
             if let Err(e) = unpacked {
@@ -368,7 +373,10 @@ impl Engine {
                 break;
             }
             if pending.contains(&i) {
-                progress(JsonMessage::progress_empty("Pull complete", &short(&layers[i].digest)));
+                progress(JsonMessage::progress_empty(
+                    "Pull complete",
+                    &short(&layers[i].digest),
+                ));
             }
         }
         if let Some(e) = failure {

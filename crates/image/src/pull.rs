@@ -124,8 +124,9 @@ impl TransferLease<'_> {
                 "{what}: the layers unpacked are not the manifest's"
             )));
         }
-        for i in self.unpacked.len()..image.layers.len() {
-            self.unpack_next(&image.layers[i], &diff_ids[i])?;
+        let done = self.unpacked.len();
+        for (i, (layer, diff_id)) in image.layers.iter().zip(diff_ids).enumerate().skip(done) {
+            self.unpack_next(layer, diff_id)?;
             on_layer(i);
         }
         let layers = std::mem::take(&mut self.unpacked);
