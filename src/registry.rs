@@ -37,6 +37,7 @@ pub fn run(args: RegistryServeArgs) -> i32 {
         tls,
         token: args.token,
         token_realm: args.token_realm,
+        token_ttl: args.token_ttl,
         read_only: args.read_only,
         gc_interval: (args.gc_interval > 0).then(|| Duration::from_secs(args.gc_interval)),
         gc_grace: Duration::from_secs(args.gc_grace),

@@ -662,3 +662,75 @@ fn berths_client_uploads_in_chunks_to_both_servers() {
         });
     }
 }
+
+#[test]
+fn an_expired_token_is_refreshed_once_and_a_refusal_after_that_is_the_error() {
+    use berth_registry::auth::{Credentials, Endpoints};
+    use berth_registry::distribution::{DistError, Session};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"[{"account":"alice","repository":"*","actions":["*"]},{"account":"bob","repository":"*","actions":["pull"]}]"#,
+    )
+    .unwrap();
+    let registry = BerthRegistry::start(
+        &[("alice", "s3cret"), ("bob", "pw")],
+        &[
+            "--token",
+            "--token-ttl",
+            "1",
+            "--access",
+            rules.to_str().unwrap(),
+        ],
+    );
+    let host = registry.addr();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = berth_registry::HttpClient::new();
+        let alice = Credentials {
+            username: "alice".into(),
+            password: "s3cret".into(),
+        };
+        let s = Session::open(
+            &http,
+            &Endpoints::default(),
+            &host,
+            "t/app",
+            Some(alice),
+            true,
+        )
+        .await
+        .unwrap();
+        let data = b"a blob pushed with a token";
+        let d = berth_common::Digest::of(data);
+        let body = berth_registry::http::RequestBody::Bytes(bytes::Bytes::from_static(data));
+        s.upload(&d, &body, None).await.unwrap();
+        // The token has expired by now: the next request is refused once, a new token is
+        // fetched, and it goes through.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert_eq!(s.blob_size(&d).await.unwrap(), Some(data.len() as u64));
+
+        // Bob may pull but not push: his refreshed token still does not grant it.
+        let bob = Credentials {
+            username: "bob".into(),
+            password: "pw".into(),
+        };
+        let s = Session::open(
+            &http,
+            &Endpoints::default(),
+            &host,
+            "t/app",
+            Some(bob),
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.blob_size(&d).await.unwrap(), Some(data.len() as u64));
+        let err = s.upload(&d, &body, None).await.unwrap_err();
+        assert!(matches!(err, DistError::Unauthorized(_)), "{err}");
+    });
+}

@@ -203,6 +203,14 @@ pub struct RegistryServeArgs {
     /// The token realm URL to advertise (default: this server's /token)
     #[arg(long, value_name = "URL", requires = "token")]
     pub token_realm: Option<String>,
+    /// Seconds a token is valid
+    #[arg(
+        long,
+        default_value_t = 300,
+        value_name = "SECONDS",
+        requires = "token"
+    )]
+    pub token_ttl: u64,
     /// Refuse every write
     #[arg(long)]
     pub read_only: bool,

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// How long a token is valid.
+/// How long a token is valid unless told otherwise.
 pub const TOKEN_SECONDS: u64 = 300;
 
 /// Why the auth configuration could not be loaded.
@@ -98,6 +98,8 @@ pub struct Policy {
     verified: Mutex<HashSet<[u8; 32]>>,
     /// A hash of the accounts' cost, checked for unknown accounts.
     dummy_hash: String,
+    /// How long a token is valid.
+    token_seconds: u64,
 }
 
 /// The service name tokens are issued for.
@@ -167,6 +169,7 @@ impl Policy {
             .unwrap_or(bcrypt::DEFAULT_COST);
         let dummy_hash = bcrypt::hash(format!("{:x?}", &key[..8]), cost).unwrap_or_default();
         Ok(Policy {
+            token_seconds: TOKEN_SECONDS,
             dummy_hash,
             users,
             rules,
@@ -175,6 +178,17 @@ impl Policy {
             key,
             verified: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// The same policy with tokens valid for `seconds`.
+    pub fn with_token_seconds(mut self, seconds: u64) -> Policy {
+        self.token_seconds = seconds.max(1);
+        self
+    }
+
+    /// How long a token is valid.
+    pub fn token_seconds(&self) -> u64 {
+        self.token_seconds
     }
 
     /// True when accounts exist.
@@ -359,7 +373,7 @@ impl Policy {
             .unwrap_or(0);
         let claims = Claims {
             sub: account.unwrap_or_default(),
-            exp: now + TOKEN_SECONDS,
+            exp: now + self.token_seconds,
             access,
         };
         let body = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -59,6 +59,8 @@ pub struct ServeOptions {
     pub token: bool,
     /// The realm URL to advertise for tokens (default: this server's `/token`).
     pub token_realm: Option<String>,
+    /// How long a token is valid, in seconds.
+    pub token_ttl: u64,
     /// Refuse every write.
     pub read_only: bool,
     /// How often garbage collection runs (`None`: never).
@@ -138,7 +140,8 @@ pub async fn serve(opts: ServeOptions, announce: impl Fn(&str)) -> Result<(), Se
         opts.rules.as_deref(),
         opts.anonymous_pull,
         realm,
-    )?;
+    )?
+    .with_token_seconds(opts.token_ttl);
     let tls = match &opts.tls {
         TlsChoice::None => None,
         TlsChoice::Files { cert, key } => Some(tls::from_files(cert, key)?),

@@ -273,7 +273,7 @@ fn token(app: &App, uri: &Uri, authorization: Option<&str>) -> Response {
             let body = serde_json::json!({
                 "token": t,
                 "access_token": t,
-                "expires_in": crate::auth::TOKEN_SECONDS,
+                "expires_in": app.policy.token_seconds(),
             });
             respond(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/json")
