@@ -6,7 +6,8 @@
 #   skopeo        -> distribution 2.8       (skopeo does not unpack: its pull ends in a dir)
 # Pulls by berth and dockerd include unpacking. Every push goes to a fresh, empty registry, so
 # every blob is uploaded. Then 20 concurrent pulls (every blob of the image, by curl) from
-# each server with the server's peak RSS, and one 1 GiB blob GET from each.
+# each server with the server's peak anonymous memory for one pull and for 20, and one 1 GiB
+# blob GET from each.
 #
 # usage: benches/registry.sh [RUNS=3]   (as root; builds berth --release)
 set -euo pipefail
@@ -27,6 +28,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'echo "benches/registry.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 now_ms() { date +%s%N | cut -b1-16; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -42,6 +44,10 @@ time_cmd() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+# sample_anon PID FILE: records PID's anonymous resident memory (kB) every 20 ms until killed
+# (file pages of served blobs are page cache, shared and reclaimable, so they are not counted).
+sample_anon() { while :; do awk '/RssAnon/ {print $2}' "/proc/$1/status" >> "$2" 2>/dev/null || return 0; sleep 0.02; done; }
+max_mb() { sort -n "$1" | tail -1 | awk '{printf "%.0f", $1/1024}'; }
 
 # --- the images: OCI archives of 5 x 40 MiB of random bytes; "mixed" has layers 1-3 gzip and
 # 4-5 zstd, "gzip" has all five gzip (Debian's dockerd 20.10 cannot unpack zstd layers, so the
@@ -233,15 +239,26 @@ concurrent() { # FILE BASE CURLOPTS...
   t1=$(now_ms)
   echo "scale=1; ($t1 - $t0) / 1000" | bc >> "$out"
 }
+sample_anon "$berth_src_pid" "$work/b-anon-1" & sampler=$!
+fetch_all "http://$berth_src" -u bench:bench
+kill "$sampler"; wait "$sampler" 2>/dev/null || true
+sample_anon "$berth_src_pid" "$work/b-anon-20" & sampler=$!
 for i in $(seq "$runs"); do concurrent "$work/b-conc" "http://$berth_src" -u bench:bench; done
-b_reg_rss=$(peak_rss_mb "$berth_src_pid")
+kill "$sampler"; wait "$sampler" 2>/dev/null || true
+b_reg_rss="$(max_mb "$work/b-anon-1") / $(max_mb "$work/b-anon-20")"
+sample_anon "$seed_pid" "$work/d-anon-1" & sampler=$!
+fetch_all "http://$seed"
+kill "$sampler"; wait "$sampler" 2>/dev/null || true
+sample_anon "$seed_pid" "$work/d-anon-20" & sampler=$!
 for i in $(seq "$runs"); do concurrent "$work/d-conc" "http://$seed"; done
-d_reg_rss=$(peak_rss_mb "$seed_pid")
+kill "$sampler"; wait "$sampler" 2>/dev/null || true
+d_reg_rss="$(max_mb "$work/d-anon-1") / $(max_mb "$work/d-anon-20")"
 
 head -c $((1 << 30)) /dev/urandom > "$work/big.bin"
 big=sha256:$(sha256sum "$work/big.bin" | cut -d' ' -f1)
+# (-T appends the file name to a URL ending in /, hence `uploads` without one.)
 curl -sf -u bench:bench -X POST -T "$work/big.bin" -H 'Content-Type: application/octet-stream' \
-  "http://$berth_src/v2/bench/big/blobs/uploads/?digest=$big" -o /dev/null
+  "http://$berth_src/v2/bench/big/blobs/uploads?digest=$big" -o /dev/null
 loc=$(curl -sf -X POST -D - -o /dev/null "http://$seed/v2/bench/big/blobs/uploads/" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
 sep='?'; case "$loc" in *\?*) sep='&';; esac
 curl -sf -X PUT -T "$work/big.bin" -H 'Content-Type: application/octet-stream' "$loc${sep}digest=$big" -o /dev/null
@@ -252,9 +269,9 @@ for i in $(seq "$runs"); do
 done
 
 echo
-printf '%-34s %12s %14s %14s\n' "" "20 pulls ms" "server RSS MB" "1 GiB GET ms"
-printf '%-34s %12s %14s %14s\n' "berth registry" "$(median < "$work/b-conc")" "$b_reg_rss" "$(median < "$work/b-big")"
-printf '%-34s %12s %14s %14s\n' "distribution 2.8" "$(median < "$work/d-conc")" "$d_reg_rss" "$(median < "$work/d-big")"
+printf '%-34s %12s %18s %14s\n' "" "20 pulls ms" "anon MB (1 / 20)" "1 GiB GET ms"
+printf '%-34s %12s %18s %14s\n' "berth registry" "$(median < "$work/b-conc")" "$b_reg_rss" "$(median < "$work/b-big")"
+printf '%-34s %12s %18s %14s\n' "distribution 2.8" "$(median < "$work/d-conc")" "$d_reg_rss" "$(median < "$work/d-big")"
 echo
 echo "berth daemon peak RSS over the pushes and pulls: ${b_daemon_rss} MB"
 exit 0

@@ -35,6 +35,7 @@ pub fn run(args: RegistryServeArgs) -> i32 {
         rules: args.access,
         anonymous_pull: args.anonymous_pull,
         tls,
+        tls_client_ca: args.tls_client_ca,
         token: args.token,
         token_realm: args.token_realm,
         token_ttl: args.token_ttl,

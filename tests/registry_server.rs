@@ -734,3 +734,157 @@ fn an_expired_token_is_refreshed_once_and_a_refusal_after_that_is_the_error() {
         assert!(matches!(err, DistError::Unauthorized(_)), "{err}");
     });
 }
+
+/// `openssl ARGS` in `dir`, which must succeed.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn a_registry_requiring_client_certificates_takes_those_of_certs_d() {
+    require_root("the daemon runs as root");
+    if Command::new("openssl").arg("version").output().is_err() {
+        common::missing_tool("openssl not installed");
+        return;
+    }
+    // A CA, and a client certificate it signed.
+    let pki = tempfile::tempdir().unwrap();
+    let p = pki.path();
+    openssl(
+        p,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=berth-test-ca",
+        ],
+    );
+    openssl(
+        p,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=berth-test-client",
+        ],
+    );
+    std::fs::write(
+        p.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        p,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.cert",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let registry = BerthRegistry::start(
+        &[("alice", "s3cret")],
+        &[
+            "--tls",
+            "self-signed",
+            "--tls-client-ca",
+            p.join("ca.pem").to_str().unwrap(),
+        ],
+    );
+    let addr = registry.addr();
+    // certs.d for it: the server's CA, and (in one of them) the client's pair.
+    let with_cert = tempfile::tempdir().unwrap();
+    let without = tempfile::tempdir().unwrap();
+    for dir in [with_cert.path(), without.path()] {
+        let host = dir.join(&addr);
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::copy(registry.root().join("tls/cert.pem"), host.join("ca.crt")).unwrap();
+    }
+    let host = with_cert.path().join(&addr);
+    std::fs::copy(p.join("client.cert"), host.join("client.cert")).unwrap();
+    std::fs::copy(p.join("client.key"), host.join("client.key")).unwrap();
+    let login = |d: &Daemon, config: &std::path::Path| {
+        output_with_stdin(
+            Command::new(common::berth_bin())
+                .args(["login", "-u", "alice", "--password-stdin", &addr])
+                .env("BERTH_HOST", d.host())
+                .env("DOCKER_CONFIG", config),
+            "s3cret\n",
+        )
+    };
+    let config = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&["--registry-certs-dir", without.path().to_str().unwrap()]);
+    let out = login(&d, config.path());
+    assert!(!out.status.success(), "no client certificate, no TLS");
+    let err = stderr(&out).to_lowercase();
+    assert!(
+        err.contains("certificate") || err.contains("alert"),
+        "a TLS refusal: {err}"
+    );
+    drop(d);
+    let d = Daemon::start_with(&["--registry-certs-dir", with_cert.path().to_str().unwrap()]);
+    let out = login(&d, config.path());
+    assert!(
+        out.status.success(),
+        "login with a client certificate: {}",
+        stderr(&out)
+    );
+    let image = format!("{addr}/mtls/bb:1");
+    d.import_busybox(&image);
+    let berth = |args: &[&str]| {
+        Command::new(common::berth_bin())
+            .args(args)
+            .env("BERTH_HOST", d.host())
+            .env("DOCKER_CONFIG", config.path())
+            .output()
+            .unwrap()
+    };
+    let out = berth(&["push", &image]);
+    assert!(
+        out.status.success(),
+        "push over mutual TLS: {}",
+        stderr(&out)
+    );
+    assert!(berth(&["rmi", &image]).status.success());
+    let out = berth(&["pull", &image]);
+    assert!(
+        out.status.success(),
+        "pull over mutual TLS: {}",
+        stderr(&out)
+    );
+}

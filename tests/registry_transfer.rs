@@ -319,6 +319,7 @@ fn a_hostile_registry_gets_nothing_stored_and_clear_errors() {
             "no matching manifest for linux/amd64",
         ),
         (ManifestMode::Schema1, "schema 1 is not supported"),
+        (ManifestMode::LyingIndex, "digest mismatch"),
         (ManifestMode::Huge, "larger than"),
     ];
     for (mode, wanted) in cases {

@@ -88,6 +88,8 @@ pub enum ManifestMode {
     Image,
     /// An index whose only entry is for another platform.
     ForeignIndex,
+    /// An index whose amd64 entry names a digest the registry answers with other bytes.
+    LyingIndex,
     /// A schema 1 manifest.
     Schema1,
     /// A 5 MiB manifest.
@@ -151,6 +153,15 @@ impl Hostile {
                 format!(
                     r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"s390x","os":"linux"}}}}]}}"#,
                     Digest::of(image_manifest.as_bytes()),
+                    image_manifest.len()
+                )
+                .into_bytes(),
+                "application/vnd.oci.image.index.v1+json",
+            ),
+            ManifestMode::LyingIndex => (
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+                    Digest::of(b"not the manifest"),
                     image_manifest.len()
                 )
                 .into_bytes(),
@@ -226,7 +237,10 @@ impl Hostile {
                         send(&mut s, "200 OK", "application/json", b"{}");
                     } else if path == "/v2/test/img/manifests/1" {
                         send(&mut s, "200 OK", tag_type, &tag_body);
-                    } else if path == format!("/v2/test/img/manifests/{manifest_digest}") {
+                    } else if path == format!("/v2/test/img/manifests/{manifest_digest}")
+                        || path
+                            == format!("/v2/test/img/manifests/{}", Digest::of(b"not the manifest"))
+                    {
                         send(
                             &mut s,
                             "200 OK",

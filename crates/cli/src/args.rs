@@ -197,6 +197,9 @@ pub struct RegistryServeArgs {
     /// `self-signed`: make a certificate once under the root and print how to trust it
     #[arg(long, value_name = "MODE", value_parser = ["self-signed"], conflicts_with = "tls_cert")]
     pub tls: Option<String>,
+    /// Require client certificates signed by this CA (PEM; mutual TLS)
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Hand out bearer tokens at /token instead of checking passwords on each request
     #[arg(long)]
     pub token: bool,

@@ -54,6 +54,8 @@ pub struct ServeOptions {
     pub anonymous_pull: bool,
     /// TLS.
     pub tls: TlsChoice,
+    /// With TLS: the CA whose client certificates are required (mutual TLS).
+    pub tls_client_ca: Option<PathBuf>,
     /// Hand out bearer tokens at `/token` (the realm clients are sent to), instead of
     /// checking Basic credentials on every request.
     pub token: bool,
@@ -144,7 +146,9 @@ pub async fn serve(opts: ServeOptions, announce: impl Fn(&str)) -> Result<(), Se
     .with_token_seconds(opts.token_ttl);
     let tls = match &opts.tls {
         TlsChoice::None => None,
-        TlsChoice::Files { cert, key } => Some(tls::from_files(cert, key)?),
+        TlsChoice::Files { cert, key } => {
+            Some(tls::from_files(cert, key, opts.tls_client_ca.as_deref())?)
+        }
         TlsChoice::SelfSigned => {
             let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
             if !addr.ip().is_unspecified() {
@@ -157,7 +161,7 @@ pub async fn serve(opts: ServeOptions, announce: impl Fn(&str)) -> Result<(), Se
                 cert.display(),
                 cert.display()
             ));
-            Some(tls::from_files(&cert, &key)?)
+            Some(tls::from_files(&cert, &key, opts.tls_client_ca.as_deref())?)
         }
     };
     if !policy.has_accounts() {

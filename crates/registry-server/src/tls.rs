@@ -28,8 +28,13 @@ pub enum TlsError {
     },
 }
 
-/// The server configuration for `cert` and `key` (PEM files).
-pub fn from_files(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+/// The server configuration for `cert` and `key` (PEM files); with `client_ca`, every
+/// client must present a certificate that CA signed (mutual TLS).
+pub fn from_files(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let invalid = |what: &Path, why: String| TlsError::Invalid {
         what: what.display().to_string(),
         why,
@@ -42,10 +47,28 @@ pub fn from_files(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, 
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(key, e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(cert, e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| invalid(cert, e.to_string()))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| invalid(ca, e.to_string()))? {
+                roots
+                    .add(c.map_err(|e| invalid(ca, e.to_string()))?)
+                    .map_err(|e| invalid(ca, e.to_string()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| invalid(ca, e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(certs, key_der)
         .map_err(|e| invalid(cert, e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

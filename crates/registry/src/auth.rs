@@ -218,7 +218,7 @@ pub async fn login(
                 last = Some(e);
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(fallback_error(last, e).into()),
         };
         return match resp.status {
             s if s.is_success() => Ok(()),
@@ -266,6 +266,16 @@ pub async fn login(
         || LoginError::Http(HttpError::InvalidUrl(server.to_string())),
         LoginError::Http,
     ))
+}
+
+/// The error to report when plain http, tried after https, failed too: a server that speaks
+/// only TLS answers plain http with nonsense ("invalid HTTP version"), so the https failure
+/// (a refused or missing certificate, say) is the one that tells the user what is wrong.
+pub fn fallback_error(https: Option<HttpError>, http: HttpError) -> HttpError {
+    match (https, http) {
+        (Some(first), HttpError::Protocol { .. }) => first,
+        (_, http) => http,
+    }
 }
 
 /// The URL a bearer token is asked for at: the challenge's `realm` with `service`, each of

@@ -176,7 +176,7 @@ impl Session {
                     last = Some(e);
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(crate::auth::fallback_error(last, e).into()),
             };
             let auth = match resp.status {
                 s if s.is_success() => Auth::None,

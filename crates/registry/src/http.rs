@@ -51,8 +51,8 @@ pub enum HttpError {
         /// The URL.
         url: String,
     },
-    /// HTTP went wrong (a malformed answer, a connection dropped mid-body).
-    #[error("{url}: {source}")]
+    /// HTTP went wrong (a malformed answer, a connection dropped mid-body, a TLS alert).
+    #[error("{url}: {}", with_causes(source))]
     Protocol {
         /// The URL.
         url: String,
@@ -101,6 +101,19 @@ pub enum HttpError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// An error with the causes hyper keeps behind it (`connection error: received fatal alert:
+/// CertificateRequired`), which its own message leaves out.
+fn with_causes(e: &hyper::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// A finished download.
