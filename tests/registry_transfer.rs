@@ -468,6 +468,31 @@ fn a_build_pulls_its_missing_base_image_and_pull_refreshes_it() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("Image is up to date"), "{text}");
+    // `COPY --from=IMAGE` pulls an image that is not here too.
+    assert!(
+        berth(&d, config.path(), &["rmi", "from-registry", &base])
+            .status
+            .success()
+    );
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM scratch\nCOPY --from={base} /bin/busybox /copied\n"),
+    )
+    .unwrap();
+    let out = build(&[]);
+    assert!(
+        out.status.success(),
+        "COPY --from a registry: {}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("Pulling from base/bb"),
+        "{}",
+        stdout(&out)
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.ok(&["image", "inspect", &base])).unwrap();
+    assert_eq!(inspect[0]["Id"], id.as_str());
     // A base no registry has is the build's error, with the Dockerfile line.
     std::fs::write(
         ctx.path().join("Dockerfile"),

@@ -204,8 +204,9 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// The image `COPY --from` names: an earlier stage (by name or index) or an image.
-    pub(super) fn image_named_by_from(&self, name: &str, step: &Step) -> Result<Digest> {
+    /// The image `COPY --from` names: an earlier stage (by name or index), a local image, or
+    /// one pulled from its registry.
+    pub(super) fn image_named_by_from(&mut self, name: &str, step: &Step) -> Result<Digest> {
         let stage = self
             .names
             .get(&name.to_ascii_lowercase())
@@ -220,11 +221,14 @@ impl Run<'_, '_> {
                 )
             });
         }
-        self.engine.images.resolve(name).map_err(|_| {
+        if let Ok(id) = self.engine.images.resolve(name) {
+            return Ok(id);
+        }
+        self.pull_for_build(name).map_err(|e| {
             step_error(
                 &self.file,
                 step,
-                format!("--from={name}: no such stage or local image"),
+                format!("--from={name}: no such stage or local image, and pulling it failed: {e}"),
             )
         })
     }

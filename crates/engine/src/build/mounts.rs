@@ -227,7 +227,8 @@ impl Run<'_, '_> {
         step: &Step,
     ) -> Result<PreparedMounts> {
         let mut out = PreparedMounts::default();
-        let err = |m: String| step_error(&self.file, step, m);
+        let file = self.file.clone();
+        let err = |m: String| step_error(&file, step, m);
         for m in mounts {
             out.targets.push(m.target.clone());
             match &m.kind {

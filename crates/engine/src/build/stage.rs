@@ -151,11 +151,16 @@ impl Run<'_, '_> {
         {
             return Ok(id.clone());
         }
-        let reference = berth_common::Reference::parse_tagged_default(base).map_err(|e| {
-            EngineError::BuildStep {
-                message: format!("{}:{}: FROM: {e}", self.file, stage.line),
-            }
-        })?;
+        self.pull_for_build(base)
+            .map_err(|e| EngineError::BuildStep {
+                message: format!("{}:{}: FROM: pulling {base}: {e}", self.file, stage.line),
+            })
+    }
+
+    /// Pulls `name` for this build (a base, or an image `COPY --from` names), with the
+    /// build's registry credentials and platform, its progress in the build's output.
+    pub(super) fn pull_for_build(&mut self, name: &str) -> Result<Digest> {
+        let reference = berth_common::Reference::parse_tagged_default(name)?;
         let domain = reference.domain().to_string();
         let auth = self
             .opts
@@ -175,10 +180,7 @@ impl Run<'_, '_> {
         };
         let platform = self.opts.platform.clone();
         self.engine
-            .pull_blocking(base, platform.as_deref(), auth.as_ref(), &forward)
-            .map_err(|e| EngineError::BuildStep {
-                message: format!("{}:{}: FROM: pulling {base}: {e}", self.file, stage.line),
-            })
+            .pull_blocking(name, platform.as_deref(), auth.as_ref(), &forward)
     }
 
     /// The state a stage starts from: an earlier stage's image, `scratch`, or a local image.
