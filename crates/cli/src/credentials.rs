@@ -77,7 +77,14 @@ fn run_helper(name: &str, verb: &str, input: &str) -> Result<String> {
         .spawn()
         .with_context(|| format!("running the credential helper {program}"))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input.as_bytes())?;
+        // A helper may exit without reading its input (an `erase` that needs none): its exit
+        // status, not the broken pipe, says whether it worked.
+        match stdin.write_all(input.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(e).with_context(|| format!("writing to {program}"));
+            }
+            _ => {}
+        }
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {
