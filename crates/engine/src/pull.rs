@@ -303,18 +303,18 @@ impl Engine {
         };
         let mut pending = Vec::new();
         for (i, layer) in plan.layers.iter().enumerate() {
-            let id = short(&layer.digest);
+            let id = layer.digest.short();
             if lease.has_blob(&layer.digest) {
-                progress(JsonMessage::progress_empty("Already exists", &id));
+                progress(JsonMessage::progress_empty("Already exists", id));
             } else {
-                progress(JsonMessage::progress_empty("Pulling fs layer", &id));
+                progress(JsonMessage::progress_empty("Pulling fs layer", id));
                 pending.push(i);
             }
         }
         for &i in pending.iter().skip(max) {
             progress(JsonMessage::progress_empty(
                 "Waiting",
-                &short(&plan.layers[i].digest),
+                plan.layers[i].digest.short(),
             ));
         }
         // Downloads run as tasks of their own, `max` at a time, while this task unpacks each
@@ -364,7 +364,7 @@ impl Engine {
                 }
                 progress(JsonMessage::progress_empty(
                     "Extracting",
-                    &short(&layers[i].digest),
+                    layers[i].digest.short(),
                 ));
             }
             let unpacked = blocking(|| lease.unpack_next(&layers[i], &plan.diff_ids[i]));
@@ -375,7 +375,7 @@ impl Engine {
             if pending.contains(&i) {
                 progress(JsonMessage::progress_empty(
                     "Pull complete",
-                    &short(&layers[i].digest),
+                    layers[i].digest.short(),
                 ));
             }
         }
@@ -474,7 +474,7 @@ async fn download_layer(
     layer: &Descriptor,
     progress: &(dyn Fn(JsonMessage) + Send + Sync),
 ) -> DownloadResult {
-    let id = short(&layer.digest);
+    let id = layer.digest.short();
     let mut partial = loop {
         match content.partial(&layer.digest)? {
             Some(p) => break p,
@@ -520,7 +520,7 @@ async fn download_layer(
                 let now = partial.offset();
                 if now - last_report >= step || now == total {
                     last_report = now;
-                    progress(JsonMessage::progress("Downloading", &id, now, Some(total)));
+                    progress(JsonMessage::progress("Downloading", id, now, Some(total)));
                 }
             }
             Ok(())
@@ -550,7 +550,7 @@ async fn download_layer(
             Err(e) => return Err(registry_error(reference, e, "blob")),
         }
     }
-    progress(JsonMessage::progress_empty("Verifying Checksum", &id));
+    progress(JsonMessage::progress_empty("Verifying Checksum", id));
     let committed = partial.commit().map_err(|e| match e {
         berth_storage::StorageError::DigestMismatch { actual, .. } => EngineError::Registry {
             message: format!(
@@ -563,7 +563,7 @@ async fn download_layer(
         },
         e => EngineError::Storage(e),
     })?;
-    progress(JsonMessage::progress_empty("Download complete", &id));
+    progress(JsonMessage::progress_empty("Download complete", id));
     Ok(committed)
 }
 
@@ -831,11 +831,6 @@ pub(crate) fn registry_error(reference: &Reference, e: DistError, during: &str) 
         kind,
         source: Some(e),
     }
-}
-
-/// The 12-character id Docker shows for a layer.
-pub(crate) fn short(d: &Digest) -> String {
-    d.hex().chars().take(12).collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::pull::{registry_error, short};
+use crate::pull::registry_error;
 use berth_api_types::progress::JsonMessage;
 use berth_api_types::system::AuthConfig;
 use berth_common::Reference;
@@ -77,7 +77,11 @@ impl Engine {
             n => n,
         };
         for source in &push.sources {
-            let ids: Vec<String> = source.layers.iter().map(|l| short(&l.digest)).collect();
+            let ids: Vec<String> = source
+                .layers
+                .iter()
+                .map(|l| l.digest.short().to_string())
+                .collect();
             for id in &ids {
                 progress(JsonMessage::progress_empty("Preparing", id));
             }
@@ -159,10 +163,10 @@ async fn send_blob(
     shown: bool,
     progress: &(dyn Fn(JsonMessage) + Send + Sync),
 ) -> Result<(), EngineError> {
-    let id = short(&blob.digest);
+    let id = blob.digest.short();
     let say = |status: &str| {
         if shown {
-            progress(JsonMessage::progress_empty(status, &id));
+            progress(JsonMessage::progress_empty(status, id));
         }
     };
     let err = |e: DistError| registry_error(reference, e, "push");
@@ -190,7 +194,7 @@ async fn send_blob(
         }
     }
     if shown {
-        progress(JsonMessage::progress("Pushing", &id, 0, Some(blob.size)));
+        progress(JsonMessage::progress("Pushing", id, 0, Some(blob.size)));
     }
     let body = RequestBody::File {
         path: blob.path.clone(),
@@ -204,7 +208,7 @@ async fn send_blob(
     if shown {
         progress(JsonMessage::progress(
             "Pushing",
-            &id,
+            id,
             blob.size,
             Some(blob.size),
         ));

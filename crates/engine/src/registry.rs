@@ -10,18 +10,10 @@ impl Engine {
     /// `POST /auth`: checks `auth` against its registry (`https://HOST/v2/`, and plain http for
     /// a registry on this machine or one listed by `--insecure-registry`).
     pub async fn registry_login(&self, auth: &AuthConfig) -> Result<AuthResponse, EngineError> {
-        let creds = Credentials {
-            username: if auth.identitytoken.is_empty() {
-                auth.username.clone()
-            } else {
-                "<token>".into()
-            },
-            password: if auth.identitytoken.is_empty() {
-                auth.password.clone()
-            } else {
-                auth.identitytoken.clone()
-            },
-        };
+        let creds = crate::pull::credentials_of(auth).unwrap_or(Credentials {
+            username: auth.username.clone(),
+            password: auth.password.clone(),
+        });
         login(
             self.http_client(),
             &self.registries,

@@ -37,18 +37,16 @@ impl Engine {
         if let Some(c) = auth.and_then(crate::pull::credentials_of) {
             headers.push(("authorization", c.basic()));
         }
-        let bases = self.registries.bases(&index);
-        let mut last = None;
-        for (i, base) in bases.iter().enumerate() {
-            let url = format!("{base}/v1/search?q={}&n={limit}", query_escape(&query));
-            let answer = match self.http_client().request_status(&url, &headers).await {
-                Ok(a) => a,
-                Err(e) if i + 1 < bases.len() => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(search_error(term, e.to_string(), ErrorKind::Unavailable)),
-            };
+        let path = format!("/v1/search?q={}&n={limit}", query_escape(&query));
+        let (_, answer) = berth_registry::auth::first_answer(
+            self.http_client(),
+            &self.registries.bases(&index),
+            &path,
+            &headers,
+        )
+        .await
+        .map_err(|e| search_error(term, e.to_string(), ErrorKind::Unavailable))?;
+        {
             if !answer.status.is_success() {
                 let message =
                     berth_registry::distribution::error_message(&answer.body, answer.status);
@@ -88,13 +86,8 @@ impl Engine {
                 .filter(|r| official.is_none_or(|o| r.is_official == o))
                 .collect();
             results.truncate(limit);
-            return Ok(results);
+            Ok(results)
         }
-        Err(search_error(
-            term,
-            last.map(|e| e.to_string()).unwrap_or_default(),
-            ErrorKind::Unavailable,
-        ))
     }
 }
 

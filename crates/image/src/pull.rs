@@ -76,11 +76,6 @@ impl TransferLease<'_> {
         self.lease.blob(c);
     }
 
-    /// The content store, for the layers' resumable downloads.
-    pub fn content(&self) -> &berth_storage::ContentStore {
-        &self.store.content
-    }
-
     /// Unpacks the next layer (bottom first, on the ones before), checked against `diff_id`:
     /// a pull unpacks each layer as soon as it and those below it are in, while later ones
     /// are still downloading.

@@ -205,67 +205,74 @@ pub async fn login(
     creds: &Credentials,
 ) -> Result<(), LoginError> {
     let host = registry_host(server);
-    let bases = endpoints.bases(&host);
+    let (base, resp) = first_answer(http, &endpoints.bases(&host), "/v2/", &[]).await?;
+    let url = format!("{base}/v2/");
+    match resp.status {
+        s if s.is_success() => Ok(()),
+        StatusCode::UNAUTHORIZED => {
+            let header = resp.www_authenticate.unwrap_or_default();
+            match parse_challenge(&header) {
+                Some(Challenge::Basic) => {
+                    let again = http
+                        .request_status(&url, &[("authorization", creds.basic())])
+                        .await?;
+                    if again.status.is_success() {
+                        Ok(())
+                    } else {
+                        Err(LoginError::Unauthorized {
+                            url,
+                            status: again.status,
+                        })
+                    }
+                }
+                Some(Challenge::Bearer { realm, service, .. }) => {
+                    let token_url =
+                        token_url(&realm, service.as_deref(), &[], Some(&creds.username));
+                    let got = http
+                        .request_status(&token_url, &[("authorization", creds.basic())])
+                        .await?;
+                    if got.status.is_success() {
+                        Ok(())
+                    } else {
+                        Err(LoginError::Unauthorized {
+                            url: token_url,
+                            status: got.status,
+                        })
+                    }
+                }
+                None => Err(LoginError::Unsupported {
+                    url,
+                    challenge: header,
+                }),
+            }
+        }
+        status => Err(LoginError::Http(HttpError::Status { url, status })),
+    }
+}
+
+/// GETs `path` (with `headers`) at each of `bases` in turn — https, then plain http where
+/// allowed — moving on only when the previous one could not be spoken to; the base that
+/// answered, and its answer.
+pub async fn first_answer(
+    http: &HttpClient,
+    bases: &[String],
+    path: &str,
+    headers: &[(&str, String)],
+) -> Result<(String, crate::http::Answer), HttpError> {
     let mut last = None;
     for (i, base) in bases.iter().enumerate() {
-        let url = format!("{base}/v2/");
-        let resp = match http.request_status(&url, &[]).await {
-            Ok(r) => r,
-            // https failed: plain http is next, when allowed.
+        let base = base.trim_end_matches('/');
+        match http.request_status(&format!("{base}{path}"), headers).await {
+            Ok(a) => return Ok((base.to_string(), a)),
             Err(e @ (HttpError::Connect { .. } | HttpError::Protocol { .. }))
                 if i + 1 < bases.len() =>
             {
                 last = Some(e);
-                continue;
             }
-            Err(e) => return Err(fallback_error(last, e).into()),
-        };
-        return match resp.status {
-            s if s.is_success() => Ok(()),
-            StatusCode::UNAUTHORIZED => {
-                let header = resp.www_authenticate.unwrap_or_default();
-                match parse_challenge(&header) {
-                    Some(Challenge::Basic) => {
-                        let again = http
-                            .request_status(&url, &[("authorization", creds.basic())])
-                            .await?;
-                        if again.status.is_success() {
-                            Ok(())
-                        } else {
-                            Err(LoginError::Unauthorized {
-                                url,
-                                status: again.status,
-                            })
-                        }
-                    }
-                    Some(Challenge::Bearer { realm, service, .. }) => {
-                        let token_url =
-                            token_url(&realm, service.as_deref(), &[], Some(&creds.username));
-                        let got = http
-                            .request_status(&token_url, &[("authorization", creds.basic())])
-                            .await?;
-                        if got.status.is_success() {
-                            Ok(())
-                        } else {
-                            Err(LoginError::Unauthorized {
-                                url: token_url,
-                                status: got.status,
-                            })
-                        }
-                    }
-                    None => Err(LoginError::Unsupported {
-                        url,
-                        challenge: header,
-                    }),
-                }
-            }
-            status => Err(LoginError::Http(HttpError::Status { url, status })),
-        };
+            Err(e) => return Err(fallback_error(last, e)),
+        }
     }
-    Err(last.map_or_else(
-        || LoginError::Http(HttpError::InvalidUrl(server.to_string())),
-        LoginError::Http,
-    ))
+    Err(last.unwrap_or_else(|| HttpError::InvalidUrl(bases.first().cloned().unwrap_or_default())))
 }
 
 /// The error to report when plain http, tried after https, failed too: a server that speaks

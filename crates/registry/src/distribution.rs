@@ -164,20 +164,9 @@ impl Session {
         push: bool,
     ) -> Result<Session, DistError> {
         let actions = if push { "pull,push" } else { "pull" };
-        let mut last = None;
-        for (i, base) in bases.iter().enumerate() {
-            let base = base.trim_end_matches('/').to_string();
-            let url = format!("{base}/v2/");
-            let resp = match http.request_status(&url, &[]).await {
-                Ok(r) => r,
-                Err(e @ (HttpError::Connect { .. } | HttpError::Protocol { .. }))
-                    if i + 1 < bases.len() =>
-                {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(crate::auth::fallback_error(last, e).into()),
-            };
+        let (base, resp) = crate::auth::first_answer(http, bases, "/v2/", &[]).await?;
+        let url = format!("{base}/v2/");
+        {
             let auth = match resp.status {
                 s if s.is_success() => Auth::None,
                 StatusCode::UNAUTHORIZED => {
@@ -219,21 +208,8 @@ impl Session {
                 auth: Mutex::new(auth),
             };
             session.refresh_token(None).await?;
-            return Ok(session);
+            Ok(session)
         }
-        Err(DistError::Http(last.unwrap_or_else(|| {
-            HttpError::InvalidUrl(bases.first().cloned().unwrap_or_default())
-        })))
-    }
-
-    /// The base URL chosen (`http://127.0.0.1:5000`).
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    /// The repository.
-    pub fn repository(&self) -> &str {
-        &self.repo
     }
 
     /// Fetches a bearer token for the session's scopes (plus `extra`, a scope a challenge
