@@ -44,13 +44,14 @@ impl Containers {
             }
             // Remembered in memory even when the disk is full: stopping must not need space.
             note_failed_write(&e.id, e.update(|r| r.state.manually_stopped = true));
+            // Docker's sequence for a stop: `kill` (with the signal), `die`, `stop`. The
+            // event goes out before the signal so the exit's `die` cannot overtake it.
+            this.event("kill", &rec, &[("signal", sig.to_string())]);
             let client = this.shims.client(&e.id);
             let _ = client.kill(sig, false);
             if rec.state.status == Status::Paused {
                 let _ = client.resume();
             }
-            // Docker's sequence for a stop: `kill` (with the signal), `die`, `stop`.
-            this.event("kill", &rec, &[("signal", sig.to_string())]);
             Ok(true)
         })
         .await?;
@@ -79,8 +80,8 @@ impl Containers {
         let client = self.shims.client(&entry.id);
         let (this, rec) = (self.clone(), entry.snapshot());
         blocking(move || {
-            let _ = client.kill(libc_sigkill(), true);
             this.event("kill", &rec, &[("signal", libc_sigkill().to_string())]);
+            let _ = client.kill(libc_sigkill(), true);
             Ok(())
         })
         .await?;
@@ -114,12 +115,13 @@ impl Containers {
         let (this, e) = (self.clone(), entry.clone());
         blocking(move || {
             note_failed_write(&e.id, e.update(|r| r.state.manually_stopped = true));
+            // Before the signal, so the exit's `die` cannot overtake it.
+            this.event("kill", &rec, &[("signal", sig.to_string())]);
             let client = this.shims.client(&e.id);
             client.kill(sig, false)?;
             if rec.state.status == Status::Paused && sig == libc_sigkill() {
                 let _ = client.resume();
             }
-            this.event("kill", &rec, &[("signal", sig.to_string())]);
             Ok(())
         })
         .await?;
