@@ -888,3 +888,147 @@ fn a_registry_requiring_client_certificates_takes_those_of_certs_d() {
         stderr(&out)
     );
 }
+
+/// `berth registry serve` as a container (the static binary bind-mounted into busybox) on a
+/// bridge of the test's own daemon: a registry off loopback, reached over plain HTTP only by a
+/// daemon that lists it with `--insecure-registry` (here as a CIDR), never by one that does not.
+#[test]
+fn a_registry_off_loopback_is_spoken_to_in_plain_http_only_when_listed_insecure() {
+    require_root("the daemons and the registry's container run as root");
+    let strict = Daemon::start();
+    strict.import_busybox("busybox:latest");
+    let auth = tempfile::tempdir().unwrap();
+    let out = Command::new("htpasswd")
+        .args(["-nbB", "alice", "s3cret"])
+        .output()
+        .expect("htpasswd (apache2-utils) runs");
+    assert!(out.status.success(), "htpasswd: {}", stderr(&out));
+    std::fs::write(auth.path().join("htpasswd"), &out.stdout).unwrap();
+    let bin = std::fs::canonicalize(common::berth_bin()).unwrap();
+    strict.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "registry",
+        "-v",
+        &format!("{}:/berth:ro", bin.display()),
+        "-v",
+        &format!("{}:/auth:ro", auth.path().display()),
+        "busybox:latest",
+        "/berth",
+        "registry",
+        "serve",
+        "--addr",
+        "0.0.0.0:5000",
+        "--root",
+        "/data",
+        "--htpasswd",
+        "/auth/htpasswd",
+    ]);
+    let ip = strict
+        .ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.IPAddress}}",
+            "registry",
+        ])
+        .trim()
+        .to_string();
+    assert!(ip.starts_with("10."), "a bridge address: {ip:?}");
+    let server = format!("{ip}:5000");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(&server).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the registry's container never listened: {}",
+            strict.ok(&["logs", "registry"])
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let subnet = strict
+        .extra_args
+        .iter()
+        .skip_while(|a| *a != "--bip")
+        .nth(1)
+        .cloned()
+        .unwrap();
+    let login = |d: &Daemon, config: &std::path::Path| {
+        output_with_stdin(
+            Command::new(common::berth_bin())
+                .args(["login", "-u", "alice", "--password-stdin", &server])
+                .env("BERTH_HOST", d.host())
+                .env("DOCKER_CONFIG", config),
+            "s3cret\n",
+        )
+    };
+    let image = format!("{server}/team/bb:1");
+    strict.ok(&["tag", "busybox:latest", &image]);
+
+    // Not listed: only https is tried, and the answer says so.
+    let config = tempfile::tempdir().unwrap();
+    let out = login(&strict, config.path());
+    assert!(
+        !out.status.success(),
+        "a plain-HTTP login off loopback must fail"
+    );
+    assert!(
+        stderr(&out).contains(&format!("https://{server}/v2/"))
+            && stderr(&out).contains("server gave HTTP response to HTTPS client"),
+        "names the https address it tried, in Docker's words: {}",
+        stderr(&out)
+    );
+    let out = strict.berth(&["push", &image]);
+    assert!(
+        !out.status.success(),
+        "a plain-HTTP push off loopback must fail"
+    );
+    assert!(
+        stderr(&out).contains(&format!("https://{server}"))
+            && stderr(&out).contains("server gave HTTP response to HTTPS client"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Listed by its subnet: login, push, pull and run over plain HTTP.
+    let insecure = Daemon::start_with(&["--insecure-registry", &subnet]);
+    insecure.import_busybox(&image);
+    let out = login(&insecure, config.path());
+    assert!(out.status.success(), "login: {}", stderr(&out));
+    let berth = |args: &[&str]| {
+        Command::new(common::berth_bin())
+            .args(args)
+            .env("BERTH_HOST", insecure.host())
+            .env("DOCKER_CONFIG", config.path())
+            .output()
+            .unwrap()
+    };
+    let out = berth(&["push", &image]);
+    assert!(out.status.success(), "push: {}", stderr(&out));
+    assert!(stdout(&out).contains(": Pushed"), "{}", stdout(&out));
+    assert!(berth(&["rmi", &image]).status.success());
+    let out = berth(&["pull", &image]);
+    assert!(out.status.success(), "pull: {}", stderr(&out));
+    let out = berth(&["run", "--rm", &image, "busybox", "echo", "over plain http"]);
+    assert_eq!(stdout(&out).trim(), "over plain http", "{}", stderr(&out));
+
+    // A malformed value is refused when the daemon starts.
+    // (Bounded and on a root of its own, should the flag ever be taken.)
+    let scratch = tempfile::tempdir().unwrap();
+    let out = Command::new("timeout")
+        .arg("10")
+        .arg(common::berth_bin())
+        .arg("daemon")
+        .arg("--root")
+        .arg(scratch.path().join("root"))
+        .arg("--host")
+        .arg(format!("unix://{}/berth.sock", scratch.path().display()))
+        .args(["--insecure-registry", "http://reg.lan/"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("neither host[:port] nor a CIDR"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -396,9 +396,9 @@ pub struct DaemonArgs {
     /// Bytes of layers the build cache keeps; the least recently used go first.
     #[arg(long, default_value_t = 10 << 30, value_name = "BYTES")]
     pub build_cache_max: u64,
-    /// A registry (host[:port]) that may be spoken to in plain HTTP; repeatable (loopback
-    /// registries always may).
-    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    /// A registry (host[:port], or a CIDR its address is in) that may be spoken to in plain
+    /// HTTP; repeatable (loopback registries always may).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]|CIDR", value_parser = insecure_registry)]
     pub insecure_registries: Vec<String>,
     /// A registry (host[:port], `docker.io` for Docker Hub) never contacted: pulls and pushes
     /// of its names fail at once (mirrors are still used); repeatable, like the `blocked`
@@ -795,6 +795,11 @@ pub struct BuilderPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
+}
+
+/// An `--insecure-registry` value, refused at start when malformed.
+fn insecure_registry(value: &str) -> Result<String, String> {
+    berth_registry::auth::check_insecure(value).map(|()| value.to_string())
 }
 
 #[cfg(test)]

@@ -109,7 +109,9 @@ impl Credentials {
 /// registry settings.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
-    /// Hosts (`host[:port]`) the daemon's owner allows plain HTTP to (`--insecure-registry`).
+    /// Registries the daemon's owner allows plain HTTP to (`--insecure-registry`): a
+    /// `host[:port]`, or a CIDR (`10.0.0.0/8`) that an IP address host falls in, as Docker's
+    /// flag takes them ([`check_insecure`] says whether one is well formed).
     pub insecure: Vec<String>,
     /// Base URLs tried first for Docker Hub's images (`--registry-mirror`).
     pub mirrors: Vec<String>,
@@ -127,10 +129,24 @@ impl Endpoints {
     /// `https://HOST`, then `http://HOST` for a loopback or insecure one.
     pub fn bases(&self, host: &str) -> Vec<String> {
         let mut out = vec![format!("https://{host}")];
-        if is_loopback(host) || self.insecure.iter().any(|h| h == host) {
+        if is_loopback(host) || self.is_insecure(host) {
             out.push(format!("http://{host}"));
         }
         out
+    }
+
+    /// Whether `--insecure-registry` names `host[:port]`, itself or by a CIDR holding its
+    /// address (a host name is not resolved for that: only an IP literal falls in a CIDR).
+    fn is_insecure(&self, host: &str) -> bool {
+        let ip = host_name(host).parse::<std::net::IpAddr>().ok();
+        self.insecure.iter().any(|entry| {
+            entry == host
+                || ip.is_some_and(|ip| {
+                    entry
+                        .parse::<ipnet::IpNet>()
+                        .is_ok_and(|net| net.contains(&ip))
+                })
+        })
     }
 
     /// Whether the daemon's owner forbade contacting the registry of `domain` (a
@@ -143,9 +159,26 @@ impl Endpoints {
     }
 }
 
-/// Whether `host[:port]` names this machine (`localhost`, 127.0.0.0/8, `::1`).
-pub fn is_loopback(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
+/// Why an `--insecure-registry` value is not one, if it is not: a CIDR must parse as one, a
+/// `host[:port]` must have no scheme, path or spaces.
+pub fn check_insecure(entry: &str) -> Result<(), String> {
+    if entry.contains('/') {
+        return entry
+            .parse::<ipnet::IpNet>()
+            .map(|_| ())
+            .map_err(|_| {
+                format!("insecure registry {entry:?}: neither host[:port] nor a CIDR (a scheme or path is not allowed)")
+            });
+    }
+    if entry.is_empty() || entry.chars().any(char::is_whitespace) {
+        return Err(format!("insecure registry {entry:?}: not a host[:port]"));
+    }
+    Ok(())
+}
+
+/// The host of `host[:port]` (`[v6]:port` too), without the port.
+fn host_name(host: &str) -> &str {
+    match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(h, p)| {
             if p.chars().all(|c| c.is_ascii_digit()) {
@@ -154,7 +187,12 @@ pub fn is_loopback(host: &str) -> bool {
                 host
             }
         }),
-    };
+    }
+}
+
+/// Whether `host[:port]` names this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(host: &str) -> bool {
+    let name = host_name(host);
     name == "localhost"
         || name
             .parse::<std::net::IpAddr>()
@@ -388,6 +426,22 @@ mod tests {
             e.bases("127.0.0.1:5000"),
             ["https://127.0.0.1:5000", "http://127.0.0.1:5000"]
         );
+        let cidr = Endpoints {
+            insecure: vec!["10.20.0.0/16".into(), "fd00::/8".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            cidr.bases("10.20.3.4:5000"),
+            ["https://10.20.3.4:5000", "http://10.20.3.4:5000"]
+        );
+        assert_eq!(cidr.bases("[fd00::1]:5000").len(), 2);
+        assert_eq!(cidr.bases("10.21.3.4:5000"), ["https://10.21.3.4:5000"]);
+        // A name is not resolved to fall in a CIDR.
+        assert_eq!(cidr.bases("reg.lan:5000"), ["https://reg.lan:5000"]);
+        assert!(check_insecure("10.0.0.0/8").is_ok() && check_insecure("reg.lan:5000").is_ok());
+        let err = check_insecure("http://reg.lan/").unwrap_err();
+        assert!(err.contains("neither host[:port] nor a CIDR"), "{err}");
+        assert!(check_insecure("10.0.0.0/33").is_err() && check_insecure("a b").is_err());
     }
 
     /// A loopback server answering each request with `answer(request head)`.

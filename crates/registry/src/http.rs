@@ -479,11 +479,30 @@ impl HttpClient {
                 .map_err(|_| HttpError::Timeout {
                     url: url.to_string(),
                 })?
-                .map_err(connect_err)?;
+                .map_err(|e| connect_err(plain_http_answer(e)))?;
             send(TokioIo::new(stream), req, url).await
         } else {
             send(TokioIo::new(tcp), req, url).await
         }
+    }
+}
+
+/// A TLS handshake answered with plain HTTP, said in Go's (and so Docker's) words, which
+/// users search for; any other failure as it is.
+fn plain_http_answer(e: std::io::Error) -> std::io::Error {
+    let plain = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|tls| {
+            matches!(
+                tls,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+            )
+        });
+    if plain {
+        std::io::Error::other("http: server gave HTTP response to HTTPS client")
+    } else {
+        e
     }
 }
 
