@@ -343,6 +343,52 @@ fn a_hostile_registry_gets_nothing_stored_and_clear_errors() {
 }
 
 #[test]
+fn a_layer_is_unpacked_while_it_downloads_and_recorded_only_once_verified() {
+    require_root("the daemon runs as root");
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let r = Hostile::start(LayerMode::PauseHalfway, ManifestMode::Image);
+    let pull = Command::new(common::berth_bin())
+        .args(["pull", &r.image()])
+        .env("BERTH_HOST", d.host())
+        .env("DOCKER_CONFIG", config.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While the registry holds the second half back, the first is already being unpacked:
+    // the layer's 4 MiB file exists outside the content store with more than 1 MiB in it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let unpacking = loop {
+        let found = list_files(&d.root())
+            .into_iter()
+            .filter(|f| f.ends_with("payload.bin") && !f.starts_with("content"))
+            .find(|f| std::fs::metadata(d.root().join(f)).is_ok_and(|m| m.len() >= 1 << 20));
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing unpacked while the download was paused: {:?}",
+            list_files(&d.root())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // Not an image, nor a snapshot, before the bytes were verified.
+    let inspect = d.berth(&["image", "inspect", &r.image()]);
+    assert!(!inspect.status.success(), "recorded before it was verified");
+    r.release();
+    let out = pull.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    d.ok(&["image", "inspect", &r.image()]);
+    assert!(
+        !d.root().join(&unpacking).exists(),
+        "the scratch directory {unpacking} became the snapshot"
+    );
+    assert!(list_files(&d.root().join("content/partial")).is_empty());
+}
+
+#[test]
 fn a_cut_download_resumes_with_range_within_the_pull() {
     require_root("the daemon runs as root");
     let d = Daemon::start();

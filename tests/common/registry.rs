@@ -79,6 +79,8 @@ pub enum LayerMode {
     /// Every answer starting at 0 sends half, then stalls until the connection dies; an
     /// answer to a `Range` request is honest.
     StallUnlessRanged,
+    /// Sends half the layer, then the rest only after [`Hostile::release`].
+    PauseHalfway,
 }
 
 /// What [`Hostile`] answers for its tag.
@@ -107,6 +109,7 @@ pub struct Hostile {
     /// `Range` values of layer requests, in order.
     pub ranges: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    released: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Hostile {
@@ -184,6 +187,8 @@ impl Hostile {
         let port = listener.local_addr().unwrap().port();
         let ranges = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let released = Arc::new(AtomicBool::new(false));
+        let release_flag = released.clone();
         let served = Arc::new(AtomicUsize::new(0));
         let state = (
             ranges.clone(),
@@ -204,6 +209,7 @@ impl Hostile {
                     state.clone();
                 let layer_bytes = layer_bytes.clone();
                 let served = served.clone();
+                let released = release_flag.clone();
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(s.try_clone().unwrap());
                     let mut line = String::new();
@@ -286,6 +292,20 @@ impl Hostile {
                                     std::thread::sleep(std::time::Duration::from_millis(50));
                                 }
                             }
+                            LayerMode::PauseHalfway if start == 0 => {
+                                let _ = write!(
+                                    s,
+                                    "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+                                );
+                                let _ = s.write_all(&layer_bytes[..total / 2]);
+                                let _ = s.flush();
+                                while !released.load(Ordering::SeqCst)
+                                    && !stop.load(Ordering::SeqCst)
+                                {
+                                    std::thread::sleep(std::time::Duration::from_millis(20));
+                                }
+                                let _ = s.write_all(&layer_bytes[total / 2..]);
+                            }
                             _ if start > 0 => {
                                 let _ = write!(
                                     s,
@@ -313,7 +333,14 @@ impl Hostile {
             layer_digest,
             ranges,
             stop,
+            released,
         }
+    }
+
+    /// Lets a [`LayerMode::PauseHalfway`] layer finish.
+    pub fn release(&self) {
+        self.released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// `127.0.0.1:PORT/test/img:1`.

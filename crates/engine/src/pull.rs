@@ -6,9 +6,11 @@
 //! proper status, as dockerd does. [`Engine::pull_fetch`] then downloads the missing layers,
 //! [`Endpoints::max_downloads`](berth_registry::auth::Endpoints) at a time, each streamed
 //! into a resumable partial file and verified against its digest before it is stored; a
-//! dropped connection is resumed with `Range`, here or by the next pull after a crash. The
-//! image is recorded only after every layer was unpacked and matched its diff ID, under a
-//! lease that removes what a failed pull stored.
+//! dropped connection is resumed with `Range`, here or by the next pull after a crash. Each
+//! layer is unpacked while it downloads (the unpacker follows the partial file, and its
+//! snapshot is kept only once the download verified), bottom first. The image is recorded
+//! only after every layer was unpacked and matched its diff ID, under a lease that removes
+//! what a failed pull stored.
 
 use crate::Engine;
 use crate::error::EngineError;
@@ -19,6 +21,7 @@ use berth_image::oci::{Descriptor, ImageIndex, ImageManifest, Platform, media_ty
 use berth_image::{PulledImage, PulledLayer};
 use berth_registry::auth::{Credentials, registry_host};
 use berth_registry::distribution::{DistError, Fetched, Session};
+use berth_storage::tail::{Ending, Follower};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -318,24 +321,26 @@ impl Engine {
             ));
         }
         // Downloads run as tasks of their own, `max` at a time, while this task unpacks each
-        // layer as soon as it and the ones below it are in.
+        // layer as its bytes arrive, once the ones below it are in.
         let slots = Arc::new(tokio::sync::Semaphore::new(max));
         let content = self.images.content().clone();
-        let mut tasks: Vec<Option<tokio::task::JoinHandle<DownloadResult>>> =
-            (0..plan.layers.len()).map(|_| None).collect();
+        let mut tasks: Vec<Option<Downloading>> = (0..plan.layers.len()).map(|_| None).collect();
         for &i in &pending {
+            let (follower, followed) = tokio::sync::oneshot::channel();
             let job = Download {
                 session: session.clone(),
                 content: content.clone(),
                 reference: reference.clone(),
                 layer: plan.layers[i].clone(),
                 progress: progress.clone(),
+                follower,
             };
             let slots = slots.clone();
-            tasks[i] = Some(tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let _slot = slots.acquire_owned().await;
                 job.run().await
-            }));
+            });
+            tasks[i] = Some(Downloading { task, followed });
         }
         let layers: Vec<PulledLayer> = plan
             .layers
@@ -348,28 +353,17 @@ impl Engine {
             .collect();
         let mut failure = None;
         for i in 0..layers.len() {
-            if let Some(task) = tasks[i].take() {
-                match task.await {
-                    Ok(Ok(c)) => lease.stored(&c),
-                    Ok(Err(e)) => {
-                        failure = Some(e);
-                        break;
-                    }
-                    Err(e) => {
-                        failure = Some(EngineError::Internal(format!(
-                            "a layer download failed: {e}"
-                        )));
-                        break;
-                    }
+            let unpacked = match tasks[i].take() {
+                Some(downloading) => {
+                    downloading
+                        .unpack(&mut lease, &layers[i], &plan.diff_ids[i], progress)
+                        .await
                 }
-                progress(JsonMessage::progress_empty(
-                    "Extracting",
-                    layers[i].digest.short(),
-                ));
-            }
-            let unpacked = blocking(|| lease.unpack_next(&layers[i], &plan.diff_ids[i]));
+                None => blocking(|| lease.unpack_next(&layers[i], &plan.diff_ids[i]))
+                    .map_err(EngineError::from),
+            };
             if let Err(e) = unpacked {
-                failure = Some(e.into());
+                failure = Some(e);
                 break;
             }
             if pending.contains(&i) {
@@ -382,9 +376,9 @@ impl Engine {
         if let Some(e) = failure {
             // Stop the other downloads (what they wrote stays for a resumed pull) and let
             // the lease take the blobs that did arrive.
-            for task in tasks.iter_mut().filter_map(Option::take) {
-                task.abort();
-                if let Ok(Ok(c)) = task.await {
+            for downloading in tasks.iter_mut().filter_map(Option::take) {
+                downloading.task.abort();
+                if let Ok(Ok(c)) = downloading.task.await {
                     lease.stored(&c);
                 }
             }
@@ -450,6 +444,9 @@ struct Download {
     reference: Reference,
     layer: Descriptor,
     progress: Progress,
+    /// Where the download hands a reader of its partial file once it holds one (dropped
+    /// unsent when the blob turned out to be stored already).
+    follower: tokio::sync::oneshot::Sender<Follower>,
 }
 
 impl Download {
@@ -460,8 +457,63 @@ impl Download {
             &self.reference,
             &self.layer,
             &*self.progress,
+            self.follower,
         )
         .await
+    }
+}
+
+/// A layer download under way, as the unpacker sees it.
+struct Downloading {
+    task: tokio::task::JoinHandle<DownloadResult>,
+    /// A reader of the download's partial file, once it has one.
+    followed: tokio::sync::oneshot::Receiver<Follower>,
+}
+
+impl Downloading {
+    /// Unpacks the layer while it downloads, and notes its blob with the lease once stored.
+    /// A download's own failure is the error (the unpack only saw its effect); a download
+    /// that had to start over, or a blob another pull stored, is unpacked from the store
+    /// once it is there.
+    async fn unpack(
+        self,
+        lease: &mut berth_image::TransferLease<'_>,
+        layer: &PulledLayer,
+        diff_id: &Digest,
+        progress: &Progress,
+    ) -> Result<(), EngineError> {
+        let streamed = match self.followed.await {
+            Ok(mut follower) => {
+                progress(JsonMessage::progress_empty(
+                    "Extracting",
+                    layer.digest.short(),
+                ));
+                let unpacked =
+                    blocking(|| lease.unpack_next_streaming(layer, diff_id, &mut follower));
+                Some((unpacked, follower.ending()))
+            }
+            Err(_) => None,
+        };
+        let committed = match self.task.await {
+            Ok(downloaded) => downloaded?,
+            Err(e) => {
+                return Err(EngineError::Internal(format!(
+                    "a layer download failed: {e}"
+                )));
+            }
+        };
+        lease.stored(&committed);
+        match streamed {
+            Some((Ok(()), _)) => Ok(()),
+            Some((Err(_), Some(Ending::Restarted))) | None => {
+                progress(JsonMessage::progress_empty(
+                    "Extracting",
+                    layer.digest.short(),
+                ));
+                Ok(blocking(|| lease.unpack_next(layer, diff_id))?)
+            }
+            Some((Err(e), _)) => Err(e.into()),
+        }
     }
 }
 
@@ -473,15 +525,29 @@ async fn download_layer(
     reference: &Reference,
     layer: &Descriptor,
     progress: &(dyn Fn(JsonMessage) + Send + Sync),
+    follower: tokio::sync::oneshot::Sender<Follower>,
 ) -> DownloadResult {
     let id = layer.digest.short();
     let mut partial = loop {
+        if content.contains(&layer.digest) {
+            // Another pull stored it meanwhile.
+            progress(JsonMessage::progress_empty("Already exists", id));
+            return Ok(berth_storage::content::Committed {
+                digest: layer.digest.clone(),
+                size: content.size(&layer.digest)?,
+                created: false,
+            });
+        }
         match content.partial(&layer.digest)? {
             Some(p) => break p,
             // Another pull is fetching this very blob: wait for it.
             None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
+    // Unsent (the unpacker then waits for the stored blob) if it cannot be followed.
+    if let Ok(reader) = partial.follow() {
+        let _ = follower.send(reader);
+    }
     let total = layer.size;
     let step = (total / 100).max(256 << 10);
     let mut last_report = 0u64;

@@ -62,19 +62,43 @@ impl ImageStore {
         parent: Option<&Digest>,
         lease: &mut Lease<'_>,
     ) -> Result<LayerRecord> {
+        let mut reader =
+            self.content
+                .open_blob(&layer.digest)
+                .map_err(|source| ImageError::Layer {
+                    layer: layer.label.clone(),
+                    source,
+                })?;
+        self.unpack_one_from(layer, diff_id, parent, lease, &mut reader)
+    }
+
+    /// [`unpack_one`](Self::unpack_one) reading the blob's bytes from `reader`: a stored blob,
+    /// or a download still being written (a [`berth_storage::tail::Follower`], which ends only
+    /// once the blob is stored and verified).
+    pub(crate) fn unpack_one_from(
+        &self,
+        layer: &LayerBlob,
+        diff_id: &Digest,
+        parent: Option<&Digest>,
+        lease: &mut Lease<'_>,
+        reader: &mut dyn Read,
+    ) -> Result<LayerRecord> {
         let layer_err = |source| ImageError::Layer {
             layer: layer.label.clone(),
             source,
         };
-        let mut reader = self.content.open_blob(&layer.digest).map_err(layer_err)?;
         let applied = self
             .snapshotter
-            .apply_layer(parent, diff_id, &mut reader)
+            .apply_layer(parent, diff_id, reader)
             .map_err(layer_err)?;
         lease.snapshot(&applied);
         // An existing snapshot was not read, so nothing checked that this blob really is
-        // that layer; check it unless an image already vouches for the pair.
+        // that layer; check it unless an image already vouches for the pair (once the blob is
+        // all there: the reader may be a download still arriving).
         if !applied.created && !self.known_layer(&layer.digest, diff_id) {
+            let path = self.content.blob_path(&layer.digest);
+            std::io::copy(reader, &mut std::io::sink())
+                .map_err(|e| layer_err(berth_storage::content::unwrap_io(e, path)))?;
             let actual = diff_id_of(&self.content, &layer.digest).map_err(layer_err)?;
             if actual != *diff_id {
                 return Err(layer_err(StorageError::DiffIdMismatch {

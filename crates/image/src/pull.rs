@@ -6,7 +6,7 @@
 //! mismatch, a killed connection) takes its new blobs and snapshots with it. The manifest and
 //! config are stored only after they were checked against their digests; layers arrive
 //! through the content store's resumable [`berth_storage::content::Partial`] downloads and are
-//! unpacked here, each checked against the diff ID its config declares.
+//! unpacked here as they stream in, each checked against the diff ID its config declares.
 
 use crate::build::LayerBlob;
 use crate::error::{ImageError, Result};
@@ -54,6 +54,16 @@ pub struct TransferLease<'a> {
     unpacked: Vec<crate::records::LayerRecord>,
 }
 
+/// How the unpacker names a pulled layer.
+fn blob_of(layer: &PulledLayer) -> LayerBlob {
+    LayerBlob {
+        digest: layer.digest.clone(),
+        size: layer.size,
+        media_type: layer.media_type.clone(),
+        label: format!("layer {}", layer.digest),
+    }
+}
+
 impl ImageStore {
     /// Starts a pull or a push.
     pub fn begin_transfer(&self) -> TransferLease<'_> {
@@ -80,16 +90,31 @@ impl TransferLease<'_> {
     /// a pull unpacks each layer as soon as it and those below it are in, while later ones
     /// are still downloading.
     pub fn unpack_next(&mut self, layer: &PulledLayer, diff_id: &Digest) -> Result<()> {
-        let blob = LayerBlob {
-            digest: layer.digest.clone(),
-            size: layer.size,
-            media_type: layer.media_type.clone(),
-            label: format!("layer {}", layer.digest),
-        };
         let parent = self.unpacked.last().map(|l| l.chain_id.clone());
-        let record = self
-            .store
-            .unpack_one(&blob, diff_id, parent.as_ref(), &mut self.lease)?;
+        let record =
+            self.store
+                .unpack_one(&blob_of(layer), diff_id, parent.as_ref(), &mut self.lease)?;
+        self.unpacked.push(record);
+        Ok(())
+    }
+
+    /// [`unpack_next`](Self::unpack_next) while the layer is still downloading: `download`
+    /// follows its partial file and ends only once the blob was verified and stored, so the
+    /// layer is unpacked as it streams in and recorded only if its bytes were the blob's.
+    pub fn unpack_next_streaming(
+        &mut self,
+        layer: &PulledLayer,
+        diff_id: &Digest,
+        download: &mut berth_storage::tail::Follower,
+    ) -> Result<()> {
+        let parent = self.unpacked.last().map(|l| l.chain_id.clone());
+        let record = self.store.unpack_one_from(
+            &blob_of(layer),
+            diff_id,
+            parent.as_ref(),
+            &mut self.lease,
+            download,
+        )?;
         self.unpacked.push(record);
         Ok(())
     }

@@ -8,6 +8,7 @@
 
 use crate::atomic::sync_dir;
 use crate::error::{Result, StorageError};
+use crate::tail::{Ending, Follower, Tail};
 use berth_common::{Digest, Sha256Writer};
 use sha2::{Digest as _, Sha256};
 use std::fs::{self, File};
@@ -114,6 +115,7 @@ impl ContentStore {
             file,
             hasher,
             written,
+            tail: Tail::new(written),
             path,
             expected: expected.clone(),
             blobs: self.root.join("blobs/sha256"),
@@ -338,11 +340,13 @@ fn remove_stale_partials(dir: &Path) {
 /// A blob being downloaded into `partial/<hex>`, resumable after an interruption (a dropped
 /// connection, a killed daemon): dropping it keeps what was written, [`Partial::commit`]
 /// checks the digest and moves it into place, a mismatch deletes it. The file is locked while
-/// a `Partial` is open, so two pulls never write the same download.
+/// a `Partial` is open, so two pulls never write the same download; [`Partial::follow`] reads
+/// it while it grows (an unpack that keeps up with the download).
 pub struct Partial {
     file: File,
     hasher: Sha256,
     written: u64,
+    tail: Tail,
     path: PathBuf,
     expected: Digest,
     blobs: PathBuf,
@@ -354,8 +358,17 @@ impl Partial {
         self.written
     }
 
+    /// A reader of this download from its first byte, which waits for bytes still to come
+    /// and ends only when the download is committed (see [`crate::tail`]).
+    pub fn follow(&self) -> Result<Follower> {
+        self.tail
+            .follow(&self.path)
+            .map_err(|e| StorageError::io(&self.path, e))
+    }
+
     /// Throws away what was written (the server would not resume).
     pub fn restart(&mut self) -> Result<()> {
+        self.tail.end(Ending::Restarted);
         self.file
             .set_len(0)
             .map_err(|e| StorageError::io(&self.path, e))?;
@@ -371,6 +384,7 @@ impl Partial {
             .map_err(|e| StorageError::io(&self.path, e))?;
         self.hasher.update(data);
         self.written += data.len() as u64;
+        self.tail.grew(self.written);
         Ok(())
     }
 
@@ -381,15 +395,18 @@ impl Partial {
             .map_err(|_| StorageError::Corrupted(self.expected.clone()))?;
         if actual != self.expected {
             let _ = fs::remove_file(&self.path);
-            return Err(StorageError::DigestMismatch {
+            let refused = StorageError::DigestMismatch {
                 expected: self.expected.clone(),
                 actual,
-            });
+            };
+            self.tail.end(Ending::Failed(refused.to_string()));
+            return Err(refused);
         }
         let target = self.blobs.join(actual.hex());
         let size = self.written;
         if target.is_file() {
             let _ = fs::remove_file(&self.path);
+            self.tail.end(Ending::Verified);
             return Ok(Committed {
                 digest: actual,
                 size,
@@ -401,6 +418,7 @@ impl Partial {
             .map_err(|e| StorageError::io(&self.path, e))?;
         fs::rename(&self.path, &target).map_err(|e| StorageError::io(&target, e))?;
         sync_dir(&self.blobs).map_err(|e| StorageError::io(&self.blobs, e))?;
+        self.tail.end(Ending::Verified);
         Ok(Committed {
             digest: actual,
             size,
@@ -411,6 +429,17 @@ impl Partial {
     /// Gives the download up, deleting what it wrote (bytes that cannot be the blob).
     pub fn discard(self) {
         let _ = fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for Partial {
+    /// A download dropped before its commit tells its followers it stopped (what it wrote
+    /// stays for a resumed pull).
+    fn drop(&mut self) {
+        self.tail.end(Ending::Failed(format!(
+            "the download of {} stopped after {} bytes",
+            self.expected, self.written
+        )));
     }
 }
 

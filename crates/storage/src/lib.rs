@@ -14,6 +14,7 @@
 //! * [`reserve`]: a few MiB set aside so that freeing space on a full disk never needs space.
 //! * [`atomic`]: small crash-safe file writes used for every piece of state.
 //! * [`mapped`]: immutable files as memory-mapped bytes, for serving them without copies.
+//! * [`tail`]: a download read while it is written, ending only once it was verified.
 //!
 //! This crate knows nothing of images, manifests or Docker; it stores bytes and directories.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod mapped;
 pub mod reserve;
 pub mod snapshot;
+pub mod tail;
 pub mod unpack;
 
 pub use content::ContentStore;
