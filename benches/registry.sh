@@ -10,6 +10,8 @@
 # blob GET from each.
 #
 # usage: benches/registry.sh [RUNS=3]   (as root; builds berth --release)
+#        BERTH_BASELINE=/path/to/older/berth benches/registry.sh   (its daemon and client are
+#        measured too, against the same berth registry, for a before/after table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -145,25 +147,44 @@ pids+=($bd_pid)
 for _ in $(seq 100); do [ -S "$work/b.sock" ] && break; sleep 0.05; done
 # berth_round PREFIX ARCHIVE: pushes (each to a fresh registry), then pulls from the last one
 # (the image leaves the store, layers too, before each pull).
+# berth_round PREFIX ARCHIVE [BIN]: BIN (default: this build) is the daemon's binary and the
+# client; the registry is always this build's.
 berth_round() {
-  "$berth" load -q -i "$2" >/dev/null
+  local bin=${3:-$berth}
+  "$bin" load -q -i "$2" >/dev/null
   for i in $(seq "$runs"); do
     berth_registry "$work/breg-$1-push-$i"
-    "$berth" tag bench/img:1 "$breg/bench/img:1"
-    time_cmd "$work/$1-push" "$berth" push "$breg/bench/img:1"
-    "$berth" rmi "$breg/bench/img:1" >/dev/null
+    "$bin" tag bench/img:1 "$breg/bench/img:1"
+    time_cmd "$work/$1-push" "$bin" push "$breg/bench/img:1"
+    "$bin" rmi "$breg/bench/img:1" >/dev/null
     [ "$i" = "$runs" ] || stop "$breg_pid"
   done
-  "$berth" rmi bench/img:1 >/dev/null
+  "$bin" rmi bench/img:1 >/dev/null
   for i in $(seq "$runs"); do
-    time_cmd "$work/$1-pull" "$berth" pull "$breg/bench/img:1"
-    "$berth" rmi "$breg/bench/img:1" >/dev/null
+    time_cmd "$work/$1-pull" "$bin" pull "$breg/bench/img:1"
+    "$bin" rmi "$breg/bench/img:1" >/dev/null
   done
 }
 berth_round bm "$work/oci-mixed.tar"
 stop "$breg_pid"
 berth_round b "$work/oci.tar"
 b_daemon_rss=$(peak_rss_mb "$bd_pid")
+if [ -n "${BERTH_BASELINE:-}" ]; then
+  # The older build's daemon on a root, socket and bridge of its own.
+  stop "$breg_pid"
+  ours_host=$BERTH_HOST
+  export BERTH_HOST="unix://$work/base.sock"
+  "$BERTH_BASELINE" daemon --root "$work/base-root" --host "$BERTH_HOST" --bridge "bbb$$" \
+    --dns-listen none --log-level warn 2>"$work/base.log" &
+  base_pid=$!
+  pids+=($base_pid)
+  for _ in $(seq 100); do [ -S "$work/base.sock" ] && break; sleep 0.05; done
+  berth_round basem "$work/oci-mixed.tar" "$BERTH_BASELINE"
+  stop "$breg_pid"
+  berth_round base "$work/oci.tar" "$BERTH_BASELINE"
+  stop "$base_pid"
+  export BERTH_HOST=$ours_host
+fi
 berth_src=$breg
 berth_src_pid=$breg_pid
 
@@ -219,6 +240,10 @@ row "berth -> berth registry" b
 [ "$have_docker" = 1 ] && row "dockerd -> distribution" d
 row "skopeo -> distribution (no unpack)" s
 row "berth, 3 gzip + 2 zstd layers" bm
+if [ -n "${BERTH_BASELINE:-}" ]; then
+  row "baseline berth -> berth registry" base
+  row "baseline berth, 3 gzip + 2 zstd" basem
+fi
 
 # --- 20 concurrent pulls of every blob of the image, from each server, and one 1 GiB GET
 # The image's config and layers (the manifest is not a blob to distribution).
