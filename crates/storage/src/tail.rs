@@ -10,7 +10,8 @@
 //! unpack never finishes on bytes that were not verified.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -25,13 +26,30 @@ pub enum Ending {
     Failed(String),
 }
 
+/// A follower that has caught up sleeps until this many more bytes are in (or the download
+/// ends), so a fast unpacker wakes a few times per MiB-sized batch instead of once per network
+/// read.
+const BATCH: u64 = 1 << 20;
+
 /// What a download and its followers share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Progress {
     /// Bytes in the file a follower may read.
     written: u64,
     /// Set once, when the download ends or restarts.
     ending: Option<Ending>,
+    /// The size at which a waiting follower wants waking (`u64::MAX`: none waits).
+    wake_at: u64,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            written: 0,
+            ending: None,
+            wake_at: u64::MAX,
+        }
+    }
 }
 
 /// The download's side: it reports bytes written and how it ended.
@@ -54,8 +72,13 @@ impl Tail {
 
     /// The file now holds `written` bytes.
     pub(crate) fn grew(&self, written: u64) {
-        self.lock().written = written;
-        self.shared.1.notify_all();
+        let mut progress = self.lock();
+        progress.written = written;
+        if written >= progress.wake_at {
+            progress.wake_at = u64::MAX;
+            drop(progress);
+            self.shared.1.notify_all();
+        }
     }
 
     /// The download ended (only the first ending counts).
@@ -114,6 +137,7 @@ impl Read for Follower {
                 if progress.ending == Some(Ending::Verified) {
                     return Ok(0);
                 }
+                progress.wake_at = progress.wake_at.min(self.position + BATCH);
                 progress = self
                     .tail
                     .shared
@@ -123,8 +147,7 @@ impl Read for Follower {
             }
         };
         let want = buf.len().min(available.min(usize::MAX as u64) as usize);
-        self.file.seek(SeekFrom::Start(self.position))?;
-        let n = self.file.read(&mut buf[..want])?;
+        let n = self.file.read_at(&mut buf[..want], self.position)?;
         if n == 0 {
             // The file is shorter than reported: it was truncated under us.
             return Err(io::Error::other("the download's file shrank"));
