@@ -139,12 +139,18 @@ YML
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # --- berth daemon -> berth registry
-export BERTH_HOST="unix://$work/b.sock"
-"$berth" daemon --root "$work/b-root" --host "$BERTH_HOST" --bridge "bbr$$" \
-  --dns-listen none --log-level warn 2>"$work/b.log" &
-bd_pid=$!
-pids+=($bd_pid)
-for _ in $(seq 100); do [ -S "$work/b.sock" ] && break; sleep 0.05; done
+# start_daemon BIN NAME: BIN's daemon on a root, socket and bridge named after NAME; exports
+# BERTH_HOST and sets daemon_pid.
+start_daemon() {
+  export BERTH_HOST="unix://$work/$2.sock"
+  "$1" daemon --root "$work/$2-root" --host "$BERTH_HOST" --bridge "b$2$$" \
+    --dns-listen none --log-level warn 2>"$work/$2.log" &
+  daemon_pid=$!
+  pids+=($daemon_pid)
+  for _ in $(seq 100); do [ -S "$work/$2.sock" ] && break; sleep 0.05; done
+}
+start_daemon "$berth" b
+bd_pid=$daemon_pid
 # berth_round PREFIX ARCHIVE: pushes (each to a fresh registry), then pulls from the last one
 # (the image leaves the store, layers too, before each pull).
 # berth_round PREFIX ARCHIVE [BIN]: BIN (default: this build) is the daemon's binary and the
@@ -173,12 +179,8 @@ if [ -n "${BERTH_BASELINE:-}" ]; then
   # The older build's daemon on a root, socket and bridge of its own.
   stop "$breg_pid"
   ours_host=$BERTH_HOST
-  export BERTH_HOST="unix://$work/base.sock"
-  "$BERTH_BASELINE" daemon --root "$work/base-root" --host "$BERTH_HOST" --bridge "bbb$$" \
-    --dns-listen none --log-level warn 2>"$work/base.log" &
-  base_pid=$!
-  pids+=($base_pid)
-  for _ in $(seq 100); do [ -S "$work/base.sock" ] && break; sleep 0.05; done
+  start_daemon "$BERTH_BASELINE" base
+  base_pid=$daemon_pid
   berth_round basem "$work/oci-mixed.tar" "$BERTH_BASELINE"
   stop "$breg_pid"
   berth_round base "$work/oci.tar" "$BERTH_BASELINE"
