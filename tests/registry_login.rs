@@ -10,25 +10,7 @@ mod common;
 
 use common::registry::Registry;
 use common::{Daemon, docker_bin, free_port, output_with_stdin, require_root, stderr, stdout};
-use std::path::Path;
 use std::process::Command;
-
-/// `berth login` with the password on stdin, in `config` (a `DOCKER_CONFIG` directory).
-fn berth_login(
-    d: &Daemon,
-    config: &Path,
-    server: &str,
-    user: &str,
-    password: &str,
-) -> std::process::Output {
-    output_with_stdin(
-        Command::new(common::berth_bin())
-            .args(["login", "-u", user, "--password-stdin", server])
-            .env("BERTH_HOST", d.host())
-            .env("DOCKER_CONFIG", config),
-        &format!("{password}\n"),
-    )
-}
 
 #[test]
 fn berth_and_docker_log_in_through_the_daemon_and_share_config_json() {
@@ -40,7 +22,7 @@ fn berth_and_docker_log_in_through_the_daemon_and_share_config_json() {
     let config = tempfile::tempdir().unwrap();
     let server = registry.addr();
 
-    let out = berth_login(&d, config.path(), &server, "alice", "wrong");
+    let out = d.login(config.path(), &server, "alice", "wrong");
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("401 Unauthorized"),
@@ -54,7 +36,7 @@ fn berth_and_docker_log_in_through_the_daemon_and_share_config_json() {
                 .contains(&server)
     );
 
-    let out = berth_login(&d, config.path(), &server, "alice", "s3cret");
+    let out = d.login(config.path(), &server, "alice", "s3cret");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Login Succeeded"), "{}", stdout(&out));
     let file = config.path().join("config.json");
@@ -68,12 +50,7 @@ fn berth_and_docker_log_in_through_the_daemon_and_share_config_json() {
     assert_eq!(saved["auths"][&server]["auth"], "YWxpY2U6czNjcmV0"); // alice:s3cret
 
     // berth logout forgets it; the docker CLI logs in through Berth and berth sees its entry.
-    let out = Command::new(common::berth_bin())
-        .args(["logout", &server])
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
-        .output()
-        .unwrap();
+    let out = d.berth_with_config(config.path(), &["logout", &server]);
     assert!(out.status.success(), "{}", stderr(&out));
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -118,11 +95,11 @@ fn a_registry_without_auth_accepts_any_login_and_an_absent_one_is_an_error() {
     };
     let d = Daemon::start();
     let config = tempfile::tempdir().unwrap();
-    let out = berth_login(&d, config.path(), &open.addr(), "anyone", "x");
+    let out = d.login(config.path(), &open.addr(), "anyone", "x");
     assert!(out.status.success(), "{}", stderr(&out));
     // Nothing listens there: the error says where it tried.
     let port = free_port();
-    let out = berth_login(&d, config.path(), &format!("127.0.0.1:{port}"), "a", "b");
+    let out = d.login(config.path(), &format!("127.0.0.1:{port}"), "a", "b");
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains(&format!("127.0.0.1:{port}")),
@@ -165,11 +142,11 @@ fn a_credential_helper_named_by_creds_store_keeps_the_secret() {
     );
     let server = open.addr();
     let out = output_with_stdin(
-        Command::new(common::berth_bin())
-            .args(["login", "-u", "bob", "--password-stdin", &server])
-            .env("BERTH_HOST", d.host())
-            .env("DOCKER_CONFIG", config.path())
-            .env("PATH", &path),
+        d.berth_with_config_cmd(
+            config.path(),
+            &["login", "-u", "bob", "--password-stdin", &server],
+        )
+        .env("PATH", &path),
         "hunter2\n",
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -185,10 +162,8 @@ fn a_credential_helper_named_by_creds_store_keeps_the_secret() {
     let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(saved["keep"], 1, "unknown fields are kept");
     assert_eq!(saved["auths"][&server], serde_json::json!({}));
-    let out = Command::new(common::berth_bin())
-        .args(["logout", &server])
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
+    let out = d
+        .berth_with_config_cmd(config.path(), &["logout", &server])
         .env("PATH", &path)
         .output()
         .unwrap();

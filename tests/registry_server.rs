@@ -105,17 +105,15 @@ fn the_docker_cli_pushes_and_pulls_through_berth_and_strangers_cannot_push() {
     assert!(out.status.success(), "docker search: {}", stderr(&out));
     assert!(stdout(&out).starts_with("NAME"), "{}", stdout(&out));
     assert!(stdout(&out).contains("team/app"), "{}", stdout(&out));
-    let out = Command::new(common::berth_bin())
-        .args([
+    let out = d.berth_with_config(
+        config.path(),
+        &[
             "search",
             "--format",
             "{{.Name}}",
             &format!("{addr}/nothing-like-it"),
-        ])
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(out.status.success(), "berth search: {}", stderr(&out));
     assert_eq!(stdout(&out), "");
     // The blobs on the server are exactly the bytes they are named after.
@@ -240,20 +238,9 @@ fn skopeo_copies_inspects_lists_and_deletes_over_tls_with_tokens() {
     // Berth's own client pulls over the same TLS and token flow, trusting the CA by certs.d.
     let d2 = Daemon::start_with(&["--registry-certs-dir", certs.path().to_str().unwrap()]);
     let config = tempfile::tempdir().unwrap();
-    let out = output_with_stdin(
-        Command::new(common::berth_bin())
-            .args(["login", "-u", "alice", "--password-stdin", &addr])
-            .env("BERTH_HOST", d2.host())
-            .env("DOCKER_CONFIG", config.path()),
-        "s3cret\n",
-    );
+    let out = d2.login(config.path(), &addr, "alice", "s3cret");
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = Command::new(common::berth_bin())
-        .args(["pull", &format!("{addr}/s/bb:1")])
-        .env("BERTH_HOST", d2.host())
-        .env("DOCKER_CONFIG", config.path())
-        .output()
-        .unwrap();
+    let out = d2.berth_with_config(config.path(), &["pull", &format!("{addr}/s/bb:1")]);
     assert!(
         out.status.success(),
         "berth pull over TLS: {}",
@@ -838,15 +825,7 @@ fn a_registry_requiring_client_certificates_takes_those_of_certs_d() {
     let host = with_cert.path().join(&addr);
     std::fs::copy(p.join("client.cert"), host.join("client.cert")).unwrap();
     std::fs::copy(p.join("client.key"), host.join("client.key")).unwrap();
-    let login = |d: &Daemon, config: &std::path::Path| {
-        output_with_stdin(
-            Command::new(common::berth_bin())
-                .args(["login", "-u", "alice", "--password-stdin", &addr])
-                .env("BERTH_HOST", d.host())
-                .env("DOCKER_CONFIG", config),
-            "s3cret\n",
-        )
-    };
+    let login = |d: &Daemon, config: &std::path::Path| d.login(config, &addr, "alice", "s3cret");
     let config = tempfile::tempdir().unwrap();
     let d = Daemon::start_with(&["--registry-certs-dir", without.path().to_str().unwrap()]);
     let out = login(&d, config.path());
@@ -866,14 +845,7 @@ fn a_registry_requiring_client_certificates_takes_those_of_certs_d() {
     );
     let image = format!("{addr}/mtls/bb:1");
     d.import_busybox(&image);
-    let berth = |args: &[&str]| {
-        Command::new(common::berth_bin())
-            .args(args)
-            .env("BERTH_HOST", d.host())
-            .env("DOCKER_CONFIG", config.path())
-            .output()
-            .unwrap()
-    };
+    let berth = |args: &[&str]| d.berth_with_config(config.path(), args);
     let out = berth(&["push", &image]);
     assert!(
         out.status.success(),
@@ -952,15 +924,7 @@ fn a_registry_off_loopback_is_spoken_to_in_plain_http_only_when_listed_insecure(
         .nth(1)
         .cloned()
         .unwrap();
-    let login = |d: &Daemon, config: &std::path::Path| {
-        output_with_stdin(
-            Command::new(common::berth_bin())
-                .args(["login", "-u", "alice", "--password-stdin", &server])
-                .env("BERTH_HOST", d.host())
-                .env("DOCKER_CONFIG", config),
-            "s3cret\n",
-        )
-    };
+    let login = |d: &Daemon, config: &std::path::Path| d.login(config, &server, "alice", "s3cret");
     let image = format!("{server}/team/bb:1");
     strict.ok(&["tag", "busybox:latest", &image]);
 
@@ -994,14 +958,7 @@ fn a_registry_off_loopback_is_spoken_to_in_plain_http_only_when_listed_insecure(
     insecure.import_busybox(&image);
     let out = login(&insecure, config.path());
     assert!(out.status.success(), "login: {}", stderr(&out));
-    let berth = |args: &[&str]| {
-        Command::new(common::berth_bin())
-            .args(args)
-            .env("BERTH_HOST", insecure.host())
-            .env("DOCKER_CONFIG", config.path())
-            .output()
-            .unwrap()
-    };
+    let berth = |args: &[&str]| insecure.berth_with_config(config.path(), args);
     let out = berth(&["push", &image]);
     assert!(out.status.success(), "push: {}", stderr(&out));
     assert!(stdout(&out).contains(": Pushed"), "{}", stdout(&out));
@@ -1030,5 +987,122 @@ fn a_registry_off_loopback_is_spoken_to_in_plain_http_only_when_listed_insecure(
         stderr(&out).contains("neither host[:port] nor a CIDR"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A layer kept as a plain tar (imported here, as a build's or a commit's) reaches the
+/// registry gzip-compressed, as `docker push` sends it: the manifest names the gzip blob,
+/// the blob unpacks to the config's diff ID, a second push finds it there, and the gzip form
+/// leaves the store with the image.
+#[test]
+fn a_plain_layer_is_pushed_gzip_compressed_and_its_gzip_form_goes_with_the_image() {
+    use std::io::Read as _;
+    require_root("the daemon runs as root");
+    let registry = BerthRegistry::start(&[("alice", "s3cret")], &[]);
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let image = format!("{}/team/gz:1", registry.addr());
+    let id = d.import_busybox(&image);
+    let before = d.blobs();
+    let out = d.login(config.path(), &registry.addr(), "alice", "s3cret");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = d.berth_with_config(config.path(), &["push", &image]);
+    assert!(out.status.success(), "push: {}", stderr(&out));
+    let auth = basic("alice", "s3cret");
+    let accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+    let (status, _, body) = raw_http(
+        registry.port(),
+        "GET",
+        "/v2/team/gz/manifests/1",
+        &[("Authorization", &auth), ("Accept", accept)],
+        b"",
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let layer = &manifest["layers"][0];
+    assert!(
+        layer["mediaType"].as_str().unwrap().ends_with("gzip"),
+        "a gzip media type: {manifest}"
+    );
+    let digest = layer["digest"].as_str().unwrap().to_string();
+    let (status, _, blob) = raw_http(
+        registry.port(),
+        "GET",
+        &format!("/v2/team/gz/blobs/{digest}"),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(&blob[..2], &[0x1f, 0x8b], "gzip bytes");
+    assert_eq!(blob.len() as u64, layer["size"].as_u64().unwrap());
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&blob[..])
+        .read_to_end(&mut tar)
+        .unwrap();
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.ok(&["image", "inspect", &image])).unwrap();
+    assert_eq!(
+        berth_common::Digest::of(&tar).to_string(),
+        inspect[0]["RootFS"]["Layers"][0].as_str().unwrap(),
+        "the gzip blob is the layer"
+    );
+    let pushed = format!(
+        "{}/team/gz@{}",
+        registry.addr(),
+        berth_common::Digest::of(&body)
+    );
+    assert!(
+        inspect[0]["RepoDigests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == &serde_json::json!(pushed)),
+        "the pushed manifest's digest is recorded: {inspect}"
+    );
+    let kept: Vec<String> = d
+        .blobs()
+        .into_iter()
+        .filter(|b| !before.contains(b))
+        .collect();
+    assert_eq!(
+        kept,
+        [format!("sha256/{}", digest.trim_start_matches("sha256:"))],
+        "the gzip form is kept beside the plain layer"
+    );
+    // Pushed again (and to another repository): nothing is compressed or sent anew.
+    let out = d.berth_with_config(config.path(), &["push", &image]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Layer already exists"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("1: digest: {}", berth_common::Digest::of(&body))),
+        "the same manifest: {}",
+        stdout(&out)
+    );
+    // Another daemon pulls and runs it.
+    let other = Daemon::start();
+    let out = other.login(config.path(), &registry.addr(), "alice", "s3cret");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = other.berth_with_config(config.path(), &["pull", &image]);
+    assert!(out.status.success(), "pull: {}", stderr(&out));
+    assert_eq!(
+        other
+            .ok(&["image", "inspect", "-f", "{{.Id}}", &image])
+            .trim(),
+        id
+    );
+    let out = other.berth(&["run", "--rm", &image, "busybox", "echo", "gzip layer"]);
+    assert_eq!(stdout(&out).trim(), "gzip layer", "{}", stderr(&out));
+    // Removing the image removes its gzip form too.
+    d.ok(&["rmi", &image]);
+    assert!(
+        !d.blobs()
+            .iter()
+            .any(|b| b.ends_with(digest.trim_start_matches("sha256:"))),
+        "{:?}",
+        d.blobs()
     );
 }

@@ -11,19 +11,8 @@
 mod common;
 
 use common::registry::{Hostile, LayerMode, ManifestMode, Registry};
-use common::{Daemon, docker_bin, list_files, output_with_stdin, require_root, stderr, stdout};
-use std::path::Path;
+use common::{Daemon, docker_bin, list_files, require_root, stderr, stdout};
 use std::process::Command;
-
-/// `berth ARGS` against `d` with `config` as `DOCKER_CONFIG`.
-fn berth(d: &Daemon, config: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(common::berth_bin())
-        .args(args)
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
@@ -38,7 +27,7 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
     let id = d.import_busybox(&image);
 
     // Without credentials the registry refuses the push.
-    let out = berth(&d, config.path(), &["push", &image]);
+    let out = d.berth_with_config(config.path(), &["push", &image]);
     assert!(!out.status.success(), "an anonymous push must fail");
     assert!(
         stderr(&out).contains("unauthorized"),
@@ -46,15 +35,9 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
         stderr(&out)
     );
 
-    let out = output_with_stdin(
-        Command::new(common::berth_bin())
-            .args(["login", "-u", "alice", "--password-stdin", &server])
-            .env("BERTH_HOST", d.host())
-            .env("DOCKER_CONFIG", config.path()),
-        "s3cret\n",
-    );
+    let out = d.login(config.path(), &server, "alice", "s3cret");
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = berth(&d, config.path(), &["push", &image]);
+    let out = d.berth_with_config(config.path(), &["push", &image]);
     assert!(out.status.success(), "push: {}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -64,7 +47,7 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
     assert!(text.contains(": Pushed"), "{text}");
     assert!(text.contains("1: digest: sha256:"), "{text}");
     // A second push sends nothing: the registry has every blob.
-    let out = berth(&d, config.path(), &["push", &image]);
+    let out = d.berth_with_config(config.path(), &["push", &image]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(": Layer already exists"),
@@ -75,11 +58,11 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
     // Another repository of the same registry gets the layer by a mount.
     let other = format!("{server}/other/bb:2");
     assert!(
-        berth(&d, config.path(), &["tag", &image, &other])
+        d.berth_with_config(config.path(), &["tag", &image, &other])
             .status
             .success()
     );
-    let out = berth(&d, config.path(), &["push", &other]);
+    let out = d.berth_with_config(config.path(), &["push", &other]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(": Mounted from team/bb"),
@@ -89,7 +72,7 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
 
     // Gone locally, pulled back: the same image id, its repo digest, and it runs.
     assert!(
-        berth(&d, config.path(), &["rmi", &image, &other])
+        d.berth_with_config(config.path(), &["rmi", &image, &other])
             .status
             .success()
     );
@@ -98,7 +81,7 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
         "nothing left locally: {:?}",
         d.blobs()
     );
-    let out = berth(&d, config.path(), &["pull", &image]);
+    let out = d.berth_with_config(config.path(), &["pull", &image]);
     assert!(out.status.success(), "pull: {}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("1: Pulling from team/bb"), "{text}");
@@ -119,7 +102,7 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
     let run = d.ok(&["run", "--rm", &image, "busybox", "echo", "pulled"]);
     assert_eq!(run.trim(), "pulled");
     // Pulled again: nothing to download.
-    let out = berth(&d, config.path(), &["pull", &image]);
+    let out = d.berth_with_config(config.path(), &["pull", &image]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!("Status: Image is up to date for {image}")),
@@ -127,11 +110,7 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
         stdout(&out)
     );
     // A missing tag and wrong credentials are Docker's errors.
-    let out = berth(
-        &d,
-        config.path(),
-        &["pull", &format!("{server}/team/bb:nope")],
-    );
+    let out = d.berth_with_config(config.path(), &["pull", &format!("{server}/team/bb:nope")]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains(&format!("manifest for {server}/team/bb:nope not found")),
@@ -144,7 +123,7 @@ fn berth_pushes_to_and_pulls_from_distribution_with_htpasswd() {
         format!(r#"{{"auths":{{"{server}":{{"auth":"YWxpY2U6d3Jvbmc="}}}}}}"#),
     )
     .unwrap();
-    let out = berth(&d, wrong.path(), &["push", &image]);
+    let out = d.berth_with_config(wrong.path(), &["push", &image]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("unauthorized"), "{}", stderr(&out));
 }
@@ -256,7 +235,7 @@ fn a_docker_hub_name_is_pulled_from_the_registry_mirror() {
     let config = tempfile::tempdir().unwrap();
     let seeded = format!("{}/library/busybox:latest", mirror.addr());
     let id = seed.import_busybox(&seeded);
-    let out = berth(&seed, config.path(), &["push", &seeded]);
+    let out = seed.berth_with_config(config.path(), &["push", &seeded]);
     assert!(out.status.success(), "{}", stderr(&out));
     drop(seed);
     // …and let another, with no other way out, pull `busybox` through it.
@@ -298,7 +277,7 @@ fn a_hostile_registry_gets_nothing_stored_and_clear_errors() {
     let before = d.blobs();
 
     let corrupt = Hostile::start(LayerMode::Corrupt, ManifestMode::Image);
-    let out = berth(&d, config.path(), &["pull", &corrupt.image()]);
+    let out = d.berth_with_config(config.path(), &["pull", &corrupt.image()]);
     assert!(
         !out.status.success(),
         "a corrupted layer must fail the pull"
@@ -324,20 +303,20 @@ fn a_hostile_registry_gets_nothing_stored_and_clear_errors() {
     ];
     for (mode, wanted) in cases {
         let r = Hostile::start(LayerMode::Honest, mode);
-        let out = berth(&d, config.path(), &["pull", &r.image()]);
+        let out = d.berth_with_config(config.path(), &["pull", &r.image()]);
         assert!(!out.status.success(), "{mode:?} must fail");
         assert!(stderr(&out).contains(wanted), "{mode:?}: {}", stderr(&out));
         assert_eq!(d.blobs(), before, "{mode:?}: nothing stored");
     }
     // Names a registry would refuse are refused before asking it.
-    let out = berth(&d, config.path(), &["pull", "127.0.0.1:1/Test/Img:1"]);
+    let out = d.berth_with_config(config.path(), &["pull", "127.0.0.1:1/Test/Img:1"]);
     assert!(
         stderr(&out).contains("must be lowercase"),
         "{}",
         stderr(&out)
     );
     let long_tag = format!("127.0.0.1:1/test/img:{}", "t".repeat(129));
-    let out = berth(&d, config.path(), &["pull", &long_tag]);
+    let out = d.berth_with_config(config.path(), &["pull", &long_tag]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("invalid"), "{}", stderr(&out));
 }
@@ -348,10 +327,8 @@ fn a_layer_is_unpacked_while_it_downloads_and_recorded_only_once_verified() {
     let d = Daemon::start();
     let config = tempfile::tempdir().unwrap();
     let r = Hostile::start(LayerMode::PauseHalfway, ManifestMode::Image);
-    let pull = Command::new(common::berth_bin())
-        .args(["pull", &r.image()])
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
+    let pull = d
+        .berth_with_config_cmd(config.path(), &["pull", &r.image()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -394,7 +371,7 @@ fn a_cut_download_resumes_with_range_within_the_pull() {
     let d = Daemon::start();
     let config = tempfile::tempdir().unwrap();
     let r = Hostile::start(LayerMode::CutOnce(1 << 20), ManifestMode::Image);
-    let out = berth(&d, config.path(), &["pull", &r.image()]);
+    let out = d.berth_with_config(config.path(), &["pull", &r.image()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ranges = r.ranges.lock().unwrap().clone();
     assert_eq!(
@@ -412,10 +389,8 @@ fn a_pull_killed_with_the_daemon_resumes_on_the_next_try() {
     let config = tempfile::tempdir().unwrap();
     let r = Hostile::start(LayerMode::StallUnlessRanged, ManifestMode::Image);
     let image = r.image();
-    let mut pull = Command::new(common::berth_bin())
-        .args(["pull", &image])
-        .env("BERTH_HOST", d.host())
-        .env("DOCKER_CONFIG", config.path())
+    let mut pull = d
+        .berth_with_config_cmd(config.path(), &["pull", &image])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -446,7 +421,7 @@ fn a_pull_killed_with_the_daemon_resumes_on_the_next_try() {
     let _ = pull.wait();
     d.spawn();
     // The retry asks for the rest only, and leaves no partial or ingest file behind.
-    let out = berth(&d, config.path(), &["pull", &image]);
+    let out = d.berth_with_config(config.path(), &["pull", &image]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ranges = r.ranges.lock().unwrap().clone();
     let resumed_at: usize = ranges
@@ -480,7 +455,7 @@ fn a_build_pulls_its_missing_base_image_and_pull_refreshes_it() {
     let base = format!("{}/base/bb:1", registry.addr());
     let seed = Daemon::start();
     let id = seed.import_busybox(&base);
-    let out = berth(&seed, config.path(), &["push", &base]);
+    let out = seed.berth_with_config(config.path(), &["push", &base]);
     assert!(out.status.success(), "{}", stderr(&out));
     drop(seed);
 
@@ -495,7 +470,7 @@ fn a_build_pulls_its_missing_base_image_and_pull_refreshes_it() {
         let mut args = vec!["build", "-t", "from-registry"];
         args.extend_from_slice(extra);
         args.push(ctx.path().to_str().unwrap());
-        berth(&d, config.path(), &args)
+        d.berth_with_config(config.path(), &args)
     };
     let out = build(&[]);
     assert!(out.status.success(), "build: {}", stderr(&out));
@@ -516,7 +491,7 @@ fn a_build_pulls_its_missing_base_image_and_pull_refreshes_it() {
     assert!(text.contains("Image is up to date"), "{text}");
     // `COPY --from=IMAGE` pulls an image that is not here too.
     assert!(
-        berth(&d, config.path(), &["rmi", "from-registry", &base])
+        d.berth_with_config(config.path(), &["rmi", "from-registry", &base])
             .status
             .success()
     );
@@ -570,7 +545,7 @@ fn compose_v2_pulls_a_stacks_images_through_berth() {
     let seed = Daemon::start();
     let id = seed.import_busybox(&image);
     assert!(
-        berth(&seed, config.path(), &["push", &image])
+        seed.berth_with_config(config.path(), &["push", &image])
             .status
             .success()
     );

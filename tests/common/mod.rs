@@ -209,6 +209,31 @@ impl Daemon {
         c
     }
 
+    /// A `berth ARGS` command against this daemon with `config` as the client's Docker config
+    /// directory (`DOCKER_CONFIG`: where registry logins are kept).
+    pub fn berth_with_config_cmd(&self, config: &Path, args: &[&str]) -> Command {
+        let mut c = self.berth_cmd(args);
+        c.env("DOCKER_CONFIG", config);
+        c
+    }
+
+    /// Runs `berth ARGS` with `config` as the Docker config directory.
+    pub fn berth_with_config(&self, config: &Path, args: &[&str]) -> Output {
+        self.berth_with_config_cmd(config, args)
+            .output()
+            .expect("run berth")
+    }
+
+    /// `berth login -u USER --password-stdin SERVER` through this daemon, keeping the login
+    /// in `config`.
+    pub fn login(&self, config: &Path, server: &str, user: &str, password: &str) -> Output {
+        output_with_stdin(
+            &mut self
+                .berth_with_config_cmd(config, &["login", "-u", user, "--password-stdin", server]),
+            &format!("{password}\n"),
+        )
+    }
+
     /// Runs berth and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.berth(args);

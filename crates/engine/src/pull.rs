@@ -424,7 +424,7 @@ impl Engine {
 /// Runs blocking store work (unpacking, recording) from the pull's task: in
 /// `block_in_place` on the daemon's multi-threaded runtime, so the downloads and the other
 /// requests keep their workers.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
     let multi = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if multi {

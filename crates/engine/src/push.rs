@@ -4,8 +4,10 @@
 //! has is `Layer already exists`; one another repository of the same registry is known to
 //! hold (the image was pulled from or pushed there) is mounted across repositories; the rest
 //! is uploaded from the content store, [`max_uploads`](berth_registry::auth::Endpoints) at a
-//! time. The manifest goes last, byte for byte as stored, so its digest is the one the image
-//! was pulled or built with; the image then gains that repo digest.
+//! time. Layers stored as plain tars (built or committed here) are sent in their gzip form
+//! ([`berth_image::ImageStore::compress_for_push`]), with the manifest naming them; any other
+//! image's manifest goes byte for byte as stored, so its digest is the one the image was
+//! pulled with. The manifest goes last, and the image then gains its repo digest.
 
 use crate::Engine;
 use crate::error::EngineError;
@@ -77,6 +79,11 @@ impl Engine {
             n => n,
         };
         for source in &push.sources {
+            // Plain-tar layers (built, committed) go out gzip-compressed, as Docker sends them.
+            let source = &crate::pull::blocking(|| {
+                let mut source = source.clone();
+                self.images.compress_for_push(&mut source).map(|()| source)
+            })?;
             let ids: Vec<String> = source
                 .layers
                 .iter()

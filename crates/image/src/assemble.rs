@@ -188,6 +188,7 @@ impl ImageStore {
             diff_id,
             chain_id: applied.chain_id,
             unpacked: applied.size,
+            compressed: None,
         })
     }
 }

@@ -114,6 +114,7 @@ impl ImageStore {
             diff_id: diff_id.clone(),
             chain_id: applied.chain_id,
             unpacked: applied.size,
+            compressed: None,
         })
     }
 

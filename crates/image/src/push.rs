@@ -1,8 +1,18 @@
 //! The store's side of a push: what a tag's image consists of, in the form the registry
 //! wants it (the manifest's exact bytes and each blob's file), and the repo digest a
 //! finished push adds.
+//!
+//! Layers a build or a commit made are kept as plain tars (so they unpack and hash without a
+//! decoder); a registry gets them gzip-compressed, as `docker push` sends them. The gzip form
+//! is made once per layer, kept in the content store beside it and named in the layer's
+//! record (so it lives and dies with the image), and is the same bytes whenever it is made
+//! again (no timestamp in the header), so a second push, or a push after the form was
+//! collected, finds the registry already holding it. The pushed manifest is the stored one
+//! with those layers' descriptors changed, every other field kept.
 
 use crate::error::{ImageError, Result};
+use crate::oci::media_types;
+use crate::records::CompressedLayer;
 use crate::store::ImageStore;
 use berth_common::{Digest, Reference};
 use std::path::PathBuf;
@@ -16,6 +26,8 @@ pub struct PushBlob {
     pub size: u64,
     /// Where the content store keeps it.
     pub path: PathBuf,
+    /// Its media type, as the manifest names it.
+    pub media_type: String,
 }
 
 /// One tag to push: its image's manifest, config and layers.
@@ -72,25 +84,30 @@ impl ImageStore {
             let record = inner.state.images.get(&id).ok_or_else(|| {
                 ImageError::NotFound(format!("No such image: {}", reference.familiar()))
             })?;
-            let blob = |digest: &Digest, size: u64| PushBlob {
+            let blob = |digest: &Digest, size: u64, media_type: &str| PushBlob {
                 digest: digest.clone(),
                 size,
                 path: self.content.blob_path(digest),
+                media_type: media_type.to_string(),
             };
             let manifest = self
                 .content
                 .read(&record.manifest)
                 .map_err(|e| ImageError::storage(format!("reading the manifest of {id}"), e))?;
+            let config_type = serde_json::from_slice::<serde_json::Value>(&manifest)
+                .ok()
+                .and_then(|m| m["config"]["mediaType"].as_str().map(str::to_string))
+                .unwrap_or_else(|| media_types::OCI_CONFIG.to_string());
             out.push(PushSource {
                 reference,
                 id: id.clone(),
                 manifest,
                 manifest_media_type: record.manifest_media_type.clone(),
-                config: blob(&record.id, record.config_size),
+                config: blob(&record.id, record.config_size, &config_type),
                 layers: record
                     .layers
                     .iter()
-                    .map(|l| blob(&l.blob, l.size))
+                    .map(|l| blob(&l.blob, l.size, &l.media_type))
                     .collect(),
                 known_repos: record
                     .repo_digests
@@ -100,6 +117,148 @@ impl ImageStore {
             });
         }
         Ok(out)
+    }
+
+    /// Turns `source`'s uncompressed layers into their gzip form (made now, or found from an
+    /// earlier push) and its manifest into the one naming them; a source without such
+    /// layers is left as it is, manifest bytes included. Compresses several layers at once.
+    pub fn compress_for_push(&self, source: &mut PushSource) -> Result<()> {
+        let plain: Vec<usize> = (0..source.layers.len())
+            .filter(|&i| gzip_media_type(&source.layers[i].media_type).is_some())
+            .collect();
+        if plain.is_empty() {
+            return Ok(());
+        }
+        let known: Vec<Option<CompressedLayer>> = {
+            let inner = self.lock();
+            plain
+                .iter()
+                .map(|&i| {
+                    let blob = &source.layers[i].digest;
+                    inner
+                        .state
+                        .images
+                        .values()
+                        .flat_map(|r| &r.layers)
+                        .filter(|l| l.blob == *blob)
+                        .find_map(|l| l.compressed.clone())
+                        .filter(|c| self.content.contains(&c.digest))
+                })
+                .collect()
+        };
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Result<CompressedLayer>>>> =
+            known.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(plain.len());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if k >= plain.len() {
+                            break;
+                        }
+                        let made = match &known[k] {
+                            Some(c) => Ok(c.clone()),
+                            None => self.gzip_blob(&source.layers[plain[k]].digest),
+                        };
+                        *slots[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(made);
+                    }
+                });
+            }
+        });
+        let mut twins = Vec::with_capacity(plain.len());
+        for slot in slots {
+            let made = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+            twins.push(made.unwrap_or_else(|| {
+                Err(ImageError::Corrupted {
+                    id: source.id.to_string(),
+                    reason: "a layer was left uncompressed".into(),
+                })
+            })?);
+        }
+        {
+            let mut inner = self.lock();
+            let mut state = inner.state.clone();
+            let mut changed = false;
+            for (&i, twin) in plain.iter().zip(&twins) {
+                let blob = &source.layers[i].digest;
+                for layer in state.images.values_mut().flat_map(|r| r.layers.iter_mut()) {
+                    if layer.blob == *blob && layer.compressed.as_ref() != Some(twin) {
+                        layer.compressed = Some(twin.clone());
+                        changed = true;
+                    }
+                }
+            }
+            if changed {
+                self.persist(&mut inner, state)?;
+            }
+        }
+        let corrupted = |reason: String| ImageError::Corrupted {
+            id: source.id.to_string(),
+            reason,
+        };
+        let mut manifest: serde_json::Value = serde_json::from_slice(&source.manifest)
+            .map_err(|e| corrupted(format!("its manifest: {e}")))?;
+        for (&i, twin) in plain.iter().zip(twins) {
+            let layer = &mut source.layers[i];
+            let descriptor = manifest["layers"]
+                .get_mut(i)
+                .filter(|d| d["digest"].as_str() == Some(&layer.digest.to_string()))
+                .ok_or_else(|| {
+                    corrupted(format!(
+                        "its manifest does not list layer {} at {i}",
+                        layer.digest
+                    ))
+                })?;
+            let media_type = gzip_media_type(&layer.media_type)
+                .unwrap_or(media_types::OCI_LAYER_GZIP)
+                .to_string();
+            descriptor["digest"] = twin.digest.to_string().into();
+            descriptor["size"] = twin.size.into();
+            descriptor["mediaType"] = media_type.clone().into();
+            *layer = PushBlob {
+                path: self.content.blob_path(&twin.digest),
+                digest: twin.digest,
+                size: twin.size,
+                media_type,
+            };
+        }
+        source.manifest =
+            serde_json::to_vec(&manifest).map_err(|e| corrupted(format!("its manifest: {e}")))?;
+        Ok(())
+    }
+
+    /// Stores the gzip form of blob `digest` (read verified) and says what it is.
+    fn gzip_blob(&self, digest: &Digest) -> Result<CompressedLayer> {
+        let what = || format!("compressing layer {digest}");
+        let mut reader = self
+            .content
+            .open_blob(digest)
+            .map_err(|e| ImageError::storage(what(), e))?;
+        let ingest = self
+            .content
+            .ingest()
+            .map_err(|e| ImageError::storage(what(), e))?;
+        let mut gzip = flate2::GzBuilder::new()
+            .mtime(0)
+            .write(ingest, flate2::Compression::default());
+        let path = self.content.blob_path(digest);
+        std::io::copy(&mut reader, &mut gzip).map_err(|e| {
+            ImageError::storage(what(), berth_storage::content::unwrap_io(e, path.clone()))
+        })?;
+        let ingest = gzip
+            .finish()
+            .map_err(|e| ImageError::storage(what(), berth_storage::StorageError::io(&path, e)))?;
+        let committed = ingest
+            .commit(None)
+            .map_err(|e| ImageError::storage(what(), e))?;
+        Ok(CompressedLayer {
+            digest: committed.digest,
+            size: committed.size,
+        })
     }
 
     /// Records that image `id` is at `repo_digest` (`name@sha256:…`) in a registry, keeping
@@ -122,5 +281,15 @@ impl ImageStore {
         });
         r.repo_digests.push(text);
         self.persist(&mut inner, state)
+    }
+}
+
+/// The gzip media type an uncompressed layer of `media_type` is pushed as; `None` for a layer
+/// already compressed (or one that is not distributed).
+fn gzip_media_type(media_type: &str) -> Option<&'static str> {
+    match media_type {
+        media_types::OCI_LAYER => Some(media_types::OCI_LAYER_GZIP),
+        media_types::DOCKER_LAYER => Some(media_types::DOCKER_LAYER_GZIP),
+        _ => None,
     }
 }

@@ -29,6 +29,19 @@ pub(crate) struct LayerRecord {
     pub chain_id: Digest,
     /// Bytes the layer added once unpacked.
     pub unpacked: u64,
+    /// The gzip blob a push sent for this layer when `blob` is an uncompressed tar (a built
+    /// or committed layer): made once, kept with the image, the same bytes every time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed: Option<CompressedLayer>,
+}
+
+/// A layer's gzip form, made for pushing it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct CompressedLayer {
+    /// The gzip blob in the content store.
+    pub digest: Digest,
+    /// Its size.
+    pub size: u64,
 }
 
 /// One image, keyed by its id (the config digest).
@@ -91,6 +104,11 @@ impl ImageRecord {
         [&self.manifest, &self.id]
             .into_iter()
             .chain(self.layers.iter().map(|l| &l.blob))
+            .chain(
+                self.layers
+                    .iter()
+                    .filter_map(|l| l.compressed.as_ref().map(|c| &c.digest)),
+            )
     }
 }
 
