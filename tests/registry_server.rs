@@ -12,7 +12,7 @@ mod common;
 
 use base64::Engine as _;
 use common::dockerd::Dockerd;
-use common::registry::{BerthRegistry, header, raw_http};
+use common::registry::{BerthRegistry, Hostile, LayerMode, ManifestMode, header, raw_http};
 use common::{Daemon, busybox_tar, docker_bin, output_with_stdin, require_root, stderr, stdout};
 use std::process::Command;
 
@@ -1096,6 +1096,62 @@ fn a_plain_layer_is_pushed_gzip_compressed_and_its_gzip_form_goes_with_the_image
     );
     let out = other.berth(&["run", "--rm", &image, "busybox", "echo", "gzip layer"]);
     assert_eq!(stdout(&out).trim(), "gzip layer", "{}", stderr(&out));
+    // A build there on the pulled (gzip) base: the base goes as it is, the new layer as gzip.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {image}\nCOPY note.txt /note.txt\n"),
+    )
+    .unwrap();
+    std::fs::write(ctx.path().join("note.txt"), "on top\n").unwrap();
+    let built = format!("{}/team/gz:2", registry.addr());
+    other.ok(&["build", "-q", "-t", &built, ctx.path().to_str().unwrap()]);
+    let out = other.berth_with_config(config.path(), &["push", &built]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, _, body2) = raw_http(
+        registry.port(),
+        "GET",
+        "/v2/team/gz/manifests/2",
+        &[("Authorization", &auth), ("Accept", accept)],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let manifest2: serde_json::Value = serde_json::from_slice(&body2).unwrap();
+    assert_eq!(
+        manifest2["layers"][0]["digest"],
+        digest.as_str(),
+        "the base as it is"
+    );
+    assert!(
+        manifest2["layers"][1]["mediaType"]
+            .as_str()
+            .unwrap()
+            .ends_with("gzip"),
+        "{manifest2}"
+    );
+
+    // A pulled image whose layer is a plain tar is pushed as pulled: the same manifest digest.
+    let plain = Hostile::start(LayerMode::Honest, ManifestMode::Image);
+    let out = d.berth_with_config(config.path(), &["pull", &plain.image()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pulled = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{index .RepoDigests 0}}",
+        &plain.image(),
+    ]);
+    let pulled_digest = pulled.trim().rsplit('@').next().unwrap().to_string();
+    let copy = format!("{}/team/plain:1", registry.addr());
+    d.ok(&["tag", &plain.image(), &copy]);
+    let out = d.berth_with_config(config.path(), &["push", &copy]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("1: digest: {pulled_digest}")),
+        "pushed byte for byte: {} (pulled as {pulled_digest})",
+        stdout(&out)
+    );
+
     // Removing the image removes its gzip form too.
     d.ok(&["rmi", &image]);
     assert!(

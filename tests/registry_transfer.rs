@@ -383,6 +383,34 @@ fn a_cut_download_resumes_with_range_within_the_pull() {
 }
 
 #[test]
+fn a_server_that_ignores_range_makes_the_download_start_over_and_the_pull_still_succeed() {
+    require_root("the daemon runs as root");
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let r = Hostile::start(
+        LayerMode::CutOnceThenIgnoreRange(1 << 20),
+        ManifestMode::Image,
+    );
+    let out = d.berth_with_config(config.path(), &["pull", &r.image()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ranges = r.ranges.lock().unwrap().clone();
+    assert_eq!(
+        ranges,
+        vec![String::new(), format!("bytes={}-", 1 << 20)],
+        "a resume was asked for (and refused)"
+    );
+    // What was unpacked before the restart was thrown away: the layer matched its diff ID
+    // (else the pull fails) and holds the whole file.
+    let size: u64 = d
+        .ok(&["image", "inspect", "-f", "{{.Size}}", &r.image()])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(size >= 4 << 20, "{size}");
+    assert!(list_files(&d.root().join("content/partial")).is_empty());
+}
+
+#[test]
 fn a_pull_killed_with_the_daemon_resumes_on_the_next_try() {
     require_root("the daemon runs as root");
     let mut d = Daemon::start();

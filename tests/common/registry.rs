@@ -81,6 +81,9 @@ pub enum LayerMode {
     StallUnlessRanged,
     /// Sends half the layer, then the rest only after [`Hostile::release`].
     PauseHalfway,
+    /// The first answer stops after this many bytes and closes; later ones ignore `Range`
+    /// and send the whole layer from its first byte (200), as some servers do.
+    CutOnceThenIgnoreRange(usize),
 }
 
 /// What [`Hostile`] answers for its tag.
@@ -274,7 +277,9 @@ impl Hostile {
                                 wrong[total / 2] ^= 0xff;
                                 send(&mut s, "200 OK", "application/octet-stream", &wrong);
                             }
-                            LayerMode::CutOnce(cut) if n == 0 => {
+                            LayerMode::CutOnce(cut) | LayerMode::CutOnceThenIgnoreRange(cut)
+                                if n == 0 =>
+                            {
                                 let _ = write!(
                                     s,
                                     "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
@@ -305,6 +310,9 @@ impl Hostile {
                                     std::thread::sleep(std::time::Duration::from_millis(20));
                                 }
                                 let _ = s.write_all(&layer_bytes[total / 2..]);
+                            }
+                            LayerMode::CutOnceThenIgnoreRange(_) => {
+                                send(&mut s, "200 OK", "application/octet-stream", &layer_bytes)
                             }
                             _ if start > 0 => {
                                 let _ = write!(

@@ -797,9 +797,14 @@ pub struct BuilderPruneArgs {
     pub force: bool,
 }
 
-/// An `--insecure-registry` value, refused at start when malformed.
+/// An `--insecure-registry` value, refused at start when malformed; a scheme in front is
+/// dropped with a warning, as Docker does.
 fn insecure_registry(value: &str) -> Result<String, String> {
-    berth_registry::auth::check_insecure(value).map(|()| value.to_string())
+    let bare = berth_registry::auth::normalize_insecure(value)?;
+    if bare != value {
+        eprintln!("WARNING: insecure registry {value} should not contain a scheme; using {bare}");
+    }
+    Ok(bare)
 }
 
 #[cfg(test)]

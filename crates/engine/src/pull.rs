@@ -474,7 +474,8 @@ impl Downloading {
     /// Unpacks the layer while it downloads, and notes its blob with the lease once stored.
     /// A download's own failure is the error (the unpack only saw its effect); a download
     /// that had to start over, or a blob another pull stored, is unpacked from the store
-    /// once it is there.
+    /// once it is there. Docker's progress order is kept: `Extracting` follows the
+    /// download's `Download complete`, once.
     async fn unpack(
         self,
         lease: &mut berth_image::TransferLease<'_>,
@@ -482,17 +483,17 @@ impl Downloading {
         diff_id: &Digest,
         progress: &Progress,
     ) -> Result<(), EngineError> {
+        // Following needs the downloads to run beside this thread's wait: on a
+        // current-thread runtime they could not, so the layer is unpacked once stored.
+        let streams = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let streamed = match self.followed.await {
-            Ok(mut follower) => {
-                progress(JsonMessage::progress_empty(
-                    "Extracting",
-                    layer.digest.short(),
-                ));
+            Ok(mut follower) if streams => {
                 let unpacked =
                     blocking(|| lease.unpack_next_streaming(layer, diff_id, &mut follower));
                 Some((unpacked, follower.ending()))
             }
-            Err(_) => None,
+            _ => None,
         };
         let committed = match self.task.await {
             Ok(downloaded) => downloaded?,
@@ -503,13 +504,15 @@ impl Downloading {
             }
         };
         lease.stored(&committed);
+        progress(JsonMessage::progress_empty(
+            "Extracting",
+            layer.digest.short(),
+        ));
         match streamed {
             Some((Ok(()), _)) => Ok(()),
+            // Bytes read before a restart are not the blob's start; other failures were
+            // the unpack's own and are the error.
             Some((Err(_), Some(Ending::Restarted))) | None => {
-                progress(JsonMessage::progress_empty(
-                    "Extracting",
-                    layer.digest.short(),
-                ));
                 Ok(blocking(|| lease.unpack_next(layer, diff_id))?)
             }
             Some((Err(e), _)) => Err(e.into()),
@@ -539,6 +542,8 @@ async fn download_layer(
             });
         }
         match content.partial(&layer.digest)? {
+            // Stored by another pull between the check and the lock: nothing to fetch.
+            Some(p) if content.contains(&layer.digest) => p.discard(),
             Some(p) => break p,
             // Another pull is fetching this very blob: wait for it.
             None => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -584,7 +589,8 @@ async fn download_layer(
                     why: e.to_string(),
                 })?;
                 let now = partial.offset();
-                if now - last_report >= step || now == total {
+                // (A download that started over is behind its last report.)
+                if now.abs_diff(last_report) >= step || now == total {
                     last_report = now;
                     progress(JsonMessage::progress("Downloading", id, now, Some(total)));
                 }

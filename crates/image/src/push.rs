@@ -48,6 +48,9 @@ pub struct PushSource {
     /// Repositories the image was pulled from or pushed to (`name@digest`): candidates to
     /// mount its blobs from on the same registry.
     pub known_repos: Vec<Reference>,
+    /// The manifest is a registry's (the image was pulled, and no push here compressed its
+    /// layers): it is pushed byte for byte, so the image keeps the digest it was pulled with.
+    pub as_pulled: bool,
 }
 
 impl ImageStore {
@@ -114,6 +117,8 @@ impl ImageStore {
                     .iter()
                     .filter_map(|d| Reference::parse(d).ok())
                     .collect(),
+                as_pulled: !record.repo_digests.is_empty()
+                    && record.layers.iter().all(|l| l.compressed.is_none()),
             });
         }
         Ok(out)
@@ -121,12 +126,13 @@ impl ImageStore {
 
     /// Turns `source`'s uncompressed layers into their gzip form (made now, or found from an
     /// earlier push) and its manifest into the one naming them; a source without such
-    /// layers is left as it is, manifest bytes included. Compresses several layers at once.
+    /// layers, or a pulled image's ([`PushSource::as_pulled`]), is left as it is, manifest
+    /// bytes included. Compresses several layers at once.
     pub fn compress_for_push(&self, source: &mut PushSource) -> Result<()> {
         let plain: Vec<usize> = (0..source.layers.len())
             .filter(|&i| gzip_media_type(&source.layers[i].media_type).is_some())
             .collect();
-        if plain.is_empty() {
+        if plain.is_empty() || source.as_pulled {
             return Ok(());
         }
         let known: Vec<Option<CompressedLayer>> = {
@@ -141,8 +147,9 @@ impl ImageStore {
                         .values()
                         .flat_map(|r| &r.layers)
                         .filter(|l| l.blob == *blob)
-                        .find_map(|l| l.compressed.clone())
-                        .filter(|c| self.content.contains(&c.digest))
+                        .filter_map(|l| l.compressed.as_ref())
+                        .find(|c| self.content.contains(&c.digest))
+                        .cloned()
                 })
                 .collect()
         };
@@ -169,21 +176,27 @@ impl ImageStore {
                 });
             }
         });
-        let mut twins = Vec::with_capacity(plain.len());
-        for slot in slots {
-            let made = slot.into_inner().unwrap_or_else(|p| p.into_inner());
-            twins.push(made.unwrap_or_else(|| {
-                Err(ImageError::Corrupted {
-                    id: source.id.to_string(),
-                    reason: "a layer was left uncompressed".into(),
-                })
-            })?);
-        }
+        let made: Vec<Result<CompressedLayer>> = slots
+            .into_iter()
+            .map(|slot| {
+                slot.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(|| {
+                        Err(ImageError::Corrupted {
+                            id: source.id.to_string(),
+                            reason: "a layer was left uncompressed".into(),
+                        })
+                    })
+            })
+            .collect();
+        // What was made is recorded even when another layer failed, so it is referenced
+        // (and reused by the next push) rather than left for the start-up GC.
         {
             let mut inner = self.lock();
             let mut state = inner.state.clone();
             let mut changed = false;
-            for (&i, twin) in plain.iter().zip(&twins) {
+            for (&i, twin) in plain.iter().zip(&made) {
+                let Ok(twin) = twin else { continue };
                 let blob = &source.layers[i].digest;
                 for layer in state.images.values_mut().flat_map(|r| r.layers.iter_mut()) {
                     if layer.blob == *blob && layer.compressed.as_ref() != Some(twin) {
@@ -196,6 +209,7 @@ impl ImageStore {
                 self.persist(&mut inner, state)?;
             }
         }
+        let twins = made.into_iter().collect::<Result<Vec<_>>>()?;
         let corrupted = |reason: String| ImageError::Corrupted {
             id: source.id.to_string(),
             reason,

@@ -176,6 +176,16 @@ pub fn check_insecure(entry: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An `--insecure-registry` value as Docker reads it: an `http://` or `https://` in front is
+/// dropped (the caller warns), then it must pass [`check_insecure`].
+pub fn normalize_insecure(entry: &str) -> Result<String, String> {
+    let bare = entry
+        .strip_prefix("http://")
+        .or_else(|| entry.strip_prefix("https://"))
+        .unwrap_or(entry);
+    check_insecure(bare).map(|()| bare.to_string())
+}
+
 /// The host of `host[:port]` (`[v6]:port` too), without the port.
 fn host_name(host: &str) -> &str {
     match host.strip_prefix('[') {
@@ -442,6 +452,15 @@ mod tests {
         let err = check_insecure("http://reg.lan/").unwrap_err();
         assert!(err.contains("neither host[:port] nor a CIDR"), "{err}");
         assert!(check_insecure("10.0.0.0/33").is_err() && check_insecure("a b").is_err());
+        assert_eq!(
+            normalize_insecure("http://reg.lan:5000").unwrap(),
+            "reg.lan:5000"
+        );
+        assert_eq!(
+            normalize_insecure("https://10.0.0.0/8").unwrap(),
+            "10.0.0.0/8"
+        );
+        assert!(normalize_insecure("http://reg.lan/").is_err());
     }
 
     /// A loopback server answering each request with `answer(request head)`.

@@ -221,6 +221,42 @@ mod tests {
     }
 
     #[test]
+    fn a_waiting_follower_is_woken_by_a_batch_not_by_every_write() {
+        let (_dir, path, mut file) = file_with(b"");
+        let tail = Tail::new(0);
+        let mut follower = tail.follow(&path).unwrap();
+        let (sent, got) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64];
+            let n = follower.read(&mut buf).unwrap();
+            sent.send(n).unwrap();
+        });
+        // Once it waits (it has read nothing: the file is empty), small writes leave it
+        // asleep...
+        while tail.lock().wake_at == u64::MAX {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let small = vec![7u8; 1000];
+        file.write_all(&small).unwrap();
+        tail.grew(1000);
+        assert!(
+            got.recv_timeout(std::time::Duration::from_millis(100))
+                .is_err(),
+            "woken by 1000 bytes"
+        );
+        // ...a batch wakes it, without the download ending.
+        let batch = vec![7u8; BATCH as usize];
+        file.write_all(&batch).unwrap();
+        tail.grew(1000 + BATCH);
+        let n = got
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("woken by a batch");
+        assert_eq!(n, 64);
+        reader.join().unwrap();
+        assert_eq!(tail.lock().wake_at, u64::MAX, "no one waits now");
+    }
+
+    #[test]
     fn only_the_first_ending_counts() {
         let tail = Tail::new(0);
         tail.end(Ending::Failed("stopped".into()));
