@@ -1107,3 +1107,71 @@ fn platforms_this_host_cannot_run_are_refused_and_scratch_takes_the_one_asked() 
     );
     assert_eq!(container_count(&d), 0);
 }
+
+#[test]
+fn bind_mounts_from_a_stage_are_read_only_views_and_never_lead_to_the_host() {
+    require_root("builds run steps in containers");
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // A file on the host a symlink in a stage names: a bind must find the stage's own path
+    // (which does not exist), never this one.
+    let marker = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(marker.path(), "host secret").unwrap();
+    let dockerfile = format!(
+        "FROM busybox AS builder\n\
+         RUN mkdir /out && echo made > /out/result && ln -s {} /out/leak\n\
+         FROM busybox\n\
+         RUN --mount=type=bind,from=builder,source=/out,target=/in sh -c 'cat /in/result > /got; touch /in/new 2>/dev/null && echo writable > /ro || echo read-only > /ro'\n\
+         RUN --mount=type=bind,from=builder,source=/out,target=/in,rw sh -c 'echo scribble > /in/result && cat /in/result > /rw'\n\
+         RUN --mount=type=bind,from=builder,source=/out,target=/in cat /in/result > /after\n",
+        marker.path().display()
+    );
+    let ctx = context(&[("Dockerfile", &dockerfile)]);
+    build_ok(&d, ctx.path(), &["-t", "binds"]);
+    let run = |cmd: &str| d.ok(&["run", "--rm", "binds", "sh", "-c", cmd]);
+    assert_eq!(run("cat /got").trim(), "made");
+    assert_eq!(
+        run("cat /ro").trim(),
+        "read-only",
+        "a bind without rw is read-only"
+    );
+    assert_eq!(run("cat /rw").trim(), "scribble", "rw lets the step write");
+    assert_eq!(
+        run("cat /after").trim(),
+        "made",
+        "an rw bind's writes go nowhere"
+    );
+    assert_eq!(
+        run("test -e /in && echo present || echo absent").trim(),
+        "absent"
+    );
+    assert_eq!(container_count(&d), 0, "no helper container is left");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = d.root().display().to_string();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&root)),
+        "a stage's root is still mounted: {}",
+        mounts
+            .lines()
+            .filter(|l| l.contains(&root))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The stage's symlink to a host path is resolved inside the stage: not found there.
+    let leak = format!(
+        "FROM busybox AS builder\n\
+         RUN mkdir /out && ln -s {} /out/leak\n\
+         FROM busybox\n\
+         RUN --mount=type=bind,from=builder,source=/out/leak,target=/leak cat /leak > /leaked\n",
+        marker.path().display()
+    );
+    let ctx = context(&[("Dockerfile", &leak)]);
+    let out = build(&d, ctx.path(), &["-t", "leak"]);
+    assert!(
+        !out.status.success(),
+        "a bind followed a symlink to the host: {}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+    assert_eq!(container_count(&d), 0, "no helper container is left");
+}

@@ -4,7 +4,9 @@
 //! its `id`, by default its target; `sharing=shared` lets steps use it at once, `locked` makes
 //! them take turns, `private` gives a step another instance while one is in use: each an
 //! flock on the instance's lock file, held while the step runs), `type=tmpfs` a fresh tmpfs, `type=bind` a path of the
-//! context or of a stage or image (`from=`), read-only unless `rw` (then a throw-away copy),
+//! context or of a stage or image (`from=`), read-only unless `rw` (then a throw-away copy;
+//! a read-only `from=` bind is the image's root itself, mounted through an idle helper
+//! container for the step and resolved inside it, so nothing is copied),
 //! `type=secret` a file the client sent beside the context (`berth build --secret`), kept out
 //! of the context itself. Mount points the step's image lacked are removed from the step's
 //! writable layer before it is committed, so no trace of a mount lands in the image; a secret's
@@ -145,7 +147,7 @@ pub(super) fn parse_mount(spec: &str) -> std::result::Result<RunMount, String> {
 
 /// Mounts ready for a step container, and what of them the cache key covers.
 #[derive(Default)]
-pub(super) struct PreparedMounts {
+pub(super) struct PreparedMounts<'e> {
     /// Bind mounts (binds, caches, secrets).
     pub mounts: Vec<Mount>,
     /// tmpfs mounts, target → options.
@@ -156,6 +158,15 @@ pub(super) struct PreparedMounts {
     pub targets: Vec<String>,
     /// The cache mounts' locks, held while the step runs.
     pub locks: Vec<std::fs::File>,
+    /// Images' roots mounted for read-only `from=` binds, until the step is done.
+    pub views: Vec<ImageView<'e>>,
+}
+
+/// An image's root file system mounted (through an idle helper container) for as long as a
+/// step binds a path of it. Unmounted first, then the helper removed.
+pub(super) struct ImageView<'e> {
+    _held: crate::containers::archive::HeldRootfs<'e>,
+    _helper: StepContainer<'e>,
 }
 
 /// The instance of cache mount `hex` (under `dir`) a step may use under `sharing`, and the
@@ -219,13 +230,13 @@ fn bind(source: &std::path::Path, target: &str, read_only: bool) -> Mount {
     }
 }
 
-impl Run<'_, '_> {
+impl<'a> Run<'a, '_> {
     /// Resolves `mounts` into host paths (making cache directories, copying `rw` sources).
     pub(super) fn prepare_mounts(
         &mut self,
         mounts: &[RunMount],
         step: &Step,
-    ) -> Result<PreparedMounts> {
+    ) -> Result<PreparedMounts<'a>> {
         let mut out = PreparedMounts::default();
         let file = self.file.clone();
         let err = |m: String| step_error(&file, step, m);
@@ -317,9 +328,15 @@ impl Run<'_, '_> {
                         }
                         Some(name) => {
                             let image = self.image_named_by_from(name, step)?;
-                            let copy = self.copy_out_of_image(&image, source, step)?;
+                            let path = if *rw {
+                                self.copy_out_of_image(&image, source, step)?
+                            } else {
+                                let (path, view) = self.view_in_image(&image, source, step)?;
+                                out.views.push(view);
+                                path
+                            };
                             (
-                                copy,
+                                path,
                                 serde_json::json!({"bind": source, "from": image.to_string()}),
                             )
                         }
@@ -363,6 +380,38 @@ impl Run<'_, '_> {
                 .unwrap_or_default();
             dir.join(base)
         })
+    }
+
+    /// Where `source` of `image`'s root file system is, with the root kept mounted (for a
+    /// read-only `from=` bind: nothing is copied). The path is resolved inside the root, so
+    /// a symlink in the image cannot point the bind at the host.
+    fn view_in_image(
+        &self,
+        image: &Digest,
+        source: &str,
+        step: &Step,
+    ) -> Result<(std::path::PathBuf, ImageView<'a>)> {
+        let engine: &'a Engine = self.engine;
+        let helper = StepContainer::idle(engine, Some(image), &self.build_id)?;
+        let held = engine.containers.hold_rootfs(&helper.id)?;
+        let tree = berth_storage::confined::Tree::open(held.path())?;
+        let resolved = tree
+            .resolve(&format!("/{}", source.trim_start_matches('/')), true)
+            .map_err(|_| {
+                step_error(
+                    &self.file,
+                    step,
+                    format!("bind source {source:?} not found in {image}"),
+                )
+            })?;
+        let path = held.path().join(resolved.path.trim_start_matches('/'));
+        Ok((
+            path,
+            ImageView {
+                _held: held,
+                _helper: helper,
+            },
+        ))
     }
 
     /// A private copy of `source` from `image`'s root file system (for a `from=` bind).

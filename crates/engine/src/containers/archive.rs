@@ -183,6 +183,25 @@ impl Containers {
         f(&root)
     }
 
+    /// Keeps the (stopped) container's root file system mounted until the hold is dropped:
+    /// the builder binds a path of an image's root into a step, read-only, instead of copying
+    /// it (`RUN --mount=type=bind,from=…`).
+    pub(crate) fn hold_rootfs(&self, key: &str) -> Result<HeldRootfs<'_>> {
+        let entry = self.store.get(key)?;
+        let _op = entry.op_lock();
+        let rec = entry.snapshot();
+        let root = entry.dir().join("rootfs");
+        let mounted_here = !self.snapshotter.is_mounted(&root);
+        self.mount_rootfs(&rec, &root)?;
+        Ok(HeldRootfs {
+            _guard: RootfsGuard {
+                containers: self,
+                root: mounted_here.then(|| root.clone()),
+            },
+            path: root,
+        })
+    }
+
     /// `HEAD /containers/{id}/archive`: the stat of `path`.
     pub fn stat_path(&self, key: &str, path: &str) -> Result<PathStat> {
         self.with_view(key, |view| stat_in(view, key, path))
@@ -238,6 +257,19 @@ impl Containers {
         tree.write_tar(&top, ".", out)?;
         self.event("export", &rec, &[]);
         Ok(())
+    }
+}
+
+/// A container's root file system mounted while this lives ([`Containers::hold_rootfs`]).
+pub(crate) struct HeldRootfs<'a> {
+    _guard: RootfsGuard<'a>,
+    path: PathBuf,
+}
+
+impl HeldRootfs<'_> {
+    /// Where the root is mounted.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 }
 
