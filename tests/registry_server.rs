@@ -158,6 +158,56 @@ fn a_private_dockerd_pushes_to_and_pulls_from_berth_registry() {
     assert!(out.status.success(), "dockerd pull: {}", stderr(&out));
     let got = dockerd.ok(&["image", "inspect", "--format", "{{.Id}}", &image]);
     assert_eq!(got.trim(), id);
+
+    // An image berth built (plain layers, pushed as gzip) is one Docker's own stack pulls:
+    // the same layers, and the built file in them.
+    let d = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    d.import_busybox("busybox");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo built by berth > /built.txt\n",
+    )
+    .unwrap();
+    let built = format!("{addr}/berth/app:1");
+    d.ok(&["build", "-q", "-t", &built, ctx.path().to_str().unwrap()]);
+    let out = d.login(config.path(), &addr, "bob", "pw");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = d.berth_with_config(config.path(), &["push", &built]);
+    assert!(out.status.success(), "berth push: {}", stderr(&out));
+    let out = dockerd.docker(&["pull", &built]);
+    assert!(
+        out.status.success(),
+        "dockerd pull of a berth build: {}",
+        stderr(&out)
+    );
+    let layers = |text: String| text.trim().to_string();
+    assert_eq!(
+        layers(dockerd.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            &built
+        ])),
+        layers(d.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            &built
+        ])),
+    );
+    let container = dockerd.ok(&["create", &built]).trim().to_string();
+    let out = dockerd.docker(&["cp", &format!("{container}:/built.txt"), "-"]);
+    assert!(out.status.success(), "docker cp: {}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("built by berth"),
+        "the built layer's file, as a tar: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    dockerd.ok(&["rm", &container]);
 }
 
 #[test]
