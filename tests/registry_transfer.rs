@@ -366,48 +366,39 @@ fn a_layer_is_unpacked_while_it_downloads_and_recorded_only_once_verified() {
 }
 
 #[test]
-fn a_cut_download_resumes_with_range_within_the_pull() {
+fn a_cut_download_resumes_with_range_or_starts_over_where_range_is_ignored() {
     require_root("the daemon runs as root");
-    let d = Daemon::start();
-    let config = tempfile::tempdir().unwrap();
-    let r = Hostile::start(LayerMode::CutOnce(1 << 20), ManifestMode::Image);
-    let out = d.berth_with_config(config.path(), &["pull", &r.image()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let ranges = r.ranges.lock().unwrap().clone();
-    assert_eq!(
-        ranges,
-        vec![String::new(), format!("bytes={}-", 1 << 20)],
-        "the second request asks only for the rest"
-    );
-    assert!(list_files(&d.root().join("content/partial")).is_empty());
-}
-
-#[test]
-fn a_server_that_ignores_range_makes_the_download_start_over_and_the_pull_still_succeed() {
-    require_root("the daemon runs as root");
-    let d = Daemon::start();
-    let config = tempfile::tempdir().unwrap();
-    let r = Hostile::start(
-        LayerMode::CutOnceThenIgnoreRange(1 << 20),
-        ManifestMode::Image,
-    );
-    let out = d.berth_with_config(config.path(), &["pull", &r.image()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let ranges = r.ranges.lock().unwrap().clone();
-    assert_eq!(
-        ranges,
-        vec![String::new(), format!("bytes={}-", 1 << 20)],
-        "a resume was asked for (and refused)"
-    );
-    // What was unpacked before the restart was thrown away: the layer matched its diff ID
-    // (else the pull fails) and holds the whole file.
-    let size: u64 = d
-        .ok(&["image", "inspect", "-f", "{{.Size}}", &r.image()])
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(size >= 4 << 20, "{size}");
-    assert!(list_files(&d.root().join("content/partial")).is_empty());
+    for (mode, why) in [
+        (
+            LayerMode::CutOnce(1 << 20),
+            "the second request asks only for the rest",
+        ),
+        (
+            LayerMode::CutOnceThenIgnoreRange(1 << 20),
+            "a resume was asked for (and refused: the download starts over)",
+        ),
+    ] {
+        let d = Daemon::start();
+        let config = tempfile::tempdir().unwrap();
+        let r = Hostile::start(mode, ManifestMode::Image);
+        let out = d.berth_with_config(config.path(), &["pull", &r.image()]);
+        assert!(out.status.success(), "{mode:?}: {}", stderr(&out));
+        let ranges = r.ranges.lock().unwrap().clone();
+        assert_eq!(
+            ranges,
+            vec![String::new(), format!("bytes={}-", 1 << 20)],
+            "{mode:?}: {why}"
+        );
+        // Whatever was unpacked before a restart was thrown away: the layer matched its
+        // diff ID (else the pull fails) and holds the whole file.
+        let size: u64 = d
+            .ok(&["image", "inspect", "-f", "{{.Size}}", &r.image()])
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(size >= 4 << 20, "{mode:?}: {size}");
+        assert!(list_files(&d.root().join("content/partial")).is_empty());
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 use super::Containers;
 use super::record::ContainerRecord;
+use super::store::Entry;
 use crate::EngineError;
 use berth_storage::confined::{ResolveError, Resolved, Tree};
 use serde::Serialize;
@@ -136,13 +137,7 @@ impl Containers {
             };
             return f(&view);
         }
-        let root = entry.dir().join("rootfs");
-        let mounted_here = !self.snapshotter.is_mounted(&root);
-        self.mount_rootfs(&rec, &root)?;
-        let guard = RootfsGuard {
-            containers: self,
-            root: mounted_here.then(|| root.clone()),
-        };
+        let (root, guard) = self.mount_for_call(&entry, &rec)?;
         let mut tree = Tree::open(&root)?;
         for m in rec
             .mounts
@@ -172,14 +167,7 @@ impl Containers {
     ) -> Result<T> {
         let entry = self.store.get(key)?;
         let _op = entry.op_lock();
-        let rec = entry.snapshot();
-        let root = entry.dir().join("rootfs");
-        let mounted_here = !self.snapshotter.is_mounted(&root);
-        self.mount_rootfs(&rec, &root)?;
-        let _guard = RootfsGuard {
-            containers: self,
-            root: mounted_here.then(|| root.clone()),
-        };
+        let (root, _guard) = self.mount_for_call(&entry, &entry.snapshot())?;
         f(&root)
     }
 
@@ -189,17 +177,28 @@ impl Containers {
     pub(crate) fn hold_rootfs(&self, key: &str) -> Result<HeldRootfs<'_>> {
         let entry = self.store.get(key)?;
         let _op = entry.op_lock();
-        let rec = entry.snapshot();
+        let (path, guard) = self.mount_for_call(&entry, &entry.snapshot())?;
+        Ok(HeldRootfs {
+            _guard: guard,
+            path,
+        })
+    }
+
+    /// Mounts the stopped container's root at its `rootfs` directory unless it is mounted
+    /// already; the guard unmounts it again only if this call mounted it.
+    fn mount_for_call(
+        &self,
+        entry: &Entry,
+        rec: &ContainerRecord,
+    ) -> Result<(PathBuf, RootfsGuard<'_>)> {
         let root = entry.dir().join("rootfs");
         let mounted_here = !self.snapshotter.is_mounted(&root);
-        self.mount_rootfs(&rec, &root)?;
-        Ok(HeldRootfs {
-            _guard: RootfsGuard {
-                containers: self,
-                root: mounted_here.then(|| root.clone()),
-            },
-            path: root,
-        })
+        self.mount_rootfs(rec, &root)?;
+        let guard = RootfsGuard {
+            containers: self,
+            root: mounted_here.then(|| root.clone()),
+        };
+        Ok((root, guard))
     }
 
     /// `HEAD /containers/{id}/archive`: the stat of `path`.
@@ -243,13 +242,7 @@ impl Containers {
     pub fn export(&self, key: &str, out: &mut dyn Write) -> Result<()> {
         let entry = self.store.get(key)?;
         let rec = entry.snapshot();
-        let root = entry.dir().join("rootfs");
-        let mounted_here = !self.snapshotter.is_mounted(&root);
-        self.mount_rootfs(&rec, &root)?;
-        let _guard = RootfsGuard {
-            containers: self,
-            root: mounted_here.then(|| root.clone()),
-        };
+        let (root, _guard) = self.mount_for_call(&entry, &rec)?;
         let tree = Tree::open(&root)?;
         let top = tree
             .resolve("/", false)
