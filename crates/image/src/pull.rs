@@ -86,9 +86,9 @@ impl TransferLease<'_> {
         self.lease.blob(c);
     }
 
-    /// Unpacks the next layer (bottom first, on the ones before), checked against `diff_id`:
-    /// a pull unpacks each layer as soon as it and those below it are in, while later ones
-    /// are still downloading.
+    /// Unpacks the next layer (bottom first, on the ones before) from its stored blob,
+    /// checked against `diff_id`: for a layer that was here already, or whose download could
+    /// not be followed ([`unpack_next_streaming`](Self::unpack_next_streaming) is the usual way).
     pub fn unpack_next(&mut self, layer: &PulledLayer, diff_id: &Digest) -> Result<()> {
         let parent = self.unpacked.last().map(|l| l.chain_id.clone());
         let record =

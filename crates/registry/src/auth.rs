@@ -159,15 +159,15 @@ impl Endpoints {
     }
 }
 
-/// Why an `--insecure-registry` value is not one, if it is not: a CIDR must parse as one, a
-/// `host[:port]` must have no scheme, path or spaces.
+/// Why an `--insecure-registry` value (its scheme dropped) is not one, if it is not: a CIDR
+/// must parse as one, a `host[:port]` must have no path or spaces.
 pub fn check_insecure(entry: &str) -> Result<(), String> {
     if entry.contains('/') {
         return entry
             .parse::<ipnet::IpNet>()
             .map(|_| ())
             .map_err(|_| {
-                format!("insecure registry {entry:?}: neither host[:port] nor a CIDR (a scheme or path is not allowed)")
+                format!("insecure registry {entry:?}: neither host[:port] nor a CIDR (a path is not allowed)")
             });
     }
     if entry.is_empty() || entry.chars().any(char::is_whitespace) {
